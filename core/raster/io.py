@@ -1,0 +1,64 @@
+"""Atomic output files and small raster I/O helpers shared by every writer.
+
+Why: a crash, a cancel or a validation error half-way through a window loop must never leave a
+partial GeoTIFF that QGIS would happily load. Every writer therefore writes to a temporary file
+in the destination folder and renames it into place only on success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+#: nodata value of every float32 raster the engine writes (NaN would survive arithmetic silently).
+FLOAT_NODATA = -9999.0
+
+#: GeoTIFF creation options: tiled and compressed, so QGIS renders large outputs quickly.
+GTIFF_OPTIONS = {"tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate", "bigtiff": "if_safer"}
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary sibling path; move it onto ``path`` only if the block succeeds.
+
+    Args:
+        path: final destination.
+
+    Yields:
+        A temporary path with the same suffix in the same folder (so the rename is atomic).
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+        aux = Path(str(tmp_path) + ".aux.xml")
+        if aux.exists():
+            os.replace(aux, Path(str(dest) + ".aux.xml"))
+    finally:
+        for p in (tmp_path, Path(str(tmp_path) + ".aux.xml")):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write a text file atomically (tables, reports, model cards)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """Cells that hold data: finite and not equal to the declared nodata value."""
+    ok = np.isfinite(data)
+    if nodata is not None and np.isfinite(nodata):
+        ok &= data != nodata
+    return ok

@@ -1,0 +1,1 @@
+"""Certainty-factor model, absence (non-landslide) sampling strategies and train/test splits."""
