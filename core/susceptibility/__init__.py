@@ -1,0 +1,1 @@
+"""Susceptibility: patch datasets, the six models, training, search, evaluation, SHAP, prediction."""

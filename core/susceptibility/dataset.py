@@ -1,0 +1,147 @@
+"""Factor patches and climate series for sample cells, with stack-wide normalisation.
+
+Normalisation statistics come from *all* valid cells of the stack (unsupervised, label-free), so
+they do not leak test labels and they are exactly reproducible at prediction time. Nodata cells
+inside a patch become 0 after standardisation, i.e. the factor's mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from ..errors import GridMismatchError, InvalidInputError
+from ..raster.grid import Grid
+from ..raster.io import valid_mask
+from ..raster.stack import open_stack, read_block
+
+
+class TemporalMode(str, Enum):
+    """What the LSTM branch reads.
+
+    CLIMATE: the 12 x 2 monthly rainfall/temperature series of a temporal stack (the paper).
+    FACTOR_SEQUENCE: no climate data: the centre cell's static factors read as a sequence of
+        length n_factors (a common LSM practice; *not* temporal information, reported as such).
+    NONE: no LSTM branch; LSTM-based models are skipped.
+    """
+
+    CLIMATE = "climate"
+    FACTOR_SEQUENCE = "factor_sequence"
+    NONE = "none"
+
+
+@dataclass
+class Normalisation:
+    """Per-band mean and standard deviation."""
+
+    mean: list[float]
+    std: list[float]
+
+    def apply(self, data: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Standardise a (C, H, W) block and set cells outside the valid mask ``ok`` (H, W) to 0."""
+        m = np.asarray(self.mean, np.float32)[:, None, None]
+        s = np.asarray(self.std, np.float32)[:, None, None]
+        return np.where(ok[None], (data - m) / s, 0.0).astype(np.float32)
+
+
+def band_stats(path: str, block: int = 1024) -> Normalisation:
+    """Mean and std of every band over the stack's common valid cells (streaming, windowed)."""
+    info = open_stack(path)
+    n = 0
+    s = None
+    ss = None
+    with rasterio.open(path) as ds:
+        for win in info.grid.windows(block):
+            data, ok = read_block(ds, win, info.nodata, f"The stack {path}")
+            v = data[:, ok].astype(np.float64)
+            if s is None:
+                s = np.zeros(v.shape[0])
+                ss = np.zeros(v.shape[0])
+            n += v.shape[1]
+            s += v.sum(axis=1)
+            ss += (v**2).sum(axis=1)
+    if not n:
+        raise InvalidInputError(f"The stack {path} has no valid cell.")
+    mean = s / n
+    std = np.sqrt(np.maximum(ss / n - mean**2, 0))
+    std = np.where(std > 1e-12, std, 1.0)
+    return Normalisation(mean.tolist(), std.tolist())
+
+
+def read_patches(path: str, rows: np.ndarray, cols: np.ndarray, patch: int, norm: Normalisation) -> np.ndarray:
+    """Standardised (N, C, patch, patch) patches centred on cells (centre index ``patch // 2``)."""
+    info = open_stack(path)
+    half = patch // 2
+    out = np.zeros((rows.size, len(info.names), patch, patch), np.float32)
+    with rasterio.open(path) as ds:
+        for i, (r, c) in enumerate(zip(rows, cols)):
+            win = Window(int(c) - half, int(r) - half, patch, patch)
+            data, ok = read_block(ds, win, info.nodata, f"The stack {path}")
+            out[i] = norm.apply(data, ok)
+    return out
+
+
+def read_series(
+    path: str, rows: np.ndarray, cols: np.ndarray, n_steps: int, n_vars: int, norm: Normalisation
+) -> np.ndarray:
+    """Standardised (N, n_steps, n_vars) climate series of cells from a variable-major temporal stack."""
+    info = open_stack(path)
+    if len(info.names) != n_steps * n_vars:
+        raise InvalidInputError(
+            f"The temporal stack {path} has {len(info.names)} bands; expected {n_steps} steps x {n_vars} variables."
+        )
+    grid = info.grid
+    with rasterio.open(path) as ds:
+        vals = np.array(list(ds.sample(zip(*grid.xy(rows, cols)))), dtype=np.float32)
+    ok = np.all(valid_mask(vals, info.nodata), axis=1)
+    z = (vals - np.asarray(norm.mean, np.float32)) / np.asarray(norm.std, np.float32)
+    z[~ok] = 0.0
+    return z.reshape(-1, n_vars, n_steps).transpose(0, 2, 1).copy()
+
+
+@dataclass
+class SampleSet:
+    """Model inputs for a set of sample cells."""
+
+    patches: np.ndarray  # (N, C, P, P)
+    series: np.ndarray | None  # (N, T, V)
+    labels: np.ndarray  # (N,)
+    is_test: np.ndarray  # (N,)
+    blocks: np.ndarray  # (N,)
+
+    @property
+    def centre(self) -> np.ndarray:
+        """(N, C) standardised factor values at the sample cells (input of RF and XGBoost-LR)."""
+        p = self.patches.shape[-1] // 2
+        return self.patches[:, :, p, p]
+
+    def subset(self, idx: np.ndarray) -> SampleSet:
+        """Rows ``idx`` of every array."""
+        return SampleSet(self.patches[idx], None if self.series is None else self.series[idx], self.labels[idx],
+                         self.is_test[idx], self.blocks[idx])
+
+
+def series_for(mode: TemporalMode, patches: np.ndarray, climate: np.ndarray | None) -> np.ndarray | None:
+    """What the LSTM branch receives for ``mode`` (see :class:`TemporalMode`)."""
+    if mode is TemporalMode.CLIMATE:
+        if climate is None:
+            raise InvalidInputError("Temporal mode 'climate' needs a temporal (monthly climate) stack.")
+        return climate
+    if mode is TemporalMode.FACTOR_SEQUENCE:
+        p = patches.shape[-1] // 2
+        return patches[:, :, p, p][:, :, None].copy()
+    return None
+
+
+def check_temporal_grid(stack: Grid, temporal: str) -> None:
+    """The temporal stack must share the factor stack's grid cell for cell."""
+    t = open_stack(temporal).grid
+    if not stack.same_as(t):
+        raise GridMismatchError(
+            "The temporal (climate) stack is not on the factor stack's grid; build it with lsm_stack_factors "
+            "using the factor stack as the reference grid."
+        )

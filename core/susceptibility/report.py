@@ -1,0 +1,110 @@
+"""Comparison tables (CSV + HTML) and figures (ROC, training curves, SHAP, correlation)."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..raster.io import atomic_path, write_text_atomic
+from .evaluate import METRICS
+from .models import DISPLAY
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def comparison_table(results, out_dir: Path, split_note: str) -> tuple[str, str]:
+    """One row per model with every metric on the test split; returns (csv, html) paths."""
+    head = ["model"] + list(METRICS)
+    rows = [[DISPLAY[r.kind]] + [f"{r.metrics[m]:.4f}" for m in METRICS] for r in results]
+    csv = out_dir / "comparison.csv"
+    write_text_atomic(csv, "\n".join(",".join(x) for x in [head] + rows) + "\n")
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    page = ("<html><head><meta charset='utf-8'><title>Model comparison</title></head><body>"
+            f"<h2>Susceptibility models: test-split metrics</h2><p>{html.escape(split_note)}</p>"
+            "<table border='1' cellspacing='0' cellpadding='4'><tr>" + "".join(f"<th>{h}</th>" for h in head)
+            + f"</tr>{body}</table><p><img src='roc.png'/> <img src='training_curves.png'/></p></body></html>")
+    htm = out_dir / "comparison.html"
+    write_text_atomic(htm, page)
+    return str(csv), str(htm)
+
+
+def _savefig(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    _plt().close(fig)
+
+
+def roc_figure(results, path: Path) -> None:
+    """ROC curves of all models on one plot."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for r in results:
+        ax.plot(r.roc["fpr"], r.roc["tpr"], label=f"{DISPLAY[r.kind]} (AUC {r.metrics['AUC']:.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC, test split")
+    ax.legend(fontsize=8, loc="lower right")
+    _savefig(fig, path)
+
+
+def curves_figure(results, path: Path) -> None:
+    """Training and validation loss/accuracy per epoch of the deep models."""
+    deep = [r for r in results if r.history]
+    if not deep:
+        return
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for r in deep:
+        h = r.history
+        line = axes[0].plot(h["loss"], label=f"{DISPLAY[r.kind]} train")[0]
+        axes[0].plot(h["val_loss"], "--", color=line.get_color(), label=f"{DISPLAY[r.kind]} val")
+        axes[1].plot(h["acc"], color=line.get_color())
+        axes[1].plot(h["val_acc"], "--", color=line.get_color())
+    axes[0].set(xlabel="epoch", ylabel="BCE loss", title="Loss")
+    axes[1].set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    axes[0].legend(fontsize=7)
+    _savefig(fig, path)
+
+
+def importance_outputs(importance: dict[str, dict[str, float]], out_dir: Path) -> None:
+    """SHAP importance CSV and bar chart."""
+    lines = ["model,factor,mean_abs_shap"]
+    for model, imp in importance.items():
+        lines += [f"{DISPLAY.get(model, model)},{k},{v:.6g}" for k, v in imp.items()]
+    write_text_atomic(out_dir / "shap_importance.csv", "\n".join(lines) + "\n")
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(importance), figsize=(5 * len(importance), 4), squeeze=False)
+    for ax, (model, imp) in zip(axes[0], importance.items()):
+        items = sorted(imp.items(), key=lambda kv: kv[1])
+        ax.barh([k for k, _ in items], [v for _, v in items], color="#c0504d")
+        ax.set(title=f"SHAP importance: {DISPLAY.get(model, model)}", xlabel="mean |SHAP|")
+    _savefig(fig, out_dir / "shap_importance.png")
+
+
+def correlation_outputs(r: np.ndarray, names: list[str], flagged: list, out_dir: Path, threshold: float) -> None:
+    """Correlation matrix CSV, heat map and the flagged pairs as JSON."""
+    lines = ["factor," + ",".join(names)] + [n + "," + ",".join(f"{v:.4f}" for v in row) for n, row in zip(names, r)]
+    write_text_atomic(out_dir / "correlation.csv", "\n".join(lines) + "\n")
+    write_text_atomic(out_dir / "correlation_flagged.json", json.dumps(
+        {"threshold_abs_r": threshold, "pairs": [{"a": a, "b": b, "r": v} for a, b, v in flagged]}, indent=2))
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(1 + 0.7 * len(names), 1 + 0.6 * len(names)))
+    im = ax.imshow(r, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{r[i, j]:.2f}" + ("*" if i != j and abs(r[i, j]) >= threshold else ""),
+                    ha="center", va="center", fontsize=7)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title(f"Pearson R (* |R| >= {threshold})")
+    _savefig(fig, out_dir / "correlation.png")

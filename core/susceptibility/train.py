@@ -1,0 +1,340 @@
+"""Training of the six models on one sample set, their evaluation on the held-out split, and saving.
+
+The test split (spatial blocks by default) is never seen during training, early stopping or the
+hyper-parameter search: early stopping uses a validation set carved out of the *training* blocks.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InvalidInputError, MissingDependencyError
+from ..model_card import ModelCard
+from ..progress import NullProgress, Progress, SubProgress, check
+from ..raster.stack import open_stack
+from ..sampling.absences import SamplingConfig, SplitMethod, split_samples
+from ..sampling.points import read_points
+from .dataset import (Normalisation, SampleSet, TemporalMode, band_stats, check_temporal_grid, read_patches,
+                      read_series, series_for)
+from .evaluate import metrics, roc
+from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, DeepHP, SusceptibilityNet, XGBoostLR
+
+EpochCallback = Callable[[str, dict], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run (units in names, defaults from the paper where it gives them)."""
+
+    models: tuple[str, ...] = ALL_MODELS
+    patch_size: int = 30
+    temporal_mode: TemporalMode = TemporalMode.FACTOR_SEQUENCE
+    epochs: int = 80
+    batch_size: int = 32
+    patience: int = 15
+    val_fraction: float = 0.15
+    hp: DeepHP = field(default_factory=DeepHP)
+    rf_trees: int = 500
+    xgb_trees: int = 200
+    search_trials: int = 0
+    search_model: str = "cnn_lstm_am"
+    shap_samples: int = 100
+    seed: int = 42
+    device: str = "auto"
+
+
+def seed_everything(seed: int) -> None:
+    """Fix every random generator the training touches."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA when present (and asked for), else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class Prepared:
+    """Everything read from disk for a training run."""
+
+    data: SampleSet
+    names: list[str]
+    norm: Normalisation
+    climate_norm: Normalisation | None
+    climate_names: list[str] | None
+    n_steps: int
+    n_vars: int
+    grid_resolution: float
+    crs_wkt: str
+
+
+def prepare(stack: str, samples: str, cfg: TrainConfig, temporal_stack: str | None = None,
+            label_field: str = "label", split_field: str = "split", block_size_m: float = 1000.0,
+            progress: Progress | None = None) -> Prepared:
+    """Read sample patches (and series) for every sample point of ``samples``."""
+    progress = progress or NullProgress()
+    info = open_stack(stack)
+    pts = read_points(samples, info.grid.crs_wkt)
+    if label_field not in pts.attrs:
+        raise InvalidInputError(f"The sample layer has no '{label_field}' field (1 = landslide, 0 = absence).")
+    rows, cols = info.grid.rowcol(pts.x, pts.y)
+    inside = info.grid.inside(rows, cols)
+    if not inside.any():
+        raise InvalidInputError("No sample point falls inside the factor stack's grid; check CRS and extent.")
+    labels = np.asarray(pts.attrs[label_field], dtype=float)[inside].astype(int)
+    if set(np.unique(labels)) != {0, 1}:
+        raise InvalidInputError(f"The '{label_field}' field must hold both 1 (landslide) and 0 (absence) values.")
+    rows, cols = rows[inside], cols[inside]
+    x, y = pts.x[inside], pts.y[inside]
+    if split_field in pts.attrs:
+        is_test = np.asarray(pts.attrs[split_field])[inside].astype(str) == "test"
+        blocks = np.asarray(pts.attrs.get("block", np.zeros(inside.size)))[inside].astype(int)
+    else:
+        is_test, blocks = split_samples(x, y, labels, SamplingConfig(split=SplitMethod.SPATIAL_BLOCKS,
+                                                                     block_size_m=block_size_m, seed=cfg.seed))
+    if not is_test.any() or is_test.all():
+        raise InvalidInputError("The samples need both 'train' and 'test' rows in their split field.")
+    progress.report(0.1, "normalisation statistics")
+    norm = band_stats(stack)
+    progress.report(0.3, f"reading {rows.size} patches of {cfg.patch_size}x{cfg.patch_size}")
+    patches = read_patches(stack, rows, cols, cfg.patch_size, norm)
+    climate = climate_norm = climate_names = None
+    n_steps, n_vars = len(info.names), 1
+    if cfg.temporal_mode is TemporalMode.CLIMATE:
+        if not temporal_stack:
+            raise InvalidInputError("Temporal mode 'climate' needs a temporal stack (monthly rainfall + temperature).")
+        check_temporal_grid(info.grid, temporal_stack)
+        report = Path(str(temporal_stack) + ".json")
+        layout = json.loads(report.read_text()).get("temporal") if report.exists() else None
+        tinfo = open_stack(temporal_stack)
+        n_vars = len(layout["variables"]) if layout else 2
+        n_steps = len(tinfo.names) // n_vars
+        climate_norm = band_stats(temporal_stack)
+        climate = read_series(temporal_stack, rows, cols, n_steps, n_vars, climate_norm)
+        climate_names = tinfo.names
+    series = series_for(cfg.temporal_mode, patches, climate)
+    progress.report(1.0, "samples read")
+    data = SampleSet(patches, series, labels, is_test, blocks)
+    return Prepared(data, info.names, norm, climate_norm, climate_names, n_steps, n_vars, info.grid.resolution[0],
+                    info.grid.crs_wkt)
+
+
+def validation_split(data: SampleSet, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val) within the training rows, by whole blocks when blocks are known."""
+    rng = np.random.default_rng(seed)
+    tr = np.flatnonzero(~data.is_test)
+    blocks = np.unique(data.blocks[tr])
+    if blocks.size >= 5:
+        val_blocks: list[int] = []
+        for b in rng.permutation(blocks):
+            val_blocks.append(b)
+            m = np.isin(data.blocks[tr], val_blocks)
+            if m.sum() >= fraction * tr.size and len(np.unique(data.labels[tr][m])) == 2:
+                break
+        m = np.isin(data.blocks[tr], val_blocks)
+        if len(np.unique(data.labels[tr][~m])) == 2:
+            return tr[~m], tr[m]
+    perm = rng.permutation(tr)
+    n_val = max(2, int(fraction * tr.size))
+    return perm[n_val:], perm[:n_val]
+
+
+def _tensors(data: SampleSet, idx: np.ndarray, device: torch.device):
+    p = torch.from_numpy(data.patches[idx]).to(device)
+    s = torch.from_numpy(data.series[idx]).to(device) if data.series is not None else None
+    y = torch.from_numpy(data.labels[idx].astype(np.float32)).to(device)
+    return p, s, y
+
+
+def predict_deep(model: SusceptibilityNet, patches: np.ndarray, series: np.ndarray | None,
+                 device: torch.device, batch: int = 1024) -> np.ndarray:
+    """Probabilities of a deep model for arrays of patches/series."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, patches.shape[0], batch):
+            p = torch.from_numpy(patches[i:i + batch]).to(device)
+            s = torch.from_numpy(series[i:i + batch]).to(device) if series is not None else None
+            out.append(torch.sigmoid(model(p, s)).cpu().numpy())
+    return np.concatenate(out) if out else np.empty(0, np.float32)
+
+
+def fit_deep(kind: str, data: SampleSet, train_idx: np.ndarray, val_idx: np.ndarray, cfg: TrainConfig,
+             hp: DeepHP, n_factors: int, n_vars: int, progress: Progress | None = None,
+             on_epoch: EpochCallback | None = None) -> tuple[SusceptibilityNet, dict]:
+    """Adam + binary cross-entropy with early stopping on validation loss; returns the best model."""
+    progress = progress or NullProgress()
+    seed_everything(cfg.seed)
+    device = pick_device(cfg.device)
+    model = SusceptibilityNet(kind, n_factors, n_vars, hp).to(device)
+    if model.needs_series and data.series is None:
+        raise InvalidInputError(f"{DISPLAY[kind]} needs an LSTM input; temporal mode 'none' gives it none.")
+    opt = torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.l2)
+    lossf = nn.BCEWithLogitsLoss()
+    ptr, str_, ytr = _tensors(data, train_idx, device)
+    pva, sva, yva = _tensors(data, val_idx, device)
+    g = torch.Generator().manual_seed(cfg.seed)
+    hist: dict[str, list[float]] = {"loss": [], "val_loss": [], "acc": [], "val_acc": []}
+    best, best_state, wait = np.inf, copy.deepcopy(model.state_dict()), 0
+    n = ptr.shape[0]
+    for epoch in range(cfg.epochs):
+        model.train()
+        perm = torch.randperm(n, generator=g).to(device)
+        tot, correct = 0.0, 0
+        for i in range(0, n, cfg.batch_size):
+            check(progress)
+            b = perm[i:i + cfg.batch_size]
+            if b.numel() < 2:  # batch norm needs two samples
+                continue
+            opt.zero_grad()
+            logit = model(ptr[b], str_[b] if str_ is not None else None)
+            loss = lossf(logit, ytr[b])
+            loss.backward()
+            opt.step()
+            tot += loss.item() * b.numel()
+            correct += int(((logit > 0).float() == ytr[b]).sum())
+        model.eval()
+        with torch.no_grad():
+            lv = model(pva, sva)
+            vloss = float(lossf(lv, yva))
+            vacc = float(((lv > 0).float() == yva).float().mean())
+        hist["loss"].append(tot / n)
+        hist["acc"].append(correct / n)
+        hist["val_loss"].append(vloss)
+        hist["val_acc"].append(vacc)
+        if on_epoch:
+            on_epoch(kind, {"epoch": epoch + 1, **{k: v[-1] for k, v in hist.items()}})
+        progress.report((epoch + 1) / cfg.epochs, f"{DISPLAY[kind]} epoch {epoch + 1}: loss {tot / n:.3f}, "
+                        f"val_loss {vloss:.3f}")
+        if vloss < best - 1e-4:
+            best, best_state, wait = vloss, copy.deepcopy(model.state_dict()), 0
+        else:
+            wait += 1
+            if wait >= cfg.patience:
+                break
+    model.load_state_dict(best_state)
+    hist["best_epoch"] = [int(np.argmin(hist["val_loss"])) + 1]
+    return model, hist
+
+
+def fit_tree(kind: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
+    """Random Forest or XGBoost-LR on centre-cell factor vectors."""
+    if kind == "rf":
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(n_estimators=cfg.rf_trees, min_samples_leaf=2, n_jobs=2,
+                                      random_state=cfg.seed).fit(x, y)
+    try:
+        return XGBoostLR(n_estimators=cfg.xgb_trees, seed=cfg.seed).fit(x, y)
+    except ImportError as exc:
+        raise MissingDependencyError("XGBoost-LR needs xgboost: pip install xgboost") from exc
+
+
+@dataclass
+class ModelResult:
+    """One trained model with its test-split metrics."""
+
+    kind: str
+    metrics: dict[str, float]
+    roc: dict[str, list[float]]
+    history: dict | None
+    card_path: str
+    test_prob: np.ndarray
+
+
+def _card(kind: str, prep: Prepared, cfg: TrainConfig, hp: DeepHP | None, weights: str, m: dict, extra: dict
+          ) -> ModelCard:
+    return ModelCard(
+        task="susceptibility",
+        architecture=kind,
+        weights_file=weights,
+        inputs={"factors": prep.names, "patch_size": cfg.patch_size if kind in DEEP_MODELS else 1,
+                "temporal_mode": cfg.temporal_mode.value if kind in ("lstm", "cnn_lstm", "cnn_lstm_am") else "none",
+                "climate_bands": prep.climate_names, "n_steps": prep.n_steps, "n_vars": prep.n_vars,
+                "resolution_m": prep.grid_resolution},
+        normalisation={"factors": asdict(prep.norm),
+                       "climate": asdict(prep.climate_norm) if prep.climate_norm else None,
+                       "nodata_fill": "0 after standardisation"},
+        classes=["absence", "landslide"],
+        metrics={"test": m, "split": "held-out test rows of the sample layer (spatial blocks unless chosen otherwise)"},
+        hyperparameters=(hp.to_dict() if hp else {}) | extra,
+        training={"epochs_max": cfg.epochs, "patience": cfg.patience, "batch_size": cfg.batch_size,
+                  "seed": cfg.seed, "n_train": int((~prep.data.is_test).sum()), "n_test": int(prep.data.is_test.sum())},
+    )
+
+
+def train_all(prep: Prepared, cfg: TrainConfig, out_dir: str, progress: Progress | None = None,
+              on_epoch: EpochCallback | None = None) -> list[ModelResult]:
+    """Train every model of ``cfg.models``, evaluate on the test rows and save model + card."""
+    progress = progress or NullProgress()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = prep.data
+    models = [m for m in cfg.models if m in ALL_MODELS]
+    unknown = set(cfg.models) - set(ALL_MODELS)
+    if unknown:
+        raise InvalidInputError(f"Unknown model(s) {sorted(unknown)}; choose from {list(ALL_MODELS)}.")
+    if data.series is None:
+        skipped = [m for m in models if m in ("lstm", "cnn_lstm", "cnn_lstm_am")]
+        if skipped:
+            progress.log(f"Temporal mode 'none': skipping {', '.join(skipped)} (they need an LSTM input).")
+        models = [m for m in models if m not in skipped]
+    tr_idx, va_idx = validation_split(data, cfg.val_fraction, cfg.seed)
+    te_idx = np.flatnonzero(data.is_test)
+    yte = data.labels[te_idx]
+    hp = cfg.hp
+    if cfg.search_trials > 0 and cfg.search_model in models:
+        from .search import search_hyperparameters
+
+        hp = search_hyperparameters(prep, cfg, SubProgress(progress, 0.0, 0.3))
+        progress.log(f"Bayesian search best hyper-parameters: {hp.to_dict()}")
+    results = []
+    start = 0.3 if cfg.search_trials > 0 else 0.0
+    for k, kind in enumerate(models):
+        sub = SubProgress(progress, start + (1 - start) * k / len(models), start + (1 - start) * (k + 1) / len(models))
+        check(progress)
+        if kind in DEEP_MODELS:
+            model, hist = fit_deep(kind, data, tr_idx, va_idx, cfg, hp, len(prep.names), prep.n_vars, sub, on_epoch)
+            p = predict_deep(model, data.patches[te_idx], None if data.series is None else data.series[te_idx],
+                             pick_device(cfg.device))
+            weights = f"{kind}.pt"
+            torch.save(model.state_dict(), out / weights)
+            extra: dict = {"n_factors": len(prep.names), "n_vars": prep.n_vars}
+            used_hp: DeepHP | None = hp
+        else:
+            trn = np.concatenate([tr_idx, va_idx])  # trees need no early stopping set
+            model = fit_tree(kind, data.centre[trn], data.labels[trn], cfg)
+            p = model.predict_proba(data.centre[te_idx])[:, 1]
+            hist = None
+            weights = f"{kind}.joblib"
+            import joblib
+
+            joblib.dump(model, out / weights)
+            extra = {"trees": cfg.rf_trees if kind == "rf" else cfg.xgb_trees}
+            used_hp = None
+        m = metrics(yte, p)
+        card = _card(kind, prep, cfg, used_hp, weights, m, extra)
+        card_path = out / f"{kind}.json"
+        card.save(card_path)
+        results.append(ModelResult(kind, m, roc(yte, p), hist, str(card_path), p))
+        sub.report(1.0, f"{DISPLAY[kind]}: test AUC {m['AUC']:.3f}")
+        progress.log(f"{DISPLAY[kind]}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
+    return results
+
+
+def with_hp(cfg: TrainConfig, **kw) -> TrainConfig:
+    """A copy of ``cfg`` with some deep hyper-parameters replaced."""
+    return replace(cfg, hp=replace(cfg.hp, **kw))

@@ -1,0 +1,81 @@
+"""The ``lsm_train`` engine call: read samples, train and compare models, explain, report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..progress import NullProgress, Progress, SubProgress
+from ..raster.io import write_text_atomic
+from .explain import correlation, deep_importance, tree_importance
+from .models import DEEP_MODELS
+from .report import comparison_table, correlation_outputs, curves_figure, importance_outputs, roc_figure
+from .train import EpochCallback, TrainConfig, prepare, train_all
+
+
+@dataclass
+class TrainOutputs:
+    """Paths and figures of a training run."""
+
+    out_dir: str
+    table_csv: str
+    table_html: str
+    results: list
+    importance: dict
+    flagged: list
+
+
+def run_training(stack: str, samples: str, out_dir: str, cfg: TrainConfig, temporal_stack: str | None = None,
+                 progress: Progress | None = None, on_epoch: EpochCallback | None = None,
+                 corr_threshold: float = 0.5) -> TrainOutputs:
+    """Train ``cfg.models`` on ``samples`` over ``stack`` and write the comparison outputs to ``out_dir``."""
+    progress = progress or NullProgress()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prep = prepare(stack, samples, cfg, temporal_stack, progress=SubProgress(progress, 0, 0.1))
+    d = prep.data
+    progress.log(f"{d.labels.size} samples ({int(d.labels.sum())} landslides); "
+                 f"train {int((~d.is_test).sum())}, test {int(d.is_test.sum())}; temporal mode {cfg.temporal_mode.value}")
+    results = train_all(prep, cfg, out_dir, SubProgress(progress, 0.1, 0.85), on_epoch)
+    note = (f"Test split: {int(d.is_test.sum())} held-out samples ({int(d.labels[d.is_test].sum())} landslides) "
+            f"from the sample layer's 'split' field; temporal mode: {cfg.temporal_mode.value}; seed {cfg.seed}.")
+    csv, htm = comparison_table(results, out, note)
+    roc_figure(results, out / "roc.png")
+    curves_figure(results, out / "training_curves.png")
+    progress.report(0.9, "SHAP importance")
+    importance: dict[str, dict[str, float]] = {}
+    te = np.flatnonzero(d.is_test)[: cfg.shap_samples]
+    if cfg.shap_samples > 0:
+        import joblib
+        import torch
+
+        from .models import SusceptibilityNet
+        from ..model_card import ModelCard
+
+        for r in results:
+            card = ModelCard.load(r.card_path)
+            if r.kind in DEEP_MODELS and r.kind == max((x.kind for x in results if x.kind in DEEP_MODELS),
+                                                       key=lambda k: DEEP_MODELS.index(k)):
+                net = SusceptibilityNet(r.kind, len(prep.names), prep.n_vars, _hp(card))
+                net.load_state_dict(torch.load(card.weights_path(r.card_path), map_location="cpu"))
+                importance[r.kind] = deep_importance(net, d.patches, d.series, 50, cfg.seed, prep.names,
+                                                     card.inputs["temporal_mode"], ["rain", "temp"], te)
+            elif r.kind == "rf":
+                importance[r.kind] = tree_importance(joblib.load(card.weights_path(r.card_path)), d.centre[te],
+                                                     prep.names)
+        if importance:
+            importance_outputs(importance, out)
+    r, flagged = correlation(d.centre, prep.names, corr_threshold)
+    correlation_outputs(r, prep.names, flagged, out, corr_threshold)
+    write_text_atomic(out / "history.json", json.dumps({x.kind: x.history for x in results if x.history}))
+    progress.report(1.0, "training done")
+    return TrainOutputs(str(out), csv, htm, results, importance, flagged)
+
+
+def _hp(card):
+    from .models import DeepHP
+
+    return DeepHP(**{k: v for k, v in card.hyperparameters.items() if k in DeepHP().to_dict()})
