@@ -1,0 +1,209 @@
+"""Dense prediction of a saved model over a whole stack, window by window, and zoning.
+
+Each window is read with a halo of ``patch // 2`` cells so that every cell gets the full patch it
+was trained on; patches are views (``sliding_window_view``), copied only batch by batch, so
+memory is bounded by the window and batch sizes, not by the stack.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from numpy.lib.stride_tricks import sliding_window_view
+from rasterio.windows import Window
+
+from ..errors import GridMismatchError, ModelLoadError
+from ..model_card import ModelCard
+from ..progress import NullProgress, Progress, SubProgress, check
+from ..raster.io import FLOAT_NODATA, GTIFF_OPTIONS, atomic_path, write_text_atomic
+from ..raster.stack import open_stack, read_block
+from ..raster.zoning import ZONE_LABELS_5, ZoningMethod, compute_breaks, sample_values, zone_raster
+from ..sampling.points import Points
+from .dataset import Normalisation, TemporalMode, check_temporal_grid
+from .models import DEEP_MODELS, DeepHP, SusceptibilityNet
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to score cells."""
+
+    card: ModelCard
+    kind: str
+    net: SusceptibilityNet | None
+    tree: object | None
+    norm: Normalisation
+    climate_norm: Normalisation | None
+
+
+def load_model(card_path: str) -> LoadedModel:
+    """Load a model from its card (the weights file sits beside it)."""
+    card = ModelCard.load(card_path)
+    if card.task != "susceptibility":
+        raise ModelLoadError(f"{card_path} is a '{card.task}' model, not a susceptibility model.")
+    w = card.weights_path(card_path)
+    if not w.exists():
+        raise ModelLoadError(f"The weights file {w} named by the model card is missing.")
+    norm = Normalisation(**card.normalisation["factors"])
+    cn = card.normalisation.get("climate")
+    climate_norm = Normalisation(**cn) if cn else None
+    if card.architecture in DEEP_MODELS:
+        import torch
+
+        hp = DeepHP(**{k: v for k, v in card.hyperparameters.items() if k in DeepHP().to_dict()})
+        net = SusceptibilityNet(card.architecture, len(card.inputs["factors"]), card.inputs["n_vars"], hp)
+        try:
+            net.load_state_dict(torch.load(w, map_location="cpu"))
+        except (RuntimeError, EOFError, OSError) as exc:
+            raise ModelLoadError(f"Cannot load the weights {w}: {exc}") from exc
+        return LoadedModel(card, card.architecture, net.eval(), None, norm, climate_norm)
+    import joblib
+
+    try:
+        tree = joblib.load(w)
+    except Exception as exc:  # joblib raises many kinds on a corrupt file
+        raise ModelLoadError(f"Cannot load the model file {w}: {exc}") from exc
+    return LoadedModel(card, card.architecture, None, tree, norm, climate_norm)
+
+
+def check_stack_matches(model: LoadedModel, names: list[str], resolution: float) -> None:
+    """Refuse a stack whose factors (names or order) or resolution differ from the training stack."""
+    want = model.card.inputs["factors"]
+    if names != want:
+        raise GridMismatchError(
+            f"The model was trained on factors {want} (in this order) but the stack has {names}. "
+            "Stack the same factors in the same order with lsm_stack_factors."
+        )
+    res = float(model.card.inputs.get("resolution_m", resolution))
+    if abs(res - resolution) > 0.01 * res:
+        raise GridMismatchError(
+            f"The model was trained on a {res:g} m grid but the stack has {resolution:g} m cells; patches would "
+            "cover a different ground area. Re-stack at the training resolution."
+        )
+
+
+def predict_stack(card_path: str, stack: str, out: str, temporal_stack: str | None = None, block: int = 256,
+                  batch: int = 4096, device: str = "auto", progress: Progress | None = None) -> None:
+    """Write a float32 susceptibility (probability) GeoTIFF over the whole stack."""
+    progress = progress or NullProgress()
+    model = load_model(card_path)
+    info = open_stack(stack)
+    check_stack_matches(model, info.names, info.grid.resolution[0])
+    mode = TemporalMode(model.card.inputs.get("temporal_mode", "none"))
+    if mode is TemporalMode.CLIMATE:
+        if not temporal_stack:
+            raise ModelLoadError("This model's LSTM branch reads monthly climate: give the temporal stack too.")
+        check_temporal_grid(info.grid, temporal_stack)
+    deep = model.net is not None
+    patch = int(model.card.inputs["patch_size"]) if deep and model.net.cnn is not None else 1
+    half = patch // 2
+    grid = info.grid
+    dev = None
+    if deep:
+        from .train import pick_device
+
+        dev = pick_device(device)
+        model.net.to(dev)
+    prof = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "float32",
+            "crs": grid.crs, "transform": grid.affine, "nodata": FLOAT_NODATA, **GTIFF_OPTIONS}
+    tds = rasterio.open(temporal_stack) if mode is TemporalMode.CLIMATE else None
+    try:
+        with rasterio.open(stack) as ds, atomic_path(out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
+            n = grid.n_windows(block)
+            for k, win in enumerate(grid.windows(block)):
+                check(progress)
+                big = Window(win.col_off - half, win.row_off - half, win.width + patch - 1, win.height + patch - 1)
+                data, ok_big = read_block(ds, big, info.nodata, "The factor stack")
+                z = model.norm.apply(data, ok_big)
+                ok = ok_big[half:half + win.height, half:half + win.width]
+                res = np.full((win.height, win.width), FLOAT_NODATA, np.float32)
+                rr, cc = np.nonzero(ok)
+                if rr.size:
+                    centre = z[:, half:half + win.height, half:half + win.width][:, rr, cc].T  # (M, C)
+                    if deep:
+                        res[rr, cc] = _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev)
+                    else:
+                        res[rr, cc] = model.tree.predict_proba(centre)[:, 1]
+                dst.write(res, 1, window=win)
+                progress.report((k + 1) / n, f"window {k + 1}/{n}")
+    finally:
+        if tds is not None:
+            tds.close()
+
+
+def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev) -> np.ndarray:
+    import torch
+
+    views = sliding_window_view(z, (patch, patch), axis=(1, 2)) if model.net.cnn is not None else None
+    series = None
+    if mode is TemporalMode.FACTOR_SEQUENCE:
+        series = centre[:, :, None]
+    elif mode is TemporalMode.CLIMATE:
+        clim, cok = read_block(tds, win, tds.nodata, "The temporal stack")
+        cz = model.climate_norm.apply(clim, cok)[:, rr, cc].T  # (M, T*V) variable-major
+        nv = model.card.inputs["n_vars"]
+        series = cz.reshape(-1, nv, cz.shape[1] // nv).transpose(0, 2, 1).copy()
+    out = np.empty(rr.size, np.float32)
+    with torch.no_grad():
+        for i in range(0, rr.size, batch):
+            sl = slice(i, i + batch)
+            p = None
+            if views is not None:
+                p = torch.from_numpy(np.ascontiguousarray(views[:, rr[sl], cc[sl]].transpose(1, 0, 2, 3))).to(dev)
+            s = torch.from_numpy(np.ascontiguousarray(series[sl])).to(dev) if series is not None else None
+            out[sl] = torch.sigmoid(model.net(p, s)).cpu().numpy()
+    return out
+
+
+def zoning_table(prob: str, zoning: str, landslides: Points | None, out_csv: str, out_html: str | None = None,
+                 breaks: list[float] | None = None) -> list[dict]:
+    """Area share vs landslide share per zone (the paper's Figure 16)."""
+    with rasterio.open(zoning) as zs:
+        counts = np.zeros(6, np.int64)
+        for _, win in zs.block_windows(1):
+            counts += np.bincount(zs.read(1, window=win).ravel(), minlength=6)[:6]
+        ls = np.zeros(6, np.int64)
+        if landslides is not None and len(landslides):
+            v = np.array([s[0] for s in zs.sample(zip(landslides.x, landslides.y))])
+            ls = np.bincount(v, minlength=6)[:6]
+    area = counts[1:].sum()
+    nls = ls[1:].sum()
+    rows = []
+    for z in range(1, 6):
+        lo = "min" if not breaks or z == 1 else f"{breaks[z - 2]:.4f}"
+        hi = "max" if not breaks or z == 5 else f"{breaks[z - 1]:.4f}"
+        rows.append({"zone": z, "label": ZONE_LABELS_5[z - 1], "range": f"{lo}-{hi}", "cells": int(counts[z]),
+                     "area_share": float(counts[z] / area) if area else 0.0, "landslides": int(ls[z]),
+                     "landslide_share": float(ls[z] / nls) if nls else 0.0})
+    head = list(rows[0])
+    write_text_atomic(out_csv, "\n".join([",".join(head)] + [",".join(str(r[h]) for h in head) for r in rows]) + "\n")
+    if out_html:
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[h]))}</td>" for h in head) + "</tr>" for r in rows)
+        write_text_atomic(out_html, "<html><body><h2>Area share vs landslide share per susceptibility zone</h2>"
+                          "<table border='1' cellspacing='0' cellpadding='3'><tr>"
+                          + "".join(f"<th>{h}</th>" for h in head) + f"</tr>{body}</table></body></html>")
+    return rows
+
+
+def predict_and_zone(card_path: str, stack: str, prob_out: str, zoning_out: str,
+                     method: ZoningMethod | str = ZoningMethod.QUANTILE, user_breaks: list[float] | None = None,
+                     temporal_stack: str | None = None, landslides: Points | None = None,
+                     table_csv: str | None = None, block: int = 256, batch: int = 4096, device: str = "auto",
+                     progress: Progress | None = None) -> list[float]:
+    """Probability raster, 5-class zoning raster and (optionally) the zone table; returns the breaks."""
+    progress = progress or NullProgress()
+    predict_stack(card_path, stack, prob_out, temporal_stack, block, batch, device, SubProgress(progress, 0, 0.85))
+    try:
+        breaks = compute_breaks(sample_values(prob_out), method, 5, user_breaks)
+        zone_raster(prob_out, zoning_out, breaks, progress=SubProgress(progress, 0.85, 0.97))
+        if table_csv:
+            zoning_table(prob_out, zoning_out, landslides, table_csv,
+                         str(Path(table_csv).with_suffix(".html")), breaks)
+    except BaseException:
+        Path(prob_out).unlink(missing_ok=True)  # all outputs or none
+        raise
+    progress.report(1.0, "prediction done")
+    return breaks
