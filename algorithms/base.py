@@ -1,0 +1,139 @@
+"""Shared machinery of every Landslide AI algorithm: help, dependency checks, errors, progress.
+
+Algorithms stay thin: they read parameters, call one engine function and return outputs. What
+they share lives here so that every algorithm behaves the same way: help from
+``resources/help/<name>.json`` (one source), ``canExecute()`` naming the package to install,
+engine errors re-raised as ``QgsProcessingException`` with the engine's message, and the
+feedback adapted to ``core.progress.Progress``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
+
+from ..core.errors import LandslideAIError
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+#: import name -> pip name, for the message shown when a package is missing
+PIP_NAMES = {"torch": "torch", "torchvision": "torchvision", "xgboost": "xgboost", "optuna": "optuna",
+             "shap": "shap", "pysheds": "pysheds", "jenkspy": "jenkspy", "sklearn": "scikit-learn",
+             "rasterio": "rasterio (Debian: python3-rasterio)", "matplotlib": "matplotlib", "captum": "captum"}
+
+GROUPS = {
+    "prepare": "1 Prepare factors",
+    "sample": "2 Sample",
+    "train": "3 Train & evaluate",
+    "map": "4 Map & interpret",
+    "cracks": "Cracks",
+}
+
+
+@lru_cache(maxsize=None)
+def help_for(name: str) -> dict:
+    """The help map of an algorithm (description, parameters, outputs, reference)."""
+    p = RESOURCES / "help" / f"{name}.json"
+    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+
+
+def missing_modules(modules: tuple[str, ...]) -> list[str]:
+    """Those of ``modules`` that cannot be imported here."""
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+class FeedbackProgress:
+    """``core.progress.Progress`` over a ``QgsProcessingFeedback``."""
+
+    def __init__(self, feedback: QgsProcessingFeedback | None) -> None:
+        self._fb = feedback or QgsProcessingFeedback()
+        self._last = ""
+
+    def report(self, fraction: float, message: str = "") -> None:  # noqa: D102
+        self._fb.setProgress(max(0.0, min(100.0, 100.0 * fraction)))
+        if message and message != self._last:
+            self._fb.setProgressText(message)
+            self._last = message
+
+    def is_canceled(self) -> bool:  # noqa: D102
+        return self._fb.isCanceled()
+
+    def log(self, message: str) -> None:  # noqa: D102
+        self._fb.pushInfo(message)
+
+
+class LandslideAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses set ``NAME``, ``DISPLAY``, ``GROUP`` and ``REQUIRES``."""
+
+    NAME = ""
+    DISPLAY = ""
+    GROUP = "prepare"
+    REQUIRES: tuple[str, ...] = ("rasterio",)
+
+    def name(self) -> str:  # noqa: D102
+        return self.NAME
+
+    def displayName(self) -> str:  # noqa: D102
+        return self.DISPLAY
+
+    def group(self) -> str:  # noqa: D102
+        return GROUPS[self.GROUP]
+
+    def groupId(self) -> str:  # noqa: D102
+        return self.GROUP
+
+    def createInstance(self):  # noqa: D102
+        return type(self)()
+
+    def shortHelpString(self) -> str:
+        """Description, parameters, outputs and reference from the algorithm's help JSON."""
+        h = help_for(self.NAME)
+        parts = [h.get("description", "")]
+        if h.get("parameters"):
+            parts.append("<h3>Parameters</h3><ul>" + "".join(
+                f"<li><b>{k}</b>: {v}</li>" for k, v in h["parameters"].items()) + "</ul>")
+        if h.get("outputs"):
+            parts.append("<h3>Outputs</h3><ul>" + "".join(
+                f"<li><b>{k}</b>: {v}</li>" for k, v in h["outputs"].items()) + "</ul>")
+        if h.get("reference"):
+            parts.append(f"<p><i>Method: {h['reference']}</i></p>")
+        return "".join(parts)
+
+    def helpUrl(self) -> str:  # noqa: D102
+        return "https://github.com/landslide-ai/landslide-ai#readme"
+
+    def add(self, param, advanced: bool = False):
+        """Add a parameter with its help text from the help JSON."""
+        text = help_for(self.NAME).get("parameters", {}).get(param.name())
+        if text and hasattr(param, "setHelp"):
+            param.setHelp(text)
+        if advanced:
+            param.setFlags(param.flags() | param.FlagAdvanced)
+        self.addParameter(param)
+        return param
+
+    def canExecute(self):
+        """False with an install hint when a required package is missing."""
+        missing = missing_modules(self.REQUIRES)
+        if missing:
+            pips = " ".join(PIP_NAMES.get(m, m).split(" ")[0] for m in missing)
+            return False, (f"{self.DISPLAY} needs the Python package(s) {', '.join(missing)}. Install them into "
+                           f"QGIS's Python: python3 -m pip install {pips}")
+        return True, ""
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: D102
+        ok, msg = self.canExecute()
+        if not ok:
+            raise QgsProcessingException(msg)
+        try:
+            return self.execute_engine(parameters, context, FeedbackProgress(feedback), feedback)
+        except LandslideAIError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+
+    def execute_engine(self, parameters, context, progress: FeedbackProgress, feedback) -> dict:
+        """Subclasses: read parameters, call the engine, return outputs."""
+        raise NotImplementedError

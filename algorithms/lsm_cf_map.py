@@ -1,0 +1,84 @@
+"""lsm_cf_map: certainty-factor pre-assessment, factor weights and 5-class zoning."""
+
+from __future__ import annotations
+
+from qgis.core import (QgsProcessingOutputHtml, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
+                       QgsProcessingParameterVectorLayer, QgsProcessing)
+
+from ..core.errors import InvalidInputError
+from ..core.sampling.cf import cf_map
+from ..core.sampling.points import read_points
+from .base import LandslideAlgorithm
+from .lsm_stack_factors import split_names
+from .styling import ramp_qml, style_output, zoning_qml
+
+
+def parse_breaks(text: str) -> dict[str, list[float]]:
+    """``"slope: 5, 15, 25; twi: 4, 8"`` -> {"slope": [5, 15, 25], "twi": [4, 8]}."""
+    out: dict[str, list[float]] = {}
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        if ":" not in part:
+            raise InvalidInputError(f"User breaks must look like 'slope: 5, 15, 25; twi: 4, 8'; got '{part}'.")
+        name, vals = part.split(":", 1)
+        try:
+            out[name.strip()] = [float(v) for v in vals.split(",") if v.strip()]
+        except ValueError as exc:
+            raise InvalidInputError(f"Non-numeric break in '{part}'.") from exc
+    return out
+
+
+def inventory_filter(layer, field: str) -> str | None:
+    """OGR filter keeping landslides when the inventory also holds non-landslide points."""
+    return f'"{field}" = 1' if field and layer.fields().indexOf(field) >= 0 else None
+
+
+class CfMapAlgorithm(LandslideAlgorithm):
+    """CF table, sensitivity-index weights, weighted CF score and quantile zoning."""
+
+    NAME = "lsm_cf_map"
+    DISPLAY = "Certainty-factor map"
+    GROUP = "sample"
+    STACK, INVENTORY, FIELD, CATEGORICAL, N_CLASSES, BREAKS = ("STACK", "INVENTORY", "PRESENCE_FIELD",
+                                                               "CATEGORICAL", "N_CLASSES", "USER_BREAKS")
+    SCORE, ZONING, TABLE_CSV, TABLE_HTML = "SCORE", "ZONING", "TABLE_CSV", "TABLE_HTML"
+
+    def initAlgorithm(self, config=None):  # noqa: D102
+        self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
+        self.add(QgsProcessingParameterVectorLayer(self.INVENTORY, "Landslide inventory (points)",
+                                                   [QgsProcessing.TypeVectorPoint]))
+        self.add(QgsProcessingParameterString(self.FIELD, "Presence field (keep features where it is 1; empty: all)",
+                                              optional=True, defaultValue=""))
+        self.add(QgsProcessingParameterString(self.CATEGORICAL, "Categorical factors (comma-separated)",
+                                              optional=True))
+        self.add(QgsProcessingParameterNumber(self.N_CLASSES, "Quantile classes per continuous factor",
+                                              defaultValue=5, minValue=2, maxValue=20))
+        self.add(QgsProcessingParameterString(self.BREAKS, "User breaks ('slope: 5, 15, 25; twi: 4, 8')",
+                                              optional=True), advanced=True)
+        self.add(QgsProcessingParameterRasterDestination(self.SCORE, "CF weighted score"))
+        self.add(QgsProcessingParameterRasterDestination(self.ZONING, "CF zoning (5 classes)"))
+        self.add(QgsProcessingParameterFileDestination(self.TABLE_CSV, "CF table (CSV)", "CSV files (*.csv)"))
+        self.addOutput(QgsProcessingOutputHtml(self.TABLE_HTML, "CF table (HTML)"))
+
+    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+        stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
+        inv = self.parameterAsVectorLayer(parameters, self.INVENTORY, context)
+        where = inventory_filter(inv, self.parameterAsString(parameters, self.FIELD, context))
+        pts = read_points(inv.source().split("|")[0], stack.crs().toWkt(), where)
+        score = self.parameterAsOutputLayer(parameters, self.SCORE, context)
+        zoning = self.parameterAsOutputLayer(parameters, self.ZONING, context)
+        csv = self.parameterAsFileOutput(parameters, self.TABLE_CSV, context)
+        htm = csv.rsplit(".", 1)[0] + ".html"
+        res = cf_map(stack.source(), pts, score, zoning, csv, htm,
+                     set(split_names(self.parameterAsString(parameters, self.CATEGORICAL, context))),
+                     self.parameterAsInt(parameters, self.N_CLASSES, context),
+                     parse_breaks(self.parameterAsString(parameters, self.BREAKS, context)), progress=progress)
+        for name, w in res.weights.items():
+            progress.log(f"{name}: E = {res.sensitivity[name]:.3f}, weight = {w:.3f}")
+        style_output(context, zoning, zoning_qml(res.zone_breaks), "CF zoning")
+        style_output(context, score, ramp_qml([(-1, "#1a9641", "-1", 255), (0, "#ffffbf", "0", 255),
+                                               (1, "#d7191c", "1", 255)], -1, 1), "CF score")
+        return {self.SCORE: score, self.ZONING: zoning, self.TABLE_CSV: csv, self.TABLE_HTML: htm}

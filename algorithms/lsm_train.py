@@ -1,0 +1,91 @@
+"""lsm_train: CNN-LSTM-AM and the five baselines, compared on the held-out split."""
+
+from __future__ import annotations
+
+from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutputHtml,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFolderDestination,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString, QgsProcessingParameterVectorLayer)
+
+from ..core.susceptibility.dataset import TemporalMode
+from ..core.susceptibility.models import ALL_MODELS, DISPLAY, DeepHP
+from ..core.susceptibility.train import TrainConfig
+from ..core.susceptibility.workflow import run_training
+from .base import LandslideAlgorithm
+
+MODES = [TemporalMode.FACTOR_SEQUENCE, TemporalMode.CLIMATE, TemporalMode.NONE]
+
+#: listeners (the desktop dock) receive (model, epoch metrics) while an lsm_train runs
+EPOCH_LISTENERS: list = []
+
+
+class TrainAlgorithm(LandslideAlgorithm):
+    """Train, evaluate, explain and save susceptibility models."""
+
+    NAME = "lsm_train"
+    DISPLAY = "Train and compare susceptibility models"
+    GROUP = "train"
+    REQUIRES = ("rasterio", "torch", "sklearn", "xgboost", "shap", "matplotlib")
+    (STACK, SAMPLES, TEMPORAL, MODE, MODELS, PATCH, EPOCHS, BATCH, PATIENCE, LR, TRIALS, SHAP, SEED, DEVICE,
+     OUTPUT_FOLDER, TABLE_HTML, TABLE_CSV) = ("STACK", "SAMPLES", "TEMPORAL_STACK", "TEMPORAL_MODE", "MODELS",
+                                              "PATCH_SIZE", "EPOCHS", "BATCH_SIZE", "PATIENCE", "LEARNING_RATE",
+                                              "SEARCH_TRIALS", "SHAP_SAMPLES", "SEED", "DEVICE", "OUTPUT_FOLDER",
+                                              "TABLE_HTML", "TABLE_CSV")
+
+    def initAlgorithm(self, config=None):  # noqa: D102
+        d = TrainConfig()
+        self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
+        self.add(QgsProcessingParameterVectorLayer(self.SAMPLES, "Samples (label 1/0, split train/test)",
+                                                   [QgsProcessing.TypeVectorPoint]))
+        self.add(QgsProcessingParameterRasterLayer(self.TEMPORAL, "Temporal (climate) stack", optional=True))
+        self.add(QgsProcessingParameterEnum(self.MODE, "LSTM input", [
+            "Factor sequence (no climate data)", "Monthly climate series (temporal stack)", "None (no LSTM models)"],
+            defaultValue=0))
+        self.add(QgsProcessingParameterEnum(self.MODELS, "Models", [DISPLAY[m] for m in ALL_MODELS],
+                                            allowMultiple=True, defaultValue=list(range(len(ALL_MODELS)))))
+        self.add(QgsProcessingParameterNumber(self.PATCH, "Patch size (cells)", defaultValue=d.patch_size,
+                                              minValue=4, maxValue=128))
+        self.add(QgsProcessingParameterNumber(self.EPOCHS, "Maximum epochs", defaultValue=d.epochs, minValue=1))
+        self.add(QgsProcessingParameterNumber(self.BATCH, "Batch size", defaultValue=d.batch_size, minValue=2),
+                 advanced=True)
+        self.add(QgsProcessingParameterNumber(self.PATIENCE, "Early-stopping patience (epochs)",
+                                              defaultValue=d.patience, minValue=1), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.LR, "Learning rate", QgsProcessingParameterNumber.Double,
+                                              DeepHP().lr, minValue=1e-6, maxValue=1.0), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.TRIALS, "Bayesian search trials (0 = off)", defaultValue=0,
+                                              minValue=0))
+        self.add(QgsProcessingParameterNumber(self.SHAP, "Test samples explained with SHAP (0 = off)",
+                                              defaultValue=d.shap_samples, minValue=0), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
+        self.add(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda)", "auto"), advanced=True)
+        self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder (models, tables, figures)"))
+        self.addOutput(QgsProcessingOutputHtml(self.TABLE_HTML, "Comparison table"))
+        self.addOutput(QgsProcessingOutputFile(self.TABLE_CSV, "Comparison table (CSV)"))
+
+    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+        stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
+        samples = self.parameterAsVectorLayer(parameters, self.SAMPLES, context)
+        temporal = self.parameterAsRasterLayer(parameters, self.TEMPORAL, context)
+        models = tuple(ALL_MODELS[i] for i in self.parameterAsEnums(parameters, self.MODELS, context))
+        cfg = TrainConfig(
+            models=models,
+            patch_size=self.parameterAsInt(parameters, self.PATCH, context),
+            temporal_mode=MODES[self.parameterAsEnum(parameters, self.MODE, context)],
+            epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+            batch_size=self.parameterAsInt(parameters, self.BATCH, context),
+            patience=self.parameterAsInt(parameters, self.PATIENCE, context),
+            hp=DeepHP(lr=self.parameterAsDouble(parameters, self.LR, context)),
+            search_trials=self.parameterAsInt(parameters, self.TRIALS, context),
+            shap_samples=self.parameterAsInt(parameters, self.SHAP, context),
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+            device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
+        )
+        out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+
+        def on_epoch(kind: str, m: dict) -> None:
+            for listener in list(EPOCH_LISTENERS):
+                listener(kind, m)
+
+        res = run_training(stack.source(), samples.source().split("|")[0], out, cfg,
+                           temporal.source() if temporal else None, progress, on_epoch)
+        return {self.OUTPUT_FOLDER: out, self.TABLE_HTML: res.table_html, self.TABLE_CSV: res.table_csv}

@@ -1,0 +1,94 @@
+"""QML styles for outputs: written beside each raster (so QGIS styles it wherever it is opened,
+including after ``qgis_process``) and applied by a layer post-processor when the algorithm's
+outputs are loaded on the canvas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import QgsProcessingLayerPostProcessorInterface
+
+from ..core.raster.io import write_text_atomic
+from .base import RESOURCES
+
+ZONE_COLOURS = ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"]
+ZONE_NAMES = ["Very low", "Low", "Moderate", "High", "Very high"]
+
+_HEAD = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n<qgis version=\"3.22\" styleCategories=\"AllStyleCategories\">\n<pipe>\n"
+_TAIL = "</pipe>\n<blendMode>0</blendMode>\n</qgis>\n"
+
+
+def zoning_qml(breaks: list[float] | None, title: str = "") -> str:
+    """Paletted 5-class style whose legend labels carry the class thresholds."""
+    entries = []
+    for z in range(1, 6):
+        label = ZONE_NAMES[z - 1]
+        if breaks:
+            lo = f"{breaks[z - 2]:.3g}" if z > 1 else "min"
+            hi = f"{breaks[z - 1]:.3g}" if z < 5 else "max"
+            label += f" ({lo} – {hi})"
+        entries.append(f'<paletteEntry value="{z}" color="{ZONE_COLOURS[z - 1]}" label="{label}" alpha="255"/>')
+    return (_HEAD + '<rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">'
+            "<rasterTransparency/><colorPalette>" + "".join(entries) + "</colorPalette></rasterrenderer>\n" + _TAIL)
+
+
+def ramp_qml(stops: list[tuple[float, str, str, int]], vmin: float, vmax: float) -> str:
+    """Single-band pseudocolour style from (value, colour, label, alpha) stops."""
+    items = "".join(f'<item value="{v}" color="{c}" label="{lab}" alpha="{a}"/>' for v, c, lab, a in stops)
+    return (_HEAD + f'<rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" '
+            f'classificationMin="{vmin}" classificationMax="{vmax}"><rasterTransparency/><rastershader>'
+            f'<colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" '
+            f'minimumValue="{vmin}" maximumValue="{vmax}">{items}</colorrampshader></rastershader>'
+            "</rasterrenderer>\n" + _TAIL)
+
+
+def susceptibility_qml() -> str:
+    """Green-to-red probability ramp 0..1."""
+    return ramp_qml([(0.0, "#1a9641", "0.0 (low)", 255), (0.25, "#a6d96a", "0.25", 255),
+                     (0.5, "#ffffbf", "0.5", 255), (0.75, "#fdae61", "0.75", 255),
+                     (1.0, "#d7191c", "1.0 (high)", 255)], 0.0, 1.0)
+
+
+def style_file(name: str) -> Path:
+    """A static style shipped in resources/styles."""
+    return RESOURCES / "styles" / name
+
+
+def write_sidecar(raster: str, qml: str) -> str:
+    """Write ``<raster minus suffix>.qml`` (QGIS's default-style sidecar); returns its path."""
+    p = Path(raster).with_suffix(".qml")
+    write_text_atomic(p, qml)
+    return str(p)
+
+
+class QmlPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Applies a QML file to a layer loaded on completion (runs in the main thread)."""
+
+    _keep: list = []  # QGIS does not take ownership of Python post-processors: keep them alive
+
+    def __init__(self, qml_path: str) -> None:
+        super().__init__()
+        self.qml_path = qml_path
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: D102
+        if layer is not None and layer.isValid():
+            layer.loadNamedStyle(self.qml_path)
+            layer.triggerRepaint()
+
+    @classmethod
+    def create(cls, qml_path: str) -> QmlPostProcessor:
+        """A post-processor kept alive for the session."""
+        pp = cls(qml_path)
+        cls._keep.append(pp)
+        return pp
+
+
+def style_output(context, path: str, qml: str, name: str | None = None) -> None:
+    """Write the sidecar and, if the output is loaded on completion, attach the post-processor."""
+    qml_path = write_sidecar(path, qml)
+    if context.willLoadLayerOnCompletion(path):
+        details = context.layerToLoadOnCompletionDetails(path)
+        if name:
+            details.name = name
+        details.setPostProcessor(QmlPostProcessor.create(qml_path))

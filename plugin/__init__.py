@@ -1,0 +1,1 @@
+"""Desktop lifecycle of the plugin: Processing provider, menu and toolbar."""

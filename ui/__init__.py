@@ -1,0 +1,1 @@
+"""Widgets (docks, plots, viewers). They run algorithms through Processing, never engine internals."""
