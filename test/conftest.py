@@ -57,9 +57,10 @@ def write_raster(path, arr, transform=(30.0, 0, 500000.0, 0, -30.0, 9560000.0), 
     return str(path)
 
 
-@pytest.fixture
-def tiny_factors(tmp_path):
+@pytest.fixture(scope="session")
+def tiny_factors(tmp_path_factory):
     """Three seeded 60x60 factor rasters on a 30 m UTM grid plus landslide points on steep cells."""
+    tmp_path = tmp_path_factory.mktemp("factors")
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:60, 0:60]
     elev = 2000 + 10 * yy + rng.normal(0, 2, (60, 60))

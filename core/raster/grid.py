@@ -77,18 +77,22 @@ class Grid:
             return cls.from_dataset(ds)
 
     @classmethod
-    def from_bounds(cls, crs_wkt: str, bounds: tuple[float, float, float, float], resolution: float) -> Grid:
-        """A grid covering ``bounds`` with square cells, origin snapped to multiples of the resolution.
+    def from_bounds(cls, crs_wkt: str, bounds: tuple[float, float, float, float], resolution: float,
+                    anchor: tuple[float, float] = (0.0, 0.0)) -> Grid:
+        """A grid covering ``bounds`` with square cells whose lines pass through ``anchor``.
 
-        Snapping makes two runs with the same resolution produce identical, stackable grids.
+        Anchoring (to the first factor's origin by default in stacking) keeps the stack aligned with
+        that factor and makes two runs with the same resolution produce identical grids.
         """
         if resolution <= 0:
             raise InvalidInputError(f"Resolution must be positive, got {resolution}.")
         left, bottom, right, top = bounds
-        left = math.floor(left / resolution) * resolution
-        top = math.ceil(top / resolution) * resolution
-        width = int(math.ceil((right - left) / resolution - 1e-9))
-        height = int(math.ceil((top - bottom) / resolution - 1e-9))
+        eps = 1e-6  # in cells: reprojected bounds carry float noise that must not add a cell
+        ax, ay = anchor
+        left = ax + math.floor((left - ax) / resolution + eps) * resolution
+        top = ay + math.ceil((top - ay) / resolution - eps) * resolution
+        width = int(math.ceil((right - left) / resolution - eps))
+        height = int(math.ceil((top - bottom) / resolution - eps))
         if width < 1 or height < 1:
             raise InvalidInputError(f"The extent {bounds} is empty at {resolution} m resolution.")
         return cls(crs_wkt, (resolution, 0.0, left, 0.0, -resolution, top), width, height)

@@ -95,6 +95,8 @@ def reference_grid(
     for spec in factors:
         with _open_checked(spec) as ds:
             infos.append((spec, ds.crs, ds.bounds))
+            if len(infos) == 1:
+                anchor = (ds.transform.c, ds.transform.f)
     geographic = [s.name for s, crs, _ in infos if crs.is_geographic]
     projected = [s.name for s, crs, _ in infos if not crs.is_geographic]
     if geographic and projected:
@@ -120,6 +122,8 @@ def reference_grid(
         bounds = (max(lefts), max(bottoms), min(rights), min(tops))
         if bounds[0] >= bounds[2] or bounds[1] >= bounds[3]:
             raise GridMismatchError("The factor rasters do not overlap; check that they cover the same study area.")
+    if not crs_wkt or rasterio.crs.CRS.from_wkt(crs_wkt) == infos[0][1]:
+        return Grid.from_bounds(ref_crs.to_wkt(), bounds, resolution_m, anchor)
     return Grid.from_bounds(ref_crs.to_wkt(), bounds, resolution_m)
 
 

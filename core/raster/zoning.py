@@ -75,7 +75,8 @@ def compute_breaks(
     rng = np.random.default_rng(0)
     sub = values if values.size <= 5000 else rng.choice(values, 5000, replace=False)
     br = jenkspy.jenks_breaks(sub.tolist(), n_classes=n_classes)
-    return [float(b) for b in br[1:-1]]
+    # jenks gives each class's inclusive upper bound; classify() sends a value equal to a break upward
+    return [float(np.nextafter(b, np.inf)) for b in br[1:-1]]
 
 
 def classify(values: np.ndarray, breaks: list[float]) -> np.ndarray:

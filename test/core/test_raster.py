@@ -1,0 +1,91 @@
+"""Grid, stacking and zoning."""
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from conftest import write_raster
+from landslide_ai.core.errors import GridMismatchError, InvalidInputError
+from landslide_ai.core.raster.grid import Grid
+from landslide_ai.core.raster.io import FLOAT_NODATA, atomic_path
+from landslide_ai.core.raster.stack import FactorSpec, open_stack, stack_factors
+from landslide_ai.core.raster.zoning import ZoningMethod, classify, compute_breaks
+
+
+def test_grid_snapping_and_rowcol():
+    g = Grid.from_bounds("EPSG:32717", (1001.0, 2003.0, 1601.0, 2905.0), 30.0)
+    assert g.transform[2] % 30 == 0 and g.transform[5] % 30 == 0
+    r, c = g.rowcol(np.array([g.transform[2] + 45.0]), np.array([g.transform[5] - 75.0]))
+    assert (int(r[0]), int(c[0])) == (2, 1)
+    x, y = g.xy(np.array([2]), np.array([1]))
+    assert x[0] == pytest.approx(g.transform[2] + 45.0) and y[0] == pytest.approx(g.transform[5] - 75.0)
+
+
+def test_stack_resamples_onto_reference_and_masks_common_nodata(tmp_path):
+    a = np.arange(100, dtype=np.float32).reshape(10, 10)
+    a[0, 0] = -1  # nodata of factor a
+    b = np.full((20, 20), 5.0, np.float32)  # 15 m cells, other nodata convention
+    b[-1, -1] = np.nan
+    pa = write_raster(tmp_path / "a.tif", a, nodata=-1)
+    pb = write_raster(tmp_path / "b.tif", b, transform=(15.0, 0, 500000.0, 0, -15.0, 9560000.0), nodata=np.nan)
+    cat = np.repeat(np.repeat(np.array([[1, 2], [3, 4]], np.float32), 5, 0), 5, 1)
+    pc = write_raster(tmp_path / "c.tif", cat, nodata=0)
+    out = tmp_path / "stack.tif"
+    rep = stack_factors([FactorSpec(pa, "a"), FactorSpec(pb, "b"), FactorSpec(pc, "landuse", categorical=True)],
+                        str(out), resolution_m=30.0, block=4)
+    with rasterio.open(out) as ds:
+        data = ds.read()
+        assert ds.descriptions == ("a", "b", "landuse")
+        assert ds.nodata == FLOAT_NODATA and ds.count == 3 and (ds.width, ds.height) == (10, 10)
+    assert np.all(data[:, 0, 0] == FLOAT_NODATA)  # a's nodata masks every band
+    assert np.all(data[:, -1, -1] == FLOAT_NODATA)  # b's NaN (bilinear neighbourhood) masks too
+    assert set(np.unique(data[2][data[2] != FLOAT_NODATA])) <= {1, 2, 3, 4}  # nearest keeps codes
+    assert data[0, 5, 5] == pytest.approx(55.0, abs=1e-4)
+    report = json.loads((tmp_path / "stack.tif.json").read_text())
+    assert report["valid_cells"] == rep.valid_cells < 100
+    assert [f["resampling"] for f in report["factors"]] == ["bilinear", "bilinear", "nearest"]
+
+
+def test_geographic_factor_next_to_projected_is_refused_and_leaves_nothing(tmp_path):
+    pa = write_raster(tmp_path / "a.tif", np.ones((10, 10)))
+    pg = write_raster(tmp_path / "g.tif", np.ones((10, 10)), transform=(0.001, 0, -79.0, 0, -0.001, -3.9),
+                      crs="EPSG:4326")
+    out = tmp_path / "stack.tif"
+    with pytest.raises(GridMismatchError, match="geographic"):
+        stack_factors([FactorSpec(pa, "a"), FactorSpec(pg, "g")], str(out))
+    assert not out.exists() and list(tmp_path.glob(".stack*")) == []
+
+
+def test_stack_with_mixed_band_nodata_is_refused(tmp_path):
+    """A hand-built VRT of factors with different nodata values has no common mask: refused."""
+    from osgeo import gdal
+
+    pa = write_raster(tmp_path / "a.tif", np.ones((4, 4)), nodata=-9999)
+    pb = write_raster(tmp_path / "b.tif", np.ones((4, 4)), nodata=0)
+    vrt = str(tmp_path / "factors.vrt")
+    gdal.BuildVRT(vrt, [pa, pb], separate=True)
+    with pytest.raises(GridMismatchError, match="different nodata"):
+        open_stack(vrt)
+
+
+def test_atomic_path_removes_partial_output(tmp_path):
+    dest = tmp_path / "x.tif"
+    with pytest.raises(RuntimeError):
+        with atomic_path(dest) as tmp:
+            tmp.write_bytes(b"partial")
+            raise RuntimeError("boom")
+    assert not dest.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_breaks_quantile_user_and_natural():
+    v = np.arange(1000, dtype=float)
+    q = compute_breaks(v, ZoningMethod.QUANTILE)
+    assert q == pytest.approx([199.8, 399.6, 599.4, 799.2])
+    assert list(np.bincount(classify(v, q))[1:]) == [200, 200, 200, 200, 200]
+    nb = compute_breaks(np.concatenate([np.full(50, 0.1), np.full(50, 0.3), np.full(50, 0.5), np.full(50, 0.7),
+                                        np.full(50, 0.9)]), ZoningMethod.NATURAL_BREAKS)
+    assert all(lo < b <= hi for b, lo, hi in zip(nb, [0.1, 0.3, 0.5, 0.7], [0.3, 0.5, 0.7, 0.9]))
+    with pytest.raises(InvalidInputError):
+        compute_breaks(v, ZoningMethod.USER, user=[0.5, 0.2, 0.7, 0.9])

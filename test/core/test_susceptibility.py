@@ -1,0 +1,141 @@
+"""Models, training, prediction and model-card checks on tiny seeded data."""
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.crs import CRS
+
+from landslide_ai.core.errors import GridMismatchError, InvalidInputError
+from landslide_ai.core.raster.stack import FactorSpec, stack_factors
+from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample_absences, write_samples
+from landslide_ai.core.sampling.points import read_points
+from landslide_ai.core.susceptibility.dataset import TemporalMode
+from landslide_ai.core.susceptibility.models import DeepHP, SusceptibilityNet, XGBoostLR
+from landslide_ai.core.susceptibility.predict import predict_and_zone, predict_stack
+from landslide_ai.core.susceptibility.train import TrainConfig
+from landslide_ai.core.susceptibility.workflow import run_training
+
+WKT = CRS.from_epsg(32717).to_wkt()
+
+
+@pytest.mark.parametrize("kind", ["cnn", "lstm", "cnn_lstm", "cnn_lstm_am"])
+def test_architecture_shapes(kind):
+    net = SusceptibilityNet(kind, n_factors=10, n_vars=2, hp=DeepHP())
+    out = net(torch.zeros(4, 10, 30, 30), torch.zeros(4, 12, 2))
+    assert out.shape == (4,)
+    if net.cnn is not None:
+        assert net.cnn.out_dim == 64  # 16 filters doubling twice -> 64-d pooled vector (paper)
+    if kind == "cnn_lstm_am":
+        lin = [m for m in net.attention if isinstance(m, torch.nn.Linear)]
+        assert (lin[0].in_features, lin[0].out_features, lin[1].out_features) == (96, 256, 96)
+        assert net.lstm.lstm.num_layers == 3 and net.lstm.out_dim == 32
+
+
+def test_xgboost_lr_learns_a_separable_problem():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3))
+    y = (x[:, 0] + 0.2 * rng.normal(size=300) > 0).astype(int)
+    m = XGBoostLR(n_estimators=20, seed=0).fit(x, y)
+    assert ((m.predict_proba(x)[:, 1] > 0.5) == y).mean() > 0.9
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_factors, tmp_path_factory):
+    paths, inv = tiny_factors
+    d = tmp_path_factory.mktemp("trained")
+    stack = str(d / "stack.tif")
+    stack_factors([FactorSpec(p, n) for n, p in paths.items()], stack)
+    pts = read_points(inv, WKT)
+    s = sample_absences(stack, pts, SamplingConfig(strategy=Strategy.BUFFER, buffer_m=90, block_size_m=450,
+                                                   min_spacing_m=30))
+    samples = str(d / "samples.gpkg")
+    write_samples(s, WKT, samples, "buffer")
+    cfg = TrainConfig(patch_size=8, epochs=3, batch_size=16, rf_trees=20, xgb_trees=10, shap_samples=10,
+                      temporal_mode=TemporalMode.FACTOR_SEQUENCE)
+    epochs = []
+    out = run_training(stack, samples, str(d / "models"), cfg, on_epoch=lambda k, m: epochs.append((k, m)))
+    return stack, samples, d, out, epochs, pts
+
+
+def test_training_writes_all_six_models_with_cards_and_reports(trained):
+    stack, _, d, out, epochs, _ = trained
+    kinds = [r.kind for r in out.results]
+    assert kinds == ["cnn", "lstm", "cnn_lstm", "cnn_lstm_am", "rf", "xgb_lr"]
+    for r in out.results:
+        assert 0.0 <= r.metrics["AUC"] <= 1.0 and set(r.metrics) == {"AUC", "ACC", "PRC", "POD", "Kappa", "MSE"}
+        card = json.loads((d / "models" / f"{r.kind}.json").read_text())
+        assert card["inputs"]["factors"] == ["elev", "slope", "twi"]
+        assert (d / "models" / card["weights_file"]).exists()
+    # the slope-driven inventory is learnable: the forest separates it on the spatial test blocks
+    assert out.results[4].metrics["AUC"] > 0.8
+    assert {k for k, _ in epochs} == {"cnn", "lstm", "cnn_lstm", "cnn_lstm_am"}
+    csv = (d / "models" / "comparison.csv").read_text().splitlines()
+    assert csv[0] == "model,AUC,ACC,PRC,POD,Kappa,MSE" and len(csv) == 7
+    for f in ("roc.png", "training_curves.png", "shap_importance.csv", "correlation.csv", "comparison.html"):
+        assert (d / "models" / f).stat().st_size > 0
+    shap = out.importance["rf"]
+    assert max(shap, key=shap.get) == "slope"
+
+
+def test_prediction_covers_valid_cells_and_zones(trained, tmp_path):
+    stack, _, d, _, _, pts = trained
+    for kind in ("cnn_lstm_am", "rf"):
+        prob, zones, table = tmp_path / f"{kind}.tif", tmp_path / f"{kind}_z.tif", tmp_path / f"{kind}.csv"
+        breaks = predict_and_zone(str(d / "models" / f"{kind}.json"), stack, str(prob), str(zones), landslides=pts,
+                                  table_csv=str(table), block=16)
+        with rasterio.open(prob) as ds, rasterio.open(stack) as st:
+            p = ds.read(1)
+            valid = st.read(1) != st.nodata
+            assert ds.transform == st.transform and ds.crs == st.crs
+            assert ds.profile["tiled"] and ds.profile.get("compress") == "deflate"
+        assert np.all((p[valid] >= 0) & (p[valid] <= 1)) and np.all(p[~valid] == -9999)
+        assert len(breaks) == 4
+        rows = table.read_text().splitlines()[1:]
+        assert sum(float(r.split(",")[4]) for r in rows) == pytest.approx(1.0)
+
+
+def test_window_size_does_not_change_predictions(trained, tmp_path):
+    stack, _, d, _, _, _ = trained
+    outs = []
+    for block in (7, 64):
+        p = tmp_path / f"p{block}.tif"
+        predict_stack(str(d / "models" / "cnn.json"), stack, str(p), block=block, batch=50)
+        outs.append(rasterio.open(p).read(1))
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
+
+
+def test_model_factor_mismatch_is_refused(trained, tmp_path):
+    stack, _, d, _, _, _ = trained
+    other = str(tmp_path / "other.tif")
+    with rasterio.open(stack) as ds:
+        prof = ds.profile
+        data = ds.read()
+    with rasterio.open(other, "w", **prof) as out:
+        out.write(data[::-1])
+        for i, n in enumerate(["twi", "slope", "elev"], 1):
+            out.set_band_description(i, n)
+    dest = tmp_path / "p.tif"
+    with pytest.raises(GridMismatchError, match="trained on factors"):
+        predict_stack(str(d / "models" / "rf.json"), other, str(dest))
+    assert not dest.exists()
+
+
+def test_stack_with_undeclared_nan_is_refused(trained, tmp_path):
+    stack, _, d, _, _, _ = trained
+    bad = str(tmp_path / "nan.tif")
+    with rasterio.open(stack) as ds:
+        prof = ds.profile
+        data = ds.read()
+        names = ds.descriptions
+    data[1, 10, 10] = np.nan
+    with rasterio.open(bad, "w", **prof) as out:
+        out.write(data)
+        for i, n in enumerate(names, 1):
+            out.set_band_description(i, n)
+    dest = tmp_path / "p.tif"
+    with pytest.raises(InvalidInputError, match="NaN"):
+        predict_stack(str(d / "models" / "cnn.json"), bad, str(dest))
+    assert not dest.exists() and not list(tmp_path.glob(".p.*"))
