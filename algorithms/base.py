@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
@@ -21,9 +21,19 @@ from ..core.errors import LandslideAIError
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 #: import name -> pip name, for the message shown when a package is missing
-PIP_NAMES = {"torch": "torch", "torchvision": "torchvision", "xgboost": "xgboost", "optuna": "optuna",
-             "shap": "shap", "pysheds": "pysheds", "jenkspy": "jenkspy", "sklearn": "scikit-learn",
-             "rasterio": "rasterio (Debian: python3-rasterio)", "matplotlib": "matplotlib", "captum": "captum"}
+PIP_NAMES = {
+    "torch": "torch",
+    "torchvision": "torchvision",
+    "xgboost": "xgboost",
+    "optuna": "optuna",
+    "shap": "shap",
+    "pysheds": "pysheds",
+    "jenkspy": "jenkspy",
+    "sklearn": "scikit-learn",
+    "rasterio": "rasterio (Debian: python3-rasterio)",
+    "matplotlib": "matplotlib",
+    "captum": "captum",
+}
 
 GROUPS = {
     "prepare": "1 Prepare factors",
@@ -34,7 +44,7 @@ GROUPS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def help_for(name: str) -> dict:
     """The help map of an algorithm (description, parameters, outputs, reference)."""
     p = RESOURCES / "help" / f"{name}.json"
@@ -94,11 +104,15 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
         h = help_for(self.NAME)
         parts = [h.get("description", "")]
         if h.get("parameters"):
-            parts.append("<h3>Parameters</h3><ul>" + "".join(
-                f"<li><b>{k}</b>: {v}</li>" for k, v in h["parameters"].items()) + "</ul>")
+            parts.append(
+                "<h3>Parameters</h3><ul>"
+                + "".join(f"<li><b>{k}</b>: {v}</li>" for k, v in h["parameters"].items())
+                + "</ul>"
+            )
         if h.get("outputs"):
-            parts.append("<h3>Outputs</h3><ul>" + "".join(
-                f"<li><b>{k}</b>: {v}</li>" for k, v in h["outputs"].items()) + "</ul>")
+            parts.append(
+                "<h3>Outputs</h3><ul>" + "".join(f"<li><b>{k}</b>: {v}</li>" for k, v in h["outputs"].items()) + "</ul>"
+            )
         if h.get("reference"):
             parts.append(f"<p><i>Method: {h['reference']}</i></p>")
         return "".join(parts)
@@ -121,8 +135,10 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
         missing = missing_modules(self.REQUIRES)
         if missing:
             pips = " ".join(PIP_NAMES.get(m, m).split(" ")[0] for m in missing)
-            return False, (f"{self.DISPLAY} needs the Python package(s) {', '.join(missing)}. Install them into "
-                           f"QGIS's Python: python3 -m pip install {pips}")
+            return False, (
+                f"{self.DISPLAY} needs the Python package(s) {', '.join(missing)}. Install them into "
+                f"QGIS's Python: python3 -m pip install {pips}"
+            )
         return True, ""
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: D102

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingOutputHtml, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
-                       QgsProcessingParameterVectorLayer, QgsProcessing)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputHtml,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ..core.errors import InvalidInputError
 from ..core.sampling.cf import cf_map
@@ -42,22 +48,38 @@ class CfMapAlgorithm(LandslideAlgorithm):
     NAME = "lsm_cf_map"
     DISPLAY = "Certainty-factor map"
     GROUP = "sample"
-    STACK, INVENTORY, FIELD, CATEGORICAL, N_CLASSES, BREAKS = ("STACK", "INVENTORY", "PRESENCE_FIELD",
-                                                               "CATEGORICAL", "N_CLASSES", "USER_BREAKS")
+    STACK, INVENTORY, FIELD, CATEGORICAL, N_CLASSES, BREAKS = (
+        "STACK",
+        "INVENTORY",
+        "PRESENCE_FIELD",
+        "CATEGORICAL",
+        "N_CLASSES",
+        "USER_BREAKS",
+    )
     SCORE, ZONING, TABLE_CSV, TABLE_HTML = "SCORE", "ZONING", "TABLE_CSV", "TABLE_HTML"
 
     def initAlgorithm(self, config=None):  # noqa: D102
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
-        self.add(QgsProcessingParameterVectorLayer(self.INVENTORY, "Landslide inventory (points)",
-                                                   [QgsProcessing.TypeVectorPoint]))
-        self.add(QgsProcessingParameterString(self.FIELD, "Presence field (keep features where it is 1; empty: all)",
-                                              optional=True, defaultValue=""))
-        self.add(QgsProcessingParameterString(self.CATEGORICAL, "Categorical factors (comma-separated)",
-                                              optional=True))
-        self.add(QgsProcessingParameterNumber(self.N_CLASSES, "Quantile classes per continuous factor",
-                                              defaultValue=5, minValue=2, maxValue=20))
-        self.add(QgsProcessingParameterString(self.BREAKS, "User breaks ('slope: 5, 15, 25; twi: 4, 8')",
-                                              optional=True), advanced=True)
+        self.add(
+            QgsProcessingParameterVectorLayer(
+                self.INVENTORY, "Landslide inventory (points)", [QgsProcessing.TypeVectorPoint]
+            )
+        )
+        self.add(
+            QgsProcessingParameterString(
+                self.FIELD, "Presence field (keep features where it is 1; empty: all)", optional=True, defaultValue=""
+            )
+        )
+        self.add(QgsProcessingParameterString(self.CATEGORICAL, "Categorical factors (comma-separated)", optional=True))
+        self.add(
+            QgsProcessingParameterNumber(
+                self.N_CLASSES, "Quantile classes per continuous factor", defaultValue=5, minValue=2, maxValue=20
+            )
+        )
+        self.add(
+            QgsProcessingParameterString(self.BREAKS, "User breaks ('slope: 5, 15, 25; twi: 4, 8')", optional=True),
+            advanced=True,
+        )
         self.add(QgsProcessingParameterRasterDestination(self.SCORE, "CF weighted score"))
         self.add(QgsProcessingParameterRasterDestination(self.ZONING, "CF zoning (5 classes)"))
         self.add(QgsProcessingParameterFileDestination(self.TABLE_CSV, "CF table (CSV)", "CSV files (*.csv)"))
@@ -72,13 +94,25 @@ class CfMapAlgorithm(LandslideAlgorithm):
         zoning = self.parameterAsOutputLayer(parameters, self.ZONING, context)
         csv = self.parameterAsFileOutput(parameters, self.TABLE_CSV, context)
         htm = csv.rsplit(".", 1)[0] + ".html"
-        res = cf_map(stack.source(), pts, score, zoning, csv, htm,
-                     set(split_names(self.parameterAsString(parameters, self.CATEGORICAL, context))),
-                     self.parameterAsInt(parameters, self.N_CLASSES, context),
-                     parse_breaks(self.parameterAsString(parameters, self.BREAKS, context)), progress=progress)
+        res = cf_map(
+            stack.source(),
+            pts,
+            score,
+            zoning,
+            csv,
+            htm,
+            set(split_names(self.parameterAsString(parameters, self.CATEGORICAL, context))),
+            self.parameterAsInt(parameters, self.N_CLASSES, context),
+            parse_breaks(self.parameterAsString(parameters, self.BREAKS, context)),
+            progress=progress,
+        )
         for name, w in res.weights.items():
             progress.log(f"{name}: E = {res.sensitivity[name]:.3f}, weight = {w:.3f}")
         style_output(context, zoning, zoning_qml(res.zone_breaks), "CF zoning")
-        style_output(context, score, ramp_qml([(-1, "#1a9641", "-1", 255), (0, "#ffffbf", "0", 255),
-                                               (1, "#d7191c", "1", 255)], -1, 1), "CF score")
+        style_output(
+            context,
+            score,
+            ramp_qml([(-1, "#1a9641", "-1", 255), (0, "#ffffbf", "0", 255), (1, "#d7191c", "1", 255)], -1, 1),
+            "CF score",
+        )
         return {self.SCORE: score, self.ZONING: zoning, self.TABLE_CSV: csv, self.TABLE_HTML: htm}

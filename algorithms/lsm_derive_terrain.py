@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import (QgsProcessingOutputMultipleLayers, QgsProcessingParameterFolderDestination,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterLayer, QgsProcessing,
-                       QgsProcessingContext)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingOutputMultipleLayers,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterRasterLayer,
+)
 
 from ..core.progress import SubProgress
 from ..core.terrain.derive import derive_terrain, distance_to_features
@@ -24,9 +29,14 @@ class DeriveTerrainAlgorithm(LandslideAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: D102
         self.add(QgsProcessingParameterRasterLayer(self.DEM, "DEM (projected CRS, metres)"))
-        self.add(QgsProcessingParameterMultipleLayers(self.VECTORS, "Vector layers to measure distances to "
-                                                      "(roads, rivers)", QgsProcessing.TypeVectorAnyGeometry,
-                                                      optional=True))
+        self.add(
+            QgsProcessingParameterMultipleLayers(
+                self.VECTORS,
+                "Vector layers to measure distances to (roads, rivers)",
+                QgsProcessing.TypeVectorAnyGeometry,
+                optional=True,
+            )
+        )
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder"))
         self.addOutput(QgsProcessingOutputMultipleLayers(self.OUTPUT_LAYERS, "Factor rasters"))
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterFile,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString, QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ..core.errors import InvalidInputError
 from ..core.raster.zoning import ZoningMethod
@@ -26,28 +33,53 @@ class PredictAlgorithm(LandslideAlgorithm):
     GROUP = "map"
     REQUIRES = ("rasterio", "torch", "sklearn")
     (MODEL, STACK, TEMPORAL, INVENTORY, FIELD, METHOD, THRESHOLDS, BLOCK, DEVICE, OUTPUT, ZONING, TABLE) = (
-        "MODEL", "STACK", "TEMPORAL_STACK", "INVENTORY", "PRESENCE_FIELD", "ZONING_METHOD", "THRESHOLDS",
-        "BLOCK_SIZE", "DEVICE", "OUTPUT", "ZONING", "ZONE_TABLE")
+        "MODEL",
+        "STACK",
+        "TEMPORAL_STACK",
+        "INVENTORY",
+        "PRESENCE_FIELD",
+        "ZONING_METHOD",
+        "THRESHOLDS",
+        "BLOCK_SIZE",
+        "DEVICE",
+        "OUTPUT",
+        "ZONING",
+        "ZONE_TABLE",
+    )
 
     def initAlgorithm(self, config=None):  # noqa: D102
         self.add(QgsProcessingParameterFile(self.MODEL, "Model card (.json saved by lsm_train)", extension="json"))
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
         self.add(QgsProcessingParameterRasterLayer(self.TEMPORAL, "Temporal (climate) stack", optional=True))
-        self.add(QgsProcessingParameterVectorLayer(self.INVENTORY, "Landslide inventory (for the zone table)",
-                                                   [QgsProcessing.TypeVectorPoint], optional=True))
-        self.add(QgsProcessingParameterString(self.FIELD, "Presence field (keep features where it is 1; empty: all)",
-                                              optional=True, defaultValue=""))
-        self.add(QgsProcessingParameterEnum(self.METHOD, "Zoning", ["Quantile", "Natural breaks (Jenks)",
-                                                                    "User thresholds"], defaultValue=0))
-        self.add(QgsProcessingParameterString(self.THRESHOLDS, "User thresholds (4 ascending values)",
-                                              optional=True))
-        self.add(QgsProcessingParameterNumber(self.BLOCK, "Window size (cells)", defaultValue=256, minValue=16),
-                 advanced=True)
+        self.add(
+            QgsProcessingParameterVectorLayer(
+                self.INVENTORY,
+                "Landslide inventory (for the zone table)",
+                [QgsProcessing.TypeVectorPoint],
+                optional=True,
+            )
+        )
+        self.add(
+            QgsProcessingParameterString(
+                self.FIELD, "Presence field (keep features where it is 1; empty: all)", optional=True, defaultValue=""
+            )
+        )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.METHOD, "Zoning", ["Quantile", "Natural breaks (Jenks)", "User thresholds"], defaultValue=0
+            )
+        )
+        self.add(QgsProcessingParameterString(self.THRESHOLDS, "User thresholds (4 ascending values)", optional=True))
+        self.add(
+            QgsProcessingParameterNumber(self.BLOCK, "Window size (cells)", defaultValue=256, minValue=16),
+            advanced=True,
+        )
         self.add(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda)", "auto"), advanced=True)
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Susceptibility"))
         self.add(QgsProcessingParameterRasterDestination(self.ZONING, "Susceptibility zoning"))
-        self.add(QgsProcessingParameterFileDestination(self.TABLE, "Zone table (CSV)", "CSV files (*.csv)",
-                                                       optional=True))
+        self.add(
+            QgsProcessingParameterFileDestination(self.TABLE, "Zone table (CSV)", "CSV files (*.csv)", optional=True)
+        )
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
@@ -58,8 +90,9 @@ class PredictAlgorithm(LandslideAlgorithm):
             try:
                 user = [float(v) for v in self.parameterAsString(parameters, self.THRESHOLDS, context).split(",")]
             except ValueError as exc:
-                raise InvalidInputError("User thresholds must be 4 comma-separated numbers, e.g. 0.2,0.4,0.6,0.8.") \
-                    from exc
+                raise InvalidInputError(
+                    "User thresholds must be 4 comma-separated numbers, e.g. 0.2,0.4,0.6,0.8."
+                ) from exc
         inv = self.parameterAsVectorLayer(parameters, self.INVENTORY, context)
         pts = None
         if inv is not None:
@@ -69,10 +102,19 @@ class PredictAlgorithm(LandslideAlgorithm):
         zoning = self.parameterAsOutputLayer(parameters, self.ZONING, context)
         table = self.parameterAsFileOutput(parameters, self.TABLE, context) or None
         breaks = predict_and_zone(
-            self.parameterAsFile(parameters, self.MODEL, context), stack.source(), out, zoning, method, user,
-            temporal.source() if temporal else None, pts, table,
+            self.parameterAsFile(parameters, self.MODEL, context),
+            stack.source(),
+            out,
+            zoning,
+            method,
+            user,
+            temporal.source() if temporal else None,
+            pts,
+            table,
             block=self.parameterAsInt(parameters, self.BLOCK, context),
-            device=self.parameterAsString(parameters, self.DEVICE, context) or "auto", progress=progress)
+            device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
+            progress=progress,
+        )
         progress.log("Zone breaks: " + ", ".join(f"{b:.4f}" for b in breaks))
         style_output(context, out, susceptibility_qml(), "Susceptibility")
         style_output(context, zoning, zoning_qml(breaks), "Susceptibility zoning")

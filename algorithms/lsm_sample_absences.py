@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
-                       QgsProcessingParameterVectorDestination, QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ..core.sampling.absences import SamplingConfig, SplitMethod, Strategy, sample_absences, write_samples
 from ..core.sampling.points import read_points
@@ -21,39 +27,117 @@ class SampleAbsencesAlgorithm(LandslideAlgorithm):
     NAME = "lsm_sample_absences"
     DISPLAY = "Sample absences (non-landslide points)"
     GROUP = "sample"
-    (STACK, INVENTORY, FIELD, STRATEGY, CF_ZONING, RATIO, BUFFER, SLOPE_MAX, SLOPE_BAND, SPACING, SPLIT,
-     TEST_FRACTION, BLOCK, SEED, OUTPUT) = ("STACK", "INVENTORY", "PRESENCE_FIELD", "STRATEGY", "CF_ZONING", "RATIO",
-                                            "BUFFER_M", "SLOPE_MAX_DEG", "SLOPE_FACTOR", "MIN_SPACING_M", "SPLIT",
-                                            "TEST_FRACTION", "BLOCK_SIZE_M", "SEED", "OUTPUT")
+    (
+        STACK,
+        INVENTORY,
+        FIELD,
+        STRATEGY,
+        CF_ZONING,
+        RATIO,
+        BUFFER,
+        SLOPE_MAX,
+        SLOPE_BAND,
+        SPACING,
+        SPLIT,
+        TEST_FRACTION,
+        BLOCK,
+        SEED,
+        OUTPUT,
+    ) = (
+        "STACK",
+        "INVENTORY",
+        "PRESENCE_FIELD",
+        "STRATEGY",
+        "CF_ZONING",
+        "RATIO",
+        "BUFFER_M",
+        "SLOPE_MAX_DEG",
+        "SLOPE_FACTOR",
+        "MIN_SPACING_M",
+        "SPLIT",
+        "TEST_FRACTION",
+        "BLOCK_SIZE_M",
+        "SEED",
+        "OUTPUT",
+    )
 
     def initAlgorithm(self, config=None):  # noqa: D102
         d = SamplingConfig()
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
-        self.add(QgsProcessingParameterVectorLayer(self.INVENTORY, "Landslide inventory (points)",
-                                                   [QgsProcessing.TypeVectorPoint]))
-        self.add(QgsProcessingParameterString(self.FIELD, "Presence field (keep features where it is 1; empty: all)",
-                                              optional=True, defaultValue=""))
-        self.add(QgsProcessingParameterEnum(self.STRATEGY, "Strategy",
-                                            ["(a) outside a buffer around landslides", "(b) slope below a threshold",
-                                             "(c) certainty-factor zones 1-2"], defaultValue=2))
-        self.add(QgsProcessingParameterRasterLayer(self.CF_ZONING, "CF zoning (strategy c, from lsm_cf_map)",
-                                                   optional=True))
-        self.add(QgsProcessingParameterNumber(self.RATIO, "Absences per landslide", QgsProcessingParameterNumber.Double,
-                                              d.ratio, minValue=0.1))
-        self.add(QgsProcessingParameterNumber(self.BUFFER, "Buffer distance (m, strategy a)",
-                                              QgsProcessingParameterNumber.Double, d.buffer_m, minValue=0))
-        self.add(QgsProcessingParameterNumber(self.SLOPE_MAX, "Slope threshold (degrees, strategy b)",
-                                              QgsProcessingParameterNumber.Double, d.slope_max_deg, minValue=0))
+        self.add(
+            QgsProcessingParameterVectorLayer(
+                self.INVENTORY, "Landslide inventory (points)", [QgsProcessing.TypeVectorPoint]
+            )
+        )
+        self.add(
+            QgsProcessingParameterString(
+                self.FIELD, "Presence field (keep features where it is 1; empty: all)", optional=True, defaultValue=""
+            )
+        )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.STRATEGY,
+                "Strategy",
+                [
+                    "(a) outside a buffer around landslides",
+                    "(b) slope below a threshold",
+                    "(c) certainty-factor zones 1-2",
+                ],
+                defaultValue=2,
+            )
+        )
+        self.add(
+            QgsProcessingParameterRasterLayer(self.CF_ZONING, "CF zoning (strategy c, from lsm_cf_map)", optional=True)
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.RATIO, "Absences per landslide", QgsProcessingParameterNumber.Double, d.ratio, minValue=0.1
+            )
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.BUFFER,
+                "Buffer distance (m, strategy a)",
+                QgsProcessingParameterNumber.Double,
+                d.buffer_m,
+                minValue=0,
+            )
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.SLOPE_MAX,
+                "Slope threshold (degrees, strategy b)",
+                QgsProcessingParameterNumber.Double,
+                d.slope_max_deg,
+                minValue=0,
+            )
+        )
         self.add(QgsProcessingParameterString(self.SLOPE_BAND, "Slope factor name (strategy b)", d.slope_band))
-        self.add(QgsProcessingParameterNumber(self.SPACING, "Minimum spacing (m)",
-                                              QgsProcessingParameterNumber.Double, d.min_spacing_m, minValue=0))
-        self.add(QgsProcessingParameterEnum(self.SPLIT, "Train/test split", ["Spatial blocks", "Random (stratified)"],
-                                            defaultValue=0))
-        self.add(QgsProcessingParameterNumber(self.TEST_FRACTION, "Test fraction",
-                                              QgsProcessingParameterNumber.Double, d.test_fraction, minValue=0.05,
-                                              maxValue=0.9))
-        self.add(QgsProcessingParameterNumber(self.BLOCK, "Spatial block size (m)",
-                                              QgsProcessingParameterNumber.Double, d.block_size_m, minValue=1))
+        self.add(
+            QgsProcessingParameterNumber(
+                self.SPACING, "Minimum spacing (m)", QgsProcessingParameterNumber.Double, d.min_spacing_m, minValue=0
+            )
+        )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.SPLIT, "Train/test split", ["Spatial blocks", "Random (stratified)"], defaultValue=0
+            )
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.TEST_FRACTION,
+                "Test fraction",
+                QgsProcessingParameterNumber.Double,
+                d.test_fraction,
+                minValue=0.05,
+                maxValue=0.9,
+            )
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.BLOCK, "Spatial block size (m)", QgsProcessingParameterNumber.Double, d.block_size_m, minValue=1
+            )
+        )
         self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
         self.add(QgsProcessingParameterVectorDestination(self.OUTPUT, "Samples", QgsProcessing.TypeVectorPoint))
 
@@ -80,6 +164,8 @@ class SampleAbsencesAlgorithm(LandslideAlgorithm):
         if not out.lower().endswith((".gpkg", ".shp")):
             out = out.rsplit(".", 1)[0] + ".gpkg"
         write_samples(s, stack.crs().toWkt(), out, cfg.strategy.value)
-        progress.log(f"{int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences; "
-                     f"test {int(s.is_test.sum())} of {s.label.size} ({cfg.split.value})")
+        progress.log(
+            f"{int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences; "
+            f"test {int(s.is_test.sum())} of {s.label.size} ({cfg.split.value})"
+        )
         return {self.OUTPUT: out}

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingParameterCrs,
-                       QgsProcessingParameterExtent, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputFile,
+    QgsProcessingParameterCrs,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+)
 
 from ..core.errors import InvalidInputError
 from ..core.progress import SubProgress
@@ -28,40 +34,69 @@ class StackFactorsAlgorithm(LandslideAlgorithm):
     DISPLAY = "Stack factors onto one grid"
     GROUP = "prepare"
     (FACTORS, NAMES, CATEGORICAL, RESOLUTION, CRS, EXTENT, RAIN, TEMP, OUTPUT, TEMPORAL_OUTPUT, REPORT) = (
-        "FACTORS", "NAMES", "CATEGORICAL", "RESOLUTION", "CRS", "EXTENT", "RAINFALL", "TEMPERATURE", "OUTPUT",
-        "TEMPORAL_OUTPUT", "REPORT")
+        "FACTORS",
+        "NAMES",
+        "CATEGORICAL",
+        "RESOLUTION",
+        "CRS",
+        "EXTENT",
+        "RAINFALL",
+        "TEMPERATURE",
+        "OUTPUT",
+        "TEMPORAL_OUTPUT",
+        "REPORT",
+    )
 
     def initAlgorithm(self, config=None):  # noqa: D102
         self.add(QgsProcessingParameterMultipleLayers(self.FACTORS, "Factor rasters", QgsProcessing.TypeRaster))
-        self.add(QgsProcessingParameterString(self.NAMES, "Factor names (comma-separated, default: layer names)",
-                                              optional=True))
-        self.add(QgsProcessingParameterString(self.CATEGORICAL, "Categorical factors (comma-separated names)",
-                                              optional=True))
-        self.add(QgsProcessingParameterNumber(self.RESOLUTION, "Cell size (m)", QgsProcessingParameterNumber.Double,
-                                              30.0, minValue=0.01))
-        self.add(QgsProcessingParameterCrs(self.CRS, "Reference CRS (default: first factor's)", optional=True),
-                 advanced=True)
-        self.add(QgsProcessingParameterExtent(self.EXTENT, "Extent (default: intersection of the factors)",
-                                              optional=True), advanced=True)
-        self.add(QgsProcessingParameterMultipleLayers(self.RAIN, "Monthly rainfall rasters (Jan..Dec)",
-                                                      QgsProcessing.TypeRaster, optional=True))
-        self.add(QgsProcessingParameterMultipleLayers(self.TEMP, "Monthly temperature rasters (Jan..Dec)",
-                                                      QgsProcessing.TypeRaster, optional=True))
+        self.add(
+            QgsProcessingParameterString(
+                self.NAMES, "Factor names (comma-separated, default: layer names)", optional=True
+            )
+        )
+        self.add(
+            QgsProcessingParameterString(self.CATEGORICAL, "Categorical factors (comma-separated names)", optional=True)
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.RESOLUTION, "Cell size (m)", QgsProcessingParameterNumber.Double, 30.0, minValue=0.01
+            )
+        )
+        self.add(
+            QgsProcessingParameterCrs(self.CRS, "Reference CRS (default: first factor's)", optional=True), advanced=True
+        )
+        self.add(
+            QgsProcessingParameterExtent(self.EXTENT, "Extent (default: intersection of the factors)", optional=True),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterMultipleLayers(
+                self.RAIN, "Monthly rainfall rasters (Jan..Dec)", QgsProcessing.TypeRaster, optional=True
+            )
+        )
+        self.add(
+            QgsProcessingParameterMultipleLayers(
+                self.TEMP, "Monthly temperature rasters (Jan..Dec)", QgsProcessing.TypeRaster, optional=True
+            )
+        )
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Factor stack"))
-        self.add(QgsProcessingParameterRasterDestination(self.TEMPORAL_OUTPUT, "Temporal (climate) stack",
-                                                         optional=True, createByDefault=False))
+        self.add(
+            QgsProcessingParameterRasterDestination(
+                self.TEMPORAL_OUTPUT, "Temporal (climate) stack", optional=True, createByDefault=False
+            )
+        )
         self.addOutput(QgsProcessingOutputFile(self.REPORT, "Alignment report (JSON)"))
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         layers = self.parameterAsLayerList(parameters, self.FACTORS, context)
-        names = split_names(self.parameterAsString(parameters, self.NAMES, context)) or [l.name() for l in layers]
+        names = split_names(self.parameterAsString(parameters, self.NAMES, context)) or [lyr.name() for lyr in layers]
         if len(names) != len(layers):
             raise InvalidInputError(f"{len(names)} names given for {len(layers)} factor rasters; give one per raster.")
         cats = set(split_names(self.parameterAsString(parameters, self.CATEGORICAL, context)))
         unknown = cats - set(names)
         if unknown:
             raise InvalidInputError(f"Categorical factor(s) {sorted(unknown)} are not among the factor names {names}.")
-        specs = [FactorSpec(l.source(), n, n in cats) for l, n in zip(layers, names)]
+        specs = [FactorSpec(lyr.source(), n, n in cats) for lyr, n in zip(layers, names)]
         res = self.parameterAsDouble(parameters, self.RESOLUTION, context)
         crs = self.parameterAsCrs(parameters, self.CRS, context)
         crs_wkt = crs.toWkt() if crs.isValid() else None
@@ -81,8 +116,9 @@ class StackFactorsAlgorithm(LandslideAlgorithm):
             tout = self.parameterAsOutputLayer(parameters, self.TEMPORAL_OUTPUT, context)
             if not tout:
                 tout = str(Path(out).with_name(Path(out).stem + "_climate.tif"))
-            tspecs, layout = monthly_specs([l.source() for l in rain], [l.source() for l in temp])
-            stack_factors(tspecs, tout, grid=Grid.from_path(out), progress=SubProgress(progress, 0.6, 1.0),
-                          temporal=layout)
+            tspecs, layout = monthly_specs([r.source() for r in rain], [t.source() for t in temp])
+            stack_factors(
+                tspecs, tout, grid=Grid.from_path(out), progress=SubProgress(progress, 0.6, 1.0), temporal=layout
+            )
             result[self.TEMPORAL_OUTPUT] = tout
         return result

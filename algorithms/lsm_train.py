@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutputHtml,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFolderDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString, QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputFile,
+    QgsProcessingOutputHtml,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ..core.susceptibility.dataset import TemporalMode
 from ..core.susceptibility.models import ALL_MODELS, DISPLAY, DeepHP
@@ -26,36 +33,104 @@ class TrainAlgorithm(LandslideAlgorithm):
     DISPLAY = "Train and compare susceptibility models"
     GROUP = "train"
     REQUIRES = ("rasterio", "torch", "sklearn", "xgboost", "shap", "matplotlib")
-    (STACK, SAMPLES, TEMPORAL, MODE, MODELS, PATCH, EPOCHS, BATCH, PATIENCE, LR, TRIALS, SHAP, SEED, DEVICE,
-     OUTPUT_FOLDER, TABLE_HTML, TABLE_CSV) = ("STACK", "SAMPLES", "TEMPORAL_STACK", "TEMPORAL_MODE", "MODELS",
-                                              "PATCH_SIZE", "EPOCHS", "BATCH_SIZE", "PATIENCE", "LEARNING_RATE",
-                                              "SEARCH_TRIALS", "SHAP_SAMPLES", "SEED", "DEVICE", "OUTPUT_FOLDER",
-                                              "TABLE_HTML", "TABLE_CSV")
+    (
+        STACK,
+        SAMPLES,
+        TEMPORAL,
+        MODE,
+        MODELS,
+        PATCH,
+        EPOCHS,
+        BATCH,
+        PATIENCE,
+        LR,
+        TRIALS,
+        SHAP,
+        SEED,
+        DEVICE,
+        OUTPUT_FOLDER,
+        TABLE_HTML,
+        TABLE_CSV,
+    ) = (
+        "STACK",
+        "SAMPLES",
+        "TEMPORAL_STACK",
+        "TEMPORAL_MODE",
+        "MODELS",
+        "PATCH_SIZE",
+        "EPOCHS",
+        "BATCH_SIZE",
+        "PATIENCE",
+        "LEARNING_RATE",
+        "SEARCH_TRIALS",
+        "SHAP_SAMPLES",
+        "SEED",
+        "DEVICE",
+        "OUTPUT_FOLDER",
+        "TABLE_HTML",
+        "TABLE_CSV",
+    )
 
     def initAlgorithm(self, config=None):  # noqa: D102
         d = TrainConfig()
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
-        self.add(QgsProcessingParameterVectorLayer(self.SAMPLES, "Samples (label 1/0, split train/test)",
-                                                   [QgsProcessing.TypeVectorPoint]))
+        self.add(
+            QgsProcessingParameterVectorLayer(
+                self.SAMPLES, "Samples (label 1/0, split train/test)", [QgsProcessing.TypeVectorPoint]
+            )
+        )
         self.add(QgsProcessingParameterRasterLayer(self.TEMPORAL, "Temporal (climate) stack", optional=True))
-        self.add(QgsProcessingParameterEnum(self.MODE, "LSTM input", [
-            "Factor sequence (no climate data)", "Monthly climate series (temporal stack)", "None (no LSTM models)"],
-            defaultValue=0))
-        self.add(QgsProcessingParameterEnum(self.MODELS, "Models", [DISPLAY[m] for m in ALL_MODELS],
-                                            allowMultiple=True, defaultValue=list(range(len(ALL_MODELS)))))
-        self.add(QgsProcessingParameterNumber(self.PATCH, "Patch size (cells)", defaultValue=d.patch_size,
-                                              minValue=4, maxValue=128))
+        self.add(
+            QgsProcessingParameterEnum(
+                self.MODE,
+                "LSTM input",
+                [
+                    "Factor sequence (no climate data)",
+                    "Monthly climate series (temporal stack)",
+                    "None (no LSTM models)",
+                ],
+                defaultValue=0,
+            )
+        )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.MODELS,
+                "Models",
+                [DISPLAY[m] for m in ALL_MODELS],
+                allowMultiple=True,
+                defaultValue=list(range(len(ALL_MODELS))),
+            )
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.PATCH, "Patch size (cells)", defaultValue=d.patch_size, minValue=4, maxValue=128
+            )
+        )
         self.add(QgsProcessingParameterNumber(self.EPOCHS, "Maximum epochs", defaultValue=d.epochs, minValue=1))
-        self.add(QgsProcessingParameterNumber(self.BATCH, "Batch size", defaultValue=d.batch_size, minValue=2),
-                 advanced=True)
-        self.add(QgsProcessingParameterNumber(self.PATIENCE, "Early-stopping patience (epochs)",
-                                              defaultValue=d.patience, minValue=1), advanced=True)
-        self.add(QgsProcessingParameterNumber(self.LR, "Learning rate", QgsProcessingParameterNumber.Double,
-                                              DeepHP().lr, minValue=1e-6, maxValue=1.0), advanced=True)
-        self.add(QgsProcessingParameterNumber(self.TRIALS, "Bayesian search trials (0 = off)", defaultValue=0,
-                                              minValue=0))
-        self.add(QgsProcessingParameterNumber(self.SHAP, "Test samples explained with SHAP (0 = off)",
-                                              defaultValue=d.shap_samples, minValue=0), advanced=True)
+        self.add(
+            QgsProcessingParameterNumber(self.BATCH, "Batch size", defaultValue=d.batch_size, minValue=2), advanced=True
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.PATIENCE, "Early-stopping patience (epochs)", defaultValue=d.patience, minValue=1
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.LR, "Learning rate", QgsProcessingParameterNumber.Double, DeepHP().lr, minValue=1e-6, maxValue=1.0
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.TRIALS, "Bayesian search trials (0 = off)", defaultValue=0, minValue=0)
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.SHAP, "Test samples explained with SHAP (0 = off)", defaultValue=d.shap_samples, minValue=0
+            ),
+            advanced=True,
+        )
         self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
         self.add(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda)", "auto"), advanced=True)
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder (models, tables, figures)"))
@@ -86,6 +161,13 @@ class TrainAlgorithm(LandslideAlgorithm):
             for listener in list(EPOCH_LISTENERS):
                 listener(kind, m)
 
-        res = run_training(stack.source(), samples.source().split("|")[0], out, cfg,
-                           temporal.source() if temporal else None, progress, on_epoch)
+        res = run_training(
+            stack.source(),
+            samples.source().split("|")[0],
+            out,
+            cfg,
+            temporal.source() if temporal else None,
+            progress,
+            on_epoch,
+        )
         return {self.OUTPUT_FOLDER: out, self.TABLE_HTML: res.table_html, self.TABLE_CSV: res.table_csv}

@@ -17,8 +17,14 @@ def algorithm_classes() -> list:
     from .lsm_stack_factors import StackFactorsAlgorithm
     from .lsm_train import TrainAlgorithm
 
-    classes = [DeriveTerrainAlgorithm, StackFactorsAlgorithm, CfMapAlgorithm, SampleAbsencesAlgorithm,
-               TrainAlgorithm, PredictAlgorithm]
+    classes = [
+        DeriveTerrainAlgorithm,
+        StackFactorsAlgorithm,
+        CfMapAlgorithm,
+        SampleAbsencesAlgorithm,
+        TrainAlgorithm,
+        PredictAlgorithm,
+    ]
     return classes
 
 

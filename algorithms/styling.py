@@ -15,7 +15,10 @@ from .base import RESOURCES
 ZONE_COLOURS = ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"]
 ZONE_NAMES = ["Very low", "Low", "Moderate", "High", "Very high"]
 
-_HEAD = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n<qgis version=\"3.22\" styleCategories=\"AllStyleCategories\">\n<pipe>\n"
+_HEAD = (
+    "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+    '<qgis version="3.22" styleCategories="AllStyleCategories">\n<pipe>\n'
+)
 _TAIL = "</pipe>\n<blendMode>0</blendMode>\n</qgis>\n"
 
 
@@ -29,25 +32,37 @@ def zoning_qml(breaks: list[float] | None, title: str = "") -> str:
             hi = f"{breaks[z - 1]:.3g}" if z < 5 else "max"
             label += f" ({lo} – {hi})"
         entries.append(f'<paletteEntry value="{z}" color="{ZONE_COLOURS[z - 1]}" label="{label}" alpha="255"/>')
-    return (_HEAD + '<rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">'
-            "<rasterTransparency/><colorPalette>" + "".join(entries) + "</colorPalette></rasterrenderer>\n" + _TAIL)
+    return (
+        _HEAD + '<rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">'
+        "<rasterTransparency/><colorPalette>" + "".join(entries) + "</colorPalette></rasterrenderer>\n" + _TAIL
+    )
 
 
 def ramp_qml(stops: list[tuple[float, str, str, int]], vmin: float, vmax: float) -> str:
     """Single-band pseudocolour style from (value, colour, label, alpha) stops."""
     items = "".join(f'<item value="{v}" color="{c}" label="{lab}" alpha="{a}"/>' for v, c, lab, a in stops)
-    return (_HEAD + f'<rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" '
-            f'classificationMin="{vmin}" classificationMax="{vmax}"><rasterTransparency/><rastershader>'
-            f'<colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" '
-            f'minimumValue="{vmin}" maximumValue="{vmax}">{items}</colorrampshader></rastershader>'
-            "</rasterrenderer>\n" + _TAIL)
+    return (
+        _HEAD + f'<rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" '
+        f'classificationMin="{vmin}" classificationMax="{vmax}"><rasterTransparency/><rastershader>'
+        f'<colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" '
+        f'minimumValue="{vmin}" maximumValue="{vmax}">{items}</colorrampshader></rastershader>'
+        "</rasterrenderer>\n" + _TAIL
+    )
 
 
 def susceptibility_qml() -> str:
     """Green-to-red probability ramp 0..1."""
-    return ramp_qml([(0.0, "#1a9641", "0.0 (low)", 255), (0.25, "#a6d96a", "0.25", 255),
-                     (0.5, "#ffffbf", "0.5", 255), (0.75, "#fdae61", "0.75", 255),
-                     (1.0, "#d7191c", "1.0 (high)", 255)], 0.0, 1.0)
+    return ramp_qml(
+        [
+            (0.0, "#1a9641", "0.0 (low)", 255),
+            (0.25, "#a6d96a", "0.25", 255),
+            (0.5, "#ffffbf", "0.5", 255),
+            (0.75, "#fdae61", "0.75", 255),
+            (1.0, "#d7191c", "1.0 (high)", 255),
+        ],
+        0.0,
+        1.0,
+    )
 
 
 def style_file(name: str) -> Path:

@@ -35,8 +35,9 @@ class LandslideAIPlugin:
 
         icon = QIcon(str(RESOURCES / "icons" / "landslideai.svg"))
         for alg in self.provider.algorithms():
+            alg_id = alg.id()
             action = QAction(icon, alg.displayName(), self.iface.mainWindow())
-            action.triggered.connect(lambda _=False, a=alg.id(): self._open(a))
+            action.triggered.connect(lambda _=False, a=alg_id: self._open(a))
             self.iface.addPluginToMenu(self.MENU, action)
             self.actions.append(action)
         self.toolbar = self.iface.addToolBar("Landslide AI")

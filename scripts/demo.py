@@ -71,26 +71,72 @@ def main() -> int:
 
     run("lsm_derive_terrain", {"DEM": dem, "OUTPUT_FOLDER": str(out / "terrain")})
     t = out / "terrain"
-    stack = run("lsm_stack_factors", {
-        "FACTORS": [dem, str(t / "slope.tif"), str(t / "aspect.tif"), str(t / "plan_curvature.tif"),
-                    str(t / "twi.tif")],
-        "NAMES": "elevation,slope,aspect,plan_curvature,twi", "RESOLUTION": a.resolution,
-        "OUTPUT": str(out / "stack.tif")})["OUTPUT"]
-    cf = run("lsm_cf_map", {"STACK": stack, "INVENTORY": inv, "PRESENCE_FIELD": "lslpts",
-                            "SCORE": str(out / "cf_score.tif"), "ZONING": str(out / "cf_zoning.tif"),
-                            "TABLE_CSV": str(out / "cf_table.csv")})
-    samples = run("lsm_sample_absences", {"STACK": stack, "INVENTORY": inv, "PRESENCE_FIELD": "lslpts",
-                                          "STRATEGY": 2, "CF_ZONING": cf["ZONING"],
-                                          "OUTPUT": str(out / "samples.gpkg")})["OUTPUT"]
-    tr = run("lsm_train", {"STACK": stack, "SAMPLES": samples, "TEMPORAL_MODE": 0, "EPOCHS": a.epochs,
-                           "SEARCH_TRIALS": a.search_trials, "OUTPUT_FOLDER": str(out / "models")})
-    pr = run("lsm_predict", {"MODEL": str(out / "models" / "cnn_lstm_am.json"), "STACK": stack, "INVENTORY": inv,
-                             "PRESENCE_FIELD": "lslpts", "OUTPUT": str(out / "susceptibility_cnn_lstm_am.tif"),
-                             "ZONING": str(out / "zoning_cnn_lstm_am.tif"),
-                             "ZONE_TABLE": str(out / "zones_cnn_lstm_am.csv")})
+    stack = run(
+        "lsm_stack_factors",
+        {
+            "FACTORS": [
+                dem,
+                str(t / "slope.tif"),
+                str(t / "aspect.tif"),
+                str(t / "plan_curvature.tif"),
+                str(t / "twi.tif"),
+            ],
+            "NAMES": "elevation,slope,aspect,plan_curvature,twi",
+            "RESOLUTION": a.resolution,
+            "OUTPUT": str(out / "stack.tif"),
+        },
+    )["OUTPUT"]
+    cf = run(
+        "lsm_cf_map",
+        {
+            "STACK": stack,
+            "INVENTORY": inv,
+            "PRESENCE_FIELD": "lslpts",
+            "SCORE": str(out / "cf_score.tif"),
+            "ZONING": str(out / "cf_zoning.tif"),
+            "TABLE_CSV": str(out / "cf_table.csv"),
+        },
+    )
+    samples = run(
+        "lsm_sample_absences",
+        {
+            "STACK": stack,
+            "INVENTORY": inv,
+            "PRESENCE_FIELD": "lslpts",
+            "STRATEGY": 2,
+            "CF_ZONING": cf["ZONING"],
+            "OUTPUT": str(out / "samples.gpkg"),
+        },
+    )["OUTPUT"]
+    tr = run(
+        "lsm_train",
+        {
+            "STACK": stack,
+            "SAMPLES": samples,
+            "TEMPORAL_MODE": 0,
+            "EPOCHS": a.epochs,
+            "SEARCH_TRIALS": a.search_trials,
+            "OUTPUT_FOLDER": str(out / "models"),
+        },
+    )
+    pr = run(
+        "lsm_predict",
+        {
+            "MODEL": str(out / "models" / "cnn_lstm_am.json"),
+            "STACK": stack,
+            "INVENTORY": inv,
+            "PRESENCE_FIELD": "lslpts",
+            "OUTPUT": str(out / "susceptibility_cnn_lstm_am.tif"),
+            "ZONING": str(out / "zoning_cnn_lstm_am.tif"),
+            "ZONE_TABLE": str(out / "zones_cnn_lstm_am.csv"),
+        },
+    )
     project = QgsProject.instance()
-    for path, name in ((cf["ZONING"], "CF zoning"), (pr["ZONING"], "Susceptibility zoning (CNN-LSTM-AM)"),
-                       (pr["OUTPUT"], "Susceptibility (CNN-LSTM-AM)")):
+    for path, name in (
+        (cf["ZONING"], "CF zoning"),
+        (pr["ZONING"], "Susceptibility zoning (CNN-LSTM-AM)"),
+        (pr["OUTPUT"], "Susceptibility (CNN-LSTM-AM)"),
+    ):
         lyr = QgsRasterLayer(path, name)
         lyr.loadNamedStyle(str(Path(path).with_suffix(".qml")))
         project.addMapLayer(lyr)

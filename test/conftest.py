@@ -40,7 +40,9 @@ def qgis_app():
     provider = LandslideAIProvider()
     QgsApplication.processingRegistry().addProvider(provider)
     yield app
-    QgsApplication.processingRegistry().removeProvider(provider)
+    reg = QgsApplication.processingRegistry()
+    if reg.providerById("landslideai") is not None:
+        reg.removeProvider("landslideai")
 
 
 def write_raster(path, arr, transform=(30.0, 0, 500000.0, 0, -30.0, 9560000.0), crs="EPSG:32717", nodata=-9999.0):
@@ -51,8 +53,18 @@ def write_raster(path, arr, transform=(30.0, 0, 500000.0, 0, -30.0, 9560000.0), 
     arr = np.asarray(arr, np.float32)
     if arr.ndim == 2:
         arr = arr[None]
-    with rasterio.open(path, "w", driver="GTiff", width=arr.shape[2], height=arr.shape[1], count=arr.shape[0],
-                       dtype="float32", crs=crs, transform=Affine(*transform), nodata=nodata) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=arr.shape[2],
+        height=arr.shape[1],
+        count=arr.shape[0],
+        dtype="float32",
+        crs=crs,
+        transform=Affine(*transform),
+        nodata=nodata,
+    ) as ds:
         ds.write(arr)
     return str(path)
 

@@ -77,8 +77,13 @@ class Grid:
             return cls.from_dataset(ds)
 
     @classmethod
-    def from_bounds(cls, crs_wkt: str, bounds: tuple[float, float, float, float], resolution: float,
-                    anchor: tuple[float, float] = (0.0, 0.0)) -> Grid:
+    def from_bounds(
+        cls,
+        crs_wkt: str,
+        bounds: tuple[float, float, float, float],
+        resolution: float,
+        anchor: tuple[float, float] = (0.0, 0.0),
+    ) -> Grid:
         """A grid covering ``bounds`` with square cells whose lines pass through ``anchor``.
 
         Anchoring (to the first factor's origin by default in stacking) keeps the stack aligned with

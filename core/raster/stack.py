@@ -159,7 +159,9 @@ def stack_factors(
         grid = reference_grid(factors, resolution_m)
     else:
         reference_grid(factors, grid.resolution[0], grid.crs_wkt, grid.bounds)  # same CRS checks
-    report = StackReport(output=str(output), grid=grid.to_dict(), total_cells=grid.width * grid.height, temporal=temporal)
+    report = StackReport(
+        output=str(output), grid=grid.to_dict(), total_cells=grid.width * grid.height, temporal=temporal
+    )
     sources = [_open_checked(s) for s in factors]
     vrts = []
     try:

@@ -91,8 +91,17 @@ def zone_raster(
     progress = progress or NullProgress()
     with rasterio.open(src_path) as src:
         grid = Grid.from_dataset(src)
-        prof = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "uint8",
-                "crs": src.crs, "transform": src.transform, "nodata": ZONE_NODATA, **GTIFF_OPTIONS}
+        prof = {
+            "driver": "GTiff",
+            "width": grid.width,
+            "height": grid.height,
+            "count": 1,
+            "dtype": "uint8",
+            "crs": src.crs,
+            "transform": src.transform,
+            "nodata": ZONE_NODATA,
+            **GTIFF_OPTIONS,
+        }
         with atomic_path(out_path) as tmp, rasterio.open(tmp, "w", **prof) as dst:
             n = grid.n_windows(block)
             for k, win in enumerate(grid.windows(block)):

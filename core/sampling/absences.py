@@ -73,8 +73,16 @@ class Samples:
     block: np.ndarray
 
 
-def _allowed(cfg: SamplingConfig, data: np.ndarray, ok: np.ndarray, names: list[str], cfz: np.ndarray | None,
-             win, grid: Grid, tree: cKDTree) -> np.ndarray:
+def _allowed(
+    cfg: SamplingConfig,
+    data: np.ndarray,
+    ok: np.ndarray,
+    names: list[str],
+    cfz: np.ndarray | None,
+    win,
+    grid: Grid,
+    tree: cKDTree,
+) -> np.ndarray:
     allowed = ok.copy()
     if cfg.strategy is Strategy.SLOPE:
         allowed &= data[names.index(cfg.slope_band)] < cfg.slope_max_deg
@@ -133,7 +141,7 @@ def sample_absences(
     rng = np.random.default_rng(cfg.seed)
     # pass 1: count allowed cells; pass 2: Bernoulli-thin to ~4x the need, then spacing-aware draw
     counts = []
-    with rasterio.open(stack) as ds, (rasterio.open(cf_zoning) if cf_zoning else _Null()) as zs:
+    with rasterio.open(stack) as ds, rasterio.open(cf_zoning) if cf_zoning else _Null() as zs:
         wins = list(grid.windows(block))
         for k, win in enumerate(wins):
             check(progress)
@@ -171,8 +179,11 @@ def sample_absences(
         if len(chosen) >= n_neg:
             break
         if sp > 0 and pts:
-            d = np.min(np.hypot(np.asarray(pts)[:, 0] - cx[i], np.asarray(pts)[:, 1] - cy[i])) if len(pts) < 64 else \
-                cKDTree(pts).query((cx[i], cy[i]))[0]
+            d = (
+                np.min(np.hypot(np.asarray(pts)[:, 0] - cx[i], np.asarray(pts)[:, 1] - cy[i]))
+                if len(pts) < 64
+                else cKDTree(pts).query((cx[i], cy[i]))[0]
+            )
             if d < sp:
                 continue
         chosen.append(i)
@@ -199,7 +210,9 @@ class _Null:
         return False
 
 
-def split_samples(x: np.ndarray, y: np.ndarray, label: np.ndarray, cfg: SamplingConfig) -> tuple[np.ndarray, np.ndarray]:
+def split_samples(
+    x: np.ndarray, y: np.ndarray, label: np.ndarray, cfg: SamplingConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """Test mask and block ids.
 
     Spatial blocks: square blocks of ``block_size_m`` are shuffled (seeded) and assigned to the
@@ -220,7 +233,8 @@ def split_samples(x: np.ndarray, y: np.ndarray, label: np.ndarray, cfg: Sampling
     n_blocks = blk.max() + 1
     if n_blocks < 3:
         raise InvalidInputError(
-            f"Only {n_blocks} spatial block(s) of {cfg.block_size_m} m hold samples; use smaller blocks or the random split."
+            f"Only {n_blocks} spatial block(s) of {cfg.block_size_m} m hold samples; "
+            "use smaller blocks or the random split."
         )
     is_test = np.zeros(label.size, bool)
     need = {c: cfg.test_fraction * np.sum(label == c) for c in (0, 1)}
@@ -234,18 +248,26 @@ def split_samples(x: np.ndarray, y: np.ndarray, label: np.ndarray, cfg: Sampling
             is_test |= inb
     for c in (0, 1):
         if not np.any(is_test & (label == c)) or np.all(is_test[label == c]):
-            raise InvalidInputError("The spatial-block split left a class without training or test samples; "
-                                    "change the block size or the seed.")
+            raise InvalidInputError(
+                "The spatial-block split left a class without training or test samples; "
+                "change the block size or the seed."
+            )
     return is_test, blk
 
 
 def write_samples(samples: Samples, crs_wkt: str, path: str, strategy: str) -> None:
     """Samples as a point layer: label (1 landslide / 0 absence), split, block, row, col."""
-    write_points(path, crs_wkt, samples.x, samples.y, {
-        "label": samples.label.astype(np.int32),
-        "split": np.where(samples.is_test, "test", "train").astype(object),
-        "block": samples.block.astype(np.int32),
-        "row": samples.rows.astype(np.int32),
-        "col": samples.cols.astype(np.int32),
-        "strategy": np.array([strategy] * samples.label.size, dtype=object),
-    })
+    write_points(
+        path,
+        crs_wkt,
+        samples.x,
+        samples.y,
+        {
+            "label": samples.label.astype(np.int32),
+            "split": np.where(samples.is_test, "test", "train").astype(object),
+            "block": samples.block.astype(np.int32),
+            "row": samples.rows.astype(np.int32),
+            "col": samples.cols.astype(np.int32),
+            "strategy": np.array([strategy] * samples.label.size, dtype=object),
+        },
+    )

@@ -81,9 +81,17 @@ class CFResult:
         out = []
         for f, cf, c, ls in zip(self.factors, self.cf, self.cells, self.landslides):
             for i in range(f.n):
-                out.append({"factor": f.name, "class": f.label(i), "cells": int(c[i]), "landslides": int(ls[i]),
-                            "cf": None if np.isnan(cf[i]) else round(float(cf[i]), 4),
-                            "E": round(self.sensitivity[f.name], 4), "weight": round(self.weights[f.name], 4)})
+                out.append(
+                    {
+                        "factor": f.name,
+                        "class": f.label(i),
+                        "cells": int(c[i]),
+                        "landslides": int(ls[i]),
+                        "cf": None if np.isnan(cf[i]) else round(float(cf[i]), 4),
+                        "E": round(self.sensitivity[f.name], 4),
+                        "weight": round(self.weights[f.name], 4),
+                    }
+                )
         return out
 
 
@@ -186,8 +194,17 @@ def cf_map(
     res = fit_cf(stack, landslides, categorical, n_classes, user_breaks, block, SubProgress(progress, 0, 0.5))
     info = open_stack(stack)
     grid: Grid = info.grid
-    prof = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "float32",
-            "crs": grid.crs, "transform": grid.affine, "nodata": FLOAT_NODATA, **GTIFF_OPTIONS}
+    prof = {
+        "driver": "GTiff",
+        "width": grid.width,
+        "height": grid.height,
+        "count": 1,
+        "dtype": "float32",
+        "crs": grid.crs,
+        "transform": grid.affine,
+        "nodata": FLOAT_NODATA,
+        **GTIFF_OPTIONS,
+    }
     w = np.array([res.weights[f.name] for f in res.factors])
     with rasterio.open(stack) as ds, atomic_path(score_out) as tmp:
         with rasterio.open(tmp, "w", **prof) as dst:
@@ -224,14 +241,13 @@ def write_cf_table_html(res: CFResult, path: str) -> None:
     """The CF table as a small standalone HTML page (paper Tables 4 and 5)."""
     rows = res.rows()
     head = list(rows[0].keys())
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r[h]))}</td>" for h in head) + "</tr>" for r in rows
-    )
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[h]))}</td>" for h in head) + "</tr>" for r in rows)
     meta = json.dumps({"landslides": res.n_landslides, "valid_cells": res.n_cells, "zone_breaks": res.zone_breaks})
     page = (
         "<html><head><meta charset='utf-8'><title>Certainty factors</title></head><body>"
         "<h2>Certainty factor per factor class</h2>"
         f"<p>{html.escape(meta)}</p><table border='1' cellspacing='0' cellpadding='3'><tr>"
-        + "".join(f"<th>{h}</th>" for h in head) + f"</tr>{body}</table></body></html>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + f"</tr>{body}</table></body></html>"
     )
     write_text_atomic(Path(path), page)

@@ -123,7 +123,10 @@ def write_points(
             f = ogr.Feature(lyr.GetLayerDefn())
             for name, arr in fields.items():
                 v = arr[i]
-                f.SetField(name, int(v) if kinds[name] == ogr.OFTInteger else float(v) if kinds[name] == ogr.OFTReal else str(v))
+                f.SetField(
+                    name,
+                    int(v) if kinds[name] == ogr.OFTInteger else float(v) if kinds[name] == ogr.OFTReal else str(v),
+                )
             g = ogr.Geometry(ogr.wkbPoint)
             g.AddPoint_2D(float(x[i]), float(y[i]))
             f.SetGeometry(g)

@@ -121,8 +121,13 @@ class SampleSet:
 
     def subset(self, idx: np.ndarray) -> SampleSet:
         """Rows ``idx`` of every array."""
-        return SampleSet(self.patches[idx], None if self.series is None else self.series[idx], self.labels[idx],
-                         self.is_test[idx], self.blocks[idx])
+        return SampleSet(
+            self.patches[idx],
+            None if self.series is None else self.series[idx],
+            self.labels[idx],
+            self.is_test[idx],
+            self.blocks[idx],
+        )
 
 
 def series_for(mode: TemporalMode, patches: np.ndarray, climate: np.ndarray | None) -> np.ndarray | None:

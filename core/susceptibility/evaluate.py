@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import (accuracy_score, cohen_kappa_score, mean_squared_error, precision_score, recall_score,
-                             roc_auc_score, roc_curve)
+from sklearn.metrics import (
+    accuracy_score,
+    cohen_kappa_score,
+    mean_squared_error,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
 
 METRICS = ("AUC", "ACC", "PRC", "POD", "Kappa", "MSE")
 

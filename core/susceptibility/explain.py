@@ -21,9 +21,17 @@ def _shap():
     return shap
 
 
-def deep_importance(model, patches: np.ndarray, series: np.ndarray | None, background: int, seed: int,
-                    names: list[str], temporal_mode: str, climate_vars: list[str] | None = None,
-                    explain: np.ndarray | None = None) -> dict[str, float]:
+def deep_importance(
+    model,
+    patches: np.ndarray,
+    series: np.ndarray | None,
+    background: int,
+    seed: int,
+    names: list[str],
+    temporal_mode: str,
+    climate_vars: list[str] | None = None,
+    explain: np.ndarray | None = None,
+) -> dict[str, float]:
     """Mean |SHAP| per factor for a deep model (plus one entry per climate variable)."""
     import torch
 
@@ -83,10 +91,16 @@ def tree_importance(model, x: np.ndarray, names: list[str]) -> dict[str, float]:
     return {n: float(np.mean(np.abs(sv[:, j]))) for j, n in enumerate(names)}
 
 
-def correlation(x: np.ndarray, names: list[str], threshold: float = 0.5) -> tuple[np.ndarray, list[tuple[str, str, float]]]:
+def correlation(
+    x: np.ndarray, names: list[str], threshold: float = 0.5
+) -> tuple[np.ndarray, list[tuple[str, str, float]]]:
     """Pearson matrix of factor values at the samples and the pairs with |R| >= threshold."""
     r = np.corrcoef(x, rowvar=False)
     r = np.nan_to_num(r)
-    flagged = [(names[i], names[j], float(r[i, j])) for i in range(len(names)) for j in range(i + 1, len(names))
-               if abs(r[i, j]) >= threshold]
+    flagged = [
+        (names[i], names[j], float(r[i, j]))
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+        if abs(r[i, j]) >= threshold
+    ]
     return r, flagged

@@ -85,8 +85,16 @@ def check_stack_matches(model: LoadedModel, names: list[str], resolution: float)
         )
 
 
-def predict_stack(card_path: str, stack: str, out: str, temporal_stack: str | None = None, block: int = 256,
-                  batch: int = 4096, device: str = "auto", progress: Progress | None = None) -> None:
+def predict_stack(
+    card_path: str,
+    stack: str,
+    out: str,
+    temporal_stack: str | None = None,
+    block: int = 256,
+    batch: int = 4096,
+    device: str = "auto",
+    progress: Progress | None = None,
+) -> None:
     """Write a float32 susceptibility (probability) GeoTIFF over the whole stack."""
     progress = progress or NullProgress()
     model = load_model(card_path)
@@ -107,8 +115,17 @@ def predict_stack(card_path: str, stack: str, out: str, temporal_stack: str | No
 
         dev = pick_device(device)
         model.net.to(dev)
-    prof = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "float32",
-            "crs": grid.crs, "transform": grid.affine, "nodata": FLOAT_NODATA, **GTIFF_OPTIONS}
+    prof = {
+        "driver": "GTiff",
+        "width": grid.width,
+        "height": grid.height,
+        "count": 1,
+        "dtype": "float32",
+        "crs": grid.crs,
+        "transform": grid.affine,
+        "nodata": FLOAT_NODATA,
+        **GTIFF_OPTIONS,
+    }
     tds = rasterio.open(temporal_stack) if mode is TemporalMode.CLIMATE else None
     try:
         with rasterio.open(stack) as ds, atomic_path(out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
@@ -118,11 +135,11 @@ def predict_stack(card_path: str, stack: str, out: str, temporal_stack: str | No
                 big = Window(win.col_off - half, win.row_off - half, win.width + patch - 1, win.height + patch - 1)
                 data, ok_big = read_block(ds, big, info.nodata, "The factor stack")
                 z = model.norm.apply(data, ok_big)
-                ok = ok_big[half:half + win.height, half:half + win.width]
+                ok = ok_big[half : half + win.height, half : half + win.width]
                 res = np.full((win.height, win.width), FLOAT_NODATA, np.float32)
                 rr, cc = np.nonzero(ok)
                 if rr.size:
-                    centre = z[:, half:half + win.height, half:half + win.width][:, rr, cc].T  # (M, C)
+                    centre = z[:, half : half + win.height, half : half + win.width][:, rr, cc].T  # (M, C)
                     if deep:
                         res[rr, cc] = _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev)
                     else:
@@ -158,8 +175,14 @@ def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev) -> 
     return out
 
 
-def zoning_table(prob: str, zoning: str, landslides: Points | None, out_csv: str, out_html: str | None = None,
-                 breaks: list[float] | None = None) -> list[dict]:
+def zoning_table(
+    prob: str,
+    zoning: str,
+    landslides: Points | None,
+    out_csv: str,
+    out_html: str | None = None,
+    breaks: list[float] | None = None,
+) -> list[dict]:
     """Area share vs landslide share per zone (the paper's Figure 16)."""
     with rasterio.open(zoning) as zs:
         counts = np.zeros(6, np.int64)
@@ -175,24 +198,46 @@ def zoning_table(prob: str, zoning: str, landslides: Points | None, out_csv: str
     for z in range(1, 6):
         lo = "min" if not breaks or z == 1 else f"{breaks[z - 2]:.4f}"
         hi = "max" if not breaks or z == 5 else f"{breaks[z - 1]:.4f}"
-        rows.append({"zone": z, "label": ZONE_LABELS_5[z - 1], "range": f"{lo}-{hi}", "cells": int(counts[z]),
-                     "area_share": float(counts[z] / area) if area else 0.0, "landslides": int(ls[z]),
-                     "landslide_share": float(ls[z] / nls) if nls else 0.0})
+        rows.append(
+            {
+                "zone": z,
+                "label": ZONE_LABELS_5[z - 1],
+                "range": f"{lo}-{hi}",
+                "cells": int(counts[z]),
+                "area_share": float(counts[z] / area) if area else 0.0,
+                "landslides": int(ls[z]),
+                "landslide_share": float(ls[z] / nls) if nls else 0.0,
+            }
+        )
     head = list(rows[0])
     write_text_atomic(out_csv, "\n".join([",".join(head)] + [",".join(str(r[h]) for h in head) for r in rows]) + "\n")
     if out_html:
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[h]))}</td>" for h in head) + "</tr>" for r in rows)
-        write_text_atomic(out_html, "<html><body><h2>Area share vs landslide share per susceptibility zone</h2>"
-                          "<table border='1' cellspacing='0' cellpadding='3'><tr>"
-                          + "".join(f"<th>{h}</th>" for h in head) + f"</tr>{body}</table></body></html>")
+        write_text_atomic(
+            out_html,
+            "<html><body><h2>Area share vs landslide share per susceptibility zone</h2>"
+            "<table border='1' cellspacing='0' cellpadding='3'><tr>"
+            + "".join(f"<th>{h}</th>" for h in head)
+            + f"</tr>{body}</table></body></html>",
+        )
     return rows
 
 
-def predict_and_zone(card_path: str, stack: str, prob_out: str, zoning_out: str,
-                     method: ZoningMethod | str = ZoningMethod.QUANTILE, user_breaks: list[float] | None = None,
-                     temporal_stack: str | None = None, landslides: Points | None = None,
-                     table_csv: str | None = None, block: int = 256, batch: int = 4096, device: str = "auto",
-                     progress: Progress | None = None) -> list[float]:
+def predict_and_zone(
+    card_path: str,
+    stack: str,
+    prob_out: str,
+    zoning_out: str,
+    method: ZoningMethod | str = ZoningMethod.QUANTILE,
+    user_breaks: list[float] | None = None,
+    temporal_stack: str | None = None,
+    landslides: Points | None = None,
+    table_csv: str | None = None,
+    block: int = 256,
+    batch: int = 4096,
+    device: str = "auto",
+    progress: Progress | None = None,
+) -> list[float]:
     """Probability raster, 5-class zoning raster and (optionally) the zone table; returns the breaks."""
     progress = progress or NullProgress()
     predict_stack(card_path, stack, prob_out, temporal_stack, block, batch, device, SubProgress(progress, 0, 0.85))
@@ -200,8 +245,7 @@ def predict_and_zone(card_path: str, stack: str, prob_out: str, zoning_out: str,
         breaks = compute_breaks(sample_values(prob_out), method, 5, user_breaks)
         zone_raster(prob_out, zoning_out, breaks, progress=SubProgress(progress, 0.85, 0.97))
         if table_csv:
-            zoning_table(prob_out, zoning_out, landslides, table_csv,
-                         str(Path(table_csv).with_suffix(".html")), breaks)
+            zoning_table(prob_out, zoning_out, landslides, table_csv, str(Path(table_csv).with_suffix(".html")), breaks)
     except BaseException:
         Path(prob_out).unlink(missing_ok=True)  # all outputs or none
         raise

@@ -29,10 +29,13 @@ def comparison_table(results, out_dir: Path, split_note: str) -> tuple[str, str]
     csv = out_dir / "comparison.csv"
     write_text_atomic(csv, "\n".join(",".join(x) for x in [head] + rows) + "\n")
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    page = ("<html><head><meta charset='utf-8'><title>Model comparison</title></head><body>"
-            f"<h2>Susceptibility models: test-split metrics</h2><p>{html.escape(split_note)}</p>"
-            "<table border='1' cellspacing='0' cellpadding='4'><tr>" + "".join(f"<th>{h}</th>" for h in head)
-            + f"</tr>{body}</table><p><img src='roc.png'/> <img src='training_curves.png'/></p></body></html>")
+    page = (
+        "<html><head><meta charset='utf-8'><title>Model comparison</title></head><body>"
+        f"<h2>Susceptibility models: test-split metrics</h2><p>{html.escape(split_note)}</p>"
+        "<table border='1' cellspacing='0' cellpadding='4'><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + f"</tr>{body}</table><p><img src='roc.png'/> <img src='training_curves.png'/></p></body></html>"
+    )
     htm = out_dir / "comparison.html"
     write_text_atomic(htm, page)
     return str(csv), str(htm)
@@ -94,8 +97,12 @@ def correlation_outputs(r: np.ndarray, names: list[str], flagged: list, out_dir:
     """Correlation matrix CSV, heat map and the flagged pairs as JSON."""
     lines = ["factor," + ",".join(names)] + [n + "," + ",".join(f"{v:.4f}" for v in row) for n, row in zip(names, r)]
     write_text_atomic(out_dir / "correlation.csv", "\n".join(lines) + "\n")
-    write_text_atomic(out_dir / "correlation_flagged.json", json.dumps(
-        {"threshold_abs_r": threshold, "pairs": [{"a": a, "b": b, "r": v} for a, b, v in flagged]}, indent=2))
+    write_text_atomic(
+        out_dir / "correlation_flagged.json",
+        json.dumps(
+            {"threshold_abs_r": threshold, "pairs": [{"a": a, "b": b, "r": v} for a, b, v in flagged]}, indent=2
+        ),
+    )
     plt = _plt()
     fig, ax = plt.subplots(figsize=(1 + 0.7 * len(names), 1 + 0.6 * len(names)))
     im = ax.imshow(r, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -103,8 +110,14 @@ def correlation_outputs(r: np.ndarray, names: list[str], flagged: list, out_dir:
     ax.set_yticks(range(len(names)), names)
     for i in range(len(names)):
         for j in range(len(names)):
-            ax.text(j, i, f"{r[i, j]:.2f}" + ("*" if i != j and abs(r[i, j]) >= threshold else ""),
-                    ha="center", va="center", fontsize=7)
+            ax.text(
+                j,
+                i,
+                f"{r[i, j]:.2f}" + ("*" if i != j and abs(r[i, j]) >= threshold else ""),
+                ha="center",
+                va="center",
+                fontsize=7,
+            )
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title(f"Pearson R (* |R| >= {threshold})")
     _savefig(fig, out_dir / "correlation.png")

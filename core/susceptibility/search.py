@@ -22,9 +22,9 @@ def search_hyperparameters(prep, cfg, progress: Progress | None = None) -> DeepH
         import optuna
     except ImportError as exc:
         raise MissingDependencyError("The Bayesian search needs optuna: pip install optuna") from exc
+    import torch
     from sklearn.model_selection import GroupKFold
     from torch import nn
-    import torch
 
     from .train import fit_deep, pick_device, predict_deep
 
@@ -54,7 +54,9 @@ def search_hyperparameters(prep, cfg, progress: Progress | None = None) -> DeepH
             p = predict_deep(model, data.patches[tr[b]], None if data.series is None else data.series[tr[b]], device)
             y = torch.from_numpy(data.labels[tr[b]].astype(np.float32))
             losses.append(float(bce(torch.from_numpy(np.clip(p, 1e-6, 1 - 1e-6)), y)))
-        progress.report((trial.number + 1) / cfg.search_trials, f"search trial {trial.number + 1}: BCE {np.mean(losses):.3f}")
+        progress.report(
+            (trial.number + 1) / cfg.search_trials, f"search trial {trial.number + 1}: BCE {np.mean(losses):.3f}"
+        )
         return float(np.mean(losses))
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

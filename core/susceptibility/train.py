@@ -23,8 +23,16 @@ from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.stack import open_stack
 from ..sampling.absences import SamplingConfig, SplitMethod, split_samples
 from ..sampling.points import read_points
-from .dataset import (Normalisation, SampleSet, TemporalMode, band_stats, check_temporal_grid, read_patches,
-                      read_series, series_for)
+from .dataset import (
+    Normalisation,
+    SampleSet,
+    TemporalMode,
+    band_stats,
+    check_temporal_grid,
+    read_patches,
+    read_series,
+    series_for,
+)
 from .evaluate import metrics, roc
 from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, DeepHP, SusceptibilityNet, XGBoostLR
 
@@ -81,9 +89,16 @@ class Prepared:
     crs_wkt: str
 
 
-def prepare(stack: str, samples: str, cfg: TrainConfig, temporal_stack: str | None = None,
-            label_field: str = "label", split_field: str = "split", block_size_m: float = 1000.0,
-            progress: Progress | None = None) -> Prepared:
+def prepare(
+    stack: str,
+    samples: str,
+    cfg: TrainConfig,
+    temporal_stack: str | None = None,
+    label_field: str = "label",
+    split_field: str = "split",
+    block_size_m: float = 1000.0,
+    progress: Progress | None = None,
+) -> Prepared:
     """Read sample patches (and series) for every sample point of ``samples``."""
     progress = progress or NullProgress()
     info = open_stack(stack)
@@ -103,8 +118,9 @@ def prepare(stack: str, samples: str, cfg: TrainConfig, temporal_stack: str | No
         is_test = np.asarray(pts.attrs[split_field])[inside].astype(str) == "test"
         blocks = np.asarray(pts.attrs.get("block", np.zeros(inside.size)))[inside].astype(int)
     else:
-        is_test, blocks = split_samples(x, y, labels, SamplingConfig(split=SplitMethod.SPATIAL_BLOCKS,
-                                                                     block_size_m=block_size_m, seed=cfg.seed))
+        is_test, blocks = split_samples(
+            x, y, labels, SamplingConfig(split=SplitMethod.SPATIAL_BLOCKS, block_size_m=block_size_m, seed=cfg.seed)
+        )
     if not is_test.any() or is_test.all():
         raise InvalidInputError("The samples need both 'train' and 'test' rows in their split field.")
     progress.report(0.1, "normalisation statistics")
@@ -128,8 +144,9 @@ def prepare(stack: str, samples: str, cfg: TrainConfig, temporal_stack: str | No
     series = series_for(cfg.temporal_mode, patches, climate)
     progress.report(1.0, "samples read")
     data = SampleSet(patches, series, labels, is_test, blocks)
-    return Prepared(data, info.names, norm, climate_norm, climate_names, n_steps, n_vars, info.grid.resolution[0],
-                    info.grid.crs_wkt)
+    return Prepared(
+        data, info.names, norm, climate_norm, climate_names, n_steps, n_vars, info.grid.resolution[0], info.grid.crs_wkt
+    )
 
 
 def validation_split(data: SampleSet, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -159,22 +176,32 @@ def _tensors(data: SampleSet, idx: np.ndarray, device: torch.device):
     return p, s, y
 
 
-def predict_deep(model: SusceptibilityNet, patches: np.ndarray, series: np.ndarray | None,
-                 device: torch.device, batch: int = 1024) -> np.ndarray:
+def predict_deep(
+    model: SusceptibilityNet, patches: np.ndarray, series: np.ndarray | None, device: torch.device, batch: int = 1024
+) -> np.ndarray:
     """Probabilities of a deep model for arrays of patches/series."""
     model.eval()
     out = []
     with torch.no_grad():
         for i in range(0, patches.shape[0], batch):
-            p = torch.from_numpy(patches[i:i + batch]).to(device)
-            s = torch.from_numpy(series[i:i + batch]).to(device) if series is not None else None
+            p = torch.from_numpy(patches[i : i + batch]).to(device)
+            s = torch.from_numpy(series[i : i + batch]).to(device) if series is not None else None
             out.append(torch.sigmoid(model(p, s)).cpu().numpy())
     return np.concatenate(out) if out else np.empty(0, np.float32)
 
 
-def fit_deep(kind: str, data: SampleSet, train_idx: np.ndarray, val_idx: np.ndarray, cfg: TrainConfig,
-             hp: DeepHP, n_factors: int, n_vars: int, progress: Progress | None = None,
-             on_epoch: EpochCallback | None = None) -> tuple[SusceptibilityNet, dict]:
+def fit_deep(
+    kind: str,
+    data: SampleSet,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    cfg: TrainConfig,
+    hp: DeepHP,
+    n_factors: int,
+    n_vars: int,
+    progress: Progress | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> tuple[SusceptibilityNet, dict]:
     """Adam + binary cross-entropy with early stopping on validation loss; returns the best model."""
     progress = progress or NullProgress()
     seed_everything(cfg.seed)
@@ -196,7 +223,7 @@ def fit_deep(kind: str, data: SampleSet, train_idx: np.ndarray, val_idx: np.ndar
         tot, correct = 0.0, 0
         for i in range(0, n, cfg.batch_size):
             check(progress)
-            b = perm[i:i + cfg.batch_size]
+            b = perm[i : i + cfg.batch_size]
             if b.numel() < 2:  # batch norm needs two samples
                 continue
             opt.zero_grad()
@@ -217,8 +244,9 @@ def fit_deep(kind: str, data: SampleSet, train_idx: np.ndarray, val_idx: np.ndar
         hist["val_acc"].append(vacc)
         if on_epoch:
             on_epoch(kind, {"epoch": epoch + 1, **{k: v[-1] for k, v in hist.items()}})
-        progress.report((epoch + 1) / cfg.epochs, f"{DISPLAY[kind]} epoch {epoch + 1}: loss {tot / n:.3f}, "
-                        f"val_loss {vloss:.3f}")
+        progress.report(
+            (epoch + 1) / cfg.epochs, f"{DISPLAY[kind]} epoch {epoch + 1}: loss {tot / n:.3f}, val_loss {vloss:.3f}"
+        )
         if vloss < best - 1e-4:
             best, best_state, wait = vloss, copy.deepcopy(model.state_dict()), 0
         else:
@@ -235,8 +263,9 @@ def fit_tree(kind: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
     if kind == "rf":
         from sklearn.ensemble import RandomForestClassifier
 
-        return RandomForestClassifier(n_estimators=cfg.rf_trees, min_samples_leaf=2, n_jobs=2,
-                                      random_state=cfg.seed).fit(x, y)
+        return RandomForestClassifier(
+            n_estimators=cfg.rf_trees, min_samples_leaf=2, n_jobs=2, random_state=cfg.seed
+        ).fit(x, y)
     try:
         return XGBoostLR(n_estimators=cfg.xgb_trees, seed=cfg.seed).fit(x, y)
     except ImportError as exc:
@@ -255,29 +284,48 @@ class ModelResult:
     test_prob: np.ndarray
 
 
-def _card(kind: str, prep: Prepared, cfg: TrainConfig, hp: DeepHP | None, weights: str, m: dict, extra: dict
-          ) -> ModelCard:
+def _card(
+    kind: str, prep: Prepared, cfg: TrainConfig, hp: DeepHP | None, weights: str, m: dict, extra: dict
+) -> ModelCard:
     return ModelCard(
         task="susceptibility",
         architecture=kind,
         weights_file=weights,
-        inputs={"factors": prep.names, "patch_size": cfg.patch_size if kind in DEEP_MODELS else 1,
-                "temporal_mode": cfg.temporal_mode.value if kind in ("lstm", "cnn_lstm", "cnn_lstm_am") else "none",
-                "climate_bands": prep.climate_names, "n_steps": prep.n_steps, "n_vars": prep.n_vars,
-                "resolution_m": prep.grid_resolution},
-        normalisation={"factors": asdict(prep.norm),
-                       "climate": asdict(prep.climate_norm) if prep.climate_norm else None,
-                       "nodata_fill": "0 after standardisation"},
+        inputs={
+            "factors": prep.names,
+            "patch_size": cfg.patch_size if kind in DEEP_MODELS else 1,
+            "temporal_mode": cfg.temporal_mode.value if kind in ("lstm", "cnn_lstm", "cnn_lstm_am") else "none",
+            "climate_bands": prep.climate_names,
+            "n_steps": prep.n_steps,
+            "n_vars": prep.n_vars,
+            "resolution_m": prep.grid_resolution,
+        },
+        normalisation={
+            "factors": asdict(prep.norm),
+            "climate": asdict(prep.climate_norm) if prep.climate_norm else None,
+            "nodata_fill": "0 after standardisation",
+        },
         classes=["absence", "landslide"],
         metrics={"test": m, "split": "held-out test rows of the sample layer (spatial blocks unless chosen otherwise)"},
         hyperparameters=(hp.to_dict() if hp else {}) | extra,
-        training={"epochs_max": cfg.epochs, "patience": cfg.patience, "batch_size": cfg.batch_size,
-                  "seed": cfg.seed, "n_train": int((~prep.data.is_test).sum()), "n_test": int(prep.data.is_test.sum())},
+        training={
+            "epochs_max": cfg.epochs,
+            "patience": cfg.patience,
+            "batch_size": cfg.batch_size,
+            "seed": cfg.seed,
+            "n_train": int((~prep.data.is_test).sum()),
+            "n_test": int(prep.data.is_test.sum()),
+        },
     )
 
 
-def train_all(prep: Prepared, cfg: TrainConfig, out_dir: str, progress: Progress | None = None,
-              on_epoch: EpochCallback | None = None) -> list[ModelResult]:
+def train_all(
+    prep: Prepared,
+    cfg: TrainConfig,
+    out_dir: str,
+    progress: Progress | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> list[ModelResult]:
     """Train every model of ``cfg.models``, evaluate on the test rows and save model + card."""
     progress = progress or NullProgress()
     out = Path(out_dir)
@@ -308,8 +356,12 @@ def train_all(prep: Prepared, cfg: TrainConfig, out_dir: str, progress: Progress
         check(progress)
         if kind in DEEP_MODELS:
             model, hist = fit_deep(kind, data, tr_idx, va_idx, cfg, hp, len(prep.names), prep.n_vars, sub, on_epoch)
-            p = predict_deep(model, data.patches[te_idx], None if data.series is None else data.series[te_idx],
-                             pick_device(cfg.device))
+            p = predict_deep(
+                model,
+                data.patches[te_idx],
+                None if data.series is None else data.series[te_idx],
+                pick_device(cfg.device),
+            )
             weights = f"{kind}.pt"
             torch.save(model.state_dict(), out / weights)
             extra: dict = {"n_factors": len(prep.names), "n_vars": prep.n_vars}

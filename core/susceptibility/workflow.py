@@ -28,20 +28,31 @@ class TrainOutputs:
     flagged: list
 
 
-def run_training(stack: str, samples: str, out_dir: str, cfg: TrainConfig, temporal_stack: str | None = None,
-                 progress: Progress | None = None, on_epoch: EpochCallback | None = None,
-                 corr_threshold: float = 0.5) -> TrainOutputs:
+def run_training(
+    stack: str,
+    samples: str,
+    out_dir: str,
+    cfg: TrainConfig,
+    temporal_stack: str | None = None,
+    progress: Progress | None = None,
+    on_epoch: EpochCallback | None = None,
+    corr_threshold: float = 0.5,
+) -> TrainOutputs:
     """Train ``cfg.models`` on ``samples`` over ``stack`` and write the comparison outputs to ``out_dir``."""
     progress = progress or NullProgress()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prep = prepare(stack, samples, cfg, temporal_stack, progress=SubProgress(progress, 0, 0.1))
     d = prep.data
-    progress.log(f"{d.labels.size} samples ({int(d.labels.sum())} landslides); "
-                 f"train {int((~d.is_test).sum())}, test {int(d.is_test.sum())}; temporal mode {cfg.temporal_mode.value}")
+    progress.log(
+        f"{d.labels.size} samples ({int(d.labels.sum())} landslides); "
+        f"train {int((~d.is_test).sum())}, test {int(d.is_test.sum())}; temporal mode {cfg.temporal_mode.value}"
+    )
     results = train_all(prep, cfg, out_dir, SubProgress(progress, 0.1, 0.85), on_epoch)
-    note = (f"Test split: {int(d.is_test.sum())} held-out samples ({int(d.labels[d.is_test].sum())} landslides) "
-            f"from the sample layer's 'split' field; temporal mode: {cfg.temporal_mode.value}; seed {cfg.seed}.")
+    note = (
+        f"Test split: {int(d.is_test.sum())} held-out samples ({int(d.labels[d.is_test].sum())} landslides) "
+        f"from the sample layer's 'split' field; temporal mode: {cfg.temporal_mode.value}; seed {cfg.seed}."
+    )
     csv, htm = comparison_table(results, out, note)
     roc_figure(results, out / "roc.png")
     curves_figure(results, out / "training_curves.png")
@@ -52,20 +63,31 @@ def run_training(stack: str, samples: str, out_dir: str, cfg: TrainConfig, tempo
         import joblib
         import torch
 
-        from .models import SusceptibilityNet
         from ..model_card import ModelCard
+        from .models import SusceptibilityNet
 
         for r in results:
             card = ModelCard.load(r.card_path)
-            if r.kind in DEEP_MODELS and r.kind == max((x.kind for x in results if x.kind in DEEP_MODELS),
-                                                       key=lambda k: DEEP_MODELS.index(k)):
+            if r.kind in DEEP_MODELS and r.kind == max(
+                (x.kind for x in results if x.kind in DEEP_MODELS), key=lambda k: DEEP_MODELS.index(k)
+            ):
                 net = SusceptibilityNet(r.kind, len(prep.names), prep.n_vars, _hp(card))
                 net.load_state_dict(torch.load(card.weights_path(r.card_path), map_location="cpu"))
-                importance[r.kind] = deep_importance(net, d.patches, d.series, 50, cfg.seed, prep.names,
-                                                     card.inputs["temporal_mode"], ["rain", "temp"], te)
+                importance[r.kind] = deep_importance(
+                    net,
+                    d.patches,
+                    d.series,
+                    50,
+                    cfg.seed,
+                    prep.names,
+                    card.inputs["temporal_mode"],
+                    ["rain", "temp"],
+                    te,
+                )
             elif r.kind == "rf":
-                importance[r.kind] = tree_importance(joblib.load(card.weights_path(r.card_path)), d.centre[te],
-                                                     prep.names)
+                importance[r.kind] = tree_importance(
+                    joblib.load(card.weights_path(r.card_path)), d.centre[te], prep.names
+                )
         if importance:
             importance_outputs(importance, out)
     r, flagged = correlation(d.centre, prep.names, corr_threshold)

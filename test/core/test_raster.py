@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 import rasterio
-
 from conftest import write_raster
+
 from landslide_ai.core.errors import GridMismatchError, InvalidInputError
 from landslide_ai.core.raster.grid import Grid
 from landslide_ai.core.raster.io import FLOAT_NODATA, atomic_path
@@ -33,8 +33,12 @@ def test_stack_resamples_onto_reference_and_masks_common_nodata(tmp_path):
     cat = np.repeat(np.repeat(np.array([[1, 2], [3, 4]], np.float32), 5, 0), 5, 1)
     pc = write_raster(tmp_path / "c.tif", cat, nodata=0)
     out = tmp_path / "stack.tif"
-    rep = stack_factors([FactorSpec(pa, "a"), FactorSpec(pb, "b"), FactorSpec(pc, "landuse", categorical=True)],
-                        str(out), resolution_m=30.0, block=4)
+    rep = stack_factors(
+        [FactorSpec(pa, "a"), FactorSpec(pb, "b"), FactorSpec(pc, "landuse", categorical=True)],
+        str(out),
+        resolution_m=30.0,
+        block=4,
+    )
     with rasterio.open(out) as ds:
         data = ds.read()
         assert ds.descriptions == ("a", "b", "landuse")
@@ -50,8 +54,9 @@ def test_stack_resamples_onto_reference_and_masks_common_nodata(tmp_path):
 
 def test_geographic_factor_next_to_projected_is_refused_and_leaves_nothing(tmp_path):
     pa = write_raster(tmp_path / "a.tif", np.ones((10, 10)))
-    pg = write_raster(tmp_path / "g.tif", np.ones((10, 10)), transform=(0.001, 0, -79.0, 0, -0.001, -3.9),
-                      crs="EPSG:4326")
+    pg = write_raster(
+        tmp_path / "g.tif", np.ones((10, 10)), transform=(0.001, 0, -79.0, 0, -0.001, -3.9), crs="EPSG:4326"
+    )
     out = tmp_path / "stack.tif"
     with pytest.raises(GridMismatchError, match="geographic"):
         stack_factors([FactorSpec(pa, "a"), FactorSpec(pg, "g")], str(out))
@@ -84,8 +89,10 @@ def test_breaks_quantile_user_and_natural():
     q = compute_breaks(v, ZoningMethod.QUANTILE)
     assert q == pytest.approx([199.8, 399.6, 599.4, 799.2])
     assert list(np.bincount(classify(v, q))[1:]) == [200, 200, 200, 200, 200]
-    nb = compute_breaks(np.concatenate([np.full(50, 0.1), np.full(50, 0.3), np.full(50, 0.5), np.full(50, 0.7),
-                                        np.full(50, 0.9)]), ZoningMethod.NATURAL_BREAKS)
+    nb = compute_breaks(
+        np.concatenate([np.full(50, 0.1), np.full(50, 0.3), np.full(50, 0.5), np.full(50, 0.7), np.full(50, 0.9)]),
+        ZoningMethod.NATURAL_BREAKS,
+    )
     assert all(lo < b <= hi for b, lo, hi in zip(nb, [0.1, 0.3, 0.5, 0.7], [0.3, 0.5, 0.7, 0.9]))
     with pytest.raises(InvalidInputError):
         compute_breaks(v, ZoningMethod.USER, user=[0.5, 0.2, 0.7, 0.9])

@@ -33,8 +33,14 @@ def stack(tiny_factors, tmp_path):
 
 def test_cf_map_weights_and_zoning(stack, tmp_path):
     s, pts = stack
-    res = cf_map(s, pts, str(tmp_path / "score.tif"), str(tmp_path / "zones.tif"), str(tmp_path / "cf.csv"),
-                 str(tmp_path / "cf.html"))
+    res = cf_map(
+        s,
+        pts,
+        str(tmp_path / "score.tif"),
+        str(tmp_path / "zones.tif"),
+        str(tmp_path / "cf.csv"),
+        str(tmp_path / "cf.html"),
+    )
     assert sum(res.weights.values()) == pytest.approx(1.0)
     # landslides were placed on steep cells: slope must be the most sensitive factor
     assert max(res.sensitivity, key=res.sensitivity.get) == "slope"

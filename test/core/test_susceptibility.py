@@ -49,12 +49,20 @@ def trained(tiny_factors, tmp_path_factory):
     stack = str(d / "stack.tif")
     stack_factors([FactorSpec(p, n) for n, p in paths.items()], stack)
     pts = read_points(inv, WKT)
-    s = sample_absences(stack, pts, SamplingConfig(strategy=Strategy.BUFFER, buffer_m=90, block_size_m=450,
-                                                   min_spacing_m=30))
+    s = sample_absences(
+        stack, pts, SamplingConfig(strategy=Strategy.BUFFER, buffer_m=90, block_size_m=450, min_spacing_m=30)
+    )
     samples = str(d / "samples.gpkg")
     write_samples(s, WKT, samples, "buffer")
-    cfg = TrainConfig(patch_size=8, epochs=3, batch_size=16, rf_trees=20, xgb_trees=10, shap_samples=10,
-                      temporal_mode=TemporalMode.FACTOR_SEQUENCE)
+    cfg = TrainConfig(
+        patch_size=8,
+        epochs=3,
+        batch_size=16,
+        rf_trees=20,
+        xgb_trees=10,
+        shap_samples=10,
+        temporal_mode=TemporalMode.FACTOR_SEQUENCE,
+    )
     epochs = []
     out = run_training(stack, samples, str(d / "models"), cfg, on_epoch=lambda k, m: epochs.append((k, m)))
     return stack, samples, d, out, epochs, pts
@@ -84,8 +92,15 @@ def test_prediction_covers_valid_cells_and_zones(trained, tmp_path):
     stack, _, d, _, _, pts = trained
     for kind in ("cnn_lstm_am", "rf"):
         prob, zones, table = tmp_path / f"{kind}.tif", tmp_path / f"{kind}_z.tif", tmp_path / f"{kind}.csv"
-        breaks = predict_and_zone(str(d / "models" / f"{kind}.json"), stack, str(prob), str(zones), landslides=pts,
-                                  table_csv=str(table), block=16)
+        breaks = predict_and_zone(
+            str(d / "models" / f"{kind}.json"),
+            stack,
+            str(prob),
+            str(zones),
+            landslides=pts,
+            table_csv=str(table),
+            block=16,
+        )
         with rasterio.open(prob) as ds, rasterio.open(stack) as st:
             p = ds.read(1)
             valid = st.read(1) != st.nodata

@@ -1,0 +1,169 @@
+"""Algorithms in real QGIS through processing.run, from stacking to a styled susceptibility map."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from conftest import write_raster
+
+
+@pytest.fixture(scope="module")
+def run(qgis_app):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
+
+    def _run(alg, params, load=False):
+        ctx = QgsProcessingContext()
+        ctx.setProject(QgsProject.instance())
+        return processing.run(f"landslideai:{alg}", params, context=ctx, feedback=QgsProcessingFeedback())
+
+    return _run
+
+
+@pytest.fixture(scope="module")
+def pipeline(run, tiny_factors, tmp_path_factory):
+    paths, inv = tiny_factors
+    d = tmp_path_factory.mktemp("alg")
+    stack = run(
+        "lsm_stack_factors",
+        {
+            "FACTORS": list(paths.values()),
+            "NAMES": "elev,slope,twi",
+            "RESOLUTION": 30.0,
+            "OUTPUT": str(d / "stack.tif"),
+        },
+    )
+    cf = run(
+        "lsm_cf_map",
+        {
+            "STACK": stack["OUTPUT"],
+            "INVENTORY": inv,
+            "SCORE": str(d / "cf.tif"),
+            "ZONING": str(d / "cfz.tif"),
+            "TABLE_CSV": str(d / "cf.csv"),
+        },
+    )
+    samples = run(
+        "lsm_sample_absences",
+        {
+            "STACK": stack["OUTPUT"],
+            "INVENTORY": inv,
+            "STRATEGY": 2,
+            "CF_ZONING": cf["ZONING"],
+            "BLOCK_SIZE_M": 450.0,
+            "MIN_SPACING_M": 30.0,
+            "OUTPUT": str(d / "samples.gpkg"),
+        },
+    )
+    train = run(
+        "lsm_train",
+        {
+            "STACK": stack["OUTPUT"],
+            "SAMPLES": samples["OUTPUT"],
+            "MODELS": [3, 4],
+            "PATCH_SIZE": 8,
+            "EPOCHS": 2,
+            "SHAP_SAMPLES": 5,
+            "OUTPUT_FOLDER": str(d / "models"),
+        },
+    )
+    return d, stack, cf, samples, train, inv
+
+
+def test_pipeline_outputs(pipeline, run):
+    d, stack, cf, samples, train, inv = pipeline
+    assert Path(stack["REPORT"]).exists()
+    with rasterio.open(stack["OUTPUT"]) as ds:
+        assert ds.descriptions == ("elev", "slope", "twi") and ds.res == (30.0, 30.0)
+    assert Path(cf["TABLE_HTML"]).exists() and (d / "cfz.qml").exists()
+    from qgis.core import QgsVectorLayer
+
+    lyr = QgsVectorLayer(samples["OUTPUT"], "s")
+    assert lyr.featureCount() == 120 and lyr.fields().indexOf("split") >= 0
+    rows = Path(train["TABLE_CSV"]).read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["CNN-LSTM-AM", "Random Forest"]
+    pr = run(
+        "lsm_predict",
+        {
+            "MODEL": str(d / "models" / "cnn_lstm_am.json"),
+            "STACK": stack["OUTPUT"],
+            "INVENTORY": inv,
+            "ZONING_METHOD": 1,
+            "OUTPUT": str(d / "sus.tif"),
+            "ZONING": str(d / "zones.tif"),
+            "ZONE_TABLE": str(d / "zones.csv"),
+        },
+    )
+    with rasterio.open(pr["OUTPUT"]) as ds:
+        p = ds.read(1)
+    assert 0 <= p[p != -9999].min() and p.max() <= 1
+    with rasterio.open(pr["ZONING"]) as ds:
+        assert set(np.unique(ds.read(1))) <= {0, 1, 2, 3, 4, 5}
+    qml = (d / "zones.qml").read_text()
+    assert qml.count("paletteEntry") == 5 and "Very high (" in qml
+    from qgis.core import QgsRasterLayer
+
+    lyr = QgsRasterLayer(pr["ZONING"], "z")
+    lyr.loadNamedStyle(str(d / "zones.qml"))
+    assert lyr.renderer().type() == "paletted"
+    assert [c.label for c in lyr.renderer().classes()][0].startswith("Very low")
+
+
+def test_geographic_factor_is_refused_without_output(run, tiny_factors, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    paths, _ = tiny_factors
+    geo = write_raster(
+        tmp_path / "geo.tif", np.ones((10, 10)), transform=(0.001, 0, -79, 0, -0.001, -3.9), crs="EPSG:4326"
+    )
+    out = tmp_path / "stack.tif"
+    with pytest.raises(QgsProcessingException, match="geographic"):
+        run("lsm_stack_factors", {"FACTORS": [paths["elev"], geo], "OUTPUT": str(out)})
+    assert not out.exists()
+
+
+def test_inventory_outside_grid_is_refused(run, pipeline, tmp_path):
+    from qgis.core import QgsProcessingException
+    from rasterio.crs import CRS
+
+    from landslide_ai.core.sampling.points import write_points
+
+    d, stack, *_ = pipeline
+    far = str(tmp_path / "far.gpkg")
+    write_points(far, CRS.from_epsg(32717).to_wkt(), np.array([100.0]), np.array([100.0]), {"id": np.array([1])})
+    out = tmp_path / "cf.tif"
+    with pytest.raises(QgsProcessingException, match="No landslide point"):
+        run(
+            "lsm_cf_map",
+            {
+                "STACK": stack["OUTPUT"],
+                "INVENTORY": far,
+                "SCORE": str(out),
+                "ZONING": str(tmp_path / "z.tif"),
+                "TABLE_CSV": str(tmp_path / "t.csv"),
+            },
+        )
+    assert not out.exists() and not (tmp_path / "z.tif").exists()
+
+
+def test_mismatched_model_is_refused(run, pipeline, tiny_factors, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    d, *_ = pipeline
+    paths, _ = tiny_factors
+    two = run(
+        "lsm_stack_factors",
+        {"FACTORS": [paths["elev"], paths["twi"]], "NAMES": "elev,twi", "OUTPUT": str(tmp_path / "two.tif")},
+    )
+    with pytest.raises(QgsProcessingException, match="trained on factors"):
+        run(
+            "lsm_predict",
+            {
+                "MODEL": str(d / "models" / "rf.json"),
+                "STACK": two["OUTPUT"],
+                "OUTPUT": str(tmp_path / "s.tif"),
+                "ZONING": str(tmp_path / "z.tif"),
+            },
+        )
+    assert not (tmp_path / "s.tif").exists() and not (tmp_path / "z.tif").exists()
