@@ -1,0 +1,125 @@
+"""Headless command line over the same engine calls as the Processing algorithms.
+
+Run from the repository root: ``python -m core <command> ...``. Useful on servers without QGIS
+and for scripting; QGIS users get the same operations in the Processing toolbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import LandslideAIError
+from .progress import ConsoleProgress
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m core", description="Landslide AI engine (no QGIS needed).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("derive-terrain", help="slope, aspect, plan curvature, TWI from a DEM")
+    t.add_argument("dem")
+    t.add_argument("out_dir")
+    s = sub.add_parser("stack", help="stack factors onto one grid")
+    s.add_argument("output")
+    s.add_argument("factors", nargs="+", help="NAME=PATH[:categorical]")
+    s.add_argument("--resolution", type=float, default=30.0)
+    c = sub.add_parser("cf-map", help="certainty-factor score and zoning")
+    c.add_argument("stack")
+    c.add_argument("inventory")
+    c.add_argument("out_prefix")
+    c.add_argument("--where", default=None, help="OGR filter, e.g. 'lslpts = 1'")
+    a = sub.add_parser("sample", help="sample absences and split")
+    a.add_argument("stack")
+    a.add_argument("inventory")
+    a.add_argument("output")
+    a.add_argument("--strategy", choices=["buffer", "slope", "cf"], default="cf")
+    a.add_argument("--cf-zoning")
+    a.add_argument("--where", default=None)
+    a.add_argument("--split", choices=["spatial_blocks", "random"], default="spatial_blocks")
+    a.add_argument("--seed", type=int, default=42)
+    tr = sub.add_parser("train", help="train and compare models")
+    tr.add_argument("stack")
+    tr.add_argument("samples")
+    tr.add_argument("out_dir")
+    tr.add_argument("--models", default="cnn,lstm,cnn_lstm,cnn_lstm_am,rf,xgb_lr")
+    tr.add_argument("--epochs", type=int, default=80)
+    tr.add_argument("--patch-size", type=int, default=30)
+    tr.add_argument("--temporal-mode", choices=["factor_sequence", "climate", "none"], default="factor_sequence")
+    tr.add_argument("--temporal-stack")
+    tr.add_argument("--search-trials", type=int, default=0)
+    p = sub.add_parser("predict", help="susceptibility map and zoning from a saved model")
+    p.add_argument("model_card")
+    p.add_argument("stack")
+    p.add_argument("output")
+    p.add_argument("zoning")
+    p.add_argument("--method", choices=["quantile", "natural_breaks", "user"], default="quantile")
+    p.add_argument("--thresholds", default=None)
+    p.add_argument("--temporal-stack")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns a process exit code (2 for invalid input)."""
+    args = _parser().parse_args(argv)
+    prog = ConsoleProgress()
+    try:
+        if args.cmd == "derive-terrain":
+            from .terrain.derive import derive_terrain
+
+            for k, v in derive_terrain(args.dem, args.out_dir, prog).items():
+                print(f"{k}: {v}")
+        elif args.cmd == "stack":
+            from .raster.stack import FactorSpec, stack_factors
+
+            specs = []
+            for f in args.factors:
+                name, _, rest = f.partition("=")
+                path, _, kind = rest.partition(":")
+                specs.append(FactorSpec(path, name, kind == "categorical"))
+            rep = stack_factors(specs, args.output, resolution_m=args.resolution, progress=prog)
+            print(f"{args.output}: {rep.valid_cells} valid of {rep.total_cells} cells")
+        elif args.cmd == "cf-map":
+            from .raster.grid import Grid
+            from .sampling.cf import cf_map
+            from .sampling.points import read_points
+
+            pts = read_points(args.inventory, Grid.from_path(args.stack).crs_wkt, args.where)
+            o = args.out_prefix
+            res = cf_map(args.stack, pts, f"{o}_score.tif", f"{o}_zoning.tif", f"{o}_table.csv", f"{o}_table.html",
+                         progress=prog)
+            print({k: round(v, 3) for k, v in res.weights.items()})
+        elif args.cmd == "sample":
+            from .raster.grid import Grid
+            from .sampling.absences import SamplingConfig, SplitMethod, Strategy, sample_absences, write_samples
+            from .sampling.points import read_points
+
+            wkt = Grid.from_path(args.stack).crs_wkt
+            pts = read_points(args.inventory, wkt, args.where)
+            cfg = SamplingConfig(strategy=Strategy(args.strategy), split=SplitMethod(args.split), seed=args.seed)
+            s = sample_absences(args.stack, pts, cfg, args.cf_zoning, progress=prog)
+            write_samples(s, wkt, args.output, cfg.strategy.value)
+            print(f"{args.output}: {int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences")
+        elif args.cmd == "train":
+            from .susceptibility.dataset import TemporalMode
+            from .susceptibility.train import TrainConfig
+            from .susceptibility.workflow import run_training
+
+            cfg = TrainConfig(models=tuple(args.models.split(",")), epochs=args.epochs, patch_size=args.patch_size,
+                              temporal_mode=TemporalMode(args.temporal_mode), search_trials=args.search_trials)
+            out = run_training(args.stack, args.samples, args.out_dir, cfg, args.temporal_stack, prog)
+            print(open(out.table_csv).read())
+        elif args.cmd == "predict":
+            from .susceptibility.predict import predict_and_zone
+
+            user = [float(v) for v in args.thresholds.split(",")] if args.thresholds else None
+            b = predict_and_zone(args.model_card, args.stack, args.output, args.zoning, args.method, user,
+                                 args.temporal_stack, progress=prog)
+            print("zone breaks:", ", ".join(f"{x:.4f}" for x in b))
+    except LandslideAIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
