@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
 
             pts = read_points(args.inventory, Grid.from_path(args.stack).crs_wkt, args.where)
             o = args.out_prefix
-            res = cf_map(args.stack, pts, f"{o}_score.tif", f"{o}_zoning.tif", f"{o}_table.csv", f"{o}_table.html",
-                         progress=prog)
+            res = cf_map(
+                args.stack, pts, f"{o}_score.tif", f"{o}_zoning.tif", f"{o}_table.csv", f"{o}_table.html", progress=prog
+            )
             print({k: round(v, 3) for k, v in res.weights.items()})
         elif args.cmd == "sample":
             from .raster.grid import Grid
@@ -104,16 +105,29 @@ def main(argv: list[str] | None = None) -> int:
             from .susceptibility.train import TrainConfig
             from .susceptibility.workflow import run_training
 
-            cfg = TrainConfig(models=tuple(args.models.split(",")), epochs=args.epochs, patch_size=args.patch_size,
-                              temporal_mode=TemporalMode(args.temporal_mode), search_trials=args.search_trials)
+            cfg = TrainConfig(
+                models=tuple(args.models.split(",")),
+                epochs=args.epochs,
+                patch_size=args.patch_size,
+                temporal_mode=TemporalMode(args.temporal_mode),
+                search_trials=args.search_trials,
+            )
             out = run_training(args.stack, args.samples, args.out_dir, cfg, args.temporal_stack, prog)
             print(open(out.table_csv).read())
         elif args.cmd == "predict":
             from .susceptibility.predict import predict_and_zone
 
             user = [float(v) for v in args.thresholds.split(",")] if args.thresholds else None
-            b = predict_and_zone(args.model_card, args.stack, args.output, args.zoning, args.method, user,
-                                 args.temporal_stack, progress=prog)
+            b = predict_and_zone(
+                args.model_card,
+                args.stack,
+                args.output,
+                args.zoning,
+                args.method,
+                user,
+                args.temporal_stack,
+                progress=prog,
+            )
             print("zone breaks:", ", ".join(f"{x:.4f}" for x in b))
     except LandslideAIError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -178,16 +178,28 @@ def test_qgis_process_runs_lsm_predict_headless(pipeline, tmp_path):
     env = {k: v for k, v in __import__("os").environ.items() if k != "QGIS_CUSTOM_CONFIG_PATH"}
     env["LANDSLIDEAI_QGIS_PROFILE"] = str(tmp_path / "profile")
     out = tmp_path / "sus.tif"
-    cmd = ["bash", str(root / "scripts" / "qgis_process.sh"), "run", "landslideai:lsm_predict", "--",
-           f"MODEL={d / 'models' / 'rf.json'}", f"STACK={stack['OUTPUT']}", f"OUTPUT={out}",
-           f"ZONING={tmp_path / 'zones.tif'}"]
+    cmd = [
+        "bash",
+        str(root / "scripts" / "qgis_process.sh"),
+        "run",
+        "landslideai:lsm_predict",
+        "--",
+        f"MODEL={d / 'models' / 'rf.json'}",
+        f"STACK={stack['OUTPUT']}",
+        f"OUTPUT={out}",
+        f"ZONING={tmp_path / 'zones.tif'}",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     with rasterio.open(out) as ds:
         p = ds.read(1)
     assert p.max() <= 1 and (p >= 0).sum() > 3000
-    bad = subprocess.run(cmd[:-3] + [f"STACK={d / 'cfz.tif'}", f"OUTPUT={tmp_path / 'bad.tif'}",
-                                     f"ZONING={tmp_path / 'badz.tif'}"], capture_output=True, text=True, env=env,
-                         timeout=300)
+    bad = subprocess.run(
+        cmd[:-3] + [f"STACK={d / 'cfz.tif'}", f"OUTPUT={tmp_path / 'bad.tif'}", f"ZONING={tmp_path / 'badz.tif'}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "trained on factors" in bad.stdout + bad.stderr
     assert not (tmp_path / "bad.tif").exists()

@@ -1,0 +1,148 @@
+"""Benchmark (not a test): lsm_predict over a generated N x N-cell stack, window by window.
+
+Prints end-to-end cells/s and the peak RSS of the prediction process, and the ratio against the
+baseline: the same model's bare ``predict_proba`` on in-memory cells (no I/O, no windowing).
+
+    .venv/bin/python bench/bench_lsm_predict.py               # 20000 x 20000 cells, Random Forest
+    .venv/bin/python bench/bench_lsm_predict.py --size 2000 --model cnn   # patch CNN, smaller grid
+
+Peak RSS is read from ``getrusage(RUSAGE_CHILDREN)`` of a child process that only predicts, so
+the generation of the stack does not count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def generate(path: Path, size: int, bands: int = 3, block: int = 2048) -> None:
+    """Smooth synthetic factors with a nodata corner, written window by window."""
+    import rasterio
+    from affine import Affine
+
+    from core.raster.io import FLOAT_NODATA, GTIFF_OPTIONS
+
+    prof = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": bands,
+        "dtype": "float32",
+        "crs": "EPSG:32717",
+        "transform": Affine(30, 0, 500000, 0, -30, 9800000),
+        "nodata": FLOAT_NODATA,
+        **GTIFF_OPTIONS,
+    }
+    with rasterio.open(path, "w", **prof) as ds:
+        for i, name in enumerate(["elevation", "slope", "twi"][:bands], 1):
+            ds.set_band_description(i, name)
+        for r in range(0, size, block):
+            h = min(block, size - r)
+            yy, xx = np.mgrid[r : r + h, 0:size].astype(np.float32)
+            data = np.stack(
+                [
+                    1500 + 500 * np.sin(yy / 700) * np.cos(xx / 900),
+                    30 + 20 * np.sin(xx / 300),
+                    6 + 3 * np.cos((xx + yy) / 500),
+                ][:bands]
+            ).astype(np.float32)
+            data[:, (yy < size * 0.05) & (xx < size * 0.05)] = FLOAT_NODATA
+            ds.write(data, window=((r, r + h), (0, size)))
+
+
+def train(stack: Path, out: Path, kind: str) -> Path:
+    """A real, small model trained on labels derived from slope, saved with its card."""
+    from core.raster.stack import open_stack
+    from core.susceptibility.dataset import SampleSet, TemporalMode, band_stats, read_patches
+    from core.susceptibility.train import Prepared, TrainConfig, train_all
+
+    info = open_stack(str(stack))
+    rng = np.random.default_rng(0)
+    n = 600
+    rows = rng.integers(info.grid.height // 10, info.grid.height, n)
+    cols = rng.integers(0, info.grid.width, n)
+    norm = band_stats(str(stack), block=4096)
+    patch = 8 if kind == "cnn" else 1
+    patches = read_patches(str(stack), rows, cols, max(patch, 2), norm)
+    labels = (patches[:, 1, patch // 2 if patch > 1 else 1, patch // 2 if patch > 1 else 1] > 0).astype(int)
+    data = SampleSet(patches, None, labels, rng.random(n) < 0.3, rng.integers(0, 20, n))
+    prep = Prepared(data, info.names, norm, None, None, len(info.names), 1, info.grid.resolution[0], info.grid.crs_wkt)
+    cfg = TrainConfig(models=(kind,), patch_size=max(patch, 2), epochs=2, rf_trees=20, temporal_mode=TemporalMode.NONE)
+    train_all(prep, cfg, str(out))
+    return out / f"{kind}.json"
+
+
+def main() -> int:
+    """Generate, train, predict in a child process, print figures."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=20000)
+    ap.add_argument("--model", choices=["rf", "cnn"], default="rf")
+    ap.add_argument("--block", type=int, default=512)
+    ap.add_argument("--workdir", default=None)
+    a = ap.parse_args()
+    work = Path(a.workdir or tempfile.mkdtemp(prefix="lsai_bench_"))
+    work.mkdir(parents=True, exist_ok=True)
+    stack = work / f"stack_{a.size}.tif"
+    if not stack.exists():
+        t = time.time()
+        generate(stack, a.size)
+        print(f"generated {a.size}x{a.size} stack in {time.time() - t:.0f} s ({stack.stat().st_size / 2**30:.2f} GiB)")
+    card = train(stack, work / "model", a.model)
+    child = "\n".join(
+        [
+            f"import sys, time, json, resource; sys.path.insert(0, {str(ROOT)!r})",
+            "from core.susceptibility.predict import predict_stack",
+            "t = time.time()",
+            f"predict_stack({str(card)!r}, {str(stack)!r}, {str(work / 'pred.tif')!r}, block={a.block})",
+            "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            "print(json.dumps({'seconds': time.time() - t, 'maxrss_kib': rss}))",
+        ]
+    )
+    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+    if r.returncode:
+        print(r.stderr)
+        return 1
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    cells = a.size * a.size
+    e2e = cells / res["seconds"]
+    # baseline: the bare model on in-memory cells
+    from core.susceptibility.predict import load_model
+
+    m = load_model(str(card))
+    rng = np.random.default_rng(1)
+    if a.model == "rf":
+        x = rng.normal(size=(1_000_000, 3)).astype(np.float32)
+        t = time.time()
+        m.tree.predict_proba(x)
+        bare = x.shape[0] / (time.time() - t)
+    else:
+        import torch
+
+        p = torch.from_numpy(rng.normal(size=(20000, 3, 8, 8)).astype(np.float32))
+        t = time.time()
+        with torch.no_grad():
+            for i in range(0, p.shape[0], 4096):
+                m.net(p[i : i + 4096], None)
+        bare = p.shape[0] / (time.time() - t)
+    peak = res["maxrss_kib"] / 2**20
+    print(f"model {a.model}, {a.size}x{a.size} = {cells:,} cells, window {a.block}")
+    print(f"end-to-end lsm_predict: {e2e:,.0f} cells/s ({res['seconds']:.0f} s)")
+    print(f"baseline bare model forward: {bare:,.0f} cells/s")
+    print(f"ratio end-to-end / bare: {e2e / bare:.2f}")
+    print(f"peak RSS of the prediction process: {peak:.2f} GiB ({'under' if peak < 2 else 'OVER'} the 2 GiB budget)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
