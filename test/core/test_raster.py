@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_raster
 
+from conftest import write_raster
 from landslide_ai.core.errors import GridMismatchError, InvalidInputError
 from landslide_ai.core.raster.grid import Grid
 from landslide_ai.core.raster.io import FLOAT_NODATA, atomic_path

@@ -57,3 +57,15 @@ def test_class_factory_registers_provider_and_unloads(qgis_app):
     from landslide_ai.algorithms.provider import LandslideAIProvider
 
     reg.addProvider(LandslideAIProvider())  # leave the registry as the session fixture expects
+
+
+def test_missing_package_disables_only_the_algorithms_that_need_it(qgis_app):
+    from landslide_ai.algorithms.lsm_stack_factors import StackFactorsAlgorithm
+    from landslide_ai.algorithms.lsm_train import TrainAlgorithm
+
+    class Needy(TrainAlgorithm):
+        REQUIRES = ("torch", "package_that_is_not_installed")
+
+    ok, msg = Needy().canExecute()
+    assert not ok and "package_that_is_not_installed" in msg and "pip install" in msg
+    assert StackFactorsAlgorithm().canExecute() == (True, "")
