@@ -14,7 +14,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}" qgis-providers
+  apt-get install -y -q "${missing[@]}" qgis-providers
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then
