@@ -16,7 +16,8 @@ from pathlib import Path
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
 
-from ..core.errors import LandslideAIError
+from ..core.errors import InvalidInputError, LandslideAIError
+from ..core.sampling.points import Points
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
@@ -149,6 +150,38 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
             return self.execute_engine(parameters, context, FeedbackProgress(feedback), feedback)
         except LandslideAIError as exc:
             raise QgsProcessingException(str(exc)) from exc
+
+    def inventory_points(
+        self, parameters, context, crs, param: str = "INVENTORY", field_param: str = "PRESENCE_FIELD"
+    ) -> Points | None:
+        """Landslide points of a vector parameter, in ``crs`` (a ``QgsCoordinateReferenceSystem``).
+
+        Read through the QGIS API so that any provider works (GeoPackage, shapefile, PostGIS,
+        memory layers, selections); an optional presence field keeps features where it equals 1.
+        """
+        import numpy as np
+        from qgis.core import QgsCoordinateTransform, QgsFeatureRequest
+
+        layer = self.parameterAsVectorLayer(parameters, param, context)
+        if layer is None:
+            return None
+        field = self.parameterAsString(parameters, field_param, context) if field_param in parameters else ""
+        request = QgsFeatureRequest()
+        if field:
+            if layer.fields().indexOf(field) < 0:
+                names = [f.name() for f in layer.fields()]
+                raise InvalidInputError(f"The inventory has no field '{field}'; its fields are {names}.")
+            request.setFilterExpression(f'"{field}" = 1 OR "{field}" = \'true\'')
+        xform = QgsCoordinateTransform(layer.crs(), crs, context.transformContext())
+        xs, ys = [], []
+        for feat in layer.getFeatures(request):
+            geom = feat.geometry()
+            if geom.isEmpty():
+                continue
+            pt = xform.transform(geom.centroid().asPoint())
+            xs.append(pt.x())
+            ys.append(pt.y())
+        return Points(np.asarray(xs, float), np.asarray(ys, float), {})
 
     def execute_engine(self, parameters, context, progress: FeedbackProgress, feedback) -> dict:
         """Subclasses: read parameters, call the engine, return outputs."""

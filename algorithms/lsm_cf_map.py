@@ -15,7 +15,6 @@ from qgis.core import (
 
 from ..core.errors import InvalidInputError
 from ..core.sampling.cf import cf_map
-from ..core.sampling.points import read_points
 from .base import LandslideAlgorithm
 from .lsm_stack_factors import split_names
 from .styling import ramp_qml, style_output, zoning_qml
@@ -35,11 +34,6 @@ def parse_breaks(text: str) -> dict[str, list[float]]:
         except ValueError as exc:
             raise InvalidInputError(f"Non-numeric break in '{part}'.") from exc
     return out
-
-
-def inventory_filter(layer, field: str) -> str | None:
-    """OGR filter keeping landslides when the inventory also holds non-landslide points."""
-    return f'"{field}" = 1' if field and layer.fields().indexOf(field) >= 0 else None
 
 
 class CfMapAlgorithm(LandslideAlgorithm):
@@ -87,9 +81,7 @@ class CfMapAlgorithm(LandslideAlgorithm):
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
-        inv = self.parameterAsVectorLayer(parameters, self.INVENTORY, context)
-        where = inventory_filter(inv, self.parameterAsString(parameters, self.FIELD, context))
-        pts = read_points(inv.source().split("|")[0], stack.crs().toWkt(), where)
+        pts = self.inventory_points(parameters, context, stack.crs())
         score = self.parameterAsOutputLayer(parameters, self.SCORE, context)
         zoning = self.parameterAsOutputLayer(parameters, self.ZONING, context)
         csv = self.parameterAsFileOutput(parameters, self.TABLE_CSV, context)

@@ -16,10 +16,8 @@ from qgis.core import (
 
 from ..core.errors import InvalidInputError
 from ..core.raster.zoning import ZoningMethod
-from ..core.sampling.points import read_points
 from ..core.susceptibility.predict import predict_and_zone
 from .base import LandslideAlgorithm
-from .lsm_cf_map import inventory_filter
 from .styling import style_output, susceptibility_qml, zoning_qml
 
 METHODS = [ZoningMethod.QUANTILE, ZoningMethod.NATURAL_BREAKS, ZoningMethod.USER]
@@ -93,11 +91,7 @@ class PredictAlgorithm(LandslideAlgorithm):
                 raise InvalidInputError(
                     "User thresholds must be 4 comma-separated numbers, e.g. 0.2,0.4,0.6,0.8."
                 ) from exc
-        inv = self.parameterAsVectorLayer(parameters, self.INVENTORY, context)
-        pts = None
-        if inv is not None:
-            where = inventory_filter(inv, self.parameterAsString(parameters, self.FIELD, context))
-            pts = read_points(inv.source().split("|")[0], stack.crs().toWkt(), where)
+        pts = self.inventory_points(parameters, context, stack.crs())
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         zoning = self.parameterAsOutputLayer(parameters, self.ZONING, context)
         table = self.parameterAsFileOutput(parameters, self.TABLE, context) or None

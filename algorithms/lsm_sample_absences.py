@@ -13,9 +13,7 @@ from qgis.core import (
 )
 
 from ..core.sampling.absences import SamplingConfig, SplitMethod, Strategy, sample_absences, write_samples
-from ..core.sampling.points import read_points
 from .base import LandslideAlgorithm
-from .lsm_cf_map import inventory_filter
 
 STRATEGIES = [Strategy.BUFFER, Strategy.SLOPE, Strategy.CF]
 SPLITS = [SplitMethod.SPATIAL_BLOCKS, SplitMethod.RANDOM]
@@ -143,9 +141,7 @@ class SampleAbsencesAlgorithm(LandslideAlgorithm):
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
-        inv = self.parameterAsVectorLayer(parameters, self.INVENTORY, context)
-        where = inventory_filter(inv, self.parameterAsString(parameters, self.FIELD, context))
-        pts = read_points(inv.source().split("|")[0], stack.crs().toWkt(), where)
+        pts = self.inventory_points(parameters, context, stack.crs())
         cfg = SamplingConfig(
             strategy=STRATEGIES[self.parameterAsEnum(parameters, self.STRATEGY, context)],
             ratio=self.parameterAsDouble(parameters, self.RATIO, context),

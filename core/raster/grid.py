@@ -18,6 +18,7 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from ..errors import GridMismatchError, InvalidInputError
+from .io import FLOAT_NODATA, GTIFF_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,20 @@ class Grid:
     def inside(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Boolean mask of cells inside the grid."""
         return (rows >= 0) & (rows < self.height) & (cols >= 0) & (cols < self.width)
+
+    def profile(self, count: int = 1, dtype: str = "float32", nodata: float | None = FLOAT_NODATA) -> dict:
+        """rasterio creation profile of a tiled, compressed GeoTIFF on this grid (every engine writer uses it)."""
+        return {
+            "driver": "GTiff",
+            "width": self.width,
+            "height": self.height,
+            "count": count,
+            "dtype": dtype,
+            "crs": self.crs,
+            "transform": self.affine,
+            "nodata": nodata,
+            **GTIFF_OPTIONS,
+        }
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (model cards, reports)."""

@@ -22,7 +22,7 @@ from rasterio.warp import transform_bounds
 from ..errors import GridMismatchError, InvalidInputError
 from ..progress import NullProgress, Progress, check
 from .grid import Grid
-from .io import FLOAT_NODATA, GTIFF_OPTIONS, atomic_path, valid_mask, write_text_atomic
+from .io import FLOAT_NODATA, atomic_path, valid_mask, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -192,17 +192,7 @@ def stack_factors(
                     "source_nodata": ds.nodatavals[spec.band - 1],
                 }
             )
-        profile = {
-            "driver": "GTiff",
-            "width": grid.width,
-            "height": grid.height,
-            "count": len(factors),
-            "dtype": "float32",
-            "crs": grid.crs,
-            "transform": grid.affine,
-            "nodata": FLOAT_NODATA,
-            **GTIFF_OPTIONS,
-        }
+        profile = grid.profile(len(factors), "float32", FLOAT_NODATA)
         stats = np.zeros((len(factors), 4))  # n, sum, min, max
         stats[:, 2] = np.inf
         stats[:, 3] = -np.inf

@@ -15,7 +15,7 @@ import rasterio
 from ..errors import InvalidInputError, MissingDependencyError
 from ..progress import NullProgress, Progress, check
 from .grid import Grid
-from .io import GTIFF_OPTIONS, atomic_path, valid_mask
+from .io import atomic_path, valid_mask
 
 ZONE_NODATA = 0
 ZONE_LABELS_5 = ["Very low", "Low", "Moderate", "High", "Very high"]
@@ -91,17 +91,7 @@ def zone_raster(
     progress = progress or NullProgress()
     with rasterio.open(src_path) as src:
         grid = Grid.from_dataset(src)
-        prof = {
-            "driver": "GTiff",
-            "width": grid.width,
-            "height": grid.height,
-            "count": 1,
-            "dtype": "uint8",
-            "crs": src.crs,
-            "transform": src.transform,
-            "nodata": ZONE_NODATA,
-            **GTIFF_OPTIONS,
-        }
+        prof = grid.profile(1, "uint8", ZONE_NODATA)
         with atomic_path(out_path) as tmp, rasterio.open(tmp, "w", **prof) as dst:
             n = grid.n_windows(block)
             for k, win in enumerate(grid.windows(block)):

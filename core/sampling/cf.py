@@ -25,7 +25,7 @@ import rasterio
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.grid import Grid
-from ..raster.io import FLOAT_NODATA, GTIFF_OPTIONS, atomic_path, write_text_atomic
+from ..raster.io import FLOAT_NODATA, atomic_path, write_text_atomic
 from ..raster.stack import open_stack, read_block
 from ..raster.zoning import ZoningMethod, compute_breaks, sample_values, zone_raster
 from .points import Points, points_on_grid
@@ -194,17 +194,7 @@ def cf_map(
     res = fit_cf(stack, landslides, categorical, n_classes, user_breaks, block, SubProgress(progress, 0, 0.5))
     info = open_stack(stack)
     grid: Grid = info.grid
-    prof = {
-        "driver": "GTiff",
-        "width": grid.width,
-        "height": grid.height,
-        "count": 1,
-        "dtype": "float32",
-        "crs": grid.crs,
-        "transform": grid.affine,
-        "nodata": FLOAT_NODATA,
-        **GTIFF_OPTIONS,
-    }
+    prof = grid.profile(1, "float32", FLOAT_NODATA)
     w = np.array([res.weights[f.name] for f in res.factors])
     with rasterio.open(stack) as ds, atomic_path(score_out) as tmp:
         with rasterio.open(tmp, "w", **prof) as dst:

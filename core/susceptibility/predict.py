@@ -19,7 +19,7 @@ from rasterio.windows import Window
 from ..errors import GridMismatchError, ModelLoadError
 from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, SubProgress, check
-from ..raster.io import FLOAT_NODATA, GTIFF_OPTIONS, atomic_path, write_text_atomic
+from ..raster.io import FLOAT_NODATA, atomic_path, write_text_atomic
 from ..raster.stack import open_stack, read_block
 from ..raster.zoning import ZONE_LABELS_5, ZoningMethod, compute_breaks, sample_values, zone_raster
 from ..sampling.points import Points
@@ -115,17 +115,7 @@ def predict_stack(
 
         dev = pick_device(device)
         model.net.to(dev)
-    prof = {
-        "driver": "GTiff",
-        "width": grid.width,
-        "height": grid.height,
-        "count": 1,
-        "dtype": "float32",
-        "crs": grid.crs,
-        "transform": grid.affine,
-        "nodata": FLOAT_NODATA,
-        **GTIFF_OPTIONS,
-    }
+    prof = grid.profile(1, "float32", FLOAT_NODATA)
     tds = rasterio.open(temporal_stack) if mode is TemporalMode.CLIMATE else None
     try:
         with rasterio.open(stack) as ds, atomic_path(out) as tmp, rasterio.open(tmp, "w", **prof) as dst:

@@ -21,7 +21,7 @@ from rasterio.windows import Window
 from ..errors import InvalidInputError, MissingDependencyError
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
-from ..raster.io import FLOAT_NODATA, GTIFF_OPTIONS, atomic_path, valid_mask
+from ..raster.io import FLOAT_NODATA, atomic_path, valid_mask
 
 gdal.UseExceptions()
 
@@ -64,17 +64,7 @@ def plan_curvature(dem: str, out: str, block: int = 512, progress: Progress | No
     rx, ry = grid.resolution
     with rasterio.open(dem) as src, atomic_path(out) as tmp:
         nodata = src.nodata
-        prof = {
-            "driver": "GTiff",
-            "width": grid.width,
-            "height": grid.height,
-            "count": 1,
-            "dtype": "float32",
-            "crs": src.crs,
-            "transform": src.transform,
-            "nodata": FLOAT_NODATA,
-            **GTIFF_OPTIONS,
-        }
+        prof = grid.profile(1, "float32", FLOAT_NODATA)
         with rasterio.open(tmp, "w", **prof) as dst:
             n = grid.n_windows(block)
             for k, win in enumerate(grid.windows(block)):
@@ -129,17 +119,7 @@ def twi(dem: str, out: str, progress: Progress | None = None) -> None:
     with rasterio.open(dem) as src:
         z = src.read(1).astype(np.float64)
         ok = valid_mask(z, src.nodata)
-        prof = {
-            "driver": "GTiff",
-            "width": grid.width,
-            "height": grid.height,
-            "count": 1,
-            "dtype": "float32",
-            "crs": src.crs,
-            "transform": src.transform,
-            "nodata": FLOAT_NODATA,
-            **GTIFF_OPTIONS,
-        }
+        prof = grid.profile(1, "float32", FLOAT_NODATA)
     zz = np.where(ok, z, np.nan)
     gy, gx = np.gradient(zz, rx)
     slope = np.arctan(np.hypot(gx, gy))
