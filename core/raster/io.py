@@ -8,10 +8,12 @@ in the destination folder and renames it into place only on success.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -62,3 +64,24 @@ def valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:
     if nodata is not None and np.isfinite(nodata):
         ok &= data != nodata
     return ok
+
+
+#: GDAL block cache for engine calls. GDAL's default (5 % of RAM) would let a window loop over a
+#: large raster grow the process by gigabytes of cached blocks; windows are read once, so a small
+#: cache costs no speed.
+GDAL_CACHE_MB = int(os.environ.get("LANDSLIDEAI_GDAL_CACHE_MB", "256"))
+
+F = TypeVar("F", bound=Callable)
+
+
+def bounded_gdal_cache(func: F) -> F:
+    """Run ``func`` with GDAL's block cache capped at ``GDAL_CACHE_MB`` (bounded memory)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import rasterio
+
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -22,7 +22,7 @@ from rasterio.warp import transform_bounds
 from ..errors import GridMismatchError, InvalidInputError
 from ..progress import NullProgress, Progress, check
 from .grid import Grid
-from .io import FLOAT_NODATA, atomic_path, valid_mask, write_text_atomic
+from .io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, valid_mask, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,7 @@ def reference_grid(
     return Grid.from_bounds(ref_crs.to_wkt(), bounds, resolution_m)
 
 
+@bounded_gdal_cache
 def stack_factors(
     factors: list[FactorSpec],
     output: str,

@@ -15,7 +15,7 @@ import rasterio
 from ..errors import InvalidInputError, MissingDependencyError
 from ..progress import NullProgress, Progress, check
 from .grid import Grid
-from .io import atomic_path, valid_mask
+from .io import atomic_path, bounded_gdal_cache, valid_mask
 
 ZONE_NODATA = 0
 ZONE_LABELS_5 = ["Very low", "Low", "Moderate", "High", "Very high"]
@@ -29,6 +29,7 @@ class ZoningMethod(str, Enum):
     USER = "user"
 
 
+@bounded_gdal_cache
 def sample_values(path: str, band: int = 1, max_n: int = 200_000, seed: int = 0, block: int = 1024) -> np.ndarray:
     """A uniform random sample (at most ``max_n``) of the valid cells of one band, windowed."""
     rng = np.random.default_rng(seed)
@@ -84,6 +85,7 @@ def classify(values: np.ndarray, breaks: list[float]) -> np.ndarray:
     return (np.digitize(values, breaks, right=False) + 1).astype(np.uint8)
 
 
+@bounded_gdal_cache
 def zone_raster(
     src_path: str, out_path: str, breaks: list[float], block: int = 1024, progress: Progress | None = None
 ) -> None:

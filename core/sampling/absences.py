@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
+from ..raster.io import bounded_gdal_cache
 from ..raster.stack import open_stack, read_block
 from .points import Points, points_on_grid, write_points
 
@@ -99,6 +100,7 @@ def _allowed(
     return allowed
 
 
+@bounded_gdal_cache
 def sample_absences(
     stack: str,
     landslides: Points,

@@ -25,7 +25,7 @@ import rasterio
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.grid import Grid
-from ..raster.io import FLOAT_NODATA, atomic_path, write_text_atomic
+from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, write_text_atomic
 from ..raster.stack import open_stack, read_block
 from ..raster.zoning import ZoningMethod, compute_breaks, sample_values, zone_raster
 from .points import Points, points_on_grid
@@ -104,6 +104,7 @@ def certainty_factor(ppa: np.ndarray, pps: float) -> np.ndarray:
     return np.where(ppa >= pps, pos, neg)
 
 
+@bounded_gdal_cache
 def fit_cf(
     stack: str,
     landslides: Points,
@@ -176,6 +177,7 @@ def fit_cf(
     return CFResult(classes, cfs, cells, ls, weights, sens, [], int(pv.shape[0]), n_cells)
 
 
+@bounded_gdal_cache
 def cf_map(
     stack: str,
     landslides: Points,

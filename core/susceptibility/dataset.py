@@ -16,7 +16,7 @@ from rasterio.windows import Window
 
 from ..errors import GridMismatchError, InvalidInputError
 from ..raster.grid import Grid
-from ..raster.io import valid_mask
+from ..raster.io import bounded_gdal_cache, valid_mask
 from ..raster.stack import open_stack, read_block
 
 
@@ -48,6 +48,7 @@ class Normalisation:
         return np.where(ok[None], (data - m) / s, 0.0).astype(np.float32)
 
 
+@bounded_gdal_cache
 def band_stats(path: str, block: int = 1024) -> Normalisation:
     """Mean and std of every band over the stack's common valid cells (streaming, windowed)."""
     info = open_stack(path)

@@ -19,7 +19,7 @@ from rasterio.windows import Window
 from ..errors import GridMismatchError, ModelLoadError
 from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, SubProgress, check
-from ..raster.io import FLOAT_NODATA, atomic_path, write_text_atomic
+from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, write_text_atomic
 from ..raster.stack import open_stack, read_block
 from ..raster.zoning import ZONE_LABELS_5, ZoningMethod, compute_breaks, sample_values, zone_raster
 from ..sampling.points import Points
@@ -85,6 +85,7 @@ def check_stack_matches(model: LoadedModel, names: list[str], resolution: float)
         )
 
 
+@bounded_gdal_cache
 def predict_stack(
     card_path: str,
     stack: str,
@@ -213,6 +214,7 @@ def zoning_table(
     return rows
 
 
+@bounded_gdal_cache
 def predict_and_zone(
     card_path: str,
     stack: str,
