@@ -85,3 +85,24 @@ def bounded_gdal_cache(func: F) -> F:
             return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def read_padded(ds, win, fill: float, indexes=None) -> np.ndarray:
+    """Read a window that may extend past the raster's edges, padding outside cells with ``fill``.
+
+    rasterio's ``boundless=True`` builds a warped VRT for every call, which is slow and holds
+    memory across a window loop; reading the in-bounds part and padding costs neither.
+    """
+    from rasterio.windows import Window
+
+    r0, c0 = int(win.row_off), int(win.col_off)
+    h, w = int(win.height), int(win.width)
+    rr0, cc0 = max(r0, 0), max(c0, 0)
+    rr1, cc1 = min(r0 + h, ds.height), min(c0 + w, ds.width)
+    bands = ds.count if indexes is None else (1 if isinstance(indexes, int) else len(indexes))
+    out = np.full((bands, h, w), fill, dtype=np.float32)
+    if rr1 > rr0 and cc1 > cc0:
+        inner = ds.read(indexes if indexes is not None else None, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+        inner = inner if inner.ndim == 3 else inner[None]
+        out[:, rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0] = inner
+    return out if not isinstance(indexes, int) else out[0]

@@ -22,7 +22,7 @@ from rasterio.warp import transform_bounds
 from ..errors import GridMismatchError, InvalidInputError
 from ..progress import NullProgress, Progress, check
 from .grid import Grid
-from .io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, valid_mask, write_text_atomic
+from .io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, read_padded, valid_mask, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -290,9 +290,7 @@ def read_block(ds: rasterio.io.DatasetReader, win, nodata: float | None, what: s
     ``lsm_stack_factors`` (or was edited): silently treating them as data would poison a model,
     silently masking them would hide a broken input. Both are worse than a clear error.
     """
-    data = ds.read(window=win, boundless=True, fill_value=nodata if nodata is not None else np.nan).astype(
-        np.float32, copy=False
-    )
+    data = read_padded(ds, win, nodata if nodata is not None else np.nan)
     nan = np.isnan(data)
     if nan.any() and not (nodata is not None and np.isnan(nodata)):
         raise InvalidInputError(

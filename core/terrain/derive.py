@@ -21,7 +21,7 @@ from rasterio.windows import Window
 from ..errors import InvalidInputError, MissingDependencyError
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
-from ..raster.io import FLOAT_NODATA, atomic_path, valid_mask
+from ..raster.io import FLOAT_NODATA, atomic_path, read_padded, valid_mask
 
 gdal.UseExceptions()
 
@@ -70,9 +70,7 @@ def plan_curvature(dem: str, out: str, block: int = 512, progress: Progress | No
             for k, win in enumerate(grid.windows(block)):
                 check(progress)
                 big = Window(win.col_off - 1, win.row_off - 1, win.width + 2, win.height + 2)
-                z = src.read(1, window=big, boundless=True, fill_value=np.nan if nodata is None else nodata).astype(
-                    np.float64
-                )
+                z = read_padded(src, big, np.nan if nodata is None else nodata, indexes=1).astype(np.float64)
                 ok = valid_mask(z, nodata)
                 z = np.where(ok, z, np.nan)
                 z1, z2, z3 = z[:-2, :-2], z[:-2, 1:-1], z[:-2, 2:]
