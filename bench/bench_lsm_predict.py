@@ -6,8 +6,9 @@ baseline: the same model's bare ``predict_proba`` on in-memory cells (no I/O, no
     .venv/bin/python bench/bench_lsm_predict.py               # 20000 x 20000 cells, Random Forest
     .venv/bin/python bench/bench_lsm_predict.py --size 2000 --model cnn   # patch CNN, smaller grid
 
-Peak RSS is read from ``getrusage(RUSAGE_CHILDREN)`` of a child process that only predicts, so
-the generation of the stack does not count.
+Peak RSS is the ``VmHWM`` of a child process that only predicts (``getrusage``'s ``ru_maxrss``
+would not do: Linux carries the parent's high-water mark across ``fork`` + ``exec``), so the
+generation of the stack and the training do not count.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def main() -> int:
             "from core.susceptibility.predict import predict_stack",
             "t = time.time()",
             f"predict_stack({str(card)!r}, {str(stack)!r}, {str(work / 'pred.tif')!r}, block={a.block})",
-            "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            "rss = [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')][0]",
             "print(json.dumps({'seconds': time.time() - t, 'maxrss_kib': rss}))",
         ]
     )
