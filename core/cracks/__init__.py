@@ -1,0 +1,1 @@
+"""Crack classification: chip grids over orthomosaics, classifiers, transfer learning, stitching, Grad-CAM."""

@@ -1,0 +1,122 @@
+"""The chip grid over an orthomosaic: 227 x 227 px classifier inputs with a stride, read window by window.
+
+A chip is one classifier input. Its footprint is exactly its pixel window under the source
+transform (no resampling unless a target ground resolution is asked for), so probabilities can
+be stitched back onto the orthomosaic's own grid. Chips that are mostly nodata (alpha = 0, the
+nodata value, or outside the image) are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from ..errors import InvalidInputError
+from ..raster.grid import Grid
+from ..raster.io import read_padded
+
+
+@dataclass(frozen=True)
+class ChipSpec:
+    """Chip geometry and band mapping.
+
+    Attributes:
+        chip_px: chip side in pixels (paper: 227).
+        stride_px: step between chips; ``chip_px`` means no overlap.
+        rgb_bands: 1-based bands mapped to R, G, B.
+        alpha_band: 1-based alpha band (0 = none); alpha 0 is nodata.
+        min_valid: minimum valid fraction for a chip to be kept.
+    """
+
+    chip_px: int = 227
+    stride_px: int = 227
+    rgb_bands: tuple[int, int, int] = (1, 2, 3)
+    alpha_band: int = 0
+    min_valid: float = 0.5
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One chip: its row/col in the chip grid, pixel window and valid fraction."""
+
+    row: int
+    col: int
+    window: Window
+    valid_fraction: float
+
+
+def check_orthomosaic(path: str, spec: ChipSpec) -> Grid:
+    """Refuse inputs the classifier cannot read correctly, with how to fix them."""
+    with rasterio.open(path) as ds:
+        grid = Grid.from_dataset(ds)
+        if ds.count < 3:
+            raise InvalidInputError(
+                f"{path} has {ds.count} band(s); the crack classifiers need an RGB image (3 bands or more)."
+            )
+        if any(b < 1 or b > ds.count for b in (*spec.rgb_bands, spec.alpha_band or 1)):
+            raise InvalidInputError(f"Band mapping {spec.rgb_bands} / alpha {spec.alpha_band} outside 1..{ds.count}.")
+        dtypes = {ds.dtypes[b - 1] for b in spec.rgb_bands}
+        if dtypes != {"uint8"}:
+            raise InvalidInputError(
+                f"{path} has {sorted(dtypes)} RGB bands; the models were trained on 8-bit photos. Convert it to "
+                "8-bit (Raster > Conversion > Translate with scaling) first."
+            )
+        if ds.crs.is_geographic:
+            raise InvalidInputError(
+                f"{path} is in a geographic CRS; chip sizes in cm/px need a projected CRS. Reproject it (e.g. UTM)."
+            )
+    if spec.chip_px < 8 or spec.stride_px < 1:
+        raise InvalidInputError("Chip size must be at least 8 px and the stride at least 1 px.")
+    return grid
+
+
+def chip_windows(grid: Grid, spec: ChipSpec) -> Iterator[tuple[int, int, Window]]:
+    """Every chip window covering the image (the last row/column may extend past the edge)."""
+    rows = max(1, int(np.ceil((grid.height - spec.chip_px) / spec.stride_px)) + 1)
+    cols = max(1, int(np.ceil((grid.width - spec.chip_px) / spec.stride_px)) + 1)
+    for r in range(rows):
+        for c in range(cols):
+            yield r, c, Window(c * spec.stride_px, r * spec.stride_px, spec.chip_px, spec.chip_px)
+
+
+def read_chip(ds, win: Window, spec: ChipSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(3, H, W) uint8 RGB and the (H, W) valid mask of one chip window (outside the image = invalid)."""
+    rgb = read_padded(ds, win, 0, indexes=list(spec.rgb_bands)).astype(np.uint8)
+    valid = read_padded_mask(ds, win)
+    if spec.alpha_band:
+        valid = valid & (read_padded(ds, win, 0, indexes=spec.alpha_band) > 0)
+    nod = ds.nodata
+    if nod is not None:
+        valid = valid & ~np.all(rgb == nod, axis=0)
+    return rgb, valid
+
+
+def read_padded_mask(ds, win: Window) -> np.ndarray:
+    """True where the window lies inside the raster."""
+    r0, c0, h, w = int(win.row_off), int(win.col_off), int(win.height), int(win.width)
+    m = np.zeros((h, w), bool)
+    m[max(0, -r0) : max(0, min(h, ds.height - r0)), max(0, -c0) : max(0, min(w, ds.width - c0))] = True
+    return m
+
+
+def iter_chips(path: str, spec: ChipSpec) -> Iterator[tuple[Chip, np.ndarray]]:
+    """Valid chips with their RGB arrays, read one window at a time (bounded memory)."""
+    grid = check_orthomosaic(path, spec)
+    with rasterio.open(path) as ds:
+        for r, c, win in chip_windows(grid, spec):
+            rgb, valid = read_chip(ds, win, spec)
+            frac = float(valid.mean())
+            if frac >= spec.min_valid:
+                yield Chip(r, c, win, frac), rgb
+
+
+def chip_footprint(grid: Grid, win: Window) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of a chip window under the grid's transform."""
+    a = grid.affine
+    left, top = a * (win.col_off, win.row_off)
+    right, bottom = a * (win.col_off + win.width, win.row_off + win.height)
+    return left, bottom, right, top
