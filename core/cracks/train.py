@@ -1,0 +1,316 @@
+"""Crack classifier training: folder-per-class images, stratified 7:2:1 split, augmentation,
+Adam + cross-entropy (class-weighted or focal), ReduceLROnPlateau, early stopping, and the
+paper's two-stage transfer learning (pretrain on a source set, fine-tune with conv1..layer3 frozen).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InvalidInputError
+from ..model_card import ModelCard
+from ..progress import NullProgress, Progress, check
+from .models import CLASSES, build_model, freeze_for_finetuning
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
+#: accepted folder names per class (our names first, then the Özgenel dataset's)
+CLASS_FOLDERS = {"crack": ("crack", "positive"), "no_crack": ("no_crack", "negative")}
+
+
+@dataclass(frozen=True)
+class CrackTrainConfig:
+    """Training settings (units in names; defaults follow the paper where it gives them)."""
+
+    arch: str = "resnet50_se"
+    input_px: int = 227
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    patience: int = 8
+    se_reduction: int = 16
+    dropout: float = 0.5
+    loss: str = "weighted_ce"  # or "focal", "ce"
+    focal_gamma: float = 2.0
+    positive_fraction: float = 1.0  # imbalance experiment: keep this share of the crack images
+    split: tuple[float, float, float] = (0.7, 0.2, 0.1)
+    imagenet_weights: str | None = None
+    seed: int = 42
+    device: str = "auto"
+    max_images_per_class: int | None = None
+
+
+@dataclass
+class ImageSet:
+    """Paths and labels (1 = crack) with the split each image belongs to."""
+
+    paths: list[str]
+    labels: np.ndarray
+    split: np.ndarray  # "train", "val", "test"
+    groups: list[str] = field(default_factory=list)
+
+
+def find_images(root: str, max_per_class: int | None = None, seed: int = 0) -> tuple[list[str], np.ndarray, list[str]]:
+    """Images under ``root/<class>/[subtype/]*`` with labels and sub-type groups."""
+    base = Path(root)
+    paths, labels, groups = [], [], []
+    found = {}
+    for cls, names in CLASS_FOLDERS.items():
+        dirs = [d for d in base.iterdir() if d.is_dir() and d.name.lower() in names] if base.is_dir() else []
+        files = sorted(p for d in dirs for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if max_per_class and len(files) > max_per_class:
+            rng = np.random.default_rng(seed)
+            files = [files[i] for i in sorted(rng.choice(len(files), max_per_class, replace=False))]
+        found[cls] = len(files)
+        for f in files:
+            paths.append(str(f))
+            labels.append(1 if cls == "crack" else 0)
+            groups.append(f"{cls}/{f.parent.name}")
+    missing = [c for c, n in found.items() if n == 0]
+    if missing:
+        raise InvalidInputError(
+            f"{root} has no images for class(es) {missing}. Put images in sub-folders 'crack/' and 'no_crack/' "
+            "(or 'Positive/' and 'Negative/'); both classes are needed."
+        )
+    return paths, np.asarray(labels), groups
+
+
+def stratified_split(
+    labels: np.ndarray, groups: list[str], fractions: tuple[float, float, float], seed: int
+) -> np.ndarray:
+    """Train/val/test labels per image, stratified by class *and* sub-type folder (7:2:1 by default)."""
+    rng = np.random.default_rng(seed)
+    split = np.empty(labels.size, dtype=object)
+    for g in sorted(set(groups)):
+        idx = rng.permutation([i for i, gg in enumerate(groups) if gg == g])
+        n_tr = int(round(fractions[0] * idx.size))
+        n_va = int(round(fractions[1] * idx.size))
+        split[idx[:n_tr]] = "train"
+        split[idx[n_tr : n_tr + n_va]] = "val"
+        split[idx[n_tr + n_va :]] = "test"
+    return split
+
+
+def transforms(input_px: int, train: bool):
+    """torchvision transforms: rot90 multiples, h-flip p=0.5, colour jitter (0.2, 0.2, 0.2, 0.1) for training."""
+    from torchvision.transforms import v2
+
+    ops: list = [v2.ToImage(), v2.Resize((input_px, input_px), antialias=True)]
+    if train:
+        ops += [
+            v2.RandomChoice([v2.RandomRotation((a, a)) for a in (0, 90, 180, 270)]),
+            v2.RandomHorizontalFlip(0.5),
+            v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1),
+        ]
+    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    return v2.Compose(ops)
+
+
+class ImageDataset(torch.utils.data.Dataset):
+    """Reads images lazily; a corrupt file is a clear error naming the file."""
+
+    def __init__(self, paths: list[str], labels: np.ndarray, tf) -> None:
+        self.paths, self.labels, self.tf = paths, labels, tf
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(self.paths[i]) as im:
+                img = im.convert("RGB")
+        except (UnidentifiedImageError, OSError) as exc:
+            raise InvalidInputError(f"Cannot read image {self.paths[i]} ({exc}); remove or replace it.") from exc
+        return self.tf(img), int(self.labels[i])
+
+
+class FocalLoss(nn.Module):
+    """Focal loss (Lin et al., 2017) on softmax outputs, for strongly imbalanced chip sets."""
+
+    def __init__(self, gamma: float = 2.0, weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.gamma, self.weight = gamma, weight
+
+    def forward(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ce = nn.functional.cross_entropy(logits, y, weight=self.weight, reduction="none")
+        pt = torch.exp(-nn.functional.cross_entropy(logits, y, reduction="none"))
+        return ((1 - pt) ** self.gamma * ce).mean()
+
+
+def _device(name: str) -> torch.device:
+    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
+
+
+def evaluate(model: nn.Module, loader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and crack probabilities over a loader."""
+    model.eval()
+    ys, ps = [], []
+    with torch.no_grad():
+        for x, y in loader:
+            ps.append(torch.softmax(model(x.to(device)), 1)[:, 1].cpu().numpy())
+            ys.append(y.numpy())
+    return np.concatenate(ys), np.concatenate(ps)
+
+
+def crack_metrics(y: np.ndarray, p: np.ndarray) -> dict:
+    """Accuracy, recall, precision, F1, AUC and the confusion matrix at 0.5."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
+
+    yhat = (p >= 0.5).astype(int)
+    return {
+        "accuracy": float(accuracy_score(y, yhat)),
+        "recall": float(recall_score(y, yhat, zero_division=0)),
+        "precision": float(precision_score(y, yhat, zero_division=0)),
+        "f1": float(f1_score(y, yhat, zero_division=0)),
+        "auc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan"),
+        "confusion": confusion_matrix(y, yhat, labels=[0, 1]).tolist(),
+    }
+
+
+def fit(
+    model: nn.Module,
+    data: ImageSet,
+    cfg: CrackTrainConfig,
+    progress: Progress | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> tuple[nn.Module, dict]:
+    """Train ``model`` on the train split with early stopping on the val split; returns best model + history."""
+    progress = progress or NullProgress()
+    torch.manual_seed(cfg.seed)
+    device = _device(cfg.device)
+    model = model.to(device)
+    tr, va = data.split == "train", data.split == "val"
+    g = torch.Generator().manual_seed(cfg.seed)
+    dl_tr = torch.utils.data.DataLoader(
+        ImageDataset([p for p, m in zip(data.paths, tr) if m], data.labels[tr], transforms(cfg.input_px, True)),
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        generator=g,
+    )
+    dl_va = torch.utils.data.DataLoader(
+        ImageDataset([p for p, m in zip(data.paths, va) if m], data.labels[va], transforms(cfg.input_px, False)),
+        batch_size=cfg.batch_size,
+    )
+    counts = np.bincount(data.labels[tr], minlength=2).astype(float)
+    weight = torch.tensor(counts.sum() / (2 * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+    if cfg.loss == "focal":
+        lossf: nn.Module = FocalLoss(cfg.focal_gamma, weight)
+    else:
+        lossf = nn.CrossEntropyLoss(weight=weight if cfg.loss == "weighted_ce" else None)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=5)
+    hist: dict[str, list] = {"loss": [], "val_loss": [], "val_acc": []}
+    best, best_state, wait = np.inf, copy.deepcopy(model.state_dict()), 0
+    for epoch in range(cfg.epochs):
+        model.train()
+        freeze_bn = [
+            m
+            for m in model.modules()
+            if isinstance(m, nn.BatchNorm2d) and not any(p.requires_grad for p in m.parameters())
+        ]
+        for m in freeze_bn:
+            m.eval()
+        tot, n = 0.0, 0
+        for x, y in dl_tr:
+            check(progress)
+            x, y = x.to(device), y.to(device)
+            opt.zero_grad()
+            loss = lossf(model(x), y)
+            loss.backward()
+            opt.step()
+            tot += loss.item() * y.numel()
+            n += y.numel()
+        yv, pv = evaluate(model, dl_va, device)
+        pc = np.clip(pv.astype(np.float64), 1e-6, 1 - 1e-6)
+        vloss = float(-np.mean(yv * np.log(pc) + (1 - yv) * np.log(1 - pc)))
+        sched.step(vloss)
+        hist["loss"].append(tot / max(n, 1))
+        hist["val_loss"].append(vloss)
+        hist["val_acc"].append(float(((pv >= 0.5) == yv).mean()))
+        if on_epoch:
+            on_epoch({"epoch": epoch + 1, **{k: v[-1] for k, v in hist.items()}})
+        progress.report((epoch + 1) / cfg.epochs, f"{cfg.arch} epoch {epoch + 1}: val_loss {vloss:.3f}")
+        if vloss < best - 1e-4:
+            best, best_state, wait = vloss, copy.deepcopy(model.state_dict()), 0
+        else:
+            wait += 1
+            if wait >= cfg.patience:
+                break
+    model.load_state_dict(best_state)
+    return model, hist
+
+
+def load_image_set(root: str, cfg: CrackTrainConfig) -> ImageSet:
+    """Find, subsample (imbalance experiment) and split an image folder."""
+    paths, labels, groups = find_images(root, cfg.max_images_per_class, cfg.seed)
+    if cfg.positive_fraction < 1.0:
+        rng = np.random.default_rng(cfg.seed)
+        pos = np.flatnonzero(labels == 1)
+        keep_pos = rng.choice(pos, max(2, int(round(cfg.positive_fraction * pos.size))), replace=False)
+        keep = np.sort(np.concatenate([np.flatnonzero(labels == 0), keep_pos]))
+        paths, labels, groups = [paths[i] for i in keep], labels[keep], [groups[i] for i in keep]
+    return ImageSet(paths, labels, stratified_split(labels, groups, cfg.split, cfg.seed), groups)
+
+
+def train_crack_model(
+    target: str,
+    out_dir: str,
+    cfg: CrackTrainConfig,
+    source: str | None = None,
+    progress: Progress | None = None,
+    on_epoch=None,
+    name: str | None = None,
+) -> tuple[str, dict]:
+    """Train (optionally pretrain on ``source``, then fine-tune on ``target`` with conv1..layer3 frozen).
+
+    Returns the model card path and the target test-split metrics.
+    """
+    progress = progress or NullProgress()
+    from ..progress import SubProgress
+
+    model = build_model(cfg.arch, 2, cfg.se_reduction, cfg.dropout, cfg.imagenet_weights)
+    stages = {}
+    if source:
+        src = load_image_set(source, cfg)
+        model, h = fit(model, src, cfg, SubProgress(progress, 0, 0.5), on_epoch)
+        stages["pretrain"] = {"images": len(src.paths), "epochs_run": len(h["loss"])}
+        stages["trainable_after_freeze"] = len(freeze_for_finetuning(model))
+    tgt = load_image_set(target, cfg)
+    model, hist = fit(model, tgt, cfg, SubProgress(progress, 0.5 if source else 0, 1.0), on_epoch)
+    te = tgt.split == "test"
+    dl = torch.utils.data.DataLoader(
+        ImageDataset([p for p, m in zip(tgt.paths, te) if m], tgt.labels[te], transforms(cfg.input_px, False)),
+        batch_size=cfg.batch_size,
+    )
+    y, p = evaluate(model, dl, _device(cfg.device))
+    m = crack_metrics(y, p)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = name or (cfg.arch + ("_tl" if source else ""))
+    torch.save(model.state_dict(), out / f"{name}.pt")
+    card = ModelCard(
+        task="crack",
+        architecture=cfg.arch,
+        weights_file=f"{name}.pt",
+        inputs={"input_px": cfg.input_px, "bands": "RGB uint8", "se_reduction": cfg.se_reduction},
+        normalisation={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "scale": "1/255"},
+        classes=list(CLASSES),
+        metrics={"test": m, "split": f"stratified {cfg.split} of {target}; test images {int(te.sum())}"},
+        hyperparameters={k: v for k, v in asdict(cfg).items() if k not in ("device",)},
+        training={"transfer": stages or None, "history": hist},
+    )
+    card_path = out / f"{name}.json"
+    card.save(card_path)
+    return str(card_path), m

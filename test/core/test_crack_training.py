@@ -1,0 +1,62 @@
+"""Crack training on tiny generated image folders: split, two-stage transfer, imbalance, bad folders."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from landslide_ai.core.cracks.train import CrackTrainConfig, find_images, stratified_split, train_crack_model
+from landslide_ai.core.errors import InvalidInputError
+from landslide_ai.core.model_card import ModelCard
+
+
+def make_set(root, n=20, seed=0, names=("crack", "no_crack")):
+    """Textured 48 px images; crack images carry a dark random line."""
+    rng = np.random.default_rng(seed)
+    for cls in names:
+        (root / cls).mkdir(parents=True)
+        for i in range(n):
+            img = rng.integers(120, 200, (48, 48, 3), dtype=np.uint8)
+            if cls in ("crack", "Positive"):
+                r = rng.integers(5, 43)
+                img[r : r + 2, :, :] = 20
+            Image.fromarray(img).save(root / cls / f"{i}.png")
+    return str(root)
+
+
+def test_split_is_stratified_7_2_1():
+    labels = np.array([1] * 50 + [0] * 50)
+    s = stratified_split(labels, ["crack/a"] * 50 + ["no_crack/a"] * 50, (0.7, 0.2, 0.1), 0)
+    for c in (0, 1):
+        assert [(s[labels == c] == k).sum() for k in ("train", "val", "test")] == [35, 10, 5]
+
+
+def test_two_stage_transfer_learning_writes_card(tmp_path):
+    src = make_set(tmp_path / "concrete", names=("Positive", "Negative"))
+    tgt = make_set(tmp_path / "drone", seed=1)
+    cfg = CrackTrainConfig(arch="cnn", input_px=48, epochs=3, batch_size=8, lr=1e-3)
+    card_path, m = train_crack_model(tgt, str(tmp_path / "m"), cfg, source=src)
+    card = ModelCard.load(card_path)
+    assert card.task == "crack" and card.classes == ["no_crack", "crack"]
+    assert card.training["transfer"]["pretrain"]["images"] == 40
+    assert set(m) >= {"accuracy", "recall", "precision", "f1", "auc", "confusion"}
+    assert np.sum(m["confusion"]) == 4  # 10 % of 40 target images
+
+
+def test_imbalance_experiment_keeps_a_share_of_positives(tmp_path):
+    tgt = make_set(tmp_path / "d", n=20)
+    from landslide_ai.core.cracks.train import load_image_set
+
+    s = load_image_set(tgt, CrackTrainConfig(positive_fraction=0.25))
+    assert (s.labels == 1).sum() == 5 and (s.labels == 0).sum() == 20
+
+
+def test_one_class_folder_and_corrupt_image_are_refused(tmp_path):
+    make_set(tmp_path / "one", names=("crack",))
+    with pytest.raises(InvalidInputError, match="no_crack"):
+        find_images(str(tmp_path / "one"))
+    root = tmp_path / "bad"
+    make_set(root, n=10)
+    (root / "crack" / "0.png").write_bytes(b"not an image")
+    with pytest.raises(InvalidInputError, match="Cannot read image"):
+        train_crack_model(str(root), str(tmp_path / "m"), CrackTrainConfig(arch="cnn", input_px=48, epochs=1))
+    assert not (tmp_path / "m" / "cnn.json").exists()
