@@ -1,0 +1,235 @@
+"""Chip classification over an orthomosaic, stitched into georeferenced probability and Grad-CAM rasters.
+
+Chips overlap when the stride is smaller than the chip; each chip's output is spread over its
+window with a 2-D Hann weight (plus a small floor so image borders covered once still get a
+value) and the weighted mean is written. Chip rows are processed in order and a rolling strip of
+``chip_px`` rows is flushed as soon as no later chip can touch it, so memory is bounded by
+``width x chip_px`` whatever the orthomosaic's height.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+from osgeo import ogr, osr
+
+from ..errors import InvalidInputError, ModelLoadError
+from ..model_card import ModelCard
+from ..progress import NullProgress, Progress, check
+from ..raster.grid import Grid
+from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
+from .chips import ChipSpec, check_orthomosaic, chip_footprint, chip_windows, read_chip
+from .models import build_model, target_layer
+
+
+@dataclass
+class LoadedCrackModel:
+    """A classifier and its card."""
+
+    card: ModelCard
+    model: torch.nn.Module
+    mean: torch.Tensor
+    std: torch.Tensor
+
+
+def load_crack_model(card_path: str, device: torch.device) -> LoadedCrackModel:
+    """Load a crack classifier from its card; refuses cards of other tasks."""
+    card = ModelCard.load(card_path)
+    if card.task != "crack":
+        raise ModelLoadError(f"{card_path} is a '{card.task}' model, not a crack classifier.")
+    hp = card.hyperparameters
+    model = build_model(card.architecture, len(card.classes), hp.get("se_reduction", 16), hp.get("dropout", 0.5))
+    w = card.weights_path(card_path)
+    try:
+        model.load_state_dict(torch.load(w, map_location="cpu"))
+    except (RuntimeError, OSError, EOFError) as exc:
+        raise ModelLoadError(f"Cannot load {w} as a {card.architecture}: {exc}") from exc
+    mean = torch.tensor(card.normalisation["mean"], dtype=torch.float32)[:, None, None]
+    std = torch.tensor(card.normalisation["std"], dtype=torch.float32)[:, None, None]
+    return LoadedCrackModel(card, model.to(device).eval(), mean.to(device), std.to(device))
+
+
+def hann2d(n: int, floor: float = 1e-3) -> np.ndarray:
+    """Separable Hann weight of an n x n chip (strictly positive)."""
+    h = np.hanning(n + 2)[1:-1]
+    return (np.outer(h, h) + floor).astype(np.float32)
+
+
+def _prep(m: LoadedCrackModel, rgb: np.ndarray, input_px: int) -> torch.Tensor:
+    x = torch.from_numpy(rgb).float().div_(255.0).to(m.mean.device)
+    x = (x - m.mean) / m.std
+    if x.shape[-1] != input_px:
+        x = torch.nn.functional.interpolate(x[None], size=(input_px, input_px), mode="bilinear", align_corners=False)[0]
+    return x
+
+
+def _gradcam(m: LoadedCrackModel, x: torch.Tensor, size: int) -> np.ndarray:
+    """Grad-CAM of the crack class at the last conv stage (captum), upsampled to the chip, 0..1 per chip."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    gc = LayerGradCam(m.model, target_layer(m.model))
+    x = x.clone().requires_grad_(True)
+    attr = gc.attribute(x, target=1, relu_attributions=True)
+    attr = LayerAttribution.interpolate(attr, (size, size), interpolate_mode="bilinear")[:, 0]
+    a = attr.detach().cpu().numpy()
+    mx = a.reshape(a.shape[0], -1).max(axis=1)[:, None, None]
+    return np.where(mx > 0, a / np.maximum(mx, 1e-12), 0.0).astype(np.float32)
+
+
+@dataclass
+class ChipResult:
+    """Per-chip output for the chip layer."""
+
+    row: int
+    col: int
+    window: tuple[int, int, int, int]
+    valid_fraction: float
+    probability: float
+
+
+@bounded_gdal_cache
+def predict_orthomosaic(
+    card_path: str,
+    ortho: str,
+    prob_out: str,
+    spec: ChipSpec,
+    gradcam_out: str | None = None,
+    batch: int = 16,
+    device: str = "auto",
+    progress: Progress | None = None,
+) -> list[ChipResult]:
+    """Classify every valid chip, stitch probabilities (and Grad-CAM) onto the orthomosaic's grid."""
+    progress = progress or NullProgress()
+    grid = check_orthomosaic(ortho, spec)
+    if spec.stride_px > spec.chip_px:
+        raise InvalidInputError("The stride must not exceed the chip size (gaps would be left unclassified).")
+    dev = torch.device(
+        "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+    )
+    m = load_crack_model(card_path, dev)
+    input_px = int(m.card.inputs["input_px"])
+    weight = hann2d(spec.chip_px)
+    W, C, S = grid.width, spec.chip_px, spec.stride_px
+    outputs = [("prob", prob_out)] + ([("cam", gradcam_out)] if gradcam_out else [])
+    acc = {k: np.zeros((C, W + C), np.float32) for k, _ in outputs}
+    wsum = np.zeros((C, W + C), np.float32)
+    results: list[ChipResult] = []
+    windows = list(chip_windows(grid, spec))
+    n_rows = windows[-1][0] + 1
+    prof = grid.profile(1, "float32", FLOAT_NODATA)
+    with (
+        rasterio.open(ortho) as src,
+        atomic_path(prob_out) as tmp_p,
+        atomic_path(gradcam_out) if gradcam_out else _nullctx() as tmp_c,
+    ):
+        dsts = {"prob": rasterio.open(tmp_p, "w", **prof)}
+        if gradcam_out:
+            dsts["cam"] = rasterio.open(tmp_c, "w", **prof)
+        try:
+            top = 0  # image row of the strip's first row
+            for r in range(n_rows):
+                check(progress)
+                row_top = r * S
+                # flush rows that no chip of this or a later chip row can touch
+                if row_top > top:
+                    _flush(dsts, acc, wsum, top, min(row_top, grid.height), src, spec)
+                    shift = row_top - top
+                    for a in (*acc.values(), wsum):
+                        a[:-shift] = a[shift:] if shift < C else 0
+                        a[max(0, C - shift) :] = 0
+                    top = row_top
+                chips = []
+                for rr, cc, win in windows:
+                    if rr != r:
+                        continue
+                    rgb, valid = read_chip(src, win, spec)
+                    frac = float(valid.mean())
+                    if frac >= spec.min_valid:
+                        chips.append((rr, cc, win, rgb, frac))
+                for i in range(0, len(chips), batch):
+                    part = chips[i : i + batch]
+                    x = torch.stack([_prep(m, c[3], input_px) for c in part])
+                    with torch.no_grad():
+                        p = torch.softmax(m.model(x), 1)[:, 1].cpu().numpy()
+                    cams = _gradcam(m, x, C) if gradcam_out else None
+                    for j, (rr, cc, win, _, frac) in enumerate(part):
+                        c0 = int(win.col_off)
+                        acc["prob"][:, c0 : c0 + C] += weight * p[j]
+                        if cams is not None:
+                            acc["cam"][:, c0 : c0 + C] += weight * cams[j]
+                        wsum[:, c0 : c0 + C] += weight
+                        results.append(
+                            ChipResult(rr, cc, (int(win.col_off), int(win.row_off), C, C), frac, float(p[j]))
+                        )
+                progress.report((r + 1) / n_rows, f"chip row {r + 1}/{n_rows}")
+            _flush(dsts, acc, wsum, top, grid.height, src, spec)
+        finally:
+            for d in dsts.values():
+                d.close()
+        if not results:
+            raise InvalidInputError(
+                f"No chip of {ortho} has at least {spec.min_valid:.0%} valid pixels: the area is all nodata "
+                "(alpha 0 or the nodata value). Check the band mapping and the alpha band."
+            )
+    return results
+
+
+class _nullctx:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *a):
+        return False
+
+
+def _flush(dsts, acc, wsum, top: int, end: int, src, spec: ChipSpec) -> None:
+    """Write image rows [top, end) of the strip: weighted mean where covered and valid, else nodata."""
+    if end <= top:
+        return
+    from rasterio.windows import Window
+
+    h, width = end - top, src.width
+    win = Window(0, top, width, h)
+    _, valid = read_chip(src, win, spec)
+    ws = wsum[:h, :width]
+    for k, d in dsts.items():
+        v = np.where((ws > 0) & valid, acc[k][:h, :width] / np.maximum(ws, 1e-12), FLOAT_NODATA)
+        d.write(v.astype(np.float32), 1, window=win)
+
+
+def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = True) -> None:
+    """Chip footprints (exact pixel windows) with row, col, valid fraction and probability, as GeoPackage."""
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(grid.crs_wkt)
+    with atomic_path(path) as tmp:
+        ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
+        lyr = ds.CreateLayer(Path(path).stem, srs, ogr.wkbPolygon)
+        for name, t in (("row", ogr.OFTInteger), ("col", ogr.OFTInteger), ("valid_fraction", ogr.OFTReal)):
+            lyr.CreateField(ogr.FieldDefn(name, t))
+        if probability:
+            lyr.CreateField(ogr.FieldDefn("probability", ogr.OFTReal))
+        ds.StartTransaction()
+        from rasterio.windows import Window
+
+        for c in chips:
+            win = Window(*c.window) if isinstance(c.window, tuple) else c.window
+            left, bottom, right, top = chip_footprint(grid, win)
+            ring = ogr.Geometry(ogr.wkbLinearRing)
+            for x, y in ((left, top), (right, top), (right, bottom), (left, bottom), (left, top)):
+                ring.AddPoint_2D(x, y)
+            poly = ogr.Geometry(ogr.wkbPolygon)
+            poly.AddGeometry(ring)
+            f = ogr.Feature(lyr.GetLayerDefn())
+            f.SetField("row", int(c.row))
+            f.SetField("col", int(c.col))
+            f.SetField("valid_fraction", float(c.valid_fraction))
+            if probability:
+                f.SetField("probability", float(c.probability))
+            f.SetGeometry(poly)
+            lyr.CreateFeature(f)
+        ds.CommitTransaction()
+        ds = None

@@ -1,0 +1,93 @@
+"""Crack prediction stitched onto the orthomosaic grid, Grad-CAM raster, chip layer, bad inputs."""
+
+import numpy as np
+import pytest
+import rasterio
+from osgeo import ogr
+from test_crack_training import make_set
+
+from landslide_ai.core.cracks.chips import ChipSpec
+from landslide_ai.core.cracks.predict import predict_orthomosaic, write_chip_layer
+from landslide_ai.core.cracks.train import CrackTrainConfig, train_crack_model
+from landslide_ai.core.errors import InvalidInputError
+from landslide_ai.core.raster.grid import Grid
+
+
+@pytest.fixture(scope="module")
+def crack_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("crackmodel")
+    tgt = make_set(d / "imgs", n=12)
+    card, _ = train_crack_model(tgt, str(d / "m"), CrackTrainConfig(arch="cnn", input_px=48, epochs=2, batch_size=8))
+    return card
+
+
+def ortho(path, h=100, w=150, alpha=True):
+    rng = np.random.default_rng(3)
+    data = rng.integers(120, 200, (4, h, w), dtype=np.uint8)
+    data[:3, 40:42, :] = 20  # a dark "crack" line
+    data[3] = 255
+    if alpha:
+        data[3, :, 120:] = 0
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=4,
+        dtype="uint8",
+        crs="EPSG:32633",
+        transform=rasterio.Affine(0.02, 0, 638838.7, 0, -0.02, 5802604.9),
+    ) as ds:
+        ds.write(data)
+    return str(path)
+
+
+def test_no_overlap_stitching_reproduces_chip_probabilities(crack_model, tmp_path):
+    o = ortho(tmp_path / "o.tif")
+    spec = ChipSpec(chip_px=48, stride_px=48, alpha_band=4, min_valid=0.3)
+    res = predict_orthomosaic(crack_model, o, str(tmp_path / "p.tif"), spec, gradcam_out=str(tmp_path / "g.tif"))
+    with rasterio.open(tmp_path / "p.tif") as p, rasterio.open(o) as src:
+        assert p.transform == src.transform and p.crs == src.crs and p.shape == src.shape
+        prob = p.read(1)
+    for c in res:
+        x0, y0, s, _ = c.window
+        block = prob[y0 : min(y0 + s, 100), x0 : min(x0 + s, 120)]
+        assert np.allclose(block[block != -9999], c.probability, atol=1e-5)
+    assert np.all(prob[:, 120:] == -9999)  # alpha-masked pixels are nodata
+    cam = rasterio.open(tmp_path / "g.tif").read(1)
+    assert cam[cam != -9999].min() >= 0 and cam.max() <= 1
+    write_chip_layer(str(tmp_path / "chips.gpkg"), Grid.from_path(o), res)
+    ds = ogr.Open(str(tmp_path / "chips.gpkg"))  # keep the dataset alive while its layer is used
+    assert ds.GetLayer(0).GetFeatureCount() == len(res)
+
+
+def test_overlapping_chips_are_blended_between_their_values(crack_model, tmp_path):
+    o = ortho(tmp_path / "o.tif", alpha=False)
+    res = predict_orthomosaic(
+        crack_model, o, str(tmp_path / "p.tif"), ChipSpec(chip_px=48, stride_px=24, min_valid=0.3)
+    )
+    prob = rasterio.open(tmp_path / "p.tif").read(1)
+    ps = [c.probability for c in res]
+    assert prob.min() >= min(ps) - 1e-5 and prob.max() <= max(ps) + 1e-5 and (prob != -9999).all()
+
+
+def test_all_nodata_area_is_refused_without_output(crack_model, tmp_path):
+    p = tmp_path / "empty.tif"
+    with rasterio.open(
+        p,
+        "w",
+        driver="GTiff",
+        width=60,
+        height=60,
+        count=4,
+        dtype="uint8",
+        crs="EPSG:32633",
+        transform=rasterio.Affine(0.02, 0, 0, 0, -0.02, 0),
+    ) as ds:
+        ds.write(np.zeros((4, 60, 60), np.uint8))
+    with pytest.raises(InvalidInputError, match="all nodata"):
+        predict_orthomosaic(
+            crack_model, str(p), str(tmp_path / "out.tif"), ChipSpec(chip_px=48, stride_px=48, alpha_band=4)
+        )
+    assert not (tmp_path / "out.tif").exists()
