@@ -10,6 +10,7 @@ from .base import RESOURCES
 
 def algorithm_classes() -> list:
     """All algorithm classes, in toolbox order."""
+    from .crack_algorithms import CRACK_ALGORITHMS
     from .lsm_cf_map import CfMapAlgorithm
     from .lsm_derive_terrain import DeriveTerrainAlgorithm
     from .lsm_predict import PredictAlgorithm
@@ -24,6 +25,7 @@ def algorithm_classes() -> list:
         SampleAbsencesAlgorithm,
         TrainAlgorithm,
         PredictAlgorithm,
+        *CRACK_ALGORITHMS,
     ]
     return classes
 

@@ -90,3 +90,6 @@ def tiny_factors(tmp_path_factory):
 
     write_points(inv, CRS.from_epsg(32717).to_wkt(), xs, ys, {"lslpts": np.ones(len(xs), np.int32)})
     return paths, inv
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "core"))  # shared fixtures-helpers of the core tier
