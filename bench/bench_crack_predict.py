@@ -1,0 +1,141 @@
+"""Benchmark (not a test): crack_predict end to end against the bare model forward on the same chips.
+
+Generates an N x N px RGBA orthomosaic (8-bit, tiled), builds a classifier (random weights: speed
+and memory do not depend on what it learned), then in a child process runs ``predict_orthomosaic``
+(read window by window, normalise, classify in batches, stitch with Hann weights, write) and
+prints chips/s, the bare forward's chips/s on identical in-memory chips, their ratio, and the
+child's peak RSS (``VmHWM``).
+
+    .venv/bin/python bench/bench_crack_predict.py                  # 20000 x 20000 px, CNN
+    .venv/bin/python bench/bench_crack_predict.py --size 4000 --arch resnet50_se
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def generate(path: Path, size: int, block: int = 2048) -> None:
+    """Smooth synthetic RGBA orthomosaic with a transparent corner, written window by window."""
+    import rasterio
+    from affine import Affine
+
+    prof = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 4,
+        "dtype": "uint8",
+        "crs": "EPSG:32633",
+        "transform": Affine(0.02, 0, 638000, 0, -0.02, 5802000),
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "bigtiff": "if_safer",
+    }
+    with rasterio.open(path, "w", **prof) as ds:
+        for r in range(0, size, block):
+            h = min(block, size - r)
+            yy, xx = np.mgrid[r : r + h, 0:size].astype(np.float32)
+            base = 128 + 60 * np.sin(xx / 37) * np.cos(yy / 53)
+            data = np.stack([base, base * 0.9, base * 0.8, np.full_like(base, 255)]).astype(np.uint8)
+            data[3, (yy < size * 0.05) & (xx < size * 0.05)] = 0
+            ds.write(data, window=((r, r + h), (0, size)))
+
+
+def make_card(out: Path, arch: str) -> Path:
+    """A classifier with its card (random weights)."""
+    import torch
+
+    from core.cracks.models import CLASSES, build_model
+    from core.cracks.train import IMAGENET_MEAN, IMAGENET_STD
+    from core.model_card import ModelCard
+
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    torch.save(build_model(arch).state_dict(), out / f"{arch}.pt")
+    card = ModelCard(
+        task="crack",
+        architecture=arch,
+        weights_file=f"{arch}.pt",
+        inputs={"input_px": 227},
+        normalisation={"mean": IMAGENET_MEAN, "std": IMAGENET_STD},
+        classes=list(CLASSES),
+        hyperparameters={"se_reduction": 16, "dropout": 0.5},
+    )
+    card.save(out / f"{arch}.json")
+    return out / f"{arch}.json"
+
+
+def main() -> int:
+    """Generate, predict in a child, time the bare forward, print figures."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=20000)
+    ap.add_argument("--arch", choices=["cnn", "resnet50", "resnet50_se"], default="cnn")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--workdir", default=None)
+    a = ap.parse_args()
+    work = Path(a.workdir or tempfile.mkdtemp(prefix="lsai_crackbench_"))
+    work.mkdir(parents=True, exist_ok=True)
+    ortho = work / f"ortho_{a.size}.tif"
+    if not ortho.exists():
+        t = time.time()
+        generate(ortho, a.size)
+        print(f"generated {a.size}x{a.size} px orthomosaic in {time.time() - t:.0f} s")
+    card = make_card(work / "model", a.arch)
+    child = "\n".join(
+        [
+            f"import sys, time, json; sys.path.insert(0, {str(ROOT)!r})",
+            "from core.cracks.chips import ChipSpec",
+            "from core.cracks.predict import predict_orthomosaic",
+            "t = time.time()",
+            f"res = predict_orthomosaic({str(card)!r}, {str(ortho)!r}, {str(work / 'prob.tif')!r},"
+            f" ChipSpec(alpha_band=4), batch={a.batch})",
+            "rss = [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')][0]",
+            "print(json.dumps({'seconds': time.time() - t, 'chips': len(res), 'hwm_kib': rss}))",
+        ]
+    )
+    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+    if r.returncode:
+        print(r.stderr)
+        return 1
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    import rasterio
+    import torch
+
+    from core.cracks.predict import _prep, load_crack_model
+
+    m = load_crack_model(str(card), torch.device("cpu"))
+    with rasterio.open(ortho) as ds:
+        rgb = ds.read([1, 2, 3], window=((a.size // 2, a.size // 2 + 227), (0, 227 * 8)))
+    chips = [rgb[:, :, i * 227 : (i + 1) * 227] for i in range(8)] * 8  # 64 chips
+    x = torch.stack([_prep(m, c, 227) for c in chips])
+    t = time.time()
+    with torch.no_grad():
+        for i in range(0, x.shape[0], a.batch):
+            m.model(x[i : i + a.batch])
+    bare = x.shape[0] / (time.time() - t)
+    e2e = res["chips"] / res["seconds"]
+    print(f"{a.arch}, {a.size}x{a.size} px, {res['chips']} chips of 227 px (stride 227), batch {a.batch}")
+    print(f"end-to-end crack_predict: {e2e:.1f} chips/s ({res['seconds']:.0f} s)")
+    print(f"baseline bare model forward on the same kind of chips: {bare:.1f} chips/s")
+    print(f"ratio end-to-end / bare: {e2e / bare:.2f}")
+    gib = res["hwm_kib"] / 2**20
+    print(f"peak RSS of the prediction process: {gib:.2f} GiB ({'under' if gib < 2 else 'OVER'} the 2 GiB budget)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
