@@ -119,8 +119,10 @@ def main() -> int:
 
     m = load_crack_model(str(card), torch.device("cpu"))
     with rasterio.open(ortho) as ds:
-        rgb = ds.read([1, 2, 3], window=((a.size // 2, a.size // 2 + 227), (0, 227 * 8)))
-    chips = [rgb[:, :, i * 227 : (i + 1) * 227] for i in range(8)] * 8  # 64 chips
+        k = max(1, min(8, a.size // 227))
+        rgb = ds.read([1, 2, 3], window=((a.size // 2, a.size // 2 + 227), (0, 227 * k)))
+    chips = [rgb[:, :, i * 227 : (i + 1) * 227] for i in range(k)] * (64 // k)
+
     x = torch.stack([_prep(m, c, 227) for c in chips])
     t = time.time()
     with torch.no_grad():
