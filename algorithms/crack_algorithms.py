@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingOutputFile,
     QgsProcessingOutputHtml,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
@@ -19,7 +21,7 @@ from qgis.core import (
 
 from ..core.cracks.chips import ChipSpec, iter_chips
 from ..core.cracks.models import ARCHITECTURES
-from ..core.cracks.predict import predict_orthomosaic, write_chip_layer
+from ..core.cracks.predict import gradcam_overlays, predict_orthomosaic, write_chip_layer
 from ..core.cracks.train import CrackTrainConfig, train_crack_model
 from ..core.errors import Canceled, InvalidInputError
 from ..core.raster.grid import Grid
@@ -279,6 +281,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, _ChipParams):
     GROUP = "cracks"
     REQUIRES = ("torch", "torchvision")
     MODEL, THRESHOLD, OUTPUT, CHIPS, GRADCAM = "MODEL", "THRESHOLD", "OUTPUT", "CHIPS", "GRADCAM"
+    IMAGES, OVERLAYS = "IMAGES", "OVERLAY_FOLDER"
     WITH_GRADCAM = False
 
     def initAlgorithm(self, config=None):  # noqa: D102
@@ -298,6 +301,16 @@ class CrackPredictAlgorithm(LandslideAlgorithm, _ChipParams):
         self.add(QgsProcessingParameterVectorDestination(self.CHIPS, "Chips with probability"))
         if self.WITH_GRADCAM:
             self.add(QgsProcessingParameterRasterDestination(self.GRADCAM, "Grad-CAM heatmap"))
+            self.add(
+                QgsProcessingParameterMultipleLayers(
+                    self.IMAGES, "Images for PNG overlays (optional)", QgsProcessing.TypeFile, optional=True
+                )
+            )
+            self.add(
+                QgsProcessingParameterFolderDestination(
+                    self.OVERLAYS, "Grad-CAM PNG overlays", optional=True, createByDefault=False
+                )
+            )
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         src = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
@@ -325,6 +338,12 @@ class CrackPredictAlgorithm(LandslideAlgorithm, _ChipParams):
         if cam:
             style_output(context, cam, gradcam_qml(), "Grad-CAM")
             result[self.GRADCAM] = cam
+            images = self.parameterAsFileList(parameters, self.IMAGES, context) if parameters.get(self.IMAGES) else []
+            if images:
+                folder = self.parameterAsString(parameters, self.OVERLAYS, context) or str(Path(cam).parent)
+                pngs = gradcam_overlays(self.parameterAsFile(parameters, self.MODEL, context), images, folder)
+                progress.log(f"{len(pngs)} Grad-CAM overlays in {folder}")
+                result[self.OVERLAYS] = folder
         return result
 
 

@@ -233,3 +233,43 @@ def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = Tru
             lyr.CreateFeature(f)
         ds.CommitTransaction()
         ds = None
+
+
+def gradcam_overlays(card_path: str, images: list[str], out_dir: str, device: str = "cpu") -> list[str]:
+    """Grad-CAM PNG overlays (image | heatmap over image, with the crack probability) for chosen images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image, UnidentifiedImageError
+
+    dev = torch.device(device)
+    m = load_crack_model(card_path, dev)
+    size = int(m.card.inputs["input_px"])
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for p in images:
+        try:
+            with Image.open(p) as im:
+                rgb = np.asarray(im.convert("RGB").resize((size, size)))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise InvalidInputError(f"Cannot read image {p} ({exc}).") from exc
+        x = _prep(m, rgb.transpose(2, 0, 1).copy(), size)[None]
+        with torch.no_grad():
+            prob = float(torch.softmax(m.model(x), 1)[0, 1])
+        cam = _gradcam(m, x, size)[0]
+        fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
+        axes[0].imshow(rgb)
+        axes[0].set_title("chip")
+        axes[1].imshow(rgb)
+        axes[1].imshow(cam, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        axes[1].set_title(f"Grad-CAM, P(crack) = {prob:.2f}")
+        for ax in axes:
+            ax.axis("off")
+        dest = out / f"gradcam_{Path(p).stem}.png"
+        with atomic_path(dest) as tmp:
+            fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+        plt.close(fig)
+        written.append(str(dest))
+    return written
