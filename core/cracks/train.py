@@ -5,7 +5,6 @@ paper's two-stage transfer learning (pretrain on a source set, fine-tune with co
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..early_stopping import EarlyStopping
 from ..errors import InvalidInputError
 from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, check
@@ -212,7 +212,7 @@ def fit(
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=5)
     hist: dict[str, list] = {"loss": [], "val_loss": [], "val_acc": []}
-    best, best_state, wait = np.inf, copy.deepcopy(model.state_dict()), 0
+    stopper = EarlyStopping(cfg.patience)
     for epoch in range(cfg.epochs):
         model.train()
         freeze_bn = [
@@ -242,13 +242,9 @@ def fit(
         if on_epoch:
             on_epoch({"epoch": epoch + 1, **{k: v[-1] for k, v in hist.items()}})
         progress.report((epoch + 1) / cfg.epochs, f"{cfg.arch} epoch {epoch + 1}: val_loss {vloss:.3f}")
-        if vloss < best - 1e-4:
-            best, best_state, wait = vloss, copy.deepcopy(model.state_dict()), 0
-        else:
-            wait += 1
-            if wait >= cfg.patience:
-                break
-    model.load_state_dict(best_state)
+        if stopper.step(vloss, model):
+            break
+    stopper.restore(model)
     return model, hist
 
 

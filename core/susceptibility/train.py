@@ -6,7 +6,6 @@ hyper-parameter search: early stopping uses a validation set carved out of the *
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 from collections.abc import Callable
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..early_stopping import EarlyStopping
 from ..errors import InvalidInputError, MissingDependencyError
 from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, SubProgress, check
@@ -215,7 +215,7 @@ def fit_deep(
     pva, sva, yva = _tensors(data, val_idx, device)
     g = torch.Generator().manual_seed(cfg.seed)
     hist: dict[str, list[float]] = {"loss": [], "val_loss": [], "acc": [], "val_acc": []}
-    best, best_state, wait = np.inf, copy.deepcopy(model.state_dict()), 0
+    stopper = EarlyStopping(cfg.patience)
     n = ptr.shape[0]
     for epoch in range(cfg.epochs):
         model.train()
@@ -247,13 +247,9 @@ def fit_deep(
         progress.report(
             (epoch + 1) / cfg.epochs, f"{DISPLAY[kind]} epoch {epoch + 1}: loss {tot / n:.3f}, val_loss {vloss:.3f}"
         )
-        if vloss < best - 1e-4:
-            best, best_state, wait = vloss, copy.deepcopy(model.state_dict()), 0
-        else:
-            wait += 1
-            if wait >= cfg.patience:
-                break
-    model.load_state_dict(best_state)
+        if stopper.step(vloss, model):
+            break
+    stopper.restore(model)
     hist["best_epoch"] = [int(np.argmin(hist["val_loss"])) + 1]
     return model, hist
 
