@@ -175,21 +175,19 @@ def sample_absences(
     cr, cc_ = cr[order], cc_[order]
     cx, cy = grid.xy(cr, cc_)
     chosen: list[int] = []
-    pts: list[tuple[float, float]] = []
     sp = cfg.min_spacing_m
+    # greedy draw with a spacing check through a hash grid of sp-sized cells (O(1) per candidate)
+    cells: dict[tuple[int, int], list[tuple[float, float]]] = {}
     for i in range(cr.size):
         if len(chosen) >= n_neg:
             break
-        if sp > 0 and pts:
-            d = (
-                np.min(np.hypot(np.asarray(pts)[:, 0] - cx[i], np.asarray(pts)[:, 1] - cy[i]))
-                if len(pts) < 64
-                else cKDTree(pts).query((cx[i], cy[i]))[0]
-            )
-            if d < sp:
+        if sp > 0:
+            kx, ky = int(cx[i] // sp), int(cy[i] // sp)
+            near = [q for dx in (-1, 0, 1) for dy in (-1, 0, 1) for q in cells.get((kx + dx, ky + dy), ())]
+            if any((qx - cx[i]) ** 2 + (qy - cy[i]) ** 2 < sp * sp for qx, qy in near):
                 continue
+            cells.setdefault((kx, ky), []).append((cx[i], cy[i]))
         chosen.append(i)
-        pts.append((cx[i], cy[i]))
     if len(chosen) < n_neg:
         raise InvalidInputError(
             f"Could place only {len(chosen)} of {n_neg} absences {sp} m apart; reduce the minimum spacing or the ratio."

@@ -64,6 +64,8 @@ def test_absence_strategies_respect_their_constraint(stack, tmp_path, strategy):
     smp = sample_absences(s, pts, cfg, zones)
     neg = smp.label == 0
     assert neg.sum() == 2 * smp.label.sum()
+    dn = np.hypot(smp.x[neg][:, None] - smp.x[neg][None], smp.y[neg][:, None] - smp.y[neg][None])
+    assert dn[~np.eye(neg.sum(), dtype=bool)].min() >= 30  # minimum spacing between absences
     with rasterio.open(s) as ds:
         vals = np.array(list(ds.sample(zip(smp.x[neg], smp.y[neg]))))
     if strategy is Strategy.SLOPE:
