@@ -23,7 +23,8 @@ from ..core.cracks.chips import ChipSpec, iter_chips
 from ..core.cracks.models import ARCHITECTURES
 from ..core.cracks.predict import gradcam_overlays, predict_orthomosaic, write_chip_layer
 from ..core.cracks.train import CrackTrainConfig, train_crack_model
-from ..core.errors import Canceled, InvalidInputError
+from ..core.errors import InvalidInputError
+from ..core.progress import check
 from ..core.raster.grid import Grid
 from ..core.raster.io import write_text_atomic
 from .base import LandslideAlgorithm
@@ -130,8 +131,7 @@ class CrackTileAlgorithm(LandslideAlgorithm, _ChipParams):
         folder = self.parameterAsString(parameters, self.IMAGES, context) if parameters.get(self.IMAGES) else ""
         chips = []
         for chip, rgb in iter_chips(src, spec):
-            if progress.is_canceled():
-                raise Canceled("Canceled by the user; no chip layer was written.")
+            check(progress)
             chips.append(chip)
             if folder:
                 from PIL import Image

@@ -9,6 +9,7 @@ value) and the weighted mean is written. Chip rows are processed in order and a 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def predict_orthomosaic(
     with (
         rasterio.open(ortho) as src,
         atomic_path(prob_out) as tmp_p,
-        atomic_path(gradcam_out) if gradcam_out else _nullctx() as tmp_c,
+        atomic_path(gradcam_out) if gradcam_out else contextlib.nullcontext() as tmp_c,
     ):
         dsts = {"prob": rasterio.open(tmp_p, "w", **prof)}
         if gradcam_out:
@@ -138,8 +139,8 @@ def predict_orthomosaic(
                 if row_top > top:
                     _flush(dsts, acc, wsum, top, min(row_top, grid.height), src, spec)
                     shift = row_top - top
-                    for a in (*acc.values(), wsum):
-                        a[:-shift] = a[shift:] if shift < C else 0
+                    for a in (*acc.values(), wsum):  # roll the strip up; new rows start empty
+                        a[:] = np.roll(a, -shift, axis=0) if shift < C else 0
                         a[max(0, C - shift) :] = 0
                     top = row_top
                 chips = []
@@ -176,14 +177,6 @@ def predict_orthomosaic(
                 "(alpha 0 or the nodata value). Check the band mapping and the alpha band."
             )
     return results
-
-
-class _nullctx:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *a):
-        return False
 
 
 def _flush(dsts, acc, wsum, top: int, end: int, src, spec: ChipSpec) -> None:

@@ -14,6 +14,7 @@ blocks (``block_size_m``) to the test set until it holds ``test_fraction`` of th
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from enum import Enum
 
@@ -143,7 +144,7 @@ def sample_absences(
     rng = np.random.default_rng(cfg.seed)
     # pass 1: count allowed cells; pass 2: Bernoulli-thin to ~4x the need, then spacing-aware draw
     counts = []
-    with rasterio.open(stack) as ds, rasterio.open(cf_zoning) if cf_zoning else _Null() as zs:
+    with rasterio.open(stack) as ds, rasterio.open(cf_zoning) if cf_zoning else contextlib.nullcontext() as zs:
         wins = list(grid.windows(block))
         for k, win in enumerate(wins):
             check(progress)
@@ -200,14 +201,6 @@ def sample_absences(
     is_test, blk = split_samples(x, y, label, cfg)
     progress.report(1.0, f"{rows.size} landslides, {nr.size} absences")
     return Samples(all_r, all_c, x, y, label, is_test, blk)
-
-
-class _Null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *a):
-        return False
 
 
 def split_samples(

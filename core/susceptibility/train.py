@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -381,8 +381,3 @@ def train_all(
         sub.report(1.0, f"{DISPLAY[kind]}: test AUC {m['AUC']:.3f}")
         progress.log(f"{DISPLAY[kind]}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
     return results
-
-
-def with_hp(cfg: TrainConfig, **kw) -> TrainConfig:
-    """A copy of ``cfg`` with some deep hyper-parameters replaced."""
-    return replace(cfg, hp=replace(cfg.hp, **kw))

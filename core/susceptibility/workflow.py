@@ -60,34 +60,27 @@ def run_training(
     importance: dict[str, dict[str, float]] = {}
     te = np.flatnonzero(d.is_test)[: cfg.shap_samples]
     if cfg.shap_samples > 0:
-        import joblib
-        import torch
+        from .predict import load_model
 
-        from ..model_card import ModelCard
-        from .models import SusceptibilityNet
-
-        for r in results:
-            card = ModelCard.load(r.card_path)
-            if r.kind in DEEP_MODELS and r.kind == max(
-                (x.kind for x in results if x.kind in DEEP_MODELS), key=lambda k: DEEP_MODELS.index(k)
-            ):
-                net = SusceptibilityNet(r.kind, len(prep.names), prep.n_vars, _hp(card))
-                net.load_state_dict(torch.load(card.weights_path(r.card_path), map_location="cpu"))
+        deep = [r for r in results if r.kind in DEEP_MODELS]
+        explained = [max(deep, key=lambda r: DEEP_MODELS.index(r.kind))] if deep else []  # CNN-LSTM-AM first
+        explained += [r for r in results if r.kind == "rf"]
+        for r in explained:
+            lm = load_model(r.card_path)
+            if lm.net is not None:
                 importance[r.kind] = deep_importance(
-                    net,
+                    lm.net,
                     d.patches,
                     d.series,
                     50,
                     cfg.seed,
                     prep.names,
-                    card.inputs["temporal_mode"],
+                    lm.card.inputs["temporal_mode"],
                     ["rain", "temp"],
                     te,
                 )
-            elif r.kind == "rf":
-                importance[r.kind] = tree_importance(
-                    joblib.load(card.weights_path(r.card_path)), d.centre[te], prep.names
-                )
+            else:
+                importance[r.kind] = tree_importance(lm.tree, d.centre[te], prep.names)
         if importance:
             importance_outputs(importance, out)
     r, flagged = correlation(d.centre, prep.names, corr_threshold)
@@ -95,9 +88,3 @@ def run_training(
     write_text_atomic(out / "history.json", json.dumps({x.kind: x.history for x in results if x.history}))
     progress.report(1.0, "training done")
     return TrainOutputs(str(out), csv, htm, results, importance, flagged)
-
-
-def _hp(card):
-    from .models import DeepHP
-
-    return DeepHP(**{k: v for k, v in card.hyperparameters.items() if k in DeepHP().to_dict()})
