@@ -9,32 +9,17 @@ feedback adapted to ``core.progress.Progress``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from functools import cache
 from pathlib import Path
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
 
+from ..core.dependencies import problems
 from ..core.errors import InvalidInputError, LandslideAIError
 from ..core.sampling.points import Points
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-
-#: import name -> pip name, for the message shown when a package is missing
-PIP_NAMES = {
-    "torch": "torch",
-    "torchvision": "torchvision",
-    "xgboost": "xgboost",
-    "optuna": "optuna",
-    "shap": "shap",
-    "pysheds": "pysheds",
-    "jenkspy": "jenkspy",
-    "sklearn": "scikit-learn",
-    "rasterio": "rasterio (Debian: python3-rasterio)",
-    "matplotlib": "matplotlib",
-    "captum": "captum",
-}
 
 GROUPS = {
     "prepare": "1 Prepare factors",
@@ -50,11 +35,6 @@ def help_for(name: str) -> dict:
     """The help map of an algorithm (description, parameters, outputs, reference)."""
     p = RESOURCES / "help" / f"{name}.json"
     return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
-
-
-def missing_modules(modules: tuple[str, ...]) -> list[str]:
-    """Those of ``modules`` that cannot be imported here."""
-    return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
 class FeedbackProgress:
@@ -132,14 +112,15 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
         return param
 
     def canExecute(self):
-        """False with an install hint when a required package is missing."""
-        missing = missing_modules(self.REQUIRES)
-        if missing:
-            pips = " ".join(PIP_NAMES.get(m, m).split(" ")[0] for m in missing)
-            return False, (
-                f"{self.DISPLAY} needs the Python package(s) {', '.join(missing)}. Install them into "
-                f"QGIS's Python: python3 -m pip install {pips}"
-            )
+        """False with the exact install hint when a required package is missing or too old.
+
+        Never installs anything: the user's QGIS Python is theirs (see ``core.dependencies``).
+        """
+        found = problems(self.REQUIRES)
+        if found:
+            return False, f"{self.DISPLAY} cannot run: " + "; ".join(
+                found
+            ) + ". Install into QGIS's Python, then restart QGIS."
         return True, ""
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: D102

@@ -21,12 +21,13 @@ from qgis.core import (
 
 from ..core.cracks.chips import ChipSpec, iter_chips
 from ..core.cracks.models import ARCHITECTURES
-from ..core.cracks.predict import gradcam_overlays, predict_orthomosaic, write_chip_layer
+from ..core.cracks.predict import gradcam_chips, gradcam_overlays, predict_orthomosaic, write_chip_layer
 from ..core.cracks.train import CrackTrainConfig, train_crack_model
 from ..core.errors import InvalidInputError
 from ..core.progress import check
 from ..core.raster.grid import Grid
 from ..core.raster.io import write_text_atomic
+from . import events
 from .base import LandslideAlgorithm
 from .styling import ramp_qml, style_output
 
@@ -263,7 +264,30 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
         )
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         source = self.parameterAsFile(parameters, self.SOURCE, context) or None
-        card, m = train_crack_model(self.parameterAsFile(parameters, self.TARGET, context), out, cfg, source, progress)
+        events.publish("run_started", algorithm=self.NAME, title=f"Crack classifier {cfg.arch}")
+        stage = {"name": "pretrain" if source else "train", "seen": 0}
+
+        def on_epoch(m: dict) -> None:
+            if source and m["epoch"] == 1 and stage["seen"]:
+                stage["name"] = "fine-tune"  # the second stage starts again at epoch 1
+            stage["seen"] += 1
+            events.publish(
+                "epoch",
+                algorithm=self.NAME,
+                model=f"{cfg.arch} ({stage['name']})",
+                epoch=m["epoch"],
+                loss=m["loss"],
+                val_loss=m["val_loss"],
+                metric=m["val_acc"],
+                metric_name="validation accuracy",
+            )
+
+        card, m = train_crack_model(
+            self.parameterAsFile(parameters, self.TARGET, context), out, cfg, source, progress, on_epoch
+        )
+        events.publish(
+            "confusion", algorithm=self.NAME, model=Path(card).stem, matrix=m["confusion"], labels=["no crack", "crack"]
+        )
         rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in m.items())
         html = str(Path(out) / (Path(card).stem + "_metrics.html"))
         write_text_atomic(
@@ -341,7 +365,9 @@ class CrackPredictAlgorithm(LandslideAlgorithm, _ChipParams):
             images = self.parameterAsFileList(parameters, self.IMAGES, context) if parameters.get(self.IMAGES) else []
             if images:
                 folder = self.parameterAsString(parameters, self.OVERLAYS, context) or str(Path(cam).parent)
-                pngs = gradcam_overlays(self.parameterAsFile(parameters, self.MODEL, context), images, folder)
+                items = gradcam_chips(self.parameterAsFile(parameters, self.MODEL, context), images)
+                pngs = gradcam_overlays(items, folder)
+                events.publish("gradcam", algorithm=self.NAME, items=items)
                 progress.log(f"{len(pngs)} Grad-CAM overlays in {folder}")
                 result[self.OVERLAYS] = folder
         return result

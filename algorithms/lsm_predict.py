@@ -17,6 +17,7 @@ from qgis.core import (
 from ..core.errors import InvalidInputError
 from ..core.raster.zoning import ZoningMethod
 from ..core.susceptibility.predict import predict_and_zone
+from . import events
 from .base import LandslideAlgorithm
 from .styling import style_output, susceptibility_qml, zoning_qml
 
@@ -115,4 +116,20 @@ class PredictAlgorithm(LandslideAlgorithm):
         result = {self.OUTPUT: out, self.ZONING: zoning}
         if table:
             result[self.TABLE] = table
+            publish_zones(self.NAME, table)
         return result
+
+
+def publish_zones(algorithm: str, table_csv: str) -> None:
+    """Area share vs landslide share per zone, read back from the table just written, for the dock."""
+    import csv
+
+    with open(table_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    events.publish(
+        "zones",
+        algorithm=algorithm,
+        zones=[r["label"] for r in rows],
+        area_share=[float(r["area_share"]) for r in rows],
+        landslide_share=[float(r["landslide_share"]) for r in rows],
+    )

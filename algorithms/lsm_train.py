@@ -18,12 +18,10 @@ from ..core.susceptibility.dataset import TemporalMode
 from ..core.susceptibility.models import ALL_MODELS, DISPLAY, DeepHP
 from ..core.susceptibility.train import TrainConfig
 from ..core.susceptibility.workflow import run_training
+from . import events
 from .base import LandslideAlgorithm
 
 MODES = [TemporalMode.FACTOR_SEQUENCE, TemporalMode.CLIMATE, TemporalMode.NONE]
-
-#: listeners (the desktop dock) receive (model, epoch metrics) while an lsm_train runs
-EPOCH_LISTENERS: list = []
 
 
 class TrainAlgorithm(LandslideAlgorithm):
@@ -157,9 +155,19 @@ class TrainAlgorithm(LandslideAlgorithm):
         )
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
 
+        events.publish("run_started", algorithm=self.NAME, title="Susceptibility models")
+
         def on_epoch(kind: str, m: dict) -> None:
-            for listener in list(EPOCH_LISTENERS):
-                listener(kind, m)
+            events.publish(
+                "epoch",
+                algorithm=self.NAME,
+                model=DISPLAY[kind],
+                epoch=m["epoch"],
+                loss=m["loss"],
+                val_loss=m["val_loss"],
+                metric=m["val_acc"],
+                metric_name="validation accuracy",
+            )
 
         res = run_training(
             stack.source(),
@@ -170,4 +178,27 @@ class TrainAlgorithm(LandslideAlgorithm):
             progress,
             on_epoch,
         )
+        publish_results(self.NAME, res)
         return {self.OUTPUT_FOLDER: out, self.TABLE_HTML: res.table_html, self.TABLE_CSV: res.table_csv}
+
+
+def publish_results(algorithm: str, res) -> None:
+    """ROC curves of all models, the best model's confusion matrix and SHAP importance, for the dock."""
+    import numpy as np
+
+    if not res.results:
+        return
+    events.publish(
+        "roc",
+        algorithm=algorithm,
+        curves={DISPLAY[r.kind]: {**r.roc, "auc": r.metrics["AUC"]} for r in res.results},
+    )
+    y = np.asarray(res.test_labels).astype(int)
+    for r in res.results:
+        yhat = (np.asarray(r.test_prob) >= 0.5).astype(int)
+        matrix = [[int(((y == t) & (yhat == p)).sum()) for p in (0, 1)] for t in (0, 1)]
+        events.publish(
+            "confusion", algorithm=algorithm, model=DISPLAY[r.kind], matrix=matrix, labels=["absence", "landslide"]
+        )
+    for kind, values in res.importance.items():
+        events.publish("importance", algorithm=algorithm, model=DISPLAY[kind], values=dict(values))

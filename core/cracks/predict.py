@@ -228,20 +228,14 @@ def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = Tru
         ds = None
 
 
-def gradcam_overlays(card_path: str, images: list[str], out_dir: str, device: str = "cpu") -> list[str]:
-    """Grad-CAM PNG overlays (image | heatmap over image, with the crack probability) for chosen images."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def gradcam_chips(card_path: str, images: list[str], device: str = "cpu") -> list[dict]:
+    """Chip, Grad-CAM heatmap (0..1) and crack probability of each image, at the model's input size."""
     from PIL import Image, UnidentifiedImageError
 
     dev = torch.device(device)
     m = load_crack_model(card_path, dev)
     size = int(m.card.inputs["input_px"])
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    items = []
     for p in images:
         try:
             with Image.open(p) as im:
@@ -252,15 +246,30 @@ def gradcam_overlays(card_path: str, images: list[str], out_dir: str, device: st
         with torch.no_grad():
             prob = float(torch.softmax(m.model(x), 1)[0, 1])
         cam = _gradcam(m, x, size)[0]
+        items.append({"name": Path(p).name, "chip": rgb, "heat": np.asarray(cam, np.float32), "probability": prob})
+    return items
+
+
+def gradcam_overlays(items: list[dict], out_dir: str) -> list[str]:
+    """PNG overlays (chip | heatmap over chip, with the crack probability) of ``gradcam_chips`` items."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for it in items:
         fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
-        axes[0].imshow(rgb)
+        axes[0].imshow(it["chip"])
         axes[0].set_title("chip")
-        axes[1].imshow(rgb)
-        axes[1].imshow(cam, cmap="jet", alpha=0.45, vmin=0, vmax=1)
-        axes[1].set_title(f"Grad-CAM, P(crack) = {prob:.2f}")
+        axes[1].imshow(it["chip"])
+        axes[1].imshow(it["heat"], cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        axes[1].set_title(f"Grad-CAM, P(crack) = {it['probability']:.2f}")
         for ax in axes:
             ax.axis("off")
-        dest = out / f"gradcam_{Path(p).stem}.png"
+        dest = out / f"gradcam_{Path(it['name']).stem}.png"
         with atomic_path(dest) as tmp:
             fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
         plt.close(fig)

@@ -26,6 +26,7 @@ class TrainOutputs:
     results: list
     importance: dict
     flagged: list
+    test_labels: np.ndarray  # labels of the test rows, in the order of each result's ``test_prob``
 
 
 def run_training(
@@ -87,4 +88,4 @@ def run_training(
     correlation_outputs(r, prep.names, flagged, out, corr_threshold)
     write_text_atomic(out / "history.json", json.dumps({x.kind: x.history for x in results if x.history}))
     progress.report(1.0, "training done")
-    return TrainOutputs(str(out), csv, htm, results, importance, flagged)
+    return TrainOutputs(str(out), csv, htm, results, importance, flagged, d.labels[d.is_test])

@@ -1,0 +1,26 @@
+"""The dependency table: status of each package and the message that tells what to install."""
+
+from landslide_ai.core import dependencies as deps
+
+
+def test_every_dependency_of_this_environment_is_found_with_its_version():
+    for s in deps.all_status():
+        assert s.installed, s.dependency.module
+        assert s.ok, s.problem
+
+
+def test_too_old_and_missing_packages_say_what_to_install():
+    d = deps.DEPENDENCIES["xgboost"]
+    old = deps.Status(d, "1.7.6")
+    assert not old.ok and "older than 2.0" in old.problem and "pip install xgboost" in old.problem
+    gone = deps.Status(d, None)
+    assert not gone.ok and "not installed" in gone.problem and "pip install xgboost" in gone.problem
+    assert deps.problems(("torch", "no_such_module_xyz")) == [
+        "no_such_module_xyz is not installed (pip install no_such_module_xyz)"
+    ]
+
+
+def test_local_version_suffixes_compare_by_their_numbers():
+    assert deps._version_tuple("2.15.0+cu132") == (2, 15, 0)
+    assert deps._version_tuple("1.3.5") > deps._version_tuple("1.3")
+    assert deps._version_tuple("0.13rc1") == (0, 13)
