@@ -26,11 +26,11 @@ SAMPLE = ROOT / "sample_data" / "ecuador_rbsf"
 
 @pytest.fixture(scope="session")
 def qgis_app():
-    """One headless QGIS application with Processing and the provider registered."""
+    """One QGIS application (GUI-enabled, offscreen: the dock tests need widgets) with Processing."""
     sys.path.insert(0, "/usr/share/qgis/python/plugins")
     from qgis.core import QgsApplication
 
-    app = QgsApplication([], False)
+    app = QgsApplication([], True)
     app.initQgis()
     from processing.core.Processing import Processing
 
@@ -43,6 +43,20 @@ def qgis_app():
     reg = QgsApplication.processingRegistry()
     if reg.providerById("landslideai") is not None:
         reg.removeProvider("landslideai")
+
+
+@pytest.fixture(scope="session")
+def run_alg(qgis_app):
+    """``run_alg("lsm_train", params)``: processing.run of a Landslide AI algorithm with a fresh context."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
+
+    def _run(alg: str, params: dict) -> dict:
+        ctx = QgsProcessingContext()
+        ctx.setProject(QgsProject.instance())
+        return processing.run(f"landslideai:{alg}", params, context=ctx, feedback=QgsProcessingFeedback())
+
+    return _run
 
 
 def write_raster(path, arr, transform=(30.0, 0, 500000.0, 0, -30.0, 9560000.0), crs="EPSG:32717", nodata=-9999.0):

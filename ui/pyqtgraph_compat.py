@@ -1,0 +1,36 @@
+"""Make pyqtgraph items removable inside QGIS.
+
+Why: QGIS's Python bindings change how a null ``QVariant`` converts (QGIS maps it to its ``NULL``),
+so when pyqtgraph removes an item from a plot (``clear()``, ``removeItem()``), the
+``ItemSceneChange`` / ``ItemParentChange`` notification carrying a null scene or parent cannot
+be converted back and PyQt prints "TypeError: unable to convert a QVariant back to a Python
+object" for every removed item (reproduced with pyqtgraph 0.13.1 in QGIS 3.22, not in plain
+PyQt5; pyqtgraph issue #774). For exactly those two notifications the value is "no scene" /
+"no parent" and Qt only needs a null pointer back, which ``None`` converts to. Everything else
+goes through pyqtgraph unchanged, and other errors still raise.
+"""
+
+from __future__ import annotations
+
+from pyqtgraph.graphicsItems.GraphicsObject import GraphicsObject
+from qgis.PyQt.QtWidgets import QGraphicsItem
+
+_NULLABLE = (QGraphicsItem.ItemSceneChange, QGraphicsItem.ItemParentChange)
+
+
+def install() -> None:
+    """Wrap ``GraphicsObject.itemChange`` once per process (idempotent)."""
+    original = GraphicsObject.itemChange
+    if getattr(original, "_landslide_ai_compat", False):
+        return
+
+    def item_change(self, change, value):
+        try:
+            return original(self, change, value)
+        except TypeError:
+            if change in _NULLABLE:
+                return None  # null scene / parent: the item is being removed
+            raise
+
+    item_change._landslide_ai_compat = True
+    GraphicsObject.itemChange = item_change
