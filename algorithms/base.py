@@ -77,6 +77,12 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
     def groupId(self) -> str:  # noqa: D102
         return self.GROUP
 
+    def icon(self):
+        """The icon of the algorithm's toolbox group (resources/icons/<group>.svg)."""
+        from qgis.PyQt.QtGui import QIcon
+
+        return QIcon(str(RESOURCES / "icons" / f"{self.GROUP}.svg"))
+
     def createInstance(self):  # noqa: D102
         return type(self)()
 

@@ -1,10 +1,25 @@
-"""Plugin lifecycle: register the Processing provider, add the menu and toolbar entries."""
+"""Plugin lifecycle: the Processing provider, the "Landslide AI" menu and toolbar, the dock, Diagnostics.
+
+Everything the user runs goes through Processing (``processing.execAlgorithmDialog``), so the menu
+is a shortcut into the toolbox, not a second code path: batch mode, models, history and
+``qgis_process`` all see the same algorithms.
+"""
 
 from __future__ import annotations
 
 from qgis.core import QgsApplication
 
+from ..algorithms.base import GROUPS, RESOURCES
 from ..algorithms.provider import LandslideAIProvider
+
+
+def icon_path(name: str) -> str:
+    """Path of an SVG icon in resources/icons."""
+    return str(RESOURCES / "icons" / f"{name}.svg")
+
+
+#: toolbar shortcuts, in the order of the work
+TOOLBAR_ALGORITHMS = ("lsm_stack_factors", "lsm_train", "lsm_predict", "crack_predict", "crack_gradcam")
 
 
 class LandslideAIPlugin:
@@ -16,6 +31,10 @@ class LandslideAIPlugin:
         self.iface = iface
         self.provider: LandslideAIProvider | None = None
         self.actions: list = []
+        self.menu = None
+        self.toolbar = None
+        self.dock = None
+        self.dock_action = None
 
     def initProcessing(self) -> None:  # noqa: N802 - QGIS API name
         """Register the provider (also called by qgis_process, which has no GUI)."""
@@ -24,26 +43,104 @@ class LandslideAIPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802
-        """Provider plus a menu with one entry per algorithm, opening its Processing dialog."""
+        """Provider, menu (one submenu per toolbox group), toolbar, dock and the load-time dependency check."""
         self.initProcessing()
         if self.iface is None:
             return
         from qgis.PyQt.QtGui import QIcon
-        from qgis.PyQt.QtWidgets import QAction
+        from qgis.PyQt.QtWidgets import QAction, QMenu
 
-        from ..algorithms.base import RESOURCES
+        main = self.iface.mainWindow()
+        self.menu = QMenu("Landslide AI", main)
+        self.menu.setObjectName("LandslideAIMenu")
+        self.menu.setIcon(QIcon(icon_path("landslideai")))
+        by_id: dict[str, QAction] = {}
+        for group_id, group_name in GROUPS.items():
+            sub = self.menu.addMenu(QIcon(icon_path(group_id)), group_name)
+            for alg in self.provider.algorithms():
+                if alg.groupId() != group_id:
+                    continue
+                action = QAction(alg.icon(), alg.displayName(), main)
+                action.setObjectName(f"LandslideAI_{alg.name()}")
+                alg_id = alg.id()
+                action.triggered.connect(lambda _=False, a=alg_id: self._open(a))
+                sub.addAction(action)
+                by_id[alg.name()] = action
+                self.actions.append(action)
+        self.menu.addSeparator()
+        self.dock_action = QAction(QIcon(icon_path("dock")), "Results dock (plots)", main)
+        self.dock_action.setObjectName("LandslideAI_dock")
+        self.dock_action.setCheckable(True)
+        self.dock_action.toggled.connect(self._toggle_dock)
+        diag = QAction(QIcon(icon_path("diagnostics")), "Diagnostics…", main)
+        diag.setObjectName("LandslideAI_diagnostics")
+        diag.triggered.connect(self.show_diagnostics)
+        self.menu.addAction(self.dock_action)
+        self.menu.addAction(diag)
+        self.actions += [self.dock_action, diag]
+        self.iface.pluginMenu().addMenu(self.menu)
 
-        icon = QIcon(str(RESOURCES / "icons" / "landslideai.svg"))
-        for alg in self.provider.algorithms():
-            alg_id = alg.id()
-            action = QAction(icon, alg.displayName(), self.iface.mainWindow())
-            action.triggered.connect(lambda _=False, a=alg_id: self._open(a))
-            self.iface.addPluginToMenu(self.MENU, action)
-            self.actions.append(action)
         self.toolbar = self.iface.addToolBar("Landslide AI")
         self.toolbar.setObjectName("LandslideAIToolbar")
-        if self.actions:
-            self.toolbar.addAction(self.actions[0])
+        for name in TOOLBAR_ALGORITHMS:
+            if name in by_id:
+                self.toolbar.addAction(by_id[name])
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.dock_action)
+        self.toolbar.addAction(diag)
+
+        self._create_dock()
+        self._warn_missing_dependencies()
+
+    # -- dock ------------------------------------------------------------------------------------
+    def _create_dock(self) -> None:
+        """The dock listens from load on, so that runs started before opening it still show."""
+        from qgis.PyQt.QtCore import Qt
+
+        from ..core.dependencies import status
+
+        if not status("pyqtgraph").ok:
+            self.dock_action.setEnabled(False)
+            self.dock_action.setToolTip("The results dock needs pyqtgraph (" + status("pyqtgraph").problem + ")")
+            return
+        from ..ui.dock import LandslideAIDock
+
+        self.dock = LandslideAIDock(self.iface.mainWindow())
+        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.dock.hide()
+        self.dock.visibilityChanged.connect(self.dock_action.setChecked)
+
+    def _toggle_dock(self, on: bool) -> None:
+        if self.dock is not None:
+            self.dock.setVisible(on)
+
+    # -- diagnostics -----------------------------------------------------------------------------
+    def show_diagnostics(self):
+        """Open the Diagnostics dialog (non-modal); returns it."""
+        from ..ui.diagnostics import DiagnosticsDialog
+
+        self._diagnostics = DiagnosticsDialog(self.iface.mainWindow())
+        self._diagnostics.show()
+        return self._diagnostics
+
+    def _warn_missing_dependencies(self) -> None:
+        """One message-bar warning at load when packages are missing, with a button to Diagnostics."""
+        from qgis.core import Qgis
+        from qgis.PyQt.QtWidgets import QPushButton
+
+        from ..core.dependencies import all_status
+
+        bad = [s.dependency.distribution for s in all_status() if not s.ok]
+        if not bad:
+            return
+        bar = self.iface.messageBar()
+        widget = bar.createMessage(
+            "Landslide AI", f"Missing or outdated: {', '.join(bad)}. The algorithms that need them are disabled."
+        )
+        button = QPushButton("Diagnostics…")
+        button.clicked.connect(self.show_diagnostics)
+        widget.layout().addWidget(button)
+        bar.pushWidget(widget, Qgis.Warning, 0)
 
     def _open(self, alg_id: str) -> None:
         import processing
@@ -53,10 +150,16 @@ class LandslideAIPlugin:
     def unload(self) -> None:
         """Remove everything initGui/initProcessing added."""
         if self.iface is not None:
-            for a in self.actions:
-                self.iface.removePluginMenu(self.MENU, a)
-            if getattr(self, "toolbar", None) is not None:
+            if self.menu is not None:
+                self.iface.pluginMenu().removeAction(self.menu.menuAction())
+                self.menu.deleteLater()
+            if self.toolbar is not None:
                 self.toolbar.deleteLater()
+            if self.dock is not None:
+                self.dock.shutdown()
+                self.iface.removeDockWidget(self.dock)
+                self.dock.deleteLater()
+        self.menu = self.toolbar = self.dock = None
         self.actions = []
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)

@@ -27,6 +27,17 @@ def test_metadata_is_valid_for_the_plugin_repository():
     assert (ROOT / g["icon"]).exists()
 
 
+_KEEP: list = []
+
+
+def _restore_provider(reg) -> None:
+    """Leave the registry as the session fixture expects; the registry does not own Python objects."""
+    from landslide_ai.algorithms.provider import LandslideAIProvider
+
+    _KEEP.append(LandslideAIProvider())
+    reg.addProvider(_KEEP[-1])
+
+
 def test_class_factory_registers_provider_and_unloads(qgis_app):
     from qgis.core import QgsApplication
 
@@ -54,9 +65,8 @@ def test_class_factory_registers_provider_and_unloads(qgis_app):
         assert a.group().split(" ")[0] in {"1", "2", "3", "4", "Cracks"}
     plugin.unload()
     assert reg.providerById("landslideai") is None
-    from landslide_ai.algorithms.provider import LandslideAIProvider
 
-    reg.addProvider(LandslideAIProvider())  # leave the registry as the session fixture expects
+    _restore_provider(reg)
 
 
 def test_missing_package_disables_only_the_algorithms_that_need_it(qgis_app):
@@ -69,3 +79,76 @@ def test_missing_package_disables_only_the_algorithms_that_need_it(qgis_app):
     ok, msg = Needy().canExecute()
     assert not ok and "package_that_is_not_installed" in msg and "pip install" in msg
     assert StackFactorsAlgorithm().canExecute() == (True, "")
+
+
+class FakeIface:
+    """The part of QgisInterface the plugin uses, over a real QMainWindow (no QGIS desktop needed)."""
+
+    def __init__(self):
+        from qgis.gui import QgsMessageBar
+        from qgis.PyQt.QtWidgets import QMainWindow, QMenu
+
+        self._main = QMainWindow()
+        self._plugin_menu = QMenu("Plugins", self._main)
+        self._bar = QgsMessageBar(self._main)
+        self.docks = []
+
+    def mainWindow(self):  # noqa: N802
+        return self._main
+
+    def pluginMenu(self):  # noqa: N802
+        return self._plugin_menu
+
+    def addToolBar(self, name):  # noqa: N802
+        return self._main.addToolBar(name)
+
+    def addDockWidget(self, area, dock):  # noqa: N802
+        self.docks.append(dock)
+        self._main.addDockWidget(area, dock)
+
+    def removeDockWidget(self, dock):  # noqa: N802
+        self.docks.remove(dock)
+        self._main.removeDockWidget(dock)
+
+    def messageBar(self):  # noqa: N802
+        return self._bar
+
+
+def test_menu_has_one_submenu_per_group_plus_dock_and_diagnostics(qgis_app):
+    from qgis.core import QgsApplication
+
+    import landslide_ai
+    from landslide_ai.algorithms import events
+
+    reg = QgsApplication.processingRegistry()
+    if reg.providerById("landslideai") is not None:
+        reg.removeProvider("landslideai")
+    iface = FakeIface()
+    plugin = landslide_ai.classFactory(iface)
+    plugin.initGui()
+    try:
+        menu = next(a.menu() for a in iface.pluginMenu().actions() if a.text() == "Landslide AI")
+        subs = {a.text(): [x.text() for x in a.menu().actions()] for a in menu.actions() if a.menu()}
+        assert list(subs) == ["1 Prepare factors", "2 Sample", "3 Train & evaluate", "4 Map & interpret", "Cracks"]
+        assert "Train and compare susceptibility models" in subs["3 Train & evaluate"]
+        assert len(subs["Cracks"]) == 4
+        names = [a.text() for a in menu.actions() if not a.menu() and not a.isSeparator()]
+        assert names == ["Results dock (plots)", "Diagnostics…"]
+        assert not plugin.toolbar.actions()[0].icon().isNull()
+        # the dock exists from load on (hidden) and listens to run events
+        assert iface.docks == [plugin.dock] and plugin.dock.isHidden() and events.has_listeners()
+        plugin.dock_action.setChecked(True)
+        assert not plugin.dock.isHidden()  # the main window itself is not shown here
+        dlg = plugin.show_diagnostics()
+        text = dlg.copy()
+        from qgis.PyQt.QtGui import QGuiApplication
+
+        assert QGuiApplication.clipboard().text() == text
+        for word in ("QGIS", "Python", "GDAL", "torch", "Device", "xgboost", "All dependencies satisfied"):
+            assert word in text, word
+        dlg.close()
+    finally:
+        plugin.unload()
+    assert not events.has_listeners() and iface.docks == []
+    assert not any(a.text() == "Landslide AI" for a in iface.pluginMenu().actions())
+    _restore_provider(reg)
