@@ -29,38 +29,9 @@ from ..core.raster.grid import Grid
 from ..core.raster.io import write_text_atomic
 from . import events
 from .base import LandslideAlgorithm
-from .styling import ramp_qml, style_output
+from .styling import crack_probability_qml, gradcam_qml, style_output
 
 ARCH_NAMES = ["CNN (3 conv + 2 FC)", "ResNet50", "ResNet50 + SE (layer4)"]
-
-
-def crack_probability_qml(threshold: float = 0.5) -> str:
-    """Transparent below ``threshold``, yellow to red above."""
-    return ramp_qml(
-        [
-            (0.0, "#ffffff", "0", 0),
-            (max(0.0, threshold - 1e-3), "#ffffff", f"< {threshold:g}", 0),
-            (threshold, "#ffff00", f"{threshold:g}", 200),
-            (1.0, "#d7191c", "1 (crack)", 230),
-        ],
-        0.0,
-        1.0,
-    )
-
-
-def gradcam_qml() -> str:
-    """Heat ramp, transparent where attention is zero."""
-    return ramp_qml(
-        [
-            (0.0, "#000004", "0", 0),
-            (0.25, "#57106e", "0.25", 120),
-            (0.5, "#bc3754", "0.5", 170),
-            (0.75, "#f98e09", "0.75", 200),
-            (1.0, "#fcffa4", "1", 220),
-        ],
-        0.0,
-        1.0,
-    )
 
 
 class _ChipParams:

@@ -17,7 +17,7 @@ from ..core.errors import InvalidInputError
 from ..core.sampling.cf import cf_map
 from .base import LandslideAlgorithm
 from .lsm_stack_factors import split_names
-from .styling import ramp_qml, style_output, zoning_qml
+from .styling import cf_score_qml, style_output, zoning_qml
 
 
 def parse_breaks(text: str) -> dict[str, list[float]]:
@@ -101,10 +101,5 @@ class CfMapAlgorithm(LandslideAlgorithm):
         for name, w in res.weights.items():
             progress.log(f"{name}: E = {res.sensitivity[name]:.3f}, weight = {w:.3f}")
         style_output(context, zoning, zoning_qml(res.zone_breaks), "CF zoning")
-        style_output(
-            context,
-            score,
-            ramp_qml([(-1, "#1a9641", "-1", 255), (0, "#ffffbf", "0", 255), (1, "#d7191c", "1", 255)], -1, 1),
-            "CF score",
-        )
+        style_output(context, score, cf_score_qml(), "CF score")
         return {self.SCORE: score, self.ZONING: zoning, self.TABLE_CSV: csv, self.TABLE_HTML: htm}

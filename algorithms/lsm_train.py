@@ -49,6 +49,7 @@ class TrainAlgorithm(LandslideAlgorithm):
         OUTPUT_FOLDER,
         TABLE_HTML,
         TABLE_CSV,
+        CARD,
     ) = (
         "STACK",
         "SAMPLES",
@@ -67,6 +68,7 @@ class TrainAlgorithm(LandslideAlgorithm):
         "OUTPUT_FOLDER",
         "TABLE_HTML",
         "TABLE_CSV",
+        "MODEL_CARD",
     )
 
     def initAlgorithm(self, config=None):  # noqa: D102
@@ -134,6 +136,7 @@ class TrainAlgorithm(LandslideAlgorithm):
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder (models, tables, figures)"))
         self.addOutput(QgsProcessingOutputHtml(self.TABLE_HTML, "Comparison table"))
         self.addOutput(QgsProcessingOutputFile(self.TABLE_CSV, "Comparison table (CSV)"))
+        self.addOutput(QgsProcessingOutputFile(self.CARD, "Model card of the model to map (CNN-LSTM-AM when trained)"))
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
@@ -179,7 +182,22 @@ class TrainAlgorithm(LandslideAlgorithm):
             on_epoch,
         )
         publish_results(self.NAME, res)
-        return {self.OUTPUT_FOLDER: out, self.TABLE_HTML: res.table_html, self.TABLE_CSV: res.table_csv}
+        return {
+            self.OUTPUT_FOLDER: out,
+            self.TABLE_HTML: res.table_html,
+            self.TABLE_CSV: res.table_csv,
+            self.CARD: mapping_card(res),
+        }
+
+
+def mapping_card(res) -> str:
+    """Card of the model a chained ``lsm_predict`` maps with: the paper's CNN-LSTM-AM when trained.
+
+    Otherwise the first trained model in the paper's order. Deliberately not "the best test AUC":
+    choosing by the test split would make the reported test metrics optimistic.
+    """
+    by_kind = {r.kind: r.card_path for r in res.results}
+    return by_kind.get("cnn_lstm_am") or (res.results[0].card_path if res.results else "")
 
 
 def publish_results(algorithm: str, res) -> None:

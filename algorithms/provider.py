@@ -45,6 +45,44 @@ class LandslideAIProvider(QgsProcessingProvider):
     def icon(self):  # noqa: D102
         return QIcon(str(RESOURCES / "icons" / "landslideai.svg"))
 
-    def loadAlgorithms(self) -> None:  # noqa: D102
+    def __init__(self) -> None:
+        super().__init__()
+        self._registered = False
+
+    def loadAlgorithms(self) -> None:
+        """The algorithms, then the Model Designer workflows of resources/models.
+
+        A model's children are resolved through the registry, which does not hold this provider
+        while it first loads; so the workflows are added by a refresh once the registry has it.
+        """
         for cls in algorithm_classes():
             self.addAlgorithm(cls())
+        from qgis.core import QgsApplication
+
+        reg = QgsApplication.processingRegistry()
+        if reg.providerById(self.id()) is self:
+            for alg in workflow_models():
+                self.addAlgorithm(alg)
+        elif not self._registered:
+            self._registered = True
+            reg.providerAdded.connect(self._on_provider_added)
+
+    def _on_provider_added(self, provider_id: str) -> None:
+        if provider_id == self.id():
+            from qgis.core import QgsApplication
+
+            QgsApplication.processingRegistry().providerAdded.disconnect(self._on_provider_added)
+            self.refreshAlgorithms()
+
+
+def workflow_models() -> list:
+    """The .model3 files of resources/models as algorithms (group "5 Workflows (models)")."""
+    from qgis.core import QgsProcessingModelAlgorithm
+
+    out = []
+    for path in sorted((RESOURCES / "models").glob("*.model3")):
+        m = QgsProcessingModelAlgorithm()
+        if m.fromFile(str(path)):
+            m.setSourceFilePath(str(path))
+            out.append(m)
+    return out

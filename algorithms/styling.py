@@ -5,6 +5,7 @@ outputs are loaded on the canvas.
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from qgis.core import QgsProcessingLayerPostProcessorInterface
@@ -31,7 +32,7 @@ def zoning_qml(breaks: list[float] | None, title: str = "") -> str:
             lo = f"{breaks[z - 2]:.3g}" if z > 1 else "min"
             hi = f"{breaks[z - 1]:.3g}" if z < 5 else "max"
             label += f" ({lo} – {hi})"
-        entries.append(f'<paletteEntry value="{z}" color="{ZONE_COLOURS[z - 1]}" label="{label}" alpha="255"/>')
+        entries.append(f'<paletteEntry value="{z}" color="{ZONE_COLOURS[z - 1]}" label="{escape(label)}" alpha="255"/>')
     return (
         _HEAD + '<rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">'
         "<rasterTransparency/><colorPalette>" + "".join(entries) + "</colorPalette></rasterrenderer>\n" + _TAIL
@@ -40,7 +41,7 @@ def zoning_qml(breaks: list[float] | None, title: str = "") -> str:
 
 def ramp_qml(stops: list[tuple[float, str, str, int]], vmin: float, vmax: float) -> str:
     """Single-band pseudocolour style from (value, colour, label, alpha) stops."""
-    items = "".join(f'<item value="{v}" color="{c}" label="{lab}" alpha="{a}"/>' for v, c, lab, a in stops)
+    items = "".join(f'<item value="{v}" color="{c}" label="{escape(lab)}" alpha="{a}"/>' for v, c, lab, a in stops)
     return (
         _HEAD + f'<rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" '
         f'classificationMin="{vmin}" classificationMax="{vmax}"><rasterTransparency/><rastershader>'
@@ -65,9 +66,65 @@ def susceptibility_qml() -> str:
     )
 
 
+def crack_probability_qml(threshold: float = 0.5) -> str:
+    """Transparent below ``threshold``, yellow to red above."""
+    return ramp_qml(
+        [
+            (0.0, "#ffffff", "0", 0),
+            (max(0.0, threshold - 1e-3), "#ffffff", f"< {threshold:g}", 0),
+            (threshold, "#ffff00", f"{threshold:g}", 200),
+            (1.0, "#d7191c", "1 (crack)", 230),
+        ],
+        0.0,
+        1.0,
+    )
+
+
+def gradcam_qml() -> str:
+    """Heat ramp, transparent where attention is zero."""
+    return ramp_qml(
+        [
+            (0.0, "#000004", "0", 0),
+            (0.25, "#57106e", "0.25", 120),
+            (0.5, "#bc3754", "0.5", 170),
+            (0.75, "#f98e09", "0.75", 200),
+            (1.0, "#fcffa4", "1", 220),
+        ],
+        0.0,
+        1.0,
+    )
+
+
+def cf_score_qml() -> str:
+    """Diverging ramp for the CF weighted score (-1 certain absence .. +1 certain landslide)."""
+    return ramp_qml([(-1, "#1a9641", "-1 (stable)", 255), (0, "#ffffbf", "0", 255), (1, "#d7191c", "1", 255)], -1, 1)
+
+
+#: the styles shipped in resources/styles, from the same functions the algorithms use, so the
+#: files cannot drift from what outputs get (a test compares them). The zoning templates carry
+#: example thresholds; each output's own sidecar carries the thresholds of its run.
+STATIC_STYLES = {
+    "susceptibility_probability.qml": susceptibility_qml,
+    "susceptibility_zones.qml": lambda: zoning_qml([0.2, 0.4, 0.6, 0.8]),
+    "cf_zones.qml": lambda: zoning_qml(None),
+    "cf_score.qml": cf_score_qml,
+    "crack_probability.qml": crack_probability_qml,
+    "gradcam.qml": gradcam_qml,
+}
+
+
 def style_file(name: str) -> Path:
     """A static style shipped in resources/styles."""
     return RESOURCES / "styles" / name
+
+
+def write_static_styles() -> list[Path]:
+    """(Re)write resources/styles from ``STATIC_STYLES`` (run by scripts/build_resources.py)."""
+    out = []
+    for name, make in STATIC_STYLES.items():
+        write_text_atomic(style_file(name), make())
+        out.append(style_file(name))
+    return out
 
 
 def write_sidecar(raster: str, qml: str) -> str:

@@ -257,7 +257,15 @@ def load_image_set(root: str, cfg: CrackTrainConfig) -> ImageSet:
         keep_pos = rng.choice(pos, max(2, int(round(cfg.positive_fraction * pos.size))), replace=False)
         keep = np.sort(np.concatenate([np.flatnonzero(labels == 0), keep_pos]))
         paths, labels, groups = [paths[i] for i in keep], labels[keep], [groups[i] for i in keep]
-    return ImageSet(paths, labels, stratified_split(labels, groups, cfg.split, cfg.seed), groups)
+    split = stratified_split(labels, groups, cfg.split, cfg.seed)
+    empty = [name for name in ("train", "val", "test") if not (split == name).any()]
+    if empty:
+        raise InvalidInputError(
+            f"{root}: {len(paths)} images leave the {' and '.join(empty)} split(s) empty with the "
+            f"{'/'.join(str(f) for f in cfg.split)} split; add images (at least about 10 per class) "
+            "or change the split fractions."
+        )
+    return ImageSet(paths, labels, split, groups)
 
 
 def train_crack_model(

@@ -60,3 +60,10 @@ def test_one_class_folder_and_corrupt_image_are_refused(tmp_path):
     with pytest.raises(InvalidInputError, match="Cannot read image"):
         train_crack_model(str(root), str(tmp_path / "m"), CrackTrainConfig(arch="cnn", input_px=48, epochs=1))
     assert not (tmp_path / "m" / "cnn.json").exists()
+
+
+def test_too_few_images_for_the_split_is_a_clear_error(tmp_path):
+    cfg = CrackTrainConfig(arch="cnn", input_px=48, epochs=1)
+    with pytest.raises(InvalidInputError, match="test split"):
+        train_crack_model(make_set(tmp_path / "few", n=4), str(tmp_path / "m"), cfg)
+    assert not (tmp_path / "m").exists()

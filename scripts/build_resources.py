@@ -1,0 +1,271 @@
+"""Write resources/styles/*.qml and resources/models/*.model3 from their single sources.
+
+Styles come from ``algorithms.styling.STATIC_STYLES`` (the functions outputs are styled with);
+the Model Designer models are built here with the QGIS model API rather than hand-edited XML, so
+that a renamed parameter breaks this script (and the tests) instead of silently breaking a model.
+
+Run with QGIS's Python:  .venv/bin/python scripts/build_resources.py
+(A test checks that the committed files equal what this script writes.)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GROUP, GROUP_ID = "5 Workflows (models)", "workflows"
+
+
+def _import_plugin():
+    """Import the repository as the package ``landslide_ai`` (its installed name is not ours)."""
+    link = Path(tempfile.mkdtemp(prefix="lsai_build_")) / "landslide_ai"
+    link.symlink_to(ROOT, target_is_directory=True)
+    sys.path.insert(0, str(link.parent))
+    import landslide_ai
+
+    return landslide_ai
+
+
+def _child(alg_id: str, child_id: str, description: str, x: float, y: float):
+    from qgis.core import QgsProcessingModelChildAlgorithm
+    from qgis.PyQt.QtCore import QPointF
+
+    c = QgsProcessingModelChildAlgorithm(alg_id)
+    c.setChildId(child_id)
+    c.setDescription(description)
+    c.setPosition(QPointF(x, y))
+    return c
+
+
+def _param(model, param, x: float, y: float) -> None:
+    from qgis.core import QgsProcessingModelParameter
+    from qgis.PyQt.QtCore import QPointF
+
+    mp = QgsProcessingModelParameter(param.name())
+    mp.setPosition(QPointF(x, y))
+    model.addModelParameter(param, mp)
+
+
+def _src(**kw):
+    """Parameter sources: model=..., child=(id, output), value=..., expression=..."""
+    from qgis.core import QgsProcessingModelChildParameterSource as S
+
+    if "model" in kw:
+        return [S.fromModelParameter(kw["model"])]
+    if "child" in kw:
+        return [S.fromChildOutput(*kw["child"])]
+    if "expression" in kw:
+        return [S.fromExpression(kw["expression"])]
+    return [S.fromStaticValue(kw["value"])]
+
+
+def _output(child, child_output: str, name: str, x: float, y: float) -> None:
+    from qgis.core import QgsProcessingModelOutput
+    from qgis.PyQt.QtCore import QPointF
+
+    o = QgsProcessingModelOutput(name)
+    o.setChildOutputName(child_output)
+    o.setChildId(child.childId())
+    o.setPosition(QPointF(x, y))
+    outs = dict(child.modelOutputs())
+    outs[name] = o
+    child.setModelOutputs(outs)
+
+
+def susceptibility_model():
+    """Stack -> CF map -> sample absences -> train and compare -> map with the CNN-LSTM-AM."""
+    from qgis.core import (
+        QgsProcessing,
+        QgsProcessingModelAlgorithm,
+        QgsProcessingParameterEnum,
+        QgsProcessingParameterMultipleLayers,
+        QgsProcessingParameterNumber,
+        QgsProcessingParameterString,
+        QgsProcessingParameterVectorLayer,
+    )
+
+    m = QgsProcessingModelAlgorithm("susceptibility_workflow", GROUP, GROUP_ID)
+    m.setName("susceptibility_workflow")
+    _param(m, QgsProcessingParameterMultipleLayers("factors", "Factor rasters", QgsProcessing.TypeRaster), 100, 60)
+    _param(m, QgsProcessingParameterString("names", "Factor names (comma-separated, in order)"), 300, 60)
+    _param(
+        m,
+        QgsProcessingParameterVectorLayer("inventory", "Landslide inventory (points)", [QgsProcessing.TypeVectorPoint]),
+        500,
+        60,
+    )
+    _param(m, QgsProcessingParameterNumber("resolution", "Grid resolution (m)", 1, 30.0, minValue=0.1), 700, 60)
+    _param(
+        m,
+        QgsProcessingParameterEnum(
+            "strategy",
+            "Absence sampling strategy",
+            ["(a) buffer exclusion", "(b) slope threshold", "(c) CF low-risk zones"],
+            defaultValue=2,
+        ),
+        900,
+        60,
+    )
+    _param(m, QgsProcessingParameterNumber("epochs", "Maximum epochs", 0, 30, minValue=1), 1100, 60)
+    _param(
+        m,
+        QgsProcessingParameterNumber("block_size", "Spatial block size for the split (m)", 1, 1000.0, minValue=1),
+        1300,
+        60,
+    )
+
+    stack = _child("landslideai:lsm_stack_factors", "stack", "Stack factors onto one grid", 200, 180)
+    stack.addParameterSources("FACTORS", _src(model="factors"))
+    stack.addParameterSources("NAMES", _src(model="names"))
+    stack.addParameterSources("RESOLUTION", _src(model="resolution"))
+    m.addChildAlgorithm(stack)
+
+    cf = _child("landslideai:lsm_cf_map", "cf", "Certainty-factor map", 400, 280)
+    cf.addParameterSources("STACK", _src(child=("stack", "OUTPUT")))
+    cf.addParameterSources("INVENTORY", _src(model="inventory"))
+    _output(cf, "ZONING", "CF zoning", 600, 300)
+    m.addChildAlgorithm(cf)
+
+    sample = _child("landslideai:lsm_sample_absences", "sample", "Sample absences (spatial blocks)", 200, 380)
+    sample.addParameterSources("STACK", _src(child=("stack", "OUTPUT")))
+    sample.addParameterSources("INVENTORY", _src(model="inventory"))
+    sample.addParameterSources("STRATEGY", _src(model="strategy"))
+    sample.addParameterSources("CF_ZONING", _src(child=("cf", "ZONING")))
+    sample.addParameterSources("BLOCK_SIZE_M", _src(model="block_size"))
+    _output(sample, "OUTPUT", "Samples", 420, 400)
+    m.addChildAlgorithm(sample)
+
+    train = _child("landslideai:lsm_train", "train", "Train and compare models", 200, 480)
+    train.addParameterSources("STACK", _src(child=("stack", "OUTPUT")))
+    train.addParameterSources("SAMPLES", _src(child=("sample", "OUTPUT")))
+    train.addParameterSources("EPOCHS", _src(model="epochs"))
+    _output(train, "OUTPUT_FOLDER", "Models and comparison", 420, 500)
+    m.addChildAlgorithm(train)
+
+    predict = _child("landslideai:lsm_predict", "predict", "Susceptibility map and zoning", 200, 580)
+    predict.addParameterSources("MODEL", _src(child=("train", "MODEL_CARD")))
+    predict.addParameterSources("STACK", _src(child=("stack", "OUTPUT")))
+    predict.addParameterSources("INVENTORY", _src(model="inventory"))
+    _output(predict, "OUTPUT", "Susceptibility", 420, 580)
+    _output(predict, "ZONING", "Susceptibility zoning", 420, 620)
+    _output(predict, "ZONE_TABLE", "Zone table", 420, 660)
+    m.addChildAlgorithm(predict)
+    m.setHelpContent(
+        {
+            "ALG_DESC": (
+                "The susceptibility workflow of Landslide AI in one run: stack the factor rasters onto one "
+                "grid, compute the certainty-factor map, sample absences with the chosen strategy and a "
+                "spatial-block train/test split, train and compare CNN, LSTM, CNN-LSTM, CNN-LSTM-AM, Random "
+                "Forest and XGBoost-LR, then map susceptibility with the CNN-LSTM-AM and zone it in 5 classes. "
+                "Open it in the Model Designer to change any step's parameters."
+            ),
+            "ALG_CREATOR": "Landslide AI",
+            "ALG_HELP_CREATOR": "Landslide AI",
+        }
+    )
+    return m
+
+
+def crack_model():
+    """Tile -> predict -> Grad-CAM over an orthomosaic with a trained crack model card."""
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingParameterFile,
+        QgsProcessingParameterNumber,
+        QgsProcessingParameterRasterLayer,
+    )
+
+    m = QgsProcessingModelAlgorithm("crack_workflow", GROUP, GROUP_ID)
+    m.setName("crack_workflow")
+    _param(m, QgsProcessingParameterRasterLayer("orthomosaic", "Orthomosaic (8-bit RGB, projected CRS)"), 100, 60)
+    _param(
+        m, QgsProcessingParameterFile("model", "Crack model card (.json from crack_train)", extension="json"), 300, 60
+    )
+    _param(m, QgsProcessingParameterNumber("alpha", "Alpha band (0 = none)", 0, 0, minValue=0), 500, 60)
+    _param(m, QgsProcessingParameterNumber("chip", "Chip size (px)", 0, 227, minValue=8), 700, 60)
+    _param(m, QgsProcessingParameterNumber("stride", "Stride (px)", 0, 113, minValue=1), 900, 60)
+
+    def chips(c) -> None:
+        c.addParameterSources("INPUT", _src(model="orthomosaic"))
+        c.addParameterSources("ALPHA_BAND", _src(model="alpha"))
+        c.addParameterSources("CHIP_PX", _src(model="chip"))
+        c.addParameterSources("STRIDE_PX", _src(model="stride"))
+
+    tile = _child("landslideai:crack_tile", "tile", "Tile orthomosaic into chips", 200, 180)
+    chips(tile)
+    _output(tile, "OUTPUT", "Chip grid", 420, 200)
+    m.addChildAlgorithm(tile)
+
+    predict = _child("landslideai:crack_predict", "predict", "Crack probability", 200, 300)
+    chips(predict)
+    predict.addParameterSources("MODEL", _src(model="model"))
+    predict.setDependencies([_dependency("tile")])
+    _output(predict, "OUTPUT", "Crack probability", 420, 300)
+    _output(predict, "CHIPS", "Chips with probability", 420, 340)
+    m.addChildAlgorithm(predict)
+
+    cam = _child("landslideai:crack_gradcam", "gradcam", "Grad-CAM heatmap", 200, 420)
+    chips(cam)
+    cam.addParameterSources("MODEL", _src(model="model"))
+    cam.setDependencies([_dependency("predict")])
+    _output(cam, "GRADCAM", "Grad-CAM", 420, 440)
+    m.addChildAlgorithm(cam)
+    m.setHelpContent(
+        {
+            "ALG_DESC": (
+                "Crack mapping over a drone orthomosaic: the chip grid, the crack-probability raster "
+                "(transparent below 0.5) and the Grad-CAM heatmap of a model trained with crack_train."
+            ),
+            "ALG_CREATOR": "Landslide AI",
+        }
+    )
+    return m
+
+
+def _dependency(child_id: str):
+    from qgis.core import QgsProcessingModelChildDependency
+
+    return QgsProcessingModelChildDependency(child_id)
+
+
+MODELS = {"susceptibility_workflow.model3": susceptibility_model, "crack_workflow.model3": crack_model}
+
+
+def build(out_dir: Path | None = None) -> list[Path]:
+    """Write the styles and models; returns the written paths. Needs a running QgsApplication."""
+    _import_plugin()
+    from qgis.core import QgsApplication
+
+    from landslide_ai.algorithms.provider import LandslideAIProvider
+    from landslide_ai.algorithms.styling import write_static_styles
+
+    reg = QgsApplication.processingRegistry()
+    provider = None
+    if reg.providerById("landslideai") is None:  # children must resolve so that model outputs get their types
+        provider = LandslideAIProvider()
+        reg.addProvider(provider)
+
+    written = write_static_styles()
+    out = out_dir or ROOT / "resources" / "models"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, make in MODELS.items():
+        m = make()
+        if not m.toFile(str(out / name)):
+            raise OSError(f"could not write {out / name}")
+        written.append(out / name)
+    if provider is not None:
+        reg.removeProvider(provider)
+    return written
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from qgis.core import QgsApplication
+
+    app = QgsApplication([], False)
+    app.initQgis()
+    for p in build():
+        print(p.relative_to(ROOT))

@@ -1,0 +1,131 @@
+"""The shipped Model Designer workflows run end to end; the shipped styles are current and load."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from test_crack_predict import ortho
+from test_crack_training import make_set
+
+from conftest import ROOT, write_raster
+
+
+def test_shipped_resources_equal_what_their_sources_build(qgis_app, tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import build_resources
+
+    from landslide_ai.algorithms.styling import STATIC_STYLES, style_file
+
+    for name, make in STATIC_STYLES.items():
+        assert style_file(name).read_text(encoding="utf-8") == make(), f"{name}: run scripts/build_resources.py"
+    for name, make in build_resources.MODELS.items():
+        assert make().toFile(str(tmp_path / name))
+        shipped = _canonical(ROOT / "resources" / "models" / name)
+        assert _canonical(tmp_path / name) == shipped, f"{name}: run scripts/build_resources.py"
+
+
+def _canonical(path: Path) -> str:
+    """C14N form: Qt writes XML attributes in a random (hash) order, so compare canonical XML."""
+    from xml.etree.ElementTree import canonicalize
+
+    text = path.read_text(encoding="utf-8").replace("<!DOCTYPE model>", "")
+    return canonicalize(text, strip_text=True)
+
+
+@pytest.mark.parametrize(
+    "name, renderer, classes",
+    [
+        ("susceptibility_zones.qml", "paletted", 5),
+        ("cf_zones.qml", "paletted", 5),
+        ("susceptibility_probability.qml", "singlebandpseudocolor", 5),
+        ("crack_probability.qml", "singlebandpseudocolor", 4),
+        ("gradcam.qml", "singlebandpseudocolor", 5),
+    ],
+)
+def test_static_styles_load_into_qgis(qgis_app, tmp_path, name, renderer, classes):
+    from qgis.core import QgsRasterLayer
+
+    from landslide_ai.algorithms.styling import style_file
+
+    lyr = QgsRasterLayer(write_raster(tmp_path / "r.tif", np.linspace(0, 1, 100).reshape(10, 10)), "r")
+    msg, ok = lyr.loadNamedStyle(str(style_file(name)))
+    assert ok, msg
+    assert lyr.renderer().type() == renderer
+    items = lyr.renderer().legendSymbologyItems()
+    assert len(items) == classes
+    if name == "susceptibility_zones.qml":  # labels carry the thresholds
+        assert items[0][0].startswith("Very low (min – 0.2)") and items[4][0] == "Very high (0.8 – max)"
+    if name == "crack_probability.qml":  # transparent below the threshold
+        shader = lyr.renderer().shader().rasterShaderFunction()
+        assert shader.colorRampItemList()[1].color.alpha() == 0 and shader.colorRampItemList()[2].color.alpha() > 0
+
+
+def test_workflows_are_in_the_toolbox(qgis_app):
+    from qgis.core import QgsApplication
+
+    reg = QgsApplication.processingRegistry()
+    for name in ("susceptibility_workflow", "crack_workflow"):
+        alg = reg.algorithmById(f"landslideai:{name}")
+        assert alg is not None and alg.group() == "5 Workflows (models)"
+        assert all(c.algorithm() is not None for c in alg.childAlgorithms().values())
+
+
+def test_susceptibility_workflow_runs(run_alg, tiny_factors, tmp_path):
+    paths, inv = tiny_factors
+    res = run_alg(
+        "susceptibility_workflow",
+        {
+            "factors": list(paths.values()),
+            "names": "elev,slope,twi",
+            "inventory": inv,
+            "resolution": 30.0,
+            "strategy": 2,
+            "epochs": 1,
+            "block_size": 450.0,
+            "predict:Susceptibility": str(tmp_path / "s.tif"),
+            "predict:Susceptibility zoning": str(tmp_path / "z.tif"),
+            "predict:Zone table": str(tmp_path / "zones.csv"),
+            "train:Models and comparison": str(tmp_path / "models"),
+            "sample:Samples": str(tmp_path / "samples.gpkg"),
+            "cf:CF zoning": str(tmp_path / "cfz.tif"),
+        },
+    )
+    with rasterio.open(res["predict:Susceptibility"]) as s:
+        p = s.read(1, masked=True)
+        assert 0 <= p.min() and p.max() <= 1
+    with rasterio.open(res["predict:Susceptibility zoning"]) as z:
+        assert set(np.unique(z.read(1))) - {0} == {1, 2, 3, 4, 5}
+    # the chained predict mapped with the paper's model, whose card the training wrote
+    assert (tmp_path / "models" / "cnn_lstm_am.json").exists()
+    assert len((tmp_path / "models" / "comparison.csv").read_text().splitlines()) == 7  # header + 6 models
+    assert Path(res["predict:Zone table"]).exists()
+
+
+def test_crack_workflow_runs(run_alg, tmp_path):
+    card = run_alg(
+        "crack_train",
+        {"TARGET_FOLDER": make_set(tmp_path / "t", n=12), "EPOCHS": 1, "INPUT_PX": 48, "OUTPUT_FOLDER": str(tmp_path)},
+    )["MODEL_CARD"]
+    o = ortho(tmp_path / "o.tif")
+    res = run_alg(
+        "crack_workflow",
+        {
+            "orthomosaic": o,
+            "model": card,
+            "alpha": 4,
+            "chip": 48,
+            "stride": 24,
+            "tile:Chip grid": str(tmp_path / "grid.gpkg"),
+            "predict:Crack probability": str(tmp_path / "p.tif"),
+            "predict:Chips with probability": str(tmp_path / "pc.gpkg"),
+            "gradcam:Grad-CAM": str(tmp_path / "cam.tif"),
+        },
+    )
+    with rasterio.open(res["predict:Crack probability"]) as p, rasterio.open(o) as src:
+        assert p.transform == src.transform and p.read(1, masked=True).count() > 0
+    with rasterio.open(res["gradcam:Grad-CAM"]) as c:
+        v = c.read(1, masked=True)
+        assert v.count() > 0 and 0 <= v.min() and v.max() <= 1
+    assert Path(res["tile:Chip grid"]).exists()
