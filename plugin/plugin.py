@@ -58,7 +58,7 @@ class LandslideAIPlugin:
         for group_id, group_name in GROUPS.items():
             sub = self.menu.addMenu(QIcon(icon_path(group_id)), group_name)
             for alg in self.provider.algorithms():
-                if alg.groupId() != group_id:
+                if alg.group() != group_name:  # models report their group name as id
                     continue
                 action = QAction(alg.icon(), alg.displayName(), main)
                 action.setObjectName(f"LandslideAI_{alg.name()}")

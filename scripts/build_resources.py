@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GROUP, GROUP_ID = "5 Workflows (models)", "workflows"
+GROUP_ID = "workflows"
+GROUP = "5 Workflows (models)"  # = algorithms.base.GROUPS["workflows"]
 
 
 def _import_plugin():
@@ -153,19 +154,7 @@ def susceptibility_model():
     _output(predict, "ZONING", "Susceptibility zoning", 420, 620)
     _output(predict, "ZONE_TABLE", "Zone table", 420, 660)
     m.addChildAlgorithm(predict)
-    m.setHelpContent(
-        {
-            "ALG_DESC": (
-                "The susceptibility workflow of Landslide AI in one run: stack the factor rasters onto one "
-                "grid, compute the certainty-factor map, sample absences with the chosen strategy and a "
-                "spatial-block train/test split, train and compare CNN, LSTM, CNN-LSTM, CNN-LSTM-AM, Random "
-                "Forest and XGBoost-LR, then map susceptibility with the CNN-LSTM-AM and zone it in 5 classes. "
-                "Open it in the Model Designer to change any step's parameters."
-            ),
-            "ALG_CREATOR": "Landslide AI",
-            "ALG_HELP_CREATOR": "Landslide AI",
-        }
-    )
+    m.setHelpContent(help_content(m.name()))
     return m
 
 
@@ -213,16 +202,19 @@ def crack_model():
     cam.setDependencies([_dependency("predict")])
     _output(cam, "GRADCAM", "Grad-CAM", 420, 440)
     m.addChildAlgorithm(cam)
-    m.setHelpContent(
-        {
-            "ALG_DESC": (
-                "Crack mapping over a drone orthomosaic: the chip grid, the crack-probability raster "
-                "(transparent below 0.5) and the Grad-CAM heatmap of a model trained with crack_train."
-            ),
-            "ALG_CREATOR": "Landslide AI",
-        }
-    )
+    m.setHelpContent(help_content(m.name()))
     return m
+
+
+def help_content(name: str) -> dict:
+    """The model's help from resources/help/<name>.json, the one source every algorithm's help comes from."""
+    import json
+
+    h = json.loads((ROOT / "resources" / "help" / f"{name}.json").read_text(encoding="utf-8"))
+    content = {"ALG_DESC": h["description"], "ALG_CREATOR": "Landslide AI", "ALG_HELP_CREATOR": "Landslide AI"}
+    content["ALG_DESC"] += f"<p><i>Method: {h['reference']}</i></p>"
+    content.update(h["parameters"])
+    return content
 
 
 def _dependency(child_id: str):

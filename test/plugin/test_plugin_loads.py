@@ -62,7 +62,7 @@ def test_class_factory_registers_provider_and_unloads(qgis_app):
     } <= ids
     for a in prov.algorithms():
         assert a.shortHelpString() and "Method:" in a.shortHelpString()
-        assert a.group().split(" ")[0] in {"1", "2", "3", "4", "Cracks"}
+        assert a.group().split(" ")[0] in {"1", "2", "3", "4", "5", "Cracks"}
     plugin.unload()
     assert reg.providerById("landslideai") is None
 
@@ -129,7 +129,15 @@ def test_menu_has_one_submenu_per_group_plus_dock_and_diagnostics(qgis_app):
     try:
         menu = next(a.menu() for a in iface.pluginMenu().actions() if a.text() == "Landslide AI")
         subs = {a.text(): [x.text() for x in a.menu().actions()] for a in menu.actions() if a.menu()}
-        assert list(subs) == ["1 Prepare factors", "2 Sample", "3 Train & evaluate", "4 Map & interpret", "Cracks"]
+        assert list(subs) == [
+            "1 Prepare factors",
+            "2 Sample",
+            "3 Train & evaluate",
+            "4 Map & interpret",
+            "Cracks",
+            "5 Workflows (models)",
+        ]
+        assert sorted(subs["5 Workflows (models)"]) == ["crack_workflow", "susceptibility_workflow"]
         assert "Train and compare susceptibility models" in subs["3 Train & evaluate"]
         assert len(subs["Cracks"]) == 4
         names = [a.text() for a in menu.actions() if not a.menu() and not a.isSeparator()]
