@@ -28,6 +28,10 @@ class LandslideAIPlugin:
     MENU = "&Landslide AI"
 
     def __init__(self, iface) -> None:
+        if iface is not None:  # the desktop (GL driver loaded), not qgis_process
+            from .compat import block_triton
+
+            self.triton_blocked = block_triton()
         self.iface = iface
         self.provider: LandslideAIProvider | None = None
         self.actions: list = []

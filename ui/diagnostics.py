@@ -57,7 +57,7 @@ def report() -> str:
     lines = [
         "Landslide AI diagnostics",
         f"QGIS     {Qgis.QGIS_VERSION}",
-        f"Python   {sys.version.split()[0]} ({sys.executable})",
+        f"Python   {sys.version.split()[0]} (prefix {sys.prefix})",  # sys.executable is not QGIS's own
         f"Platform {platform.platform()}",
         f"GDAL     {gdal_v}",
         f"torch    {torch_v}",

@@ -199,9 +199,11 @@ class LandslideAIDock(QgsDockWidget):
         if model not in self._lines:
             colour = self._colour(model)
             self._lines[model] = (
-                self.loss_plot.plot(pen=pg.mkPen(colour, width=2), name=f"{model}"),
-                self.loss_plot.plot(pen=pg.mkPen(colour, width=2, style=Qt.DashLine)),
-                self.metric_plot.plot(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=4, name=model),
+                self.loss_plot.plot(pen=pg.mkPen(colour, width=2), name=f"{model}", antialias=True),
+                self.loss_plot.plot(pen=pg.mkPen(colour, width=2, style=Qt.DashLine), antialias=True),
+                self.metric_plot.plot(
+                    pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=4, name=model, antialias=True
+                ),
             )
         train, val, metric = self._lines[model]
         train.setData(c["epoch"], c["loss"])

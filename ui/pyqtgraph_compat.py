@@ -8,6 +8,10 @@ object" for every removed item (reproduced with pyqtgraph 0.13.1 in QGIS 3.22, n
 PyQt5; pyqtgraph issue #774). For exactly those two notifications the value is "no scene" /
 "no parent" and Qt only needs a null pointer back, which ``None`` converts to. Everything else
 goes through pyqtgraph unchanged, and other errors still raise.
+
+The dock also draws its wide (2 px) curves antialiased: pyqtgraph 0.13.1 draws wide, solid,
+non-antialiased pens as line segments and raises in ``paint`` for a curve of one point (the first
+epoch), which QGIS logs as a Python warning on every repaint.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ _NULLABLE = (QGraphicsItem.ItemSceneChange, QGraphicsItem.ItemParentChange)
 
 
 def install() -> None:
-    """Wrap ``GraphicsObject.itemChange`` once per process (idempotent)."""
+    """Wrap ``GraphicsObject.itemChange`` once per process (idempotent); silence one foreign warning.
+
+    pyqtgraph's exit clean-up walks every live object with ``isinstance``, which touches torch's
+    deprecated ``torch.distributed.reduce_op`` and makes QGIS log a FutureWarning that is neither
+    ours nor the user's to act on; only that message is filtered.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*torch\.distributed\.reduce_op", category=FutureWarning)
     original = GraphicsObject.itemChange
     if getattr(original, "_landslide_ai_compat", False):
         return

@@ -1,0 +1,343 @@
+"""Runs inside the real QGIS desktop (``qgis.bin --code``): checks the plugin and, in demo mode, uses it.
+
+Environment: LANDSLIDEAI_OUT (folder for screenshots and session.json), LANDSLIDEAI_MODE ("load":
+check and quit; "demo": small susceptibility and crack jobs with screenshots), LANDSLIDEAI_REPO
+(the checkout, for sample data), LANDSLIDEAI_EPOCHS.
+
+QGIS runs this file before its event loop starts, so the work is a chain of steps scheduled with
+``QTimer``: the GUI keeps painting between steps, training runs as a background Processing task
+(the dock's curves update live), and screenshots are taken of the real screen with ImageMagick's
+``import -window root`` (plus the dock's own PNG export).
+"""
+
+import json
+import os
+import subprocess
+import time
+import traceback
+from pathlib import Path
+
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingAlgRunnerTask,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProject,
+)
+from qgis.PyQt.QtCore import QTimer
+from qgis.utils import active_plugins, iface, plugins
+
+OUT = Path(os.environ["LANDSLIDEAI_OUT"])
+MODE = os.environ.get("LANDSLIDEAI_MODE", "load")
+REPO = Path(os.environ.get("LANDSLIDEAI_REPO", "."))
+EPOCHS = int(os.environ.get("LANDSLIDEAI_EPOCHS", "15"))
+OUT.mkdir(parents=True, exist_ok=True)
+STATE: dict = {"mode": MODE, "steps": [], "screenshots": [], "errors": []}
+_KEEP: list = []  # tasks, contexts and feedback objects must outlive the step that started them
+
+
+def save_state() -> None:
+    (OUT / "session.json").write_text(json.dumps(STATE, indent=1, default=str), encoding="utf-8")
+
+
+def finish() -> None:
+    _KEEP.clear()  # release the finished task's algorithm/context while QGIS is still alive
+    STATE["finished"] = time.time()
+    save_state()
+    QTimer.singleShot(500, QgsApplication.instance().quit)
+
+
+def screenshot(name: str, note: str) -> None:
+    """Whole screen, as a user sees it."""
+    QgsApplication.processEvents()
+    path = OUT / f"{name}.png"
+    subprocess.run(["import", "-window", "root", str(path)], check=True, timeout=60)
+    STATE["screenshots"].append({"file": path.name, "shows": note})
+    save_state()
+
+
+def step(fn, delay_ms: int = 300):
+    """Run ``fn`` later in the event loop; an exception ends the session with its traceback recorded."""
+
+    def wrapped():
+        t = time.time()
+        try:
+            fn()
+            STATE["steps"].append({"step": fn.__name__, "seconds": round(time.time() - t, 1)})
+            save_state()
+        except Exception:  # noqa: BLE001 - the session must always quit and say why
+            STATE["errors"].append({"step": fn.__name__, "traceback": traceback.format_exc()})
+            finish()
+
+    QTimer.singleShot(delay_ms, wrapped)
+
+
+def run(alg: str, params: dict) -> dict:
+    """Run a quick algorithm in the GUI thread (the dialogs do the same for non-threaded algorithms)."""
+    import processing
+
+    t = time.time()
+    res = processing.run(f"landslideai:{alg}", params, feedback=QgsProcessingFeedback())
+    STATE["steps"].append({"algorithm": alg, "seconds": round(time.time() - t, 1)})
+    return res
+
+
+def run_in_background(alg: str, params: dict, then) -> None:
+    """Run an algorithm as a QGIS task (worker thread), like the toolbox dialog does; call ``then(results)``."""
+    reg = QgsApplication.processingRegistry()
+    algorithm = reg.createAlgorithmById(f"landslideai:{alg}")
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    feedback = QgsProcessingFeedback()
+    task = QgsProcessingAlgRunnerTask(algorithm, params, context, feedback)
+    t = time.time()
+
+    def done(ok, results):
+        STATE["steps"].append({"algorithm": alg, "background": True, "ok": ok, "seconds": round(time.time() - t, 1)})
+        if not ok:
+            STATE["errors"].append({"step": alg, "traceback": "background task failed"})
+            finish()
+            return
+        step(lambda: then(results), 100)
+
+    task.executed.connect(done)
+    _KEEP.extend([algorithm, context, feedback, task])
+    QgsApplication.taskManager().addTask(task)
+
+
+# -- the checks every mode makes ------------------------------------------------------------------
+def check_loaded() -> None:
+    plugin = plugins.get("landslide_ai")
+    provider = QgsApplication.processingRegistry().providerById("landslideai")
+    STATE["plugin_active"] = "landslide_ai" in active_plugins
+    STATE["algorithms"] = sorted(a.id() for a in provider.algorithms()) if provider else []
+    menu = getattr(plugin, "menu", None)
+    STATE["menu"] = [a.text() for a in menu.actions()] if menu is not None else []
+    STATE["dock_exists"] = getattr(plugin, "dock", None) is not None
+    STATE["qgis_version"] = (
+        QgsApplication.instance().applicationVersion()
+        if hasattr(QgsApplication.instance(), "applicationVersion")
+        else ""
+    )
+    save_state()
+
+
+# -- demo steps ---------------------------------------------------------------------------------
+OUTD = OUT / "data"
+DATA = REPO / "sample_data"
+
+
+def toolbox() -> None:
+    from qgis.PyQt.QtCore import Qt
+
+    win = iface.mainWindow()
+    win.setGeometry(QgsApplication.primaryScreen().availableGeometry())  # Xvfb has no window manager
+    dock = plugins["landslide_ai"].dock
+    win.resizeDocks([dock], [620], Qt.Horizontal)
+    tb = plugins["processing"].toolbox
+    tb.show()
+    tb.raise_()
+    tree = tb.algorithmTree
+    model = tree.model()
+    tree.collapseAll()
+    for row in range(model.rowCount()):
+        idx = model.index(row, 0)
+        if model.data(idx) == "Landslide AI":
+            tree.expandRecursively(idx)
+            tree.scrollTo(idx)
+    step(lambda: screenshot("01_toolbox", "Processing toolbox with the Landslide AI provider expanded"), 1500)
+    step(prepare, 2500)
+
+
+def prepare() -> None:
+    plugins["landslide_ai"].dock_action.setChecked(True)
+    dem = str(DATA / "ecuador_rbsf" / "dem_10m.tif")
+    import shutil
+
+    OUTD.mkdir(parents=True, exist_ok=True)
+    inv = str(
+        shutil.copy(DATA / "ecuador_rbsf" / "landslide_points_all.gpkg", OUTD)
+    )  # QGIS writes into opened GeoPackages
+    t = OUTD / "terrain"
+    run("lsm_derive_terrain", {"DEM": dem, "OUTPUT_FOLDER": str(t)})
+    stack = run(
+        "lsm_stack_factors",
+        {
+            "FACTORS": [dem] + [str(t / f"{n}.tif") for n in ("slope", "aspect", "plan_curvature", "twi")],
+            "NAMES": "elevation,slope,aspect,plan_curvature,twi",
+            "RESOLUTION": 30.0,
+            "OUTPUT": str(OUTD / "stack.tif"),
+        },
+    )["OUTPUT"]
+    cf = run(
+        "lsm_cf_map",
+        {
+            "STACK": stack,
+            "INVENTORY": inv,
+            "PRESENCE_FIELD": "lslpts",
+            "SCORE": str(OUTD / "cf_score.tif"),
+            "ZONING": str(OUTD / "cf_zoning.tif"),
+            "TABLE_CSV": str(OUTD / "cf.csv"),
+        },
+    )
+    samples = run(
+        "lsm_sample_absences",
+        {
+            "STACK": stack,
+            "INVENTORY": inv,
+            "PRESENCE_FIELD": "lslpts",
+            "STRATEGY": 2,
+            "CF_ZONING": cf["ZONING"],
+            "OUTPUT": str(OUTD / "samples.gpkg"),
+        },
+    )["OUTPUT"]
+    STATE["inputs"] = {"stack": stack, "inventory": inv}
+    params = {
+        "STACK": stack,
+        "SAMPLES": samples,
+        "MODELS": [0, 3, 4, 5],  # CNN, CNN-LSTM-AM, RF, XGBoost-LR
+        "EPOCHS": EPOCHS,
+        "PATIENCE": EPOCHS,
+        "SHAP_SAMPLES": 30,
+        "OUTPUT_FOLDER": str(OUTD / "models"),
+    }
+    run_in_background("lsm_train", params, trained)
+    step(watch_live, 1000)
+
+
+def watch_live() -> None:
+    """Screenshot the dock while the training task is still running, once curves have a few points."""
+    dock = plugins["landslide_ai"].dock
+    epochs = max((len(c["epoch"]) for c in dock.curves.values()), default=0)
+    if len(dock.curves) >= 2 and epochs >= 3 and not dock.roc:
+        STATE["live_curves"] = {m: len(c["epoch"]) for m, c in dock.curves.items()}
+        screenshot("02_dock_live_training", "Dock during training: loss and accuracy curves per epoch, live")
+        return
+    if not dock.roc:
+        step(watch_live, 1000)
+
+
+def trained(results: dict) -> None:
+    dock = plugins["landslide_ai"].dock
+    STATE["dock_after_training"] = {
+        "curves": {m: len(c["epoch"]) for m, c in dock.curves.items()},
+        "roc": sorted(dock.roc),
+        "confusion": sorted(dock.confusion),
+        "importance": sorted(dock.importance),
+    }
+    for tab in ("Training", "ROC", "Confusion", "SHAP"):
+        dock.export_png(tab, str(OUT / f"dock_{tab.lower()}.png"))
+    dock.tabs.setCurrentWidget(dock.pages["Training"])
+    step(lambda: screenshot("03_dock_after_training", "Dock after training: full curves of the deep models"), 800)
+    step(lambda: show_tab("ROC", "04_dock_roc", "Dock: ROC of the four compared models"), 2000)
+    step(lambda: predict(results), 3500)
+
+
+def show_tab(tab: str, name: str, note: str) -> None:
+    dock = plugins["landslide_ai"].dock
+    dock.tabs.setCurrentWidget(dock.pages[tab])
+    step(lambda: screenshot(name, note), 800)
+
+
+def predict(results: dict) -> None:
+    inp = STATE["inputs"]
+    pr = run(
+        "lsm_predict",
+        {
+            "MODEL": results["MODEL_CARD"],
+            "STACK": inp["stack"],
+            "INVENTORY": inp["inventory"],
+            "PRESENCE_FIELD": "lslpts",
+            "OUTPUT": str(OUTD / "susceptibility.tif"),
+            "ZONING": str(OUTD / "zoning.tif"),
+            "ZONE_TABLE": str(OUTD / "zones.csv"),
+        },
+    )
+    QgsApplication.processEvents()  # deliver the queued "zones" event to the dock
+    layer = iface.addRasterLayer(pr["ZONING"], "Susceptibility zoning (CNN-LSTM-AM)")
+    slides = iface.addVectorLayer(inp["inventory"], "Landslides", "ogr")
+    slides.setSubsetString('"lslpts" = 1')
+    STATE["zoning_renderer"] = layer.renderer().type()
+    STATE["zoning_legend"] = [label for label, _ in layer.renderer().legendSymbologyItems()]
+    iface.mapCanvas().setExtent(layer.extent())
+    iface.mapCanvas().refresh()
+    dock = plugins["landslide_ai"].dock
+    dock.export_png("Zones", str(OUT / "dock_zones.png"))
+    dock.tabs.setCurrentWidget(dock.pages["Zones"])
+    step(
+        lambda: screenshot(
+            "05_susceptibility_map", "Styled 5-class susceptibility zoning + landslides; dock: zone shares"
+        ),
+        4000,
+    )
+    step(cracks, 5000)
+
+
+def cracks() -> None:
+    chips = DATA / "uav75_chips"
+    card = run(
+        "crack_train",
+        {
+            "TARGET_FOLDER": str(chips),
+            "SOURCE_FOLDER": str(DATA / "concrete_cracks"),
+            "ARCHITECTURE": 0,
+            "EPOCHS": 3,
+            "INPUT_PX": 64,
+            "OUTPUT_FOLDER": str(OUTD / "cracks"),
+        },
+    )["MODEL_CARD"]
+    ortho = str(DATA / "drone_orthomosaic" / "fotomap_small_2cm_epsg32633.tif")
+    images = sorted(str(p) for p in (chips / "crack").glob("*.jpg"))[:4]
+    g = run(
+        "crack_gradcam",
+        {
+            "MODEL": card,
+            "INPUT": ortho,
+            "ALPHA_BAND": 4,
+            "CHIP_PX": 227,
+            "STRIDE_PX": 113,
+            "OUTPUT": str(OUTD / "crack_probability.tif"),
+            "CHIPS": str(OUTD / "crack_chips.gpkg"),
+            "GRADCAM": str(OUTD / "gradcam.tif"),
+            "IMAGES": images,
+            "OVERLAY_FOLDER": str(OUTD / "overlays"),
+        },
+    )
+    QgsApplication.processEvents()  # deliver the queued "gradcam" event to the dock
+    root = QgsProject.instance().layerTreeRoot()
+    for lyr in QgsProject.instance().mapLayers().values():
+        root.findLayer(lyr.id()).setItemVisibilityChecked(False)
+    base = iface.addRasterLayer(ortho, "Orthomosaic")
+    prob = iface.addRasterLayer(g["OUTPUT"], "Crack probability")
+    STATE["crack_renderer"] = prob.renderer().type()
+    STATE["dock_gradcam_items"] = len(plugins["landslide_ai"].dock.gradcam)
+    plugins["landslide_ai"].dock.export_png("Grad-CAM", str(OUT / "dock_gradcam.png"))
+    iface.mapCanvas().setDestinationCrs(base.crs())
+    iface.mapCanvas().setExtent(base.extent())
+    iface.mapCanvas().refresh()
+    step(
+        lambda: screenshot(
+            "06_crack_probability", "Orthomosaic with the styled crack probability; dock: Grad-CAM viewer"
+        ),
+        4000,
+    )
+    step(diagnostics, 5000)
+
+
+def diagnostics() -> None:
+    dlg = plugins["landslide_ai"].show_diagnostics()
+    dlg.move(300, 150)
+    STATE["diagnostics"] = dlg.text.toPlainText()
+    step(lambda: screenshot("07_diagnostics", "Diagnostics dialog: versions, device, dependency table"), 1500)
+    step(finish, 2500)
+
+
+def start() -> None:
+    check_loaded()
+    if MODE == "demo":
+        step(toolbox, 500)
+    else:
+        finish()
+
+
+step(start, 2000)
