@@ -114,11 +114,9 @@ def check_loaded() -> None:
     menu = getattr(plugin, "menu", None)
     STATE["menu"] = [a.text() for a in menu.actions()] if menu is not None else []
     STATE["dock_exists"] = getattr(plugin, "dock", None) is not None
-    STATE["qgis_version"] = (
-        QgsApplication.instance().applicationVersion()
-        if hasattr(QgsApplication.instance(), "applicationVersion")
-        else ""
-    )
+    from qgis.core import Qgis
+
+    STATE["qgis_version"] = Qgis.QGIS_VERSION
     save_state()
 
 
