@@ -10,22 +10,9 @@ from test_crack_training import make_set
 
 
 @pytest.fixture(scope="module")
-def run(qgis_app):
-    import processing
-    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
-
-    def _run(alg, params):
-        return processing.run(
-            f"landslideai:{alg}", params, context=QgsProcessingContext(), feedback=QgsProcessingFeedback()
-        )
-
-    return _run
-
-
-@pytest.fixture(scope="module")
-def model(run, tmp_path_factory):
+def model(run_alg, tmp_path_factory):
     d = tmp_path_factory.mktemp("cracks")
-    r = run(
+    r = run_alg(
         "crack_train",
         {
             "TARGET_FOLDER": make_set(d / "t", n=12),
@@ -39,9 +26,9 @@ def model(run, tmp_path_factory):
     return r["MODEL_CARD"]
 
 
-def test_tile_predict_gradcam(run, model, tmp_path):
+def test_tile_predict_gradcam(run_alg, model, tmp_path):
     o = ortho(tmp_path / "o.tif")
-    t = run(
+    t = run_alg(
         "crack_tile",
         {
             "INPUT": o,
@@ -56,7 +43,7 @@ def test_tile_predict_gradcam(run, model, tmp_path):
 
     lyr = QgsVectorLayer(t["OUTPUT"], "c")
     assert lyr.featureCount() == len(list((tmp_path / "imgs").glob("*.png"))) > 0
-    g = run(
+    g = run_alg(
         "crack_gradcam",
         {
             "MODEL": model,
@@ -75,7 +62,7 @@ def test_tile_predict_gradcam(run, model, tmp_path):
     assert QgsVectorLayer(g["CHIPS"], "c").fields().indexOf("probability") >= 0
 
 
-def test_geographic_orthomosaic_and_wrong_model_are_refused(run, model, tmp_path):
+def test_geographic_orthomosaic_and_wrong_model_are_refused(run_alg, model, tmp_path):
     from qgis.core import QgsProcessingException
 
     geo = tmp_path / "geo.tif"
@@ -92,7 +79,7 @@ def test_geographic_orthomosaic_and_wrong_model_are_refused(run, model, tmp_path
     ) as ds:
         ds.write(np.full((3, 60, 60), 100, np.uint8))
     with pytest.raises(QgsProcessingException, match="geographic"):
-        run(
+        run_alg(
             "crack_predict",
             {
                 "MODEL": model,
@@ -107,7 +94,7 @@ def test_geographic_orthomosaic_and_wrong_model_are_refused(run, model, tmp_path
     card = Path(model).with_name("fake.json")
     card.write_text(Path(model).read_text().replace('"task": "crack"', '"task": "susceptibility"'))
     with pytest.raises(QgsProcessingException, match="not a crack classifier"):
-        run(
+        run_alg(
             "crack_predict",
             {
                 "MODEL": str(card),

@@ -10,23 +10,10 @@ from conftest import write_raster
 
 
 @pytest.fixture(scope="module")
-def run(qgis_app):
-    import processing
-    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
-
-    def _run(alg, params, load=False):
-        ctx = QgsProcessingContext()
-        ctx.setProject(QgsProject.instance())
-        return processing.run(f"landslideai:{alg}", params, context=ctx, feedback=QgsProcessingFeedback())
-
-    return _run
-
-
-@pytest.fixture(scope="module")
-def pipeline(run, tiny_factors, tmp_path_factory):
+def pipeline(run_alg, tiny_factors, tmp_path_factory):
     paths, inv = tiny_factors
     d = tmp_path_factory.mktemp("alg")
-    stack = run(
+    stack = run_alg(
         "lsm_stack_factors",
         {
             "FACTORS": list(paths.values()),
@@ -35,7 +22,7 @@ def pipeline(run, tiny_factors, tmp_path_factory):
             "OUTPUT": str(d / "stack.tif"),
         },
     )
-    cf = run(
+    cf = run_alg(
         "lsm_cf_map",
         {
             "STACK": stack["OUTPUT"],
@@ -45,7 +32,7 @@ def pipeline(run, tiny_factors, tmp_path_factory):
             "TABLE_CSV": str(d / "cf.csv"),
         },
     )
-    samples = run(
+    samples = run_alg(
         "lsm_sample_absences",
         {
             "STACK": stack["OUTPUT"],
@@ -57,7 +44,7 @@ def pipeline(run, tiny_factors, tmp_path_factory):
             "OUTPUT": str(d / "samples.gpkg"),
         },
     )
-    train = run(
+    train = run_alg(
         "lsm_train",
         {
             "STACK": stack["OUTPUT"],
@@ -72,7 +59,7 @@ def pipeline(run, tiny_factors, tmp_path_factory):
     return d, stack, cf, samples, train, inv
 
 
-def test_pipeline_outputs(pipeline, run):
+def test_pipeline_outputs(pipeline, run_alg):
     d, stack, cf, samples, train, inv = pipeline
     assert Path(stack["REPORT"]).exists()
     with rasterio.open(stack["OUTPUT"]) as ds:
@@ -84,7 +71,7 @@ def test_pipeline_outputs(pipeline, run):
     assert lyr.featureCount() == 120 and lyr.fields().indexOf("split") >= 0
     rows = Path(train["TABLE_CSV"]).read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["CNN-LSTM-AM", "Random Forest"]
-    pr = run(
+    pr = run_alg(
         "lsm_predict",
         {
             "MODEL": str(d / "models" / "cnn_lstm_am.json"),
@@ -111,7 +98,7 @@ def test_pipeline_outputs(pipeline, run):
     assert [c.label for c in lyr.renderer().classes()][0].startswith("Very low")
 
 
-def test_geographic_factor_is_refused_without_output(run, tiny_factors, tmp_path):
+def test_geographic_factor_is_refused_without_output(run_alg, tiny_factors, tmp_path):
     from qgis.core import QgsProcessingException
 
     paths, _ = tiny_factors
@@ -120,11 +107,11 @@ def test_geographic_factor_is_refused_without_output(run, tiny_factors, tmp_path
     )
     out = tmp_path / "stack.tif"
     with pytest.raises(QgsProcessingException, match="geographic"):
-        run("lsm_stack_factors", {"FACTORS": [paths["elev"], geo], "OUTPUT": str(out)})
+        run_alg("lsm_stack_factors", {"FACTORS": [paths["elev"], geo], "OUTPUT": str(out)})
     assert not out.exists()
 
 
-def test_inventory_outside_grid_is_refused(run, pipeline, tmp_path):
+def test_inventory_outside_grid_is_refused(run_alg, pipeline, tmp_path):
     from qgis.core import QgsProcessingException
     from rasterio.crs import CRS
 
@@ -135,7 +122,7 @@ def test_inventory_outside_grid_is_refused(run, pipeline, tmp_path):
     write_points(far, CRS.from_epsg(32717).to_wkt(), np.array([100.0]), np.array([100.0]), {"id": np.array([1])})
     out = tmp_path / "cf.tif"
     with pytest.raises(QgsProcessingException, match="No landslide point"):
-        run(
+        run_alg(
             "lsm_cf_map",
             {
                 "STACK": stack["OUTPUT"],
@@ -148,17 +135,17 @@ def test_inventory_outside_grid_is_refused(run, pipeline, tmp_path):
     assert not out.exists() and not (tmp_path / "z.tif").exists()
 
 
-def test_mismatched_model_is_refused(run, pipeline, tiny_factors, tmp_path):
+def test_mismatched_model_is_refused(run_alg, pipeline, tiny_factors, tmp_path):
     from qgis.core import QgsProcessingException
 
     d, *_ = pipeline
     paths, _ = tiny_factors
-    two = run(
+    two = run_alg(
         "lsm_stack_factors",
         {"FACTORS": [paths["elev"], paths["twi"]], "NAMES": "elev,twi", "OUTPUT": str(tmp_path / "two.tif")},
     )
     with pytest.raises(QgsProcessingException, match="trained on factors"):
-        run(
+        run_alg(
             "lsm_predict",
             {
                 "MODEL": str(d / "models" / "rf.json"),
@@ -171,7 +158,7 @@ def test_mismatched_model_is_refused(run, pipeline, tiny_factors, tmp_path):
 
 
 def test_qgis_process_runs_lsm_predict_headless(pipeline, tmp_path):
-    """The acceptance command: qgis_process.bin run landslideai:lsm_predict, in its own profile."""
+    """The acceptance command: qgis_process.bin run_alg landslideai:lsm_predict, in its own profile."""
     import subprocess
 
     d, stack, *_ = pipeline
