@@ -29,7 +29,7 @@ from ..core.raster.grid import Grid
 from ..core.raster.io import write_text_atomic
 from . import events
 from .base import LandslideAlgorithm
-from .styling import crack_probability_qml, gradcam_qml, style_output
+from .styling import crack_probability_qml, gradcam_qml
 
 ARCH_NAMES = ["CNN (3 conv + 2 FC)", "ResNet50", "ResNet50 + SE (layer4)"]
 
@@ -323,7 +323,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, _ChipParams):
         if not chips.lower().endswith(".gpkg"):
             chips = chips.rsplit(".", 1)[0] + ".gpkg"
         write_chip_layer(chips, Grid.from_path(src), res)
-        style_output(
+        self.style(
             context,
             out,
             crack_probability_qml(self.parameterAsDouble(parameters, self.THRESHOLD, context)),
@@ -331,7 +331,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, _ChipParams):
         )
         result = {self.OUTPUT: out, self.CHIPS: chips}
         if cam:
-            style_output(context, cam, gradcam_qml(), "Grad-CAM")
+            self.style(context, cam, gradcam_qml(), "Grad-CAM")
             result[self.GRADCAM] = cam
             images = self.parameterAsFileList(parameters, self.IMAGES, context) if parameters.get(self.IMAGES) else []
             if images:

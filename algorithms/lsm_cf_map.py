@@ -17,7 +17,7 @@ from ..core.errors import InvalidInputError
 from ..core.sampling.cf import cf_map
 from .base import LandslideAlgorithm
 from .lsm_stack_factors import split_names
-from .styling import cf_score_qml, style_output, zoning_qml
+from .styling import cf_score_qml, zoning_qml
 
 
 def parse_breaks(text: str) -> dict[str, list[float]]:
@@ -100,6 +100,6 @@ class CfMapAlgorithm(LandslideAlgorithm):
         )
         for name, w in res.weights.items():
             progress.log(f"{name}: E = {res.sensitivity[name]:.3f}, weight = {w:.3f}")
-        style_output(context, zoning, zoning_qml(res.zone_breaks), "CF zoning")
-        style_output(context, score, cf_score_qml(), "CF score")
+        self.style(context, zoning, zoning_qml(res.zone_breaks), "CF zoning")
+        self.style(context, score, cf_score_qml(), "CF score")
         return {self.SCORE: score, self.ZONING: zoning, self.TABLE_CSV: csv, self.TABLE_HTML: htm}

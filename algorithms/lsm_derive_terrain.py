@@ -6,7 +6,6 @@ from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingContext,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
@@ -14,8 +13,14 @@ from qgis.core import (
 )
 
 from ..core.progress import SubProgress
-from ..core.terrain.derive import derive_terrain, distance_to_features
+from ..core.terrain.derive import TERRAIN_FACTORS, derive_terrain, distance_to_features
 from .base import LandslideAlgorithm
+
+
+def distance_file_name(layer_name: str) -> str:
+    """File name of the distance raster to a vector layer (spaces and path separators replaced)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in layer_name)
+    return f"dist_{safe}.tif"
 
 
 class DeriveTerrainAlgorithm(LandslideAlgorithm):
@@ -40,13 +45,19 @@ class DeriveTerrainAlgorithm(LandslideAlgorithm):
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder"))
         self.addOutput(QgsProcessingOutputMultipleLayers(self.OUTPUT_LAYERS, "Factor rasters"))
 
+    def planned_files(self, parameters, context) -> dict[str, list[str]]:
+        """The derivatives' file names, so that a DEM or a user's file of that name is refused before work."""
+        names = [f"{k}.tif" for k in TERRAIN_FACTORS]
+        names += [distance_file_name(lyr.name()) for lyr in self.parameterAsLayerList(parameters, self.VECTORS, context)]
+        return {self.OUTPUT_FOLDER: names}
+
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         dem = self.parameterAsRasterLayer(parameters, self.DEM, context).source()
         vectors = self.parameterAsLayerList(parameters, self.VECTORS, context)
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         paths = derive_terrain(dem, out, SubProgress(progress, 0, 0.7))
         for i, lyr in enumerate(vectors):
-            p = str(Path(out) / f"dist_{lyr.name().replace(' ', '_')}.tif")
+            p = str(Path(out) / distance_file_name(lyr.name()))
             src = lyr.source().split("|")[0]
             layer_name = None
             if "|layername=" in lyr.source():
@@ -55,5 +66,5 @@ class DeriveTerrainAlgorithm(LandslideAlgorithm):
             paths[f"dist_{lyr.name()}"] = p
             progress.report(0.7 + 0.3 * (i + 1) / max(1, len(vectors)), f"distance to {lyr.name()}")
         for k, p in paths.items():
-            context.addLayerToLoadOnCompletion(p, QgsProcessingContext.LayerDetails(k, context.project(), k))
+            self.load_on_completion(p, k)
         return {self.OUTPUT_FOLDER: out, self.OUTPUT_LAYERS: list(paths.values())}

@@ -19,7 +19,7 @@ from ..core.raster.zoning import ZoningMethod
 from ..core.susceptibility.predict import predict_and_zone
 from . import events
 from .base import LandslideAlgorithm
-from .styling import style_output, susceptibility_qml, zoning_qml
+from .styling import susceptibility_qml, zoning_qml
 
 METHODS = [ZoningMethod.QUANTILE, ZoningMethod.NATURAL_BREAKS, ZoningMethod.USER]
 
@@ -111,8 +111,8 @@ class PredictAlgorithm(LandslideAlgorithm):
             progress=progress,
         )
         progress.log("Zone breaks: " + ", ".join(f"{b:.4f}" for b in breaks))
-        style_output(context, out, susceptibility_qml(), "Susceptibility")
-        style_output(context, zoning, zoning_qml(breaks), "Susceptibility zoning")
+        self.style(context, out, susceptibility_qml(), "Susceptibility")
+        self.style(context, zoning, zoning_qml(breaks), "Susceptibility zoning")
         result = {self.OUTPUT: out, self.ZONING: zoning}
         if table:
             result[self.TABLE] = table

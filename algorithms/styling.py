@@ -154,13 +154,3 @@ class QmlPostProcessor(QgsProcessingLayerPostProcessorInterface):
         pp = cls(qml_path)
         cls._keep.append(pp)
         return pp
-
-
-def style_output(context, path: str, qml: str, name: str | None = None) -> None:
-    """Write the sidecar and, if the output is loaded on completion, attach the post-processor."""
-    qml_path = write_sidecar(path, qml)
-    if context.willLoadLayerOnCompletion(path):
-        details = context.layerToLoadOnCompletionDetails(path)
-        if name:
-            details.name = name
-        details.setPostProcessor(QmlPostProcessor.create(qml_path))

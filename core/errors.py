@@ -30,3 +30,7 @@ class MissingDependencyError(LandslideAIError, ImportError):
 
 class Canceled(LandslideAIError):
     """The user canceled the operation; partial outputs have been removed."""
+
+
+class OutputError(LandslideAIError, OSError):
+    """An output could not be written (permissions, disk full, name too long); nothing was changed."""

@@ -49,6 +49,29 @@ def sample_values(path: str, band: int = 1, max_n: int = 200_000, seed: int = 0,
     return vals
 
 
+def validate_user_breaks(user: list[float] | None, n_classes: int = 5) -> list[float]:
+    """User thresholds: ``n_classes - 1`` finite, strictly ascending values (checked before any work)."""
+    vals = [float(u) for u in user] if user else []
+    if len(vals) != n_classes - 1 or not all(np.isfinite(vals)) or any(b <= a for a, b in zip(vals, vals[1:])):
+        raise InvalidInputError(
+            f"User thresholds must be {n_classes - 1} finite, strictly ascending values "
+            f"(e.g. 0.2,0.4,0.6,0.8); got {user}."
+        )
+    return vals
+
+
+def empty_zone_warning(counts: list[int] | np.ndarray, what: str = "zoning") -> str | None:
+    """A warning naming the zones that hold no cell (ties in the values make quantile breaks coincide)."""
+    empty = [i + 1 for i, c in enumerate(counts) if c == 0]
+    if not empty:
+        return None
+    return (
+        f"Warning: {what} leaves zone(s) {empty} empty: the values have too many ties for "
+        f"{len(counts)} distinct classes (e.g. a model that outputs only a few values); "
+        "consider natural breaks or user thresholds."
+    )
+
+
 def compute_breaks(
     values: np.ndarray, method: ZoningMethod | str, n_classes: int = 5, user: list[float] | None = None
 ) -> list[float]:
@@ -59,11 +82,7 @@ def compute_breaks(
     """
     method = ZoningMethod(method)
     if method is ZoningMethod.USER:
-        if not user or len(user) != n_classes - 1 or list(user) != sorted(user):
-            raise InvalidInputError(
-                f"User thresholds must be {n_classes - 1} ascending values (e.g. 0.2,0.4,0.6,0.8); got {user}."
-            )
-        return [float(u) for u in user]
+        return validate_user_breaks(user, n_classes)
     if values.size < n_classes:
         raise InvalidInputError(f"Only {values.size} valid cells: too few to form {n_classes} classes.")
     if method is ZoningMethod.QUANTILE:

@@ -16,12 +16,21 @@ import rasterio
 from numpy.lib.stride_tricks import sliding_window_view
 from rasterio.windows import Window
 
-from ..errors import GridMismatchError, ModelLoadError
+from ..errors import GridMismatchError, InvalidInputError, ModelLoadError
 from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, write_text_atomic
 from ..raster.stack import open_stack, read_block
-from ..raster.zoning import ZONE_LABELS_5, ZoningMethod, compute_breaks, sample_values, zone_raster
+from ..outputs import norm_path
+from ..raster.zoning import (
+    ZONE_LABELS_5,
+    ZoningMethod,
+    compute_breaks,
+    empty_zone_warning,
+    sample_values,
+    validate_user_breaks,
+    zone_raster,
+)
 from ..sampling.points import Points
 from .dataset import Normalisation, TemporalMode, check_temporal_grid
 from .models import DEEP_MODELS, DeepHP, SusceptibilityNet
@@ -170,7 +179,7 @@ def zoning_table(
     prob: str,
     zoning: str,
     landslides: Points | None,
-    out_csv: str,
+    out_csv: str | None,
     out_html: str | None = None,
     breaks: list[float] | None = None,
 ) -> list[dict]:
@@ -200,6 +209,8 @@ def zoning_table(
                 "landslide_share": float(ls[z] / nls) if nls else 0.0,
             }
         )
+    if not out_csv:
+        return rows
     head = list(rows[0])
     write_text_atomic(out_csv, "\n".join([",".join(head)] + [",".join(str(r[h]) for h in head) for r in rows]) + "\n")
     if out_html:
@@ -232,14 +243,29 @@ def predict_and_zone(
 ) -> list[float]:
     """Probability raster, 5-class zoning raster and (optionally) the zone table; returns the breaks."""
     progress = progress or NullProgress()
+    if ZoningMethod(method) is ZoningMethod.USER:
+        validate_user_breaks(user_breaks)  # before the (long) prediction, not after it
+    outs = [norm_path(p) for p in (prob_out, zoning_out, table_csv) if p]
+    if len(set(outs)) < len(outs) or norm_path(stack) in outs:
+        raise InvalidInputError("The probability map, the zoning and the zone table need three different paths, "
+                                "none of them the stack.")
     predict_stack(card_path, stack, prob_out, temporal_stack, block, batch, device, SubProgress(progress, 0, 0.85))
     try:
         breaks = compute_breaks(sample_values(prob_out), method, 5, user_breaks)
         zone_raster(prob_out, zoning_out, breaks, progress=SubProgress(progress, 0.85, 0.97))
-        if table_csv:
-            zoning_table(prob_out, zoning_out, landslides, table_csv, str(Path(table_csv).with_suffix(".html")), breaks)
+        rows = zoning_table(
+            prob_out,
+            zoning_out,
+            landslides,
+            table_csv,
+            str(Path(table_csv).with_suffix(".html")) if table_csv else None,
+            breaks,
+        )
     except BaseException:
         Path(prob_out).unlink(missing_ok=True)  # all outputs or none
         raise
+    warning = empty_zone_warning([r["cells"] for r in rows], "susceptibility zoning")
+    if warning:
+        progress.log(warning)
     progress.report(1.0, "prediction done")
     return breaks

@@ -180,12 +180,16 @@ def distance_to_features(
     progress.report(1.0, "distance done")
 
 
+#: factors derived from a DEM, in the order they are written (file name = factor name + ".tif").
+TERRAIN_FACTORS = ("slope", "aspect", "plan_curvature", "twi")
+
+
 def derive_terrain(dem: str, out_dir: str, progress: Progress | None = None) -> dict[str, str]:
     """All DEM derivatives into ``out_dir``; returns factor name -> path."""
     progress = progress or NullProgress()
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
-    paths = {k: str(d / f"{k}.tif") for k in ("slope", "aspect", "plan_curvature", "twi")}
+    paths = {k: str(d / f"{k}.tif") for k in TERRAIN_FACTORS}
     slope_aspect(dem, paths["slope"], paths["aspect"])
     progress.report(0.3, "slope and aspect")
     plan_curvature(dem, paths["plan_curvature"])
