@@ -10,11 +10,10 @@ feedback adapted to ``core.progress.Progress``.
 from __future__ import annotations
 
 import json
-from functools import cache
-from pathlib import Path
-
 import shutil
 import traceback
+from functools import cache
+from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
@@ -271,8 +270,10 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
             low = _low_space_folder(tx)
             tx.rollback()
             if isinstance(exc, OSError) or low:
-                text = describe_os_error(exc, low or "") if not low else describe_os_error(
-                    OSError(28, "No space left on device", low)
+                text = (
+                    describe_os_error(exc, low or "")
+                    if not low
+                    else describe_os_error(OSError(28, "No space left on device", low))
                 )
                 raise QgsProcessingException(text + " Nothing was written.") from exc
             if feedback is not None:

@@ -19,7 +19,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from ..core.cracks.chips import ChipSpec, iter_chips
+from ..core.cracks.chips import AUTO_ALPHA, ChipSpec, iter_chips
 from ..core.cracks.models import ARCHITECTURES
 from ..core.cracks.predict import gradcam_chips, gradcam_overlays, predict_orthomosaic, write_chip_layer
 from ..core.cracks.train import CrackTrainConfig, train_crack_model
@@ -44,7 +44,10 @@ class _ChipParams:
         alg.add(QgsProcessingParameterString(self.RGB, "Bands mapped to R,G,B", "1,2,3"))
         alg.add(
             QgsProcessingParameterNumber(
-                self.ALPHA, "Alpha band (0 = none; alpha 0 is nodata)", defaultValue=0, minValue=0
+                self.ALPHA,
+                "Alpha band (-1 = the band declared alpha, 0 = none; alpha 0 is nodata)",
+                defaultValue=AUTO_ALPHA,
+                minValue=AUTO_ALPHA,
             )
         )
         alg.add(QgsProcessingParameterNumber(self.CHIP, "Chip size (px)", defaultValue=227, minValue=8))

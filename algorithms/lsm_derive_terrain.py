@@ -48,7 +48,9 @@ class DeriveTerrainAlgorithm(LandslideAlgorithm):
     def planned_files(self, parameters, context) -> dict[str, list[str]]:
         """The derivatives' file names, so that a DEM or a user's file of that name is refused before work."""
         names = [f"{k}.tif" for k in TERRAIN_FACTORS]
-        names += [distance_file_name(lyr.name()) for lyr in self.parameterAsLayerList(parameters, self.VECTORS, context)]
+        names += [
+            distance_file_name(lyr.name()) for lyr in self.parameterAsLayerList(parameters, self.VECTORS, context)
+        ]
         return {self.OUTPUT_FOLDER: names}
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102

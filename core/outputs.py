@@ -78,7 +78,9 @@ def describe_os_error(exc: BaseException, fallback_path: str = "") -> str:
     code = getattr(exc, "errno", None)
     text = str(exc)
     if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or "Free disk space" in text:
-        return f"No space left on the disk holding '{path}': free some space or choose an output folder on another disk."
+        return (
+            f"No space left on the disk holding '{path}': free some space or choose an output folder on another disk."
+        )
     if code == errno.EROFS or "Read-only file system" in text:
         return f"'{path}' is on a read-only file system: choose an output folder you can write to."
     if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
@@ -146,9 +148,10 @@ class OutputTransaction:
         for o in self.outputs:
             fin = norm_path(o.final)
             if fin in owned:
+                side = "" if fin == norm_path(owned[fin]) else " (one of its sidecar files)"
                 raise InvalidInputError(
-                    f"Output {o.name} '{o.final}' would overwrite the input '{owned[fin]}'"
-                    f"{'' if fin == norm_path(owned[fin]) else ' (one of its sidecar files)'}: choose another output path."
+                    f"Output {o.name} '{o.final}' would overwrite the input '{owned[fin]}'{side}: "
+                    "choose another output path."
                 )
             for d in in_dirs:
                 if fin == d or fin.startswith(d + os.sep):

@@ -173,7 +173,12 @@ def crack_model():
     _param(
         m, QgsProcessingParameterFile("model", "Crack model card (.json from crack_train)", extension="json"), 300, 60
     )
-    _param(m, QgsProcessingParameterNumber("alpha", "Alpha band (0 = none)", 0, 0, minValue=0), 500, 60)
+    _param(
+        m,
+        QgsProcessingParameterNumber("alpha", "Alpha band (-1 = declared alpha, 0 = none)", 0, -1, minValue=-1),
+        500,
+        60,
+    )
     _param(m, QgsProcessingParameterNumber("chip", "Chip size (px)", 0, 227, minValue=8), 700, 60)
     _param(m, QgsProcessingParameterNumber("stride", "Stride (px)", 0, 113, minValue=1), 900, 60)
 

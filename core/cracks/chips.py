@@ -19,6 +19,21 @@ from ..errors import InvalidInputError
 from ..raster.grid import Grid
 from ..raster.io import read_padded
 
+#: ``ChipSpec.alpha_band`` value meaning "the band declared alpha in the file, else none".
+AUTO_ALPHA = -1
+
+
+def resolve_alpha(ds, alpha_band: int) -> int:
+    """The 1-based alpha band to use (0 = none): ``AUTO_ALPHA`` looks for a band declared alpha."""
+    if alpha_band != AUTO_ALPHA:
+        return alpha_band
+    from rasterio.enums import ColorInterp
+
+    for i, ci in enumerate(ds.colorinterp, start=1):
+        if ci == ColorInterp.alpha:
+            return i
+    return 0
+
 
 @dataclass(frozen=True)
 class ChipSpec:
@@ -28,14 +43,16 @@ class ChipSpec:
         chip_px: chip side in pixels (paper: 227).
         stride_px: step between chips; ``chip_px`` means no overlap.
         rgb_bands: 1-based bands mapped to R, G, B.
-        alpha_band: 1-based alpha band (0 = none); alpha 0 is nodata.
+        alpha_band: 1-based alpha band; 0 = none; -1 (default) = the band the file declares as alpha,
+            if any. Why auto: an orthomosaic with a declared alpha band scored with "no alpha" would
+            classify its transparent (empty) margins as image.
         min_valid: minimum valid fraction for a chip to be kept.
     """
 
     chip_px: int = 227
     stride_px: int = 227
     rgb_bands: tuple[int, int, int] = (1, 2, 3)
-    alpha_band: int = 0
+    alpha_band: int = AUTO_ALPHA
     min_valid: float = 0.5
 
 
@@ -57,8 +74,14 @@ def check_orthomosaic(path: str, spec: ChipSpec) -> Grid:
             raise InvalidInputError(
                 f"{path} has {ds.count} band(s); the crack classifiers need an RGB image (3 bands or more)."
             )
-        if any(b < 1 or b > ds.count for b in (*spec.rgb_bands, spec.alpha_band or 1)):
-            raise InvalidInputError(f"Band mapping {spec.rgb_bands} / alpha {spec.alpha_band} outside 1..{ds.count}.")
+        alpha = resolve_alpha(ds, spec.alpha_band)
+        if any(b < 1 or b > ds.count for b in (*spec.rgb_bands, alpha or 1)) or alpha < 0:
+            raise InvalidInputError(
+                f"Band mapping {spec.rgb_bands} / alpha {spec.alpha_band} outside 1..{ds.count} "
+                "(alpha: -1 = auto, 0 = none)."
+            )
+        if alpha and alpha in spec.rgb_bands:
+            raise InvalidInputError(f"Band {alpha} is both an RGB band and the alpha band: map R,G,B to other bands.")
         dtypes = {ds.dtypes[b - 1] for b in spec.rgb_bands}
         if dtypes != {"uint8"}:
             raise InvalidInputError(
@@ -87,8 +110,9 @@ def read_chip(ds, win: Window, spec: ChipSpec) -> tuple[np.ndarray, np.ndarray]:
     """(3, H, W) uint8 RGB and the (H, W) valid mask of one chip window (outside the image = invalid)."""
     rgb = read_padded(ds, win, 0, indexes=list(spec.rgb_bands)).astype(np.uint8)
     valid = read_padded_mask(ds, win)
-    if spec.alpha_band:
-        valid = valid & (read_padded(ds, win, 0, indexes=spec.alpha_band) > 0)
+    alpha = resolve_alpha(ds, spec.alpha_band)
+    if alpha:
+        valid = valid & (read_padded(ds, win, 0, indexes=alpha) > 0)
     nod = ds.nodata
     if nod is not None:
         valid = valid & ~np.all(rgb == nod, axis=0)

@@ -23,6 +23,7 @@ from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
+from ..runtime import pick_device
 from .chips import ChipSpec, check_orthomosaic, chip_footprint, chip_windows, read_chip
 from .models import build_model, target_layer
 
@@ -108,9 +109,7 @@ def predict_orthomosaic(
     grid = check_orthomosaic(ortho, spec)
     if spec.stride_px > spec.chip_px:
         raise InvalidInputError("The stride must not exceed the chip size (gaps would be left unclassified).")
-    dev = torch.device(
-        "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
-    )
+    dev = pick_device(device)
     m = load_crack_model(card_path, dev)
     input_px = int(m.card.inputs["input_px"])
     weight = hann2d(spec.chip_px)
@@ -230,18 +229,14 @@ def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = Tru
 
 def gradcam_chips(card_path: str, images: list[str], device: str = "cpu") -> list[dict]:
     """Chip, Grad-CAM heatmap (0..1) and crack probability of each image, at the model's input size."""
-    from PIL import Image, UnidentifiedImageError
+    from .train import open_rgb
 
-    dev = torch.device(device)
+    dev = pick_device(device)
     m = load_crack_model(card_path, dev)
     size = int(m.card.inputs["input_px"])
     items = []
     for p in images:
-        try:
-            with Image.open(p) as im:
-                rgb = np.asarray(im.convert("RGB").resize((size, size)))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise InvalidInputError(f"Cannot read image {p} ({exc}).") from exc
+        rgb = np.asarray(open_rgb(p).resize((size, size)))
         x = _prep(m, rgb.transpose(2, 0, 1).copy(), size)[None]
         with torch.no_grad():
             prob = float(torch.softmax(m.model(x), 1)[0, 1])

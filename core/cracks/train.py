@@ -17,6 +17,7 @@ from ..early_stopping import EarlyStopping
 from ..errors import InvalidInputError
 from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, check
+from ..runtime import pick_device, seed_everything
 from .models import CLASSES, build_model, freeze_for_finetuning
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -75,6 +76,8 @@ def find_images(root: str, max_per_class: int | None = None, seed: int = 0) -> t
             paths.append(str(f))
             labels.append(1 if cls == "crack" else 0)
             groups.append(f"{cls}/{f.parent.name}")
+    for p in paths:
+        check_image(p)
     missing = [c for c, n in found.items() if n == 0]
     if missing:
         raise InvalidInputError(
@@ -115,6 +118,39 @@ def transforms(input_px: int, train: bool):
     return v2.Compose(ops)
 
 
+#: PIL modes of 8-bit images; 16-bit ("I;16"), 32-bit ("I") and float ("F") images would be clipped
+#: to white by ``convert("RGB")`` and silently trained on.
+EIGHT_BIT_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
+
+
+def check_image(path: str) -> None:
+    """Refuse an unreadable or non-8-bit image, naming the file (reads the header only)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidInputError(f"Cannot read image {path} ({exc}); remove or replace it.") from exc
+    if mode not in EIGHT_BIT_MODES:
+        raise InvalidInputError(
+            f"Image {path} is not an 8-bit image (PIL mode {mode}, e.g. 16-bit or float): the classifiers take "
+            "8-bit RGB. Convert it to 8-bit (e.g. gdal_translate -ot Byte -scale) or remove it."
+        )
+
+
+def open_rgb(path: str):
+    """An 8-bit image as a PIL RGB image, refused clearly if unreadable or not 8-bit."""
+    from PIL import Image
+
+    check_image(path)
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except OSError as exc:  # truncated file: the header was fine, the pixels are not
+        raise InvalidInputError(f"Cannot read image {path} ({exc}); remove or replace it.") from exc
+
+
 class ImageDataset(torch.utils.data.Dataset):
     """Reads images lazily; a corrupt file is a clear error naming the file."""
 
@@ -125,14 +161,7 @@ class ImageDataset(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(self.paths[i]) as im:
-                img = im.convert("RGB")
-        except (UnidentifiedImageError, OSError) as exc:
-            raise InvalidInputError(f"Cannot read image {self.paths[i]} ({exc}); remove or replace it.") from exc
-        return self.tf(img), int(self.labels[i])
+        return self.tf(open_rgb(self.paths[i])), int(self.labels[i])
 
 
 class FocalLoss(nn.Module):
@@ -146,10 +175,6 @@ class FocalLoss(nn.Module):
         ce = nn.functional.cross_entropy(logits, y, weight=self.weight, reduction="none")
         pt = torch.exp(-nn.functional.cross_entropy(logits, y, reduction="none"))
         return ((1 - pt) ** self.gamma * ce).mean()
-
-
-def _device(name: str) -> torch.device:
-    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
 
 
 def evaluate(model: nn.Module, loader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
@@ -187,8 +212,8 @@ def fit(
 ) -> tuple[nn.Module, dict]:
     """Train ``model`` on the train split with early stopping on the val split; returns best model + history."""
     progress = progress or NullProgress()
-    torch.manual_seed(cfg.seed)
-    device = _device(cfg.device)
+    seed_everything(cfg.seed)
+    device = pick_device(cfg.device)
     model = model.to(device)
     tr, va = data.split == "train", data.split == "val"
     g = torch.Generator().manual_seed(cfg.seed)
@@ -284,6 +309,8 @@ def train_crack_model(
     progress = progress or NullProgress()
     from ..progress import SubProgress
 
+    pick_device(cfg.device)  # an unusable device is refused before any work
+    seed_everything(cfg.seed)  # before building: weight initialisation draws from torch's generator
     model = build_model(cfg.arch, 2, cfg.se_reduction, cfg.dropout, cfg.imagenet_weights)
     stages = {}
     if source:
@@ -298,7 +325,7 @@ def train_crack_model(
         ImageDataset([p for p, m in zip(tgt.paths, te) if m], tgt.labels[te], transforms(cfg.input_px, False)),
         batch_size=cfg.batch_size,
     )
-    y, p = evaluate(model, dl, _device(cfg.device))
+    y, p = evaluate(model, dl, pick_device(cfg.device))
     m = crack_metrics(y, p)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,10 @@ from rasterio.windows import Window
 
 from ..errors import GridMismatchError, InvalidInputError, ModelLoadError
 from ..model_card import ModelCard
+from ..outputs import norm_path
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, write_text_atomic
 from ..raster.stack import open_stack, read_block
-from ..outputs import norm_path
 from ..raster.zoning import (
     ZONE_LABELS_5,
     ZoningMethod,
@@ -121,7 +121,7 @@ def predict_stack(
     grid = info.grid
     dev = None
     if deep:
-        from .train import pick_device
+        from ..runtime import pick_device
 
         dev = pick_device(device)
         model.net.to(dev)
@@ -247,8 +247,9 @@ def predict_and_zone(
         validate_user_breaks(user_breaks)  # before the (long) prediction, not after it
     outs = [norm_path(p) for p in (prob_out, zoning_out, table_csv) if p]
     if len(set(outs)) < len(outs) or norm_path(stack) in outs:
-        raise InvalidInputError("The probability map, the zoning and the zone table need three different paths, "
-                                "none of them the stack.")
+        raise InvalidInputError(
+            "The probability map, the zoning and the zone table need three different paths, none of them the stack."
+        )
     predict_stack(card_path, stack, prob_out, temporal_stack, block, batch, device, SubProgress(progress, 0, 0.85))
     try:
         breaks = compute_breaks(sample_values(prob_out), method, 5, user_breaks)

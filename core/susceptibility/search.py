@@ -26,7 +26,8 @@ def search_hyperparameters(prep, cfg, progress: Progress | None = None) -> DeepH
     from sklearn.model_selection import GroupKFold
     from torch import nn
 
-    from .train import fit_deep, pick_device, predict_deep
+    from ..runtime import pick_device
+    from .train import fit_deep, predict_deep
 
     data = prep.data
     tr = np.flatnonzero(~data.is_test)

@@ -7,7 +7,6 @@ hyper-parameter search: early stopping uses a validation set carved out of the *
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from ..errors import InvalidInputError, MissingDependencyError
 from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.stack import open_stack
+from ..runtime import pick_device, seed_everything
 from ..sampling.absences import SamplingConfig, SplitMethod, split_samples
 from ..sampling.points import read_points
 from .dataset import (
@@ -58,20 +58,6 @@ class TrainConfig:
     shap_samples: int = 100
     seed: int = 42
     device: str = "auto"
-
-
-def seed_everything(seed: int) -> None:
-    """Fix every random generator the training touches."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """CUDA when present (and asked for), else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass
