@@ -34,6 +34,9 @@ from ..core.errors import Canceled, InvalidInputError, LandslideAIError
 from ..core.outputs import OutputTransaction, describe_os_error
 from ..core.sampling.points import Points
 
+#: presence-field values that mean "a landslide" (compared lower-case, trimmed)
+PRESENT = frozenset({"1", "1.0", "true", "t", "yes", "y"})
+
 #: free bytes below which an unexplained failure while writing is reported as a full disk.
 _LOW_SPACE = 32 * 2**20
 
@@ -303,7 +306,16 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
             if layer.fields().indexOf(field) < 0:
                 names = [f.name() for f in layer.fields()]
                 raise InvalidInputError(f"The inventory has no field '{field}'; its fields are {names}.")
-            request.setFilterExpression(f'"{field}" = 1 OR "{field}" = \'true\'')
+            idx = layer.fields().indexOf(field)
+            values = {str(v).strip().lower() for v in layer.uniqueValues(idx)}
+            if not values & PRESENT:
+                shown = sorted(values)[:8]
+                raise InvalidInputError(
+                    f"The presence field '{field}' holds no value meaning 'landslide' ({', '.join(sorted(PRESENT))}); "
+                    f"its values are {shown}. Recode it, or leave the field empty to use every feature."
+                )
+            quoted = ", ".join(f"'{v}'" for v in sorted(PRESENT))
+            request.setFilterExpression(f'lower(trim(to_string("{field}"))) IN ({quoted})')
         xform = QgsCoordinateTransform(layer.crs(), crs, context.transformContext())
         xs, ys = [], []
         for feat in layer.getFeatures(request):
@@ -313,6 +325,12 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
             pt = xform.transform(geom.centroid().asPoint())
             xs.append(pt.x())
             ys.append(pt.y())
+        if not xs:
+            raise InvalidInputError(
+                f"The inventory '{layer.name()}' has no landslide feature"
+                + (f" with '{field}' meaning present" if field else "")
+                + " (it is empty, or every geometry is empty)."
+            )
         return Points(np.asarray(xs, float), np.asarray(ys, float), {})
 
     def execute_engine(self, parameters, context, progress: FeedbackProgress, feedback) -> dict:

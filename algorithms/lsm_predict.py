@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessing,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -31,6 +32,7 @@ class PredictAlgorithm(LandslideAlgorithm):
     DISPLAY = "Predict susceptibility map"
     GROUP = "map"
     REQUIRES = ("rasterio", "torch", "sklearn")
+    ALLOW_SHIFT = "ALLOW_SHIFT"
     (MODEL, STACK, TEMPORAL, INVENTORY, FIELD, METHOD, THRESHOLDS, BLOCK, DEVICE, OUTPUT, ZONING, TABLE) = (
         "MODEL",
         "STACK",
@@ -74,6 +76,10 @@ class PredictAlgorithm(LandslideAlgorithm):
             advanced=True,
         )
         self.add(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda)", "auto"), advanced=True)
+        self.add(
+            QgsProcessingParameterBoolean(self.ALLOW_SHIFT, "Accept factor distributions unlike training", False),
+            advanced=True,
+        )
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Susceptibility"))
         self.add(QgsProcessingParameterRasterDestination(self.ZONING, "Susceptibility zoning"))
         self.add(
@@ -109,6 +115,7 @@ class PredictAlgorithm(LandslideAlgorithm):
             block=self.parameterAsInt(parameters, self.BLOCK, context),
             device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
             progress=progress,
+            allow_shift=self.parameterAsBool(parameters, self.ALLOW_SHIFT, context),
         )
         progress.log("Zone breaks: " + ", ".join(f"{b:.4f}" for b in breaks))
         self.style(context, out, susceptibility_qml(), "Susceptibility")

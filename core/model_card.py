@@ -60,7 +60,7 @@ class ModelCard:
         write_text_atomic(path, json.dumps(asdict(self), indent=2, default=_json_default))
 
     @classmethod
-    def load(cls, path: str | Path) -> ModelCard:
+    def load(cls, path: str | Path, task: str | None = None) -> ModelCard:
         """Read a card; a missing or malformed card is a :class:`ModelLoadError`."""
         p = Path(path)
         if p.suffix != ".json":
@@ -69,13 +69,98 @@ class ModelCard:
             raise ModelLoadError(f"No model card {p}. Models must be saved by Landslide AI with their .json card.")
         try:
             d = json.loads(p.read_text(encoding="utf-8"))
-            return cls(**d)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise ModelLoadError(f"The model card {p} is corrupt or from another tool: {exc}") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+            raise ModelLoadError(f"The model card {p} is not readable JSON ({exc}): re-save it or retrain.") from exc
+        validate_card(d, str(p), task)
+        return cls(**{k: v for k, v in d.items() if k in _FIELDS})
 
     def weights_path(self, card_path: str | Path) -> Path:
         """Weights file resolved next to the card."""
         return Path(card_path).with_suffix(".json").parent / self.weights_file
+
+
+_FIELDS = {
+    "task": str,
+    "architecture": str,
+    "weights_file": str,
+    "inputs": dict,
+    "normalisation": dict,
+    "classes": list,
+    "metrics": dict,
+    "hyperparameters": dict,
+    "training": dict,
+    "versions": dict,
+    "created": str,
+    "card_version": int,
+}
+_REQUIRED = ("task", "architecture", "weights_file", "inputs", "normalisation", "classes")
+
+#: per task: (section, key) -> expected type(s); checked on load so a bad card fails with its key named
+_TASK_KEYS: dict[str, dict[tuple[str, str], tuple[type, ...]]] = {
+    "susceptibility": {
+        ("inputs", "factors"): (list,),
+        ("inputs", "patch_size"): (int,),
+        ("inputs", "n_vars"): (int,),
+        ("normalisation", "factors"): (dict,),
+    },
+    "crack": {
+        ("inputs", "input_px"): (int,),
+        ("normalisation", "mean"): (list,),
+        ("normalisation", "std"): (list,),
+    },
+}
+
+
+def validate_card(d: Any, where: str, task: str | None = None) -> None:
+    """Check a card's schema; a :class:`ModelLoadError` names the first bad key and how to fix it.
+
+    Why: a card edited by hand or written by another tool used to fail later with a bare
+    ``KeyError``/``TypeError`` deep inside prediction.
+    """
+
+    def bad(key: str, why: str) -> ModelLoadError:
+        return ModelLoadError(f"The model card {where} has a bad '{key}': {why}. Use the card saved with the model.")
+
+    if not isinstance(d, dict):
+        raise ModelLoadError(f"The model card {where} is not a JSON object: use the card saved with the model.")
+    for k in _REQUIRED:
+        if k not in d:
+            raise bad(k, "the key is missing")
+    for k, t in _FIELDS.items():
+        if k in d and d[k] is not None and not (isinstance(d[k], t) and not isinstance(d[k], bool)):
+            raise bad(k, f"expected {t.__name__}, found {type(d[k]).__name__}")
+    if d["task"] not in _TASK_KEYS:
+        raise bad("task", f"'{d['task']}' is not one of {sorted(_TASK_KEYS)}")
+    if task and d["task"] != task:
+        want = "crack classifier" if task == "crack" else f"{task} model"
+        raise ModelLoadError(f"{where} is a '{d['task']}' model, not a {want}: choose a {want}'s card.")
+    w = d["weights_file"]
+    if not w or Path(w).name != w:
+        raise bad("weights_file", "it must be a file name beside the card, without folders")
+    for (section, key), types in _TASK_KEYS[d["task"]].items():
+        v = d[section].get(key)
+        if v is None:
+            raise bad(f"{section}.{key}", "the key is missing")
+        if not isinstance(v, types) or isinstance(v, bool):
+            raise bad(f"{section}.{key}", f"expected {types[0].__name__}, found {type(v).__name__}")
+    if d["task"] == "susceptibility":
+        names = d["inputs"]["factors"]
+        norm = d["normalisation"]["factors"]
+        for k in ("mean", "std"):
+            vals = norm.get(k)
+            if (
+                not isinstance(vals, list)
+                or len(vals) != len(names)
+                or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in vals)
+            ):
+                raise bad(f"normalisation.factors.{k}", f"expected {len(names)} numbers, one per factor")
+    else:
+        for k in ("mean", "std"):
+            vals = d["normalisation"][k]
+            if len(vals) != 3 or not all(isinstance(x, int | float) for x in vals):
+                raise bad(f"normalisation.{k}", "expected 3 numbers (R, G, B)")
+        if d["inputs"]["input_px"] < 8:
+            raise bad("inputs.input_px", "expected a size of at least 8 px")
 
 
 def _json_default(o: Any) -> Any:

@@ -40,16 +40,22 @@ class LoadedCrackModel:
 
 def load_crack_model(card_path: str, device: torch.device) -> LoadedCrackModel:
     """Load a crack classifier from its card; refuses cards of other tasks."""
-    card = ModelCard.load(card_path)
+    card = ModelCard.load(card_path, task="crack")
     if card.task != "crack":
         raise ModelLoadError(f"{card_path} is a '{card.task}' model, not a crack classifier.")
     hp = card.hyperparameters
-    model = build_model(card.architecture, len(card.classes), hp.get("se_reduction", 16), hp.get("dropout", 0.5))
+    try:
+        model = build_model(card.architecture, len(card.classes), hp.get("se_reduction", 16), hp.get("dropout", 0.5))
+    except (ValueError, KeyError, TypeError, InvalidInputError) as exc:
+        raise ModelLoadError(f"The model card {card_path} names an unusable architecture or classes: {exc}") from exc
     w = card.weights_path(card_path)
     try:
         model.load_state_dict(torch.load(w, map_location="cpu"))
-    except (RuntimeError, OSError, EOFError) as exc:
-        raise ModelLoadError(f"Cannot load {w} as a {card.architecture}: {exc}") from exc
+    except Exception as exc:  # torch raises many kinds on a corrupt or foreign file
+        raise ModelLoadError(
+            f"Cannot load {w} as a {card.architecture} ({type(exc).__name__}): the file is corrupt or belongs to "
+            "another model; use the weights saved with this card, or retrain."
+        ) from exc
     mean = torch.tensor(card.normalisation["mean"], dtype=torch.float32)[:, None, None]
     std = torch.tensor(card.normalisation["std"], dtype=torch.float32)[:, None, None]
     return LoadedCrackModel(card, model.to(device).eval(), mean.to(device), std.to(device))

@@ -123,8 +123,22 @@ def reference_grid(
         if bounds[0] >= bounds[2] or bounds[1] >= bounds[3]:
             raise GridMismatchError("The factor rasters do not overlap; check that they cover the same study area.")
     if not crs_wkt or rasterio.crs.CRS.from_wkt(crs_wkt) == infos[0][1]:
-        return Grid.from_bounds(ref_crs.to_wkt(), bounds, resolution_m, anchor)
-    return Grid.from_bounds(ref_crs.to_wkt(), bounds, resolution_m)
+        grid = Grid.from_bounds(ref_crs.to_wkt(), bounds, resolution_m, anchor)
+    else:
+        grid = Grid.from_bounds(ref_crs.to_wkt(), bounds, resolution_m)
+    if grid.width < MIN_GRID_CELLS or grid.height < MIN_GRID_CELLS:
+        areas = {s.name: (b[2] - b[0]) * (b[3] - b[1]) for s, _crs, b in infos}
+        smallest = min(areas, key=areas.get)
+        raise GridMismatchError(
+            f"The stack would be only {grid.width} x {grid.height} cells of {resolution_m:g} m: the factors' common "
+            f"extent is too small (smallest factor: '{smallest}'). Check that every factor covers the study area, "
+            "or use a finer cell size."
+        )
+    return grid
+
+
+#: fewest cells per side of a stack: fewer cannot hold a landslide, its surroundings and a test area.
+MIN_GRID_CELLS = 3
 
 
 @bounded_gdal_cache

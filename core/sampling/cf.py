@@ -156,7 +156,14 @@ def fit_cf(
                 idx = f.index(data[i][ok])
                 cells[i] += np.bincount(idx[idx >= 0], minlength=f.n)[: f.n]
             progress.report(0.2 + 0.3 * (k + 1) / nwin, "counting cells per class")
-        xs, ys = landslides.x[inside], landslides.y[inside]
+        # one landslide per cell: duplicated points (or several points in one cell) would count a
+        # cell twice and inflate its class's frequency ratio
+        _, first = np.unique(np.stack([rows[inside], cols[inside]], axis=1), axis=0, return_index=True)
+        first = np.sort(first)
+        dup = int(inside.sum()) - first.size
+        if dup:
+            progress.log(f"{dup} landslide point(s) share a cell with another one; each cell is counted once.")
+        xs, ys = landslides.x[inside][first], landslides.y[inside][first]
         pv = np.array(list(ds.sample(zip(xs, ys))), dtype=np.float64)
     pok = np.all(np.isfinite(pv) & (pv != (info.nodata if info.nodata is not None else np.nan)), axis=1)
     pv = pv[pok]

@@ -33,7 +33,7 @@ from ..raster.zoning import (
 )
 from ..sampling.points import Points
 from .dataset import Normalisation, TemporalMode, check_temporal_grid
-from .models import DEEP_MODELS, DeepHP, SusceptibilityNet
+from .models import DEEP_MODELS, DeepHP, SusceptibilityNet, load_tree_model
 
 
 @dataclass
@@ -50,7 +50,7 @@ class LoadedModel:
 
 def load_model(card_path: str) -> LoadedModel:
     """Load a model from its card (the weights file sits beside it)."""
-    card = ModelCard.load(card_path)
+    card = ModelCard.load(card_path, task="susceptibility")
     if card.task != "susceptibility":
         raise ModelLoadError(f"{card_path} is a '{card.task}' model, not a susceptibility model.")
     w = card.weights_path(card_path)
@@ -66,15 +66,19 @@ def load_model(card_path: str) -> LoadedModel:
         net = SusceptibilityNet(card.architecture, len(card.inputs["factors"]), card.inputs["n_vars"], hp)
         try:
             net.load_state_dict(torch.load(w, map_location="cpu"))
-        except (RuntimeError, EOFError, OSError) as exc:
-            raise ModelLoadError(f"Cannot load the weights {w}: {exc}") from exc
+        except Exception as exc:  # torch raises many kinds on a corrupt or foreign file
+            raise ModelLoadError(
+                f"Cannot load the weights {w} as a {card.architecture} ({type(exc).__name__}): the file is corrupt or "
+                "belongs to another model; use the weights saved with this card, or retrain."
+            ) from exc
         return LoadedModel(card, card.architecture, net.eval(), None, norm, climate_norm)
-    import joblib
-
     try:
-        tree = joblib.load(w)
+        tree = load_tree_model(w)
     except Exception as exc:  # joblib raises many kinds on a corrupt file
-        raise ModelLoadError(f"Cannot load the model file {w}: {exc}") from exc
+        raise ModelLoadError(
+            f"Cannot load the model file {w} ({type(exc).__name__}: {exc}): the file is corrupt or was saved by an "
+            "older version; retrain the model."
+        ) from exc
     return LoadedModel(card, card.architecture, None, tree, norm, climate_norm)
 
 
@@ -94,6 +98,59 @@ def check_stack_matches(model: LoadedModel, names: list[str], resolution: float)
         )
 
 
+#: a factor whose mean lies this many training standard deviations away, or whose spread differs
+#: by this factor, is "clearly different": swapped bands, other units (feet vs metres), another area.
+SHIFT_SD = 5.0
+SPREAD_RATIO = 10.0
+
+
+def stack_sample_stats(path: str, max_side: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band mean and std of a decimated read of the stack (bounded memory, one pass of GDAL)."""
+    with rasterio.open(path) as ds:
+        f = max(1, int(np.ceil(max(ds.width, ds.height) / max_side)))
+        shape = (ds.count, max(1, ds.height // f), max(1, ds.width // f))
+        data = ds.read(out_shape=shape, resampling=rasterio.enums.Resampling.nearest).astype(np.float64)
+        ok = np.all(np.isfinite(data), axis=0)
+        if ds.nodata is not None and np.isfinite(ds.nodata):
+            ok &= np.all(data != ds.nodata, axis=0)
+    if not ok.any():
+        raise InvalidInputError(f"The stack {path} has no valid cell (every cell is nodata in some band).")
+    vals = data[:, ok]
+    return vals.mean(axis=1), vals.std(axis=1)
+
+
+def check_stack_distribution(model: LoadedModel, stack: str) -> None:
+    """Refuse a stack whose factors are clearly unlike the training stack's (e.g. two bands swapped).
+
+    The card stores each factor's mean/std; names and order alone cannot catch bands written in
+    the wrong order under the right names, or a factor in other units.
+    """
+    want_m = np.asarray(model.norm.mean, np.float64)
+    want_s = np.maximum(np.asarray(model.norm.std, np.float64), 1e-9)
+    mean, std = stack_sample_stats(stack)
+    names = model.card.inputs["factors"]
+    z = np.abs(mean - want_m) / want_s
+    ratio = np.maximum(std, 1e-9) / want_s
+    bad = [i for i in range(len(names)) if z[i] > SHIFT_SD or not (1 / SPREAD_RATIO <= ratio[i] <= SPREAD_RATIO)]
+    if not bad:
+        return
+    lines = []
+    for i in bad:
+        zi = np.abs(mean[i] - want_m) / want_s
+        j = int(np.argmin(zi))
+        hint = f"; its values look like the training '{names[j]}'" if j != i and zi[j] < 1.0 else ""
+        lines.append(
+            f"band {i + 1} '{names[i]}': mean {mean[i]:.4g}, std {std[i]:.4g} vs training mean {want_m[i]:.4g}, "
+            f"std {want_s[i]:.4g}{hint}"
+        )
+    raise GridMismatchError(
+        "The stack's factors are clearly unlike the ones the model was trained on ("
+        + "; ".join(lines)
+        + "). Check the band order and units (rebuild the stack with lsm_stack_factors), or, to apply the model "
+        "to a deliberately different area, set 'Accept factor distributions unlike training'."
+    )
+
+
 @bounded_gdal_cache
 def predict_stack(
     card_path: str,
@@ -104,12 +161,15 @@ def predict_stack(
     batch: int = 4096,
     device: str = "auto",
     progress: Progress | None = None,
+    allow_shift: bool = False,
 ) -> None:
     """Write a float32 susceptibility (probability) GeoTIFF over the whole stack."""
     progress = progress or NullProgress()
     model = load_model(card_path)
     info = open_stack(stack)
     check_stack_matches(model, info.names, info.grid.resolution[0])
+    if not allow_shift:
+        check_stack_distribution(model, stack)
     mode = TemporalMode(model.card.inputs.get("temporal_mode", "none"))
     if mode is TemporalMode.CLIMATE:
         if not temporal_stack:
@@ -240,6 +300,7 @@ def predict_and_zone(
     batch: int = 4096,
     device: str = "auto",
     progress: Progress | None = None,
+    allow_shift: bool = False,
 ) -> list[float]:
     """Probability raster, 5-class zoning raster and (optionally) the zone table; returns the breaks."""
     progress = progress or NullProgress()
@@ -250,7 +311,9 @@ def predict_and_zone(
         raise InvalidInputError(
             "The probability map, the zoning and the zone table need three different paths, none of them the stack."
         )
-    predict_stack(card_path, stack, prob_out, temporal_stack, block, batch, device, SubProgress(progress, 0, 0.85))
+    predict_stack(
+        card_path, stack, prob_out, temporal_stack, block, batch, device, SubProgress(progress, 0, 0.85), allow_shift
+    )
     try:
         breaks = compute_breaks(sample_values(prob_out), method, 5, user_breaks)
         zone_raster(prob_out, zoning_out, breaks, progress=SubProgress(progress, 0.85, 0.97))

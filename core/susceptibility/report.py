@@ -24,10 +24,18 @@ def _plt():
 
 def comparison_table(results, out_dir: Path, split_note: str) -> tuple[str, str]:
     """One row per model with every metric on the test split; returns (csv, html) paths."""
-    head = ["model"] + list(METRICS)
-    rows = [[DISPLAY[r.kind]] + [f"{r.metrics[m]:.4f}" for m in METRICS] for r in results]
+    head = ["model"] + list(METRICS) + ["warnings"]
+    rows = [
+        [DISPLAY[r.kind]] + [f"{r.metrics[m]:.4f}" for m in METRICS] + ["; ".join(getattr(r, "flags", []))]
+        for r in results
+    ]
     csv = out_dir / "comparison.csv"
-    write_text_atomic(csv, "\n".join(",".join(x) for x in [head] + rows) + "\n")
+    import csv as csv_mod
+    import io
+
+    buf = io.StringIO()
+    csv_mod.writer(buf, lineterminator="\n").writerows([head] + rows)
+    write_text_atomic(csv, buf.getvalue())
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
     page = (
         "<html><head><meta charset='utf-8'><title>Model comparison</title></head><body>"

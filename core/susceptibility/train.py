@@ -33,8 +33,8 @@ from .dataset import (
     read_series,
     series_for,
 )
-from .evaluate import metrics, roc
-from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, DeepHP, SusceptibilityNet, XGBoostLR
+from .evaluate import degenerate_flags, metrics, roc
+from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, DeepHP, SusceptibilityNet, XGBoostLR, save_tree_model
 
 EpochCallback = Callable[[str, dict], None]
 
@@ -88,6 +88,12 @@ def prepare(
     """Read sample patches (and series) for every sample point of ``samples``."""
     progress = progress or NullProgress()
     info = open_stack(stack)
+    if cfg.patch_size > min(info.grid.width, info.grid.height):
+        raise InvalidInputError(
+            f"The patch ({cfg.patch_size} x {cfg.patch_size} cells) is larger than the stack "
+            f"({info.grid.width} x {info.grid.height} cells): patches would be mostly padding. Use a patch of at most "
+            f"{min(info.grid.width, info.grid.height)} cells (much smaller is wiser) or a larger study area."
+        )
     pts = read_points(samples, info.grid.crs_wkt)
     if label_field not in pts.attrs:
         raise InvalidInputError(f"The sample layer has no '{label_field}' field (1 = landslide, 0 = absence).")
@@ -95,9 +101,21 @@ def prepare(
     inside = info.grid.inside(rows, cols)
     if not inside.any():
         raise InvalidInputError("No sample point falls inside the factor stack's grid; check CRS and extent.")
-    labels = np.asarray(pts.attrs[label_field], dtype=float)[inside].astype(int)
-    if set(np.unique(labels)) != {0, 1}:
-        raise InvalidInputError(f"The '{label_field}' field must hold both 1 (landslide) and 0 (absence) values.")
+    raw = np.asarray(pts.attrs[label_field], dtype=object)[inside]
+    try:
+        labels_f = np.array([float(v) for v in raw], dtype=float)
+    except (TypeError, ValueError) as exc:
+        found = sorted({str(v) for v in raw})[:5]
+        raise InvalidInputError(
+            f"The '{label_field}' field must hold numbers 1 (landslide) and 0 (absence); found values like {found}. "
+            "Recode it (e.g. with the field calculator) or use the samples written by lsm_sample_absences."
+        ) from exc
+    if not np.isin(labels_f, (0.0, 1.0)).all() or set(np.unique(labels_f)) != {0.0, 1.0}:
+        raise InvalidInputError(
+            f"The '{label_field}' field must hold only 1 (landslide) and 0 (absence), both present; found "
+            f"{sorted(set(np.unique(labels_f).tolist()))[:6]}."
+        )
+    labels = labels_f.astype(int)
     rows, cols = rows[inside], cols[inside]
     x, y = pts.x[inside], pts.y[inside]
     if split_field in pts.attrs:
@@ -264,6 +282,7 @@ class ModelResult:
     history: dict | None
     card_path: str
     test_prob: np.ndarray
+    flags: list[str] = field(default_factory=list)  # degenerate results (one class, constant, chance)
 
 
 def _card(
@@ -354,16 +373,17 @@ def train_all(
             p = model.predict_proba(data.centre[te_idx])[:, 1]
             hist = None
             weights = f"{kind}.joblib"
-            import joblib
-
-            joblib.dump(model, out / weights)
+            save_tree_model(model, out / weights)
             extra = {"trees": cfg.rf_trees if kind == "rf" else cfg.xgb_trees}
             used_hp = None
         m = metrics(yte, p)
-        card = _card(kind, prep, cfg, used_hp, weights, m, extra)
+        flags = degenerate_flags(yte, p)
+        card = _card(kind, prep, cfg, used_hp, weights, {**m, "flags": flags}, extra)
         card_path = out / f"{kind}.json"
         card.save(card_path)
-        results.append(ModelResult(kind, m, roc(yte, p), hist, str(card_path), p))
+        results.append(ModelResult(kind, m, roc(yte, p), hist, str(card_path), p, flags))
         sub.report(1.0, f"{DISPLAY[kind]}: test AUC {m['AUC']:.3f}")
         progress.log(f"{DISPLAY[kind]}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
+        for f in flags:
+            progress.log(f"Warning: {DISPLAY[kind]} {f}.")
     return results

@@ -35,7 +35,32 @@ def _check_dem(dem: str) -> Grid:
             f"The DEM {dem} is in a geographic CRS (degrees). Terrain derivatives need metres: "
             "reproject it to a projected CRS (e.g. UTM) first."
         )
+    if grid.width < 3 or grid.height < 3:
+        raise InvalidInputError(
+            f"The DEM {dem} has {grid.width} x {grid.height} cells; derivatives need at least 3 x 3."
+        )
+    valid = 0
+    with rasterio.open(dem) as ds:
+        for win in grid.windows(1024):
+            valid += int(valid_mask(ds.read(1, window=win), ds.nodata).sum())
+            if valid >= 9:
+                break
+    if valid < 9:
+        raise InvalidInputError(
+            f"The DEM {dem} has {valid} valid cell(s): it is (almost) all nodata. Check its nodata value and extent."
+        )
     return grid
+
+
+def _declare_nan_as_nodata(path: str, block: int = 1024) -> None:
+    """Replace NaN/inf cells by the declared nodata (GDAL propagates a DEM's undeclared NaN)."""
+    with rasterio.open(path, "r+") as ds:
+        ds.nodata = FLOAT_NODATA
+        for win in Grid.from_dataset(ds).windows(block):
+            a = ds.read(1, window=win)
+            bad = ~np.isfinite(a)
+            if bad.any():
+                ds.write(np.where(bad, FLOAT_NODATA, a).astype(a.dtype), 1, window=win)
 
 
 def slope_aspect(dem: str, slope_out: str | None, aspect_out: str | None) -> None:
@@ -51,6 +76,7 @@ def slope_aspect(dem: str, slope_out: str | None, aspect_out: str | None) -> Non
             ds = gdal.DEMProcessing(str(tmp), dem, mode, options=opts)
             ds.GetRasterBand(1).SetNoDataValue(FLOAT_NODATA)
             ds = None
+            _declare_nan_as_nodata(str(tmp))
 
 
 def plan_curvature(dem: str, out: str, block: int = 512, progress: Progress | None = None) -> None:
@@ -83,7 +109,10 @@ def plan_curvature(dem: str, out: str, block: int = 512, progress: Progress | No
                 h = (z2 - z8) / (2 * ry)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     p = g**2 + h**2
+                    # flat cells (no gradient) have no plan curvature direction: 0 by convention; cells
+                    # whose 3x3 neighbourhood touches nodata have p = NaN and stay nodata (was 0 before)
                     plan = np.where(p > 1e-12, -2 * (d * h**2 + e * g**2 - f * g * h) / p, 0.0) * -100.0
+                    plan = np.where(np.isfinite(p) & np.isfinite(z5), plan, np.nan)
                 out_arr = np.where(np.isfinite(plan), plan, FLOAT_NODATA).astype(np.float32)
                 dst.write(out_arr, 1, window=win)
                 progress.report((k + 1) / n, "plan curvature")

@@ -81,7 +81,7 @@ def test_training_writes_all_six_models_with_cards_and_reports(trained):
     assert out.results[4].metrics["AUC"] > 0.8
     assert {k for k, _ in epochs} == {"cnn", "lstm", "cnn_lstm", "cnn_lstm_am"}
     csv = (d / "models" / "comparison.csv").read_text().splitlines()
-    assert csv[0] == "model,AUC,ACC,PRC,POD,Kappa,MSE" and len(csv) == 7
+    assert csv[0] == "model,AUC,ACC,PRC,POD,Kappa,MSE,warnings" and len(csv) == 7
     for f in ("roc.png", "training_curves.png", "shap_importance.csv", "correlation.csv", "comparison.html"):
         assert (d / "models" / f).stat().st_size > 0
     shap = out.importance["rf"]
