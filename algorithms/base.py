@@ -253,6 +253,10 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
                 tx.add_input(path)
             self._declare_outputs(parameters, context, tx)
             tx.check()
+            if any(p.name() == "DEVICE" for p in self.parameterDefinitions()):
+                from ..core.runtime import pick_device
+
+                pick_device(self.parameterAsString(parameters, "DEVICE", context) or "auto")  # refused before work
             staged = tx.stage()
             result = self.execute_engine({**parameters, **staged}, context, progress, feedback)
             if feedback is not None and feedback.isCanceled():
