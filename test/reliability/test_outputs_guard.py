@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import rasterio
-from rel_fixtures import FACTOR_NAMES, Recorder, refused, run_fb, sandbox, snapshot, world  # noqa: F401
+from rel_fixtures import FACTOR_NAMES, Recorder
 
 
 def no_staging_left(*folders: Path) -> None:
@@ -326,19 +326,77 @@ def test_bad_user_thresholds_keep_the_existing_map(refused, sandbox, tmp_path, t
     assert not any("chip row" in m or "window" in m for m in rec.messages)  # refused before predicting
 
 
-def _cancel_case(alg, params_fn):
-    return pytest.param(alg, params_fn, id=alg)
+def _stack(w, o):
+    return {"FACTORS": list(w["factors"].values()), "NAMES": FACTOR_NAMES, "OUTPUT": str(o / "s.tif")}
+
+
+def _terrain(w, o):
+    return {"DEM": w["factors"]["elev"], "OUTPUT_FOLDER": str(o / "terrain")}
+
+
+def _cf(w, o):
+    return {
+        "STACK": w["stack"],
+        "INVENTORY": w["inventory"],
+        "SCORE": str(o / "a.tif"),
+        "ZONING": str(o / "b.tif"),
+        "TABLE_CSV": str(o / "c.csv"),
+    }
+
+
+def _train(w, o):
+    return {
+        "STACK": w["stack"],
+        "SAMPLES": w["samples"],
+        "MODELS": [4, 0],
+        "PATCH_SIZE": 8,
+        "EPOCHS": 3,
+        "SHAP_SAMPLES": 0,
+        "OUTPUT_FOLDER": str(o / "models"),
+    }
+
+
+def _predict(w, o):
+    return {
+        "MODEL": w["cnn"],
+        "STACK": w["stack"],
+        "BLOCK_SIZE": 16,
+        "OUTPUT": str(o / "p.tif"),
+        "ZONING": str(o / "z.tif"),
+    }
+
+
+def _crack_predict(w, o):
+    return {
+        "MODEL": w["crack_card"],
+        "INPUT": w["ortho"],
+        "ALPHA_BAND": 4,
+        "CHIP_PX": 48,
+        "STRIDE_PX": 24,
+        "OUTPUT": str(o / "p.tif"),
+        "CHIPS": str(o / "c.gpkg"),
+    }
+
+
+def _crack_train(w, o):
+    return {
+        "TARGET_FOLDER": str(w["crack_images"]),
+        "ARCHITECTURE": 0,
+        "EPOCHS": 3,
+        "INPUT_PX": 48,
+        "OUTPUT_FOLDER": str(o / "m"),
+    }
 
 
 CANCEL_CASES = [
-    ("lsm_stack_factors", lambda w, o: {"FACTORS": list(w["factors"].values()), "NAMES": FACTOR_NAMES, "OUTPUT": str(o / "s.tif")}, 0.3),
-    ("lsm_derive_terrain", lambda w, o: {"DEM": w["factors"]["elev"], "OUTPUT_FOLDER": str(o / "terrain")}, 0.4),
-    ("lsm_cf_map", lambda w, o: {"STACK": w["stack"], "INVENTORY": w["inventory"], "SCORE": str(o / "a.tif"), "ZONING": str(o / "b.tif"), "TABLE_CSV": str(o / "c.csv")}, 0.5),
-    ("lsm_train", lambda w, o: {"STACK": w["stack"], "SAMPLES": w["samples"], "MODELS": [4, 0], "PATCH_SIZE": 8, "EPOCHS": 3, "SHAP_SAMPLES": 0, "OUTPUT_FOLDER": str(o / "models")}, 0.55),
-    ("lsm_predict", lambda w, o: {"MODEL": w["cnn"], "STACK": w["stack"], "BLOCK_SIZE": 16, "OUTPUT": str(o / "p.tif"), "ZONING": str(o / "z.tif")}, 0.3),
-    ("crack_predict", lambda w, o: {"MODEL": w["crack_card"], "INPUT": w["ortho"], "ALPHA_BAND": 4, "CHIP_PX": 48, "STRIDE_PX": 24, "OUTPUT": str(o / "p.tif"), "CHIPS": str(o / "c.gpkg")}, 0.3),
-    ("crack_train", lambda w, o: {"TARGET_FOLDER": str(w["crack_images"]), "ARCHITECTURE": 0, "EPOCHS": 3, "INPUT_PX": 48, "OUTPUT_FOLDER": str(o / "m")}, 0.4),
-]  # fmt: skip
+    ("lsm_stack_factors", _stack, 0.3),
+    ("lsm_derive_terrain", _terrain, 0.4),
+    ("lsm_cf_map", _cf, 0.5),
+    ("lsm_train", _train, 0.55),
+    ("lsm_predict", _predict, 0.3),
+    ("crack_predict", _crack_predict, 0.3),
+    ("crack_train", _crack_train, 0.4),
+]
 
 
 @pytest.mark.parametrize("alg,params_fn,at", CANCEL_CASES, ids=[c[0] for c in CANCEL_CASES])
