@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["quantile", "natural_breaks", "user"], default="quantile")
     p.add_argument("--thresholds", default=None)
     p.add_argument("--temporal-stack")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument(
+        "--allow-shift", action="store_true", help="accept factor distributions unlike training (extrapolation)"
+    )
     return ap
 
 
@@ -126,11 +130,18 @@ def main(argv: list[str] | None = None) -> int:
                 args.method,
                 user,
                 args.temporal_stack,
+                device=args.device,
                 progress=prog,
+                allow_shift=args.allow_shift,
             )
             print("zone breaks:", ", ".join(f"{x:.4f}" for x in b))
     except LandslideAIError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        from .outputs import describe_os_error
+
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     return 0
 

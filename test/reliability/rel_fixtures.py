@@ -164,7 +164,7 @@ def world(run_alg, tiny_factors, tmp_path_factory):
         "models": Path(models["OUTPUT_FOLDER"]),
         "rf": str(Path(models["OUTPUT_FOLDER"]) / "rf.json"),
         "cnn": str(Path(models["OUTPUT_FOLDER"]) / "cnn.json"),
-        "xgb": str(Path(models["OUTPUT_FOLDER"]) / "xgboost_lr.json"),
+        "xgb": str(Path(models["OUTPUT_FOLDER"]) / "xgb_lr.json"),
         "crack_card": crack_card,
         "crack_dir": crack_dir,
         "crack_images": crack_dir / "t",
