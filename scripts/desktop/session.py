@@ -44,7 +44,19 @@ def finish() -> None:
     _KEEP.clear()  # release the finished task's algorithm/context while QGIS is still alive
     STATE["finished"] = time.time()
     save_state()
-    QTimer.singleShot(500, QgsApplication.instance().quit)
+    QTimer.singleShot(500, quit_like_a_user)
+
+
+def quit_like_a_user() -> None:
+    """Leave QGIS through its own File > Exit, as a user closing the window does.
+
+    Why: ``QgsApplication.quit()`` ends the event loop with the main window, its docks and the
+    project still alive; their destructors then run in an arbitrary order and QGIS crashed in
+    ``QgisApp::setMapStyleDockLayer`` while the layer tree emptied. File > Exit unloads plugins and
+    clears the project first. The project is marked clean so that no "save changes?" dialog waits.
+    """
+    QgsProject.instance().setDirty(False)
+    iface.actionExit().trigger()
 
 
 def screenshot(name: str, note: str) -> None:
