@@ -53,6 +53,50 @@ def degenerate_flags(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> li
     return flags
 
 
+#: a factor that alone separates absences from landslides better than this is flagged
+SEPARABLE_AUC = 0.9
+
+
+def single_factor_auc(centre: np.ndarray, labels: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Per factor, the AUC of its value alone for absence vs landslide, folded to >= 0.5.
+
+    Why: absences drawn by a rule on an input (slope threshold) or on a model of the inputs (CF
+    zones) are separable by construction; a near-perfect single factor shows that the metrics
+    measure the sampling rule rather than the model's skill.
+    """
+    out = {}
+    for i, n in enumerate(names):
+        v = centre[:, i]
+        ok = np.isfinite(v)
+        if len(np.unique(labels[ok])) < 2 or np.ptp(v[ok]) == 0:
+            out[n] = 0.5
+            continue
+        a = float(roc_auc_score(labels[ok], v[ok]))
+        out[n] = max(a, 1.0 - a)
+    return out
+
+
+def fair_play_warnings(separability: dict[str, float], strategy: str | None) -> list[str]:
+    """Sentences for the report when the sampling rule, not the model, may decide the metrics."""
+    notes = [
+        f"Factor '{n}' alone separates absences from landslides with AUC {a:.3f} (> {SEPARABLE_AUC}): "
+        "metrics on these absences largely measure how the absences were drawn, not skill."
+        for n, a in separability.items()
+        if a > SEPARABLE_AUC
+    ]
+    if strategy == "slope":
+        notes.append(
+            "Absences were drawn by a slope threshold: where slope (or a factor derived from it) is an input, "
+            "the split's AUC is decided by the sampling rule (circular)."
+        )
+    elif strategy == "cf":
+        notes.append(
+            "Absences were drawn from the certainty-factor model's low zones, itself a model of the input factors: "
+            "they are separable by construction, so test AUC on them is optimistic."
+        )
+    return notes
+
+
 def roc(y: np.ndarray, p: np.ndarray) -> dict[str, list[float]]:
     """ROC curve points (FPR, TPR)."""
     fpr, tpr, _ = roc_curve(y, p)

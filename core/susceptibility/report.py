@@ -22,7 +22,7 @@ def _plt():
     return plt
 
 
-def comparison_table(results, out_dir: Path, split_note: str) -> tuple[str, str]:
+def comparison_table(results, out_dir: Path, split_note: str, warnings: list[str] | None = None) -> tuple[str, str]:
     """One row per model with every metric on the test split; returns (csv, html) paths."""
     head = ["model"] + list(METRICS) + ["warnings"]
     rows = [
@@ -40,7 +40,14 @@ def comparison_table(results, out_dir: Path, split_note: str) -> tuple[str, str]
     page = (
         "<html><head><meta charset='utf-8'><title>Model comparison</title></head><body>"
         f"<h2>Susceptibility models: test-split metrics</h2><p>{html.escape(split_note)}</p>"
-        "<table border='1' cellspacing='0' cellpadding='4'><tr>"
+        + (
+            "<h3 style='color:#b00'>Read with care</h3><ul>"
+            + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+            + "</ul>"
+            if warnings
+            else ""
+        )
+        + "<table border='1' cellspacing='0' cellpadding='4'><tr>"
         + "".join(f"<th>{h}</th>" for h in head)
         + f"</tr>{body}</table><p><img src='roc.png'/> <img src='training_curves.png'/></p></body></html>"
     )

@@ -10,10 +10,30 @@ import numpy as np
 
 from ..progress import NullProgress, Progress, SubProgress
 from ..raster.io import write_text_atomic
+from .evaluate import SEPARABLE_AUC, fair_play_warnings, single_factor_auc
 from .explain import correlation, deep_importance, tree_importance
-from .models import DEEP_MODELS
+from .models import DEEP_MODELS, DISPLAY
 from .report import comparison_table, correlation_outputs, curves_figure, importance_outputs, roc_figure
 from .train import EpochCallback, TrainConfig, prepare, train_all
+
+
+def write_csv(path: Path, head: list[str], rows: list[list]) -> None:
+    """A CSV table written atomically with the csv module (quoting handled)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([head, *rows])
+    write_text_atomic(path, buf.getvalue())
+
+
+def _strategy_of(samples: str, crs_wkt: str) -> str | None:
+    """The absence strategy recorded by ``lsm_sample_absences`` in the samples' 'strategy' field, if any."""
+    from ..sampling.points import read_points
+
+    attrs = read_points(samples, crs_wkt).attrs
+    values = {str(v) for v in attrs.get("strategy", [])}
+    return values.pop() if len(values) == 1 else None
 
 
 @dataclass
@@ -54,7 +74,18 @@ def run_training(
         f"Test split: {int(d.is_test.sum())} held-out samples ({int(d.labels[d.is_test].sum())} landslides) "
         f"from the sample layer's 'split' field; temporal mode: {cfg.temporal_mode.value}; seed {cfg.seed}."
     )
-    csv, htm = comparison_table(results, out, note)
+    separability = single_factor_auc(d.centre, d.labels, prep.names)
+    warnings = fair_play_warnings(separability, _strategy_of(samples, prep.crs_wkt))
+    for r in results:
+        warnings += [f"{DISPLAY[r.kind]} {f}." for f in r.flags]
+    for w in warnings:
+        progress.log("Warning: " + w)
+    write_csv(
+        out / "fair_play.csv",
+        ["factor", "single_factor_auc", "flag"],
+        [[n, f"{a:.4f}", "separates alone" if a > SEPARABLE_AUC else ""] for n, a in separability.items()],
+    )
+    csv, htm = comparison_table(results, out, note, warnings)
     roc_figure(results, out / "roc.png")
     curves_figure(results, out / "training_curves.png")
     progress.report(0.9, "SHAP importance")

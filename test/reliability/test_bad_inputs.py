@@ -575,3 +575,37 @@ def test_empty_quantile_zones_are_warned(run_fb, world, tmp_path):
     rec = Recorder()
     run_fb("lsm_predict", predict_params(world["rf"], stack, tmp_path / "o", ALLOW_SHIFT=True), rec)
     assert "empty" in rec.text()
+
+
+def test_sampling_rule_that_decides_the_metrics_is_flagged(run_fb, world, tmp_path):
+    """Slope-threshold absences on a stack that contains slope: the report says the AUC is circular."""
+    samples = run_fb(
+        "lsm_sample_absences",
+        {
+            "STACK": world["stack"],
+            "INVENTORY": world["inventory"],
+            "STRATEGY": 1,
+            "SLOPE_BAND": "slope",
+            "SLOPE_MAX_DEG": 20.0,
+            "BLOCK_SIZE_M": 450.0,
+            "OUTPUT": str(tmp_path / "s.gpkg"),
+        },
+    )["OUTPUT"]
+    rec = Recorder()
+    r = run_fb(
+        "lsm_train",
+        {
+            "STACK": world["stack"],
+            "SAMPLES": samples,
+            "MODELS": [4],
+            "SHAP_SAMPLES": 0,
+            "OUTPUT_FOLDER": str(tmp_path / "m"),
+        },
+        rec,
+    )
+    page = Path(r["TABLE_HTML"]).read_text()
+    assert "Read with care" in page and "slope threshold" in page
+    rows = Path(r["OUTPUT_FOLDER"], "fair_play.csv").read_text().splitlines()
+    flagged = [row for row in rows[1:] if row.endswith("separates alone")]
+    assert any(row.startswith("slope,") for row in flagged)
+    assert "Warning: Factor 'slope' alone separates" in rec.text()
