@@ -34,15 +34,17 @@ export LANDSLIDEAI_EPOCHS="${LANDSLIDEAI_EPOCHS:-15}"
 cmd=(/usr/bin/qgis.bin --noversioncheck --nologo --profiles-path "$profiles" --profile default
      --code "$here/scripts/desktop/session.py")
 limit=$([ "$mode" = demo ] && echo 1500 || echo 240)
+qgis_rc=0
 if [ -n "${DISPLAY:-}" ]; then
-  timeout "$limit" "${cmd[@]}" > "$out/qgis_stdout.txt" 2>&1 || true
+  timeout "$limit" "${cmd[@]}" > "$out/qgis_stdout.txt" 2>&1 || qgis_rc=$?
 else
-  timeout "$limit" xvfb-run -a -s "-screen 0 1600x1000x24" "${cmd[@]}" > "$out/qgis_stdout.txt" 2>&1 || true
+  timeout "$limit" xvfb-run -a -s "-screen 0 1600x1000x24" "${cmd[@]}" > "$out/qgis_stdout.txt" 2>&1 || qgis_rc=$?
 fi
-"$VENV/bin/python" - "$out" <<'PY'
+"$VENV/bin/python" - "$out" "$qgis_rc" <<'PY'
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
+qgis_rc = int(sys.argv[2])  # QGIS's own exit status: a crash on quit (139) or a hang (124) is a failure
 s = json.loads((out / "session.json").read_text()) if (out / "session.json").exists() else {}
 log = [json.loads(x) for x in (out / "qgis_log.jsonl").read_text().splitlines() if x.strip()]
 # ours: Python errors/warnings (the plugin is the only Python added to this fresh profile) and any
@@ -59,5 +61,7 @@ for m in bad:
     print("LOG", m["level"], m["tag"], m["message"][:300])
 for shot in s.get("screenshots", []):
     print(f"{out / shot['file']}: {shot['shows']}")
-sys.exit(0 if s.get("plugin_active") and s.get("finished") and not s.get("errors") and not bad else 1)
+print(f"QGIS exit status: {qgis_rc}" + ("" if qgis_rc == 0 else " (crashed or hung on quit)"))
+ok = s.get("plugin_active") and s.get("finished") and not s.get("errors") and not bad and qgis_rc == 0
+sys.exit(0 if ok else 1)
 PY

@@ -53,8 +53,13 @@ def quit_like_a_user() -> None:
     Why: ``QgsApplication.quit()`` ends the event loop with the main window, its docks and the
     project still alive; their destructors then run in an arbitrary order and QGIS crashed in
     ``QgisApp::setMapStyleDockLayer`` while the layer tree emptied. File > Exit unloads plugins and
-    clears the project first. The project is marked clean so that no "save changes?" dialog waits.
+    clears the project first. No "save changes?" or "temporary layers" question may wait (nobody answers).
     """
+    from qgis.core import QgsSettings
+
+    settings = QgsSettings()
+    settings.setValue("askToSaveMemoryLayers", False, QgsSettings.App)  # Processing temp outputs count as temporary
+    settings.setValue("qgis/askToSaveProjectChanges", False)
     QgsProject.instance().setDirty(False)
     iface.actionExit().trigger()
 
