@@ -1,0 +1,237 @@
+"""Success- and prediction-rate curves, their AUC with a bootstrap interval, and zone densities.
+
+Why this evaluation: an AUC computed on sampled absences depends on how the absences were drawn
+(a slope threshold or the CF model's low zones make them separable by construction). A rate
+curve does not use absences at all: it ranks *every valid cell* of the evaluated area by
+susceptibility and asks which share of the landslides falls in the top x % of the area. On
+landslides used in training it is the *success rate*; on landslides never seen in training
+(another area, a later period, held-out folds) it is the *prediction rate*, the honest one.
+
+Works on any susceptibility raster (ours or another tool's, any value range), window by window:
+cell values are summarised in a fine histogram (``bins`` equal-width bins between the raster's
+minimum and maximum), so memory does not grow with the raster. Ties inside one bin count half,
+so the AUC is exact up to the bin width (1/4096 of the range by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import rasterio
+
+from ..errors import InvalidInputError
+from ..progress import NullProgress, Progress, check
+from ..raster.grid import Grid
+from ..raster.io import bounded_gdal_cache, valid_mask
+
+ZONE_NAMES = ["Very low", "Low", "Moderate", "High", "Very high"]
+
+
+@dataclass
+class CellHistogram:
+    """Counts of valid cells per value bin of one raster (optionally inside a mask of areas)."""
+
+    edges: np.ndarray  # bins + 1 ascending edges
+    counts: np.ndarray  # cells per bin
+    nodata: float | None
+
+    @property
+    def n_cells(self) -> int:
+        """Valid cells counted."""
+        return int(self.counts.sum())
+
+    def bin_of(self, values: np.ndarray) -> np.ndarray:
+        """Bin index of each value (values outside the range are clipped into the end bins)."""
+        b = np.searchsorted(self.edges, values, side="right") - 1
+        return np.clip(b, 0, self.counts.size - 1)
+
+
+@dataclass
+class RateCurve:
+    """Cumulative landslide share against cumulative area share, most susceptible cells first."""
+
+    name: str
+    area_share: list[float]
+    landslide_share: list[float]
+    auc: float
+    auc_ci: tuple[float, float]
+    n_landslides: int
+    n_cells: int
+    note: str = ""
+
+
+@dataclass
+class ZoneRow:
+    """One susceptibility zone: area, landslides and their density ratio (with a bootstrap interval)."""
+
+    zone: int
+    label: str
+    lower: float
+    upper: float
+    area_share: float
+    landslides: int
+    landslide_share: float
+    density_ratio: float  # landslide share / area share: > 1 where landslides concentrate
+    density_ci: tuple[float, float] = field(default=(float("nan"), float("nan")))
+
+
+@bounded_gdal_cache
+def cell_histogram(
+    raster: str,
+    bins: int = 4096,
+    mask=None,
+    block: int = 1024,
+    progress: Progress | None = None,
+) -> CellHistogram:
+    """Histogram of the valid cells of band 1 (two windowed passes: range, then counts).
+
+    Args:
+        raster: susceptibility raster (any value range; larger = more susceptible).
+        bins: number of equal-width bins.
+        mask: optional cells to count (e.g. a held-out area): a boolean (rows, cols) array, or a
+            function ``window -> boolean (h, w) array`` so that a large area never sits in memory.
+        block: window size in cells.
+        progress: progress and cancel.
+    """
+    progress = progress or NullProgress()
+    with rasterio.open(raster) as ds:
+        grid = Grid.from_dataset(ds)
+        nod = ds.nodata
+        lo, hi = np.inf, -np.inf
+        for win in grid.windows(block):
+            check(progress)
+            a = ds.read(1, window=win)
+            ok = valid_mask(a, nod)
+            if mask is not None:
+                ok &= _mask_window(mask, win)
+            if ok.any():
+                lo, hi = min(lo, float(a[ok].min())), max(hi, float(a[ok].max()))
+        if not np.isfinite(lo):
+            raise InvalidInputError(f"The raster {raster} has no valid cell in the evaluated area.")
+        if hi <= lo:
+            hi = lo + 1e-9
+        edges = np.linspace(lo, hi, bins + 1)
+        counts = np.zeros(bins, np.int64)
+        n = grid.n_windows(block)
+        for k, win in enumerate(grid.windows(block)):
+            check(progress)
+            a = ds.read(1, window=win)
+            ok = valid_mask(a, nod)
+            if mask is not None:
+                ok &= _mask_window(mask, win)
+            b = np.clip(np.searchsorted(edges, a[ok], side="right") - 1, 0, bins - 1)
+            counts += np.bincount(b, minlength=bins)
+            progress.report((k + 1) / n, "cell histogram")
+    return CellHistogram(edges, counts, nod)
+
+
+def _mask_window(mask, win) -> np.ndarray:
+    if callable(mask):
+        return mask(win)
+    r0, c0 = int(win.row_off), int(win.col_off)
+    return mask[r0 : r0 + int(win.height), c0 : c0 + int(win.width)]
+
+
+def cell_scores(hist: CellHistogram, values: np.ndarray) -> np.ndarray:
+    """Per landslide value: share of evaluated cells less susceptible (ties in its bin count half).
+
+    The mean of these scores is the area under the rate curve (the probability that a landslide
+    cell ranks above a random cell of the area), so the bootstrap can resample them directly.
+    """
+    n = max(hist.n_cells, 1)
+    below = np.concatenate([[0], np.cumsum(hist.counts)])[:-1]
+    b = hist.bin_of(values)
+    return (below[b] + 0.5 * hist.counts[b]) / n
+
+
+def bootstrap_mean_ci(
+    scores: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``scores`` (resampling landslides)."""
+    if scores.size < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = scores[rng.integers(0, scores.size, (n_boot, scores.size))].mean(axis=1)
+    a = (1 - level) / 2
+    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def rate_curve(name: str, hist: CellHistogram, values: np.ndarray, note: str = "", seed: int = 0) -> RateCurve:
+    """The rate curve of landslide cell ``values`` over the cells of ``hist`` (most susceptible first)."""
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise InvalidInputError(f"No landslide falls on a valid cell of the evaluated area ({name}).")
+    # walk bins from the most susceptible down: cumulative area and landslide shares
+    ls_counts = np.bincount(hist.bin_of(values), minlength=hist.counts.size)
+    area = np.concatenate([[0.0], np.cumsum(hist.counts[::-1]) / max(hist.n_cells, 1)])
+    slides = np.concatenate([[0.0], np.cumsum(ls_counts[::-1]) / values.size])
+    keep = np.r_[True, (np.diff(area) > 0) | (np.diff(slides) > 0)]  # drop empty bins: smaller output
+    scores = cell_scores(hist, values)
+    return RateCurve(
+        name,
+        area[keep].round(6).tolist(),
+        slides[keep].round(6).tolist(),
+        float(scores.mean()),
+        bootstrap_mean_ci(scores, seed=seed),
+        int(values.size),
+        hist.n_cells,
+        note,
+    )
+
+
+def equal_area_breaks(hist: CellHistogram, n_classes: int = 5) -> list[float]:
+    """Interior breaks giving (nearly) equal-area zones, from the histogram (quantile zoning)."""
+    cum = np.cumsum(hist.counts) / max(hist.n_cells, 1)
+    out = []
+    for q in np.linspace(0, 1, n_classes + 1)[1:-1]:
+        b = int(np.searchsorted(cum, q))
+        out.append(float(hist.edges[min(b + 1, hist.edges.size - 1)]))
+    return out
+
+
+def zone_densities(
+    hist: CellHistogram, values: np.ndarray, breaks: list[float], n_boot: int = 2000, seed: int = 0
+) -> list[ZoneRow]:
+    """Area share, landslide share and density ratio per zone, with a bootstrap interval on the ratio."""
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    centres = 0.5 * (hist.edges[:-1] + hist.edges[1:])
+    cell_zone = np.digitize(centres, breaks)
+    area = np.bincount(cell_zone, weights=hist.counts, minlength=len(breaks) + 1) / max(hist.n_cells, 1)
+    ls_zone = np.digitize(values, breaks)
+    n = max(values.size, 1)
+    counts = np.bincount(ls_zone, minlength=len(breaks) + 1)
+    rng = np.random.default_rng(seed)
+    boots = None
+    if values.size >= 2:
+        idx = rng.integers(0, values.size, (n_boot, values.size))
+        boots = np.stack([(ls_zone[idx] == z).mean(axis=1) for z in range(len(breaks) + 1)], axis=1)
+    edges = [float(hist.edges[0]), *breaks, float(hist.edges[-1])]
+    rows = []
+    for z in range(len(breaks) + 1):
+        share = counts[z] / n
+        ratio = share / area[z] if area[z] > 0 else float("nan")
+        ci = (float("nan"), float("nan"))
+        if boots is not None and area[z] > 0:
+            ci = (float(np.quantile(boots[:, z], 0.025) / area[z]), float(np.quantile(boots[:, z], 0.975) / area[z]))
+        label = ZONE_NAMES[z] if len(breaks) == 4 else f"Zone {z + 1}"
+        rows.append(
+            ZoneRow(z + 1, label, edges[z], edges[z + 1], float(area[z]), int(counts[z]), float(share), ratio, ci)
+        )
+    return rows
+
+
+def chance_note(curve: RateCurve) -> str:
+    """Plain words for a rate AUC, shown in the product next to the number."""
+    lo, hi = curve.auc_ci
+    if np.isfinite(lo) and lo <= 0.5 <= hi:
+        return "not distinguishable from chance (the 95 % interval contains 0.5)"
+    if curve.auc < 0.6:
+        return "weak: close to chance"
+    if curve.auc < 0.7:
+        return "modest"
+    if curve.auc < 0.8:
+        return "useful"
+    return "strong"
