@@ -337,6 +337,28 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
             )
         return Points(np.asarray(xs, float), np.asarray(ys, float), {})
 
+    def layer_geometries(self, parameters, context, param: str, crs) -> tuple[list, list]:
+        """Shapely geometries of a vector parameter in ``crs`` (QGIS API: any provider) and the features.
+
+        Empty or null geometries are skipped (their features too), so both lists align.
+        """
+        from qgis.core import QgsCoordinateTransform
+        from shapely import wkb
+
+        layer = self.parameterAsVectorLayer(parameters, param, context)
+        if layer is None:
+            return [], []
+        xform = QgsCoordinateTransform(layer.crs(), crs, context.transformContext())
+        geoms, feats = [], []
+        for f in layer.getFeatures():
+            g = f.geometry()
+            if g.isNull() or g.isEmpty():
+                continue
+            g.transform(xform)
+            geoms.append(wkb.loads(bytes(g.asWkb())))
+            feats.append(f)
+        return geoms, feats
+
     def execute_engine(self, parameters, context, progress: FeedbackProgress, feedback) -> dict:
         """Subclasses: read parameters, call the engine, return outputs."""
         raise NotImplementedError

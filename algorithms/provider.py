@@ -11,8 +11,10 @@ from .base import RESOURCES
 def algorithm_classes() -> list:
     """All algorithm classes, in toolbox order."""
     from .crack_algorithms import CRACK_ALGORITHMS
+    from .lsm_aggregate_units import AggregateUnitsAlgorithm
     from .lsm_cf_map import CfMapAlgorithm
     from .lsm_derive_terrain import DeriveTerrainAlgorithm
+    from .lsm_evaluate import EvaluateAlgorithm
     from .lsm_predict import PredictAlgorithm
     from .lsm_sample_absences import SampleAbsencesAlgorithm
     from .lsm_stack_factors import StackFactorsAlgorithm
@@ -24,7 +26,9 @@ def algorithm_classes() -> list:
         CfMapAlgorithm,
         SampleAbsencesAlgorithm,
         TrainAlgorithm,
+        EvaluateAlgorithm,
         PredictAlgorithm,
+        AggregateUnitsAlgorithm,
         *CRACK_ALGORITHMS,
     ]
     return classes

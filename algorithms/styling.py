@@ -100,6 +100,54 @@ def cf_score_qml() -> str:
     return ramp_qml([(-1, "#1a9641", "-1 (stable)", 255), (0, "#ffffbf", "0", 255), (1, "#d7191c", "1", 255)], -1, 1)
 
 
+def unit_zones_qml(breaks: list[float] | None, field: str = "ls_zone", statistic: str = "mean") -> str:
+    """Categorised polygon style of mapping units by zone (1..5, the zone colours; 0 = no data).
+
+    Built with the QGIS renderer API and exported as QML, so the sidecar and the canvas agree.
+    """
+    from qgis.core import (
+        QgsCategorizedSymbolRenderer,
+        QgsFillSymbol,
+        QgsRendererCategory,
+        QgsVectorLayer,
+    )
+    from qgis.PyQt.QtXml import QDomDocument
+
+    layer = QgsVectorLayer(f"Polygon?field={field}:integer", "units", "memory")
+    cats = [
+        QgsRendererCategory(0, QgsFillSymbol.createSimple({"color": "#bdbdbd", "outline_color": "#636363"}), "no data")
+    ]
+    for z in range(1, 6):
+        label = ZONE_NAMES[z - 1]
+        if breaks:
+            lo = f"{breaks[z - 2]:.3g}" if z > 1 else "min"
+            hi = f"{breaks[z - 1]:.3g}" if z < 5 else "max"
+            label += f" ({statistic} {lo} – {hi})"
+        sym = QgsFillSymbol.createSimple(
+            {"color": ZONE_COLOURS[z - 1], "outline_color": "#4d4d4d", "outline_width": "0.2"}
+        )
+        cats.append(QgsRendererCategory(z, sym, label))
+    layer.setRenderer(QgsCategorizedSymbolRenderer(field, cats))
+    doc = QDomDocument()
+    layer.exportNamedStyle(doc)
+    return _stable_xml(doc.toString())
+
+
+def _stable_xml(text: str) -> str:
+    """The same QML text on every run: Qt writes attributes in a random (hash) order."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(
+        text.split("?>", 1)[-1].replace("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>", "")
+    )
+    for el in root.iter():
+        items = sorted(el.attrib.items())
+        el.attrib.clear()
+        el.attrib.update(items)
+    root.set("version", "3.22")
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"
+
+
 #: the styles shipped in resources/styles, from the same functions the algorithms use, so the
 #: files cannot drift from what outputs get (a test compares them). The zoning templates carry
 #: example thresholds; each output's own sidecar carries the thresholds of its run.
@@ -110,6 +158,7 @@ STATIC_STYLES = {
     "cf_score.qml": cf_score_qml,
     "crack_probability.qml": crack_probability_qml,
     "gradcam.qml": gradcam_qml,
+    "unit_zones.qml": lambda: unit_zones_qml(None),
 }
 
 

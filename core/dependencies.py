@@ -53,6 +53,7 @@ DEPENDENCIES: dict[str, Dependency] = {
             _apt("sklearn", "scikit-learn"),
             "RF, metrics",
         ),
+        Dependency("shapely", "shapely", "1.8", _apt("shapely", "shapely"), "mapping units, held-out areas"),
         Dependency("matplotlib", "matplotlib", "3.5", "comes with QGIS (Debian: python3-matplotlib)", "report figures"),
         Dependency("torch", "torch", "2.2", "pip install torch", "deep models"),
         Dependency("torchvision", "torchvision", "0.17", "pip install torchvision", "ResNet50, transforms"),

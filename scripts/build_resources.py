@@ -77,7 +77,7 @@ def _output(child, child_output: str, name: str, x: float, y: float) -> None:
 
 
 def susceptibility_model():
-    """Stack -> CF map -> sample absences -> train and compare -> map with the CNN-LSTM-AM."""
+    """Stack -> CF map -> sample absences -> train and compare -> map with the CNN-LSTM-AM -> evaluate."""
     from qgis.core import (
         QgsProcessing,
         QgsProcessingModelAlgorithm,
@@ -154,6 +154,16 @@ def susceptibility_model():
     _output(predict, "ZONING", "Susceptibility zoning", 420, 620)
     _output(predict, "ZONE_TABLE", "Zone table", 420, 660)
     m.addChildAlgorithm(predict)
+
+    # independent of how absences were drawn: the map's rate curves on the held-out (test-split)
+    # landslides against all valid cells, beside the success rate on the training landslides
+    evaluate = _child("landslideai:lsm_evaluate", "evaluate", "Evaluate the map (rate curves)", 200, 700)
+    evaluate.addParameterSources("SUSCEPTIBILITY", _src(child=("predict", "OUTPUT")))
+    evaluate.addParameterSources("INVENTORY", _src(child=("sample", "OUTPUT")))
+    evaluate.addParameterSources("PRESENCE_FIELD", _src(value="label"))
+    evaluate.addParameterSources("SPLIT_FIELD", _src(value="split"))
+    _output(evaluate, "OUTPUT_HTML", "Evaluation report", 420, 720)
+    m.addChildAlgorithm(evaluate)
     m.setHelpContent(help_content(m.name()))
     return m
 

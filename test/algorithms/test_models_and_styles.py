@@ -90,8 +90,11 @@ def test_susceptibility_workflow_runs(run_alg, tiny_factors, tmp_path):
             "train:Models and comparison": str(tmp_path / "models"),
             "sample:Samples": str(tmp_path / "samples.gpkg"),
             "cf:CF zoning": str(tmp_path / "cfz.tif"),
+            "evaluate:Evaluation report": str(tmp_path / "evaluation.html"),
         },
     )
+    page = Path(res["evaluate:Evaluation report"]).read_text()
+    assert "held out (split = test)" in page and "prediction" in page
     with rasterio.open(res["predict:Susceptibility"]) as s:
         p = s.read(1, masked=True)
         assert 0 <= p.min() and p.max() <= 1

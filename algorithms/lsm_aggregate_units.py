@@ -1,0 +1,106 @@
+"""lsm_aggregate_units: a susceptibility raster summarised per mapping unit, zoned and styled."""
+
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.raster.units import STATISTICS, unit_statistics, unit_zones, units_with_points
+from .base import LandslideAlgorithm
+from .styling import unit_zones_qml
+
+#: fields added to every unit (prefixed so that they do not clash with the unit layer's own)
+NEW_FIELDS = [
+    ("ls_cells", QVariant.Int),
+    ("ls_mean", QVariant.Double),
+    ("ls_max", QVariant.Double),
+    ("ls_p50", QVariant.Double),
+    ("ls_p90", QVariant.Double),
+    ("ls_zone", QVariant.Int),
+    ("landslides", QVariant.Int),
+]
+
+
+class AggregateUnitsAlgorithm(LandslideAlgorithm):
+    """Per-unit mean, max, median and 90th percentile; 5 quantile zones of units; landslides per unit."""
+
+    NAME = "lsm_aggregate_units"
+    DISPLAY = "Aggregate susceptibility to mapping units"
+    GROUP = "map"
+    REQUIRES = ("rasterio", "shapely")
+    RASTER, UNITS, STAT, INVENTORY, OUTPUT = "SUSCEPTIBILITY", "UNITS", "STATISTIC", "INVENTORY", "OUTPUT"
+
+    def initAlgorithm(self, config=None):  # noqa: D102
+        self.add(QgsProcessingParameterRasterLayer(self.RASTER, "Susceptibility raster"))
+        self.add(
+            QgsProcessingParameterVectorLayer(
+                self.UNITS, "Mapping units (slope units, catchments, parcels)", [QgsProcessing.TypeVectorPolygon]
+            )
+        )
+        self.add(QgsProcessingParameterEnum(self.STAT, "Statistic used for zoning", list(STATISTICS), defaultValue=0))
+        self.add(
+            QgsProcessingParameterVectorLayer(
+                self.INVENTORY, "Landslide points (counted per unit)", [QgsProcessing.TypeVectorPoint], optional=True
+            )
+        )
+        self.add(
+            QgsProcessingParameterFeatureSink(self.OUTPUT, "Units with susceptibility", QgsProcessing.TypeVectorPolygon)
+        )
+
+    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+        raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
+        units = self.parameterAsVectorLayer(parameters, self.UNITS, context)
+        geoms, feats = self.layer_geometries(parameters, context, self.UNITS, raster.crs())
+        stat = STATISTICS[self.parameterAsEnum(parameters, self.STAT, context)]
+        stats = unit_statistics(raster.source(), geoms, progress=progress)
+        zones, breaks = unit_zones(stats.statistic(stat))
+        hits = None
+        pts = self.inventory_points(parameters, context, raster.crs()) if parameters.get(self.INVENTORY) else None
+        if pts is not None:
+            hits = units_with_points(geoms, pts.x, pts.y)
+        fields = QgsFields(units.fields())
+        for name, kind in NEW_FIELDS:
+            if fields.indexOf(name) < 0:
+                fields.append(QgsField(name, kind))
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, units.wkbType(), units.crs())
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
+
+        def num(v) -> float | None:
+            return None if not np.isfinite(v) else float(v)
+
+        for i, f in enumerate(feats):
+            out = QgsFeature(fields)
+            out.setGeometry(f.geometry())
+            attrs = dict(zip(units.fields().names(), f.attributes()))
+            values = {
+                "ls_cells": int(stats.n_cells[i]),
+                "ls_mean": num(stats.mean[i]),
+                "ls_max": num(stats.maximum[i]),
+                "ls_p50": num(stats.p50[i]),
+                "ls_p90": num(stats.p90[i]),
+                "ls_zone": int(zones[i]),
+                "landslides": None if hits is None else int(hits[i]),
+            }
+            attrs.update(values)
+            out.setAttributes([attrs.get(name) for name in fields.names()])
+            sink.addFeature(out, QgsFeatureSink.FastInsert)
+        del sink  # flush the file before it is styled and published
+        empty = int((stats.n_cells == 0).sum())
+        if empty:
+            progress.log(f"{empty} unit(s) hold no valid raster cell (zone 0, 'no data').")
+        progress.log(f"Unit zone breaks ({stat}): " + ", ".join(f"{b:.4f}" for b in breaks))
+        self.style(context, dest, unit_zones_qml(breaks, statistic=stat), "Units by susceptibility zone")
+        return {self.OUTPUT: dest}

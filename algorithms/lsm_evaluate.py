@@ -1,0 +1,233 @@
+"""lsm_evaluate: any susceptibility raster against any landslide inventory (no absences needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
+
+from ..core.errors import InvalidInputError
+from ..core.raster.units import STATISTICS
+from ..core.raster.zoning import validate_user_breaks
+from ..core.sampling.points import Points
+from ..core.susceptibility.map_evaluation import LandslideSet, evaluate_map
+from . import events
+from .base import PRESENT, LandslideAlgorithm
+
+
+def _date_key(value) -> str:
+    """A sortable text for a date attribute (QDate, QDateTime, ISO text or a year number)."""
+    if hasattr(value, "toString") and hasattr(value, "isValid"):
+        if hasattr(value, "date"):
+            value = value.date()
+        return value.toString("yyyy-MM-dd") if value.isValid() else ""
+    if isinstance(value, int | float):
+        return f"{int(value):04d}"
+    return str(value or "").strip()[:10]
+
+
+class EvaluateAlgorithm(LandslideAlgorithm):
+    """Success/prediction-rate curves, zone densities and unit-level AUC with bootstrap intervals."""
+
+    NAME = "lsm_evaluate"
+    DISPLAY = "Evaluate a susceptibility map"
+    GROUP = "train"
+    REQUIRES = ("rasterio", "sklearn", "matplotlib", "shapely")
+    RASTER, INVENTORY, FIELD, DATE_FIELD, SPLIT_DATE, SPLIT_FIELD = (
+        "SUSCEPTIBILITY",
+        "INVENTORY",
+        "PRESENCE_FIELD",
+        "DATE_FIELD",
+        "SPLIT_DATE",
+        "SPLIT_FIELD",
+    )
+    AREA, UNITS, STAT, THRESHOLDS, SEED = "TEST_AREA", "UNITS", "UNIT_STATISTIC", "THRESHOLDS", "SEED"
+    OUTPUT, CURVES, ZONES = "OUTPUT_HTML", "CURVES_CSV", "ZONES_CSV"
+
+    def initAlgorithm(self, config=None):  # noqa: D102
+        self.add(QgsProcessingParameterRasterLayer(self.RASTER, "Susceptibility raster (ours or another tool's)"))
+        self.add(
+            QgsProcessingParameterVectorLayer(
+                self.INVENTORY,
+                "Landslide inventory (points or polygons)",
+                [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon],
+            )
+        )
+        self.add(QgsProcessingParameterString(self.FIELD, "Presence field (empty: all features)", optional=True))
+        self.add(QgsProcessingParameterString(self.DATE_FIELD, "Date field (for a temporal split)", optional=True))
+        self.add(
+            QgsProcessingParameterString(
+                self.SPLIT_DATE,
+                "Split date: landslides on or after it are held out (YYYY-MM-DD or year)",
+                optional=True,
+            )
+        )
+        self.add(
+            QgsProcessingParameterString(
+                self.SPLIT_FIELD, "Split field: features whose value is 'test' are held out", optional=True
+            )
+        )
+        self.add(
+            QgsProcessingParameterVectorLayer(
+                self.AREA,
+                "Held-out area (polygons never used in training)",
+                [QgsProcessing.TypeVectorPolygon],
+                optional=True,
+            )
+        )
+        self.add(
+            QgsProcessingParameterVectorLayer(
+                self.UNITS, "Mapping units (slope units, catchments)", [QgsProcessing.TypeVectorPolygon], optional=True
+            )
+        )
+        self.add(QgsProcessingParameterEnum(self.STAT, "Unit statistic", list(STATISTICS), defaultValue=0))
+        self.add(
+            QgsProcessingParameterString(
+                self.THRESHOLDS, "Zone thresholds (4 ascending values; empty: equal-area zones)", optional=True
+            )
+        )
+        self.add(QgsProcessingParameterNumber(self.SEED, "Bootstrap seed", defaultValue=0), advanced=True)
+        self.add(QgsProcessingParameterFileDestination(self.OUTPUT, "Evaluation report", "HTML files (*.html)"))
+        self.add(
+            QgsProcessingParameterFileDestination(
+                self.CURVES, "Rate curves (CSV)", "CSV files (*.csv)", optional=True, createByDefault=False
+            )
+        )
+        self.add(
+            QgsProcessingParameterFileDestination(
+                self.ZONES, "Zone densities (CSV)", "CSV files (*.csv)", optional=True, createByDefault=False
+            )
+        )
+
+    def _sets(self, parameters, context, crs) -> tuple[list[LandslideSet], list]:
+        """Landslide sets by date, split field or held-out area; polygons kept as polygons."""
+        from qgis.core import QgsWkbTypes
+
+        layer = self.parameterAsVectorLayer(parameters, self.INVENTORY, context)
+        field = self.parameterAsString(parameters, self.FIELD, context).strip()
+        date_field = self.parameterAsString(parameters, self.DATE_FIELD, context).strip()
+        split_date = self.parameterAsString(parameters, self.SPLIT_DATE, context).strip()
+        split_field = self.parameterAsString(parameters, self.SPLIT_FIELD, context).strip()
+        for name in (field, date_field, split_field):
+            if name and layer.fields().indexOf(name) < 0:
+                raise InvalidInputError(
+                    f"The inventory has no field '{name}'; its fields are {[f.name() for f in layer.fields()]}."
+                )
+        if bool(date_field) != bool(split_date):
+            raise InvalidInputError("A temporal split needs both the date field and the split date.")
+        geoms, feats = self.layer_geometries(parameters, context, self.INVENTORY, crs)
+        polygons = QgsWkbTypes.geometryType(layer.wkbType()) == QgsWkbTypes.PolygonGeometry
+        groups: dict[bool, list] = {False: [], True: []}
+        for g, f in zip(geoms, feats):
+            if field and str(f[field]).strip().lower() not in PRESENT:
+                continue
+            if date_field:
+                held = _date_key(f[date_field]) >= split_date
+            elif split_field:
+                held = str(f[split_field]).strip().lower() == "test"
+            else:
+                held = False
+            groups[held].append(g)
+        if not groups[False] and not groups[True]:
+            raise InvalidInputError("No landslide feature to evaluate (empty inventory, or no feature is present).")
+        area, _ = self.layer_geometries(parameters, context, self.AREA, crs)
+        if date_field:
+            names = {False: f"before {split_date}", True: f"from {split_date} (held out)"}
+        elif split_field:
+            names = {False: "training (split != test)", True: "held out (split = test)"}
+        elif area:
+            names = {False: "training area", True: "held-out area"}
+            groups[True] = list(groups[False])
+        else:
+            names = {False: "all landslides", True: ""}
+        sets = []
+        for held in (True, False):
+            gs = groups[held]
+            if not gs:
+                continue
+            if polygons:
+                ls = LandslideSet(names[held], None, gs, held_out=held)
+            else:
+                pts = Points(np.array([g.x for g in gs]), np.array([g.y for g in gs]), {})
+                ls = LandslideSet(names[held], pts, [], held_out=held)
+            if area:
+                ls.inside_area = held
+            sets.append(ls)
+        return sets, area
+
+    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+        raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
+        crs = raster.crs()
+        text = self.parameterAsString(parameters, self.THRESHOLDS, context).strip()
+        breaks = None
+        if text:
+            try:
+                breaks = validate_user_breaks([float(v) for v in text.split(",")])
+            except ValueError as exc:
+                raise InvalidInputError(
+                    "Zone thresholds must be 4 comma-separated numbers, e.g. 0.2,0.4,0.6,0.8."
+                ) from exc
+        sets, area = self._sets(parameters, context, crs)
+        units, _ = self.layer_geometries(parameters, context, self.UNITS, crs)
+        out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        curves = self.parameterAsFileOutput(parameters, self.CURVES, context) or None
+        zones = self.parameterAsFileOutput(parameters, self.ZONES, context) or None
+        res = evaluate_map(
+            raster.source(),
+            sets,
+            out,
+            curves,
+            zones,
+            area or None,
+            units or None,
+            STATISTICS[self.parameterAsEnum(parameters, self.STAT, context)],
+            breaks,
+            self.parameterAsInt(parameters, self.SEED, context),
+            progress,
+        )
+        from ..core.susceptibility.rates import chance_note
+
+        for r in res.sets:
+            c = r.curve
+            progress.log(
+                f"{c.name}: {'prediction' if r.landslides.held_out else 'success'}-rate AUC {c.auc:.3f} "
+                f"(95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.n_landslides} landslide cells, "
+                f"{c.n_cells} cells: {chance_note(c)}"
+            )
+            if r.unit_auc is not None:
+                progress.log(
+                    f"  unit-level AUC {r.unit_auc:.3f} (95 % CI {r.unit_auc_ci[0]:.3f}-{r.unit_auc_ci[1]:.3f})"
+                )
+        events.publish(
+            "roc",
+            algorithm=self.NAME,
+            curves={
+                f"{r.curve.name} (rate)": {
+                    "fpr": r.curve.area_share,
+                    "tpr": r.curve.landslide_share,
+                    "auc": r.curve.auc,
+                }
+                for r in res.sets
+            },
+        )
+        first = res.sets[0]
+        events.publish(
+            "zones",
+            algorithm=self.NAME,
+            zones=[z.label for z in first.zones],
+            area_share=[z.area_share for z in first.zones],
+            landslide_share=[z.landslide_share for z in first.zones],
+        )
+        result = {self.OUTPUT: out}
+        if curves:
+            result[self.CURVES] = curves
+        if zones:
+            result[self.ZONES] = zones
+        return result
