@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from ..core.susceptibility.cross_validation import CVConfig
 from ..core.susceptibility.dataset import TemporalMode
 from ..core.susceptibility.models import ALL_MODELS, DISPLAY, DeepHP
 from ..core.susceptibility.train import TrainConfig
@@ -31,6 +32,7 @@ class TrainAlgorithm(LandslideAlgorithm):
     DISPLAY = "Train and compare susceptibility models"
     GROUP = "train"
     REQUIRES = ("rasterio", "torch", "sklearn", "xgboost", "shap", "matplotlib")
+    CV_FOLDS, CV_BLOCK, CV_BUFFER, CV_GROUPS = "CV_FOLDS", "CV_BLOCK_M", "CV_BUFFER_M", "CV_GROUP_FIELD"
     (
         STACK,
         SAMPLES,
@@ -131,6 +133,41 @@ class TrainAlgorithm(LandslideAlgorithm):
             ),
             advanced=True,
         )
+        c = CVConfig()
+        self.add(
+            QgsProcessingParameterNumber(
+                self.CV_FOLDS,
+                "Spatial cross-validation folds (0 = single split only)",
+                defaultValue=c.folds,
+                minValue=0,
+            )
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.CV_BLOCK,
+                "CV block size (m; 0 = the factors' correlation length)",
+                QgsProcessingParameterNumber.Double,
+                c.block_m,
+                minValue=0,
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.CV_BUFFER,
+                "CV buffer between training and test samples (m)",
+                QgsProcessingParameterNumber.Double,
+                c.buffer_m,
+                minValue=0,
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterString(
+                self.CV_GROUPS, "CV groups: samples' mapping-unit field (empty: spatial blocks)", optional=True
+            ),
+            advanced=True,
+        )
         self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
         self.add(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda)", "auto"), advanced=True)
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder (models, tables, figures)"))
@@ -157,6 +194,15 @@ class TrainAlgorithm(LandslideAlgorithm):
             device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
         )
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+        folds = self.parameterAsInt(parameters, self.CV_FOLDS, context)
+        cv = None
+        if folds >= 2:
+            cv = CVConfig(
+                folds=folds,
+                block_m=self.parameterAsDouble(parameters, self.CV_BLOCK, context),
+                buffer_m=self.parameterAsDouble(parameters, self.CV_BUFFER, context),
+            )
+        group_field = self.parameterAsString(parameters, self.CV_GROUPS, context).strip() or None
 
         events.publish("run_started", algorithm=self.NAME, title="Susceptibility models")
 
@@ -180,6 +226,8 @@ class TrainAlgorithm(LandslideAlgorithm):
             temporal.source() if temporal else None,
             progress,
             on_epoch,
+            cv=cv,
+            group_field=group_field,
         )
         publish_results(self.NAME, res)
         return {

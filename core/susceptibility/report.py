@@ -22,31 +22,39 @@ def _plt():
     return plt
 
 
-def comparison_table(results, out_dir: Path, split_note: str, warnings: list[str] | None = None) -> tuple[str, str]:
-    """One row per model with every metric on the test split; returns (csv, html) paths."""
+def comparison_table(
+    results, out_dir: Path, split_note: str, warnings: list[str] | None = None, cv=None
+) -> tuple[str, str]:
+    """The comparison page (warnings, then spatial CV when run, then the single split) and its CSV.
+
+    The CSV holds the single-split rows (one per model); the CV tables are ``cv_comparison.csv``
+    and ``cv_folds.csv``.
+    """
+    import csv as csv_mod
+    import io
+
     head = ["model"] + list(METRICS) + ["warnings"]
     rows = [
         [DISPLAY[r.kind]] + [f"{r.metrics[m]:.4f}" for m in METRICS] + ["; ".join(getattr(r, "flags", []))]
         for r in results
     ]
     csv = out_dir / "comparison.csv"
-    import csv as csv_mod
-    import io
-
     buf = io.StringIO()
     csv_mod.writer(buf, lineterminator="\n").writerows([head] + rows)
     write_text_atomic(csv, buf.getvalue())
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    care = (
+        "<h3 style='color:#b00'>Read with care</h3><ul>"
+        + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+        + "</ul>"
+        if warnings
+        else ""
+    )
     page = (
         "<html><head><meta charset='utf-8'><title>Model comparison</title></head><body>"
-        f"<h2>Susceptibility models: test-split metrics</h2><p>{html.escape(split_note)}</p>"
-        + (
-            "<h3 style='color:#b00'>Read with care</h3><ul>"
-            + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
-            + "</ul>"
-            if warnings
-            else ""
-        )
+        + care
+        + _cv_section(cv)
+        + f"<h2>Susceptibility models: single held-out split</h2><p>{html.escape(split_note)}</p>"
         + "<table border='1' cellspacing='0' cellpadding='4'><tr>"
         + "".join(f"<th>{h}</th>" for h in head)
         + f"</tr>{body}</table><p><img src='roc.png'/> <img src='training_curves.png'/></p></body></html>"
@@ -54,6 +62,25 @@ def comparison_table(results, out_dir: Path, split_note: str, warnings: list[str
     htm = out_dir / "comparison.html"
     write_text_atomic(htm, page)
     return str(csv), str(htm)
+
+
+def _cv_section(cv) -> str:
+    """The spatial cross-validation table, first on the page: the figures to quote."""
+    if cv is None:
+        return ""
+    from .cross_validation import cv_rows
+
+    head, rows = cv_rows(cv)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return (
+        "<h2>Spatial cross-validation (quote these)</h2>"
+        f"<p>{html.escape(cv.split_note)} AUC interval: block bootstrap of the pooled out-of-fold predictions. "
+        "Prediction-rate AUC: each fold's landslides ranked against a uniform sample of the valid cells of its "
+        "held-out blocks (no absences involved), bootstrap over landslides. Per-fold figures: cv_folds.csv.</p>"
+        "<table border='1' cellspacing='0' cellpadding='4'><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + f"</tr>{body}</table>"
+    )
 
 
 def _savefig(fig, path: Path) -> None:

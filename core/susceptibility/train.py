@@ -73,6 +73,9 @@ class Prepared:
     n_vars: int
     grid_resolution: float
     crs_wkt: str
+    x: np.ndarray = field(default_factory=lambda: np.empty(0))  # sample coordinates (stack CRS)
+    y: np.ndarray = field(default_factory=lambda: np.empty(0))
+    attrs: dict = field(default_factory=dict)  # the samples' other fields (e.g. a mapping-unit id)
 
 
 def prepare(
@@ -148,8 +151,20 @@ def prepare(
     series = series_for(cfg.temporal_mode, patches, climate)
     progress.report(1.0, "samples read")
     data = SampleSet(patches, series, labels, is_test, blocks)
+    attrs = {k: np.asarray(v)[inside] for k, v in pts.attrs.items()}
     return Prepared(
-        data, info.names, norm, climate_norm, climate_names, n_steps, n_vars, info.grid.resolution[0], info.grid.crs_wkt
+        data,
+        info.names,
+        norm,
+        climate_norm,
+        climate_names,
+        n_steps,
+        n_vars,
+        info.grid.resolution[0],
+        info.grid.crs_wkt,
+        x,
+        y,
+        attrs,
     )
 
 

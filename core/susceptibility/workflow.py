@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, SubProgress
 from ..raster.io import write_text_atomic
+from .cross_validation import CVConfig, CVResult, cross_validate, cv_rows, fold_rows
 from .evaluate import SEPARABLE_AUC, fair_play_warnings, single_factor_auc
 from .explain import correlation, deep_importance, tree_importance
 from .models import DEEP_MODELS, DISPLAY
@@ -47,6 +49,7 @@ class TrainOutputs:
     importance: dict
     flagged: list
     test_labels: np.ndarray  # labels of the test rows, in the order of each result's ``test_prob``
+    cv: CVResult | None = None
 
 
 def run_training(
@@ -58,6 +61,8 @@ def run_training(
     progress: Progress | None = None,
     on_epoch: EpochCallback | None = None,
     corr_threshold: float = 0.5,
+    cv: CVConfig | None = None,
+    group_field: str | None = None,
 ) -> TrainOutputs:
     """Train ``cfg.models`` on ``samples`` over ``stack`` and write the comparison outputs to ``out_dir``."""
     progress = progress or NullProgress()
@@ -69,7 +74,24 @@ def run_training(
         f"{d.labels.size} samples ({int(d.labels.sum())} landslides); "
         f"train {int((~d.is_test).sum())}, test {int(d.is_test.sum())}; temporal mode {cfg.temporal_mode.value}"
     )
-    results = train_all(prep, cfg, out_dir, SubProgress(progress, 0.1, 0.85), on_epoch)
+    cv_res = None
+    start = 0.1
+    if cv is not None and cv.folds >= 2:
+        groups = None
+        if group_field:
+            if group_field not in prep.attrs:
+                raise InvalidInputError(
+                    f"The samples have no field '{group_field}' for the mapping units; their fields are "
+                    f"{sorted(prep.attrs)}."
+                )
+            groups = prep.attrs[group_field]
+        cv_res = cross_validate(prep, stack, cfg, cv, temporal_stack, groups, progress=SubProgress(progress, 0.1, 0.7))
+        head, rows = cv_rows(cv_res)
+        write_csv(out / "cv_comparison.csv", head, rows)
+        head, rows = fold_rows(cv_res)
+        write_csv(out / "cv_folds.csv", head, rows)
+        start = 0.7
+    results = train_all(prep, cfg, out_dir, SubProgress(progress, start, 0.85), on_epoch)
     note = (
         f"Test split: {int(d.is_test.sum())} held-out samples ({int(d.labels[d.is_test].sum())} landslides) "
         f"from the sample layer's 'split' field; temporal mode: {cfg.temporal_mode.value}; seed {cfg.seed}."
@@ -78,6 +100,9 @@ def run_training(
     warnings = fair_play_warnings(separability, _strategy_of(samples, prep.crs_wkt))
     for r in results:
         warnings += [f"{DISPLAY[r.kind]} {f}." for f in r.flags]
+    if cv_res is not None:
+        for m in cv_res.models:
+            warnings += [f"{DISPLAY[m.kind]} (spatial CV) {f}." for f in m.flags]
     for w in warnings:
         progress.log("Warning: " + w)
     write_csv(
@@ -85,7 +110,7 @@ def run_training(
         ["factor", "single_factor_auc", "flag"],
         [[n, f"{a:.4f}", "separates alone" if a > SEPARABLE_AUC else ""] for n, a in separability.items()],
     )
-    csv, htm = comparison_table(results, out, note, warnings)
+    csv, htm = comparison_table(results, out, note, warnings, cv_res)
     roc_figure(results, out / "roc.png")
     curves_figure(results, out / "training_curves.png")
     progress.report(0.9, "SHAP importance")
@@ -119,4 +144,4 @@ def run_training(
     correlation_outputs(r, prep.names, flagged, out, corr_threshold)
     write_text_atomic(out / "history.json", json.dumps({x.kind: x.history for x in results if x.history}))
     progress.report(1.0, "training done")
-    return TrainOutputs(str(out), csv, htm, results, importance, flagged, d.labels[d.is_test])
+    return TrainOutputs(str(out), csv, htm, results, importance, flagged, d.labels[d.is_test], cv_res)

@@ -49,6 +49,7 @@ def pipeline(run_alg, tiny_factors, tmp_path_factory):
         {
             "STACK": stack["OUTPUT"],
             "SAMPLES": samples["OUTPUT"],
+            "CV_FOLDS": 0,
             "MODELS": [3, 4],
             "PATCH_SIZE": 8,
             "EPOCHS": 2,

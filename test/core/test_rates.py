@@ -8,8 +8,9 @@ from conftest import write_raster
 
 def test_rate_auc_equals_the_mann_whitney_auc(tmp_path):
     """Rate AUC = P(landslide cell ranks above a random cell) + ties/2, i.e. sklearn's AUC of cells vs landslides."""
-    from landslide_ai.core.susceptibility.rates import cell_histogram, rate_curve
     from sklearn.metrics import roc_auc_score
+
+    from landslide_ai.core.susceptibility.rates import cell_histogram, rate_curve
 
     rng = np.random.default_rng(1)
     a = rng.gamma(2.0, 1.0, (80, 90))

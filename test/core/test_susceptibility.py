@@ -154,3 +154,41 @@ def test_stack_with_undeclared_nan_is_refused(trained, tmp_path):
     with pytest.raises(InvalidInputError, match="NaN"):
         predict_stack(str(d / "models" / "cnn.json"), bad, str(dest))
     assert not dest.exists() and not list(tmp_path.glob(".p.*"))
+
+
+def test_spatial_cv_folds_blocks_and_prediction_rate(tiny_factors, tmp_path):
+    """Folds keep whole blocks, every model gets k fold results, intervals contain the estimate."""
+    from landslide_ai.core.raster.stack import FactorSpec, stack_factors
+    from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample_absences, write_samples
+    from landslide_ai.core.sampling.points import read_points
+    from landslide_ai.core.susceptibility.cross_validation import CVConfig, correlation_length_m, cross_validate
+    from landslide_ai.core.susceptibility.train import TrainConfig, prepare
+
+    paths, inv = tiny_factors
+    stack = str(tmp_path / "stack.tif")
+    stack_factors([FactorSpec(p, n) for n, p in paths.items()], stack)
+    length = correlation_length_m(stack)
+    assert 30 <= length <= 60 * 30
+    import rasterio
+
+    with rasterio.open(stack) as ds:
+        wkt = ds.crs.to_wkt()
+    s = sample_absences(
+        stack, read_points(inv, wkt), SamplingConfig(strategy=Strategy.BUFFER, buffer_m=60, block_size_m=300)
+    )
+    samples = str(tmp_path / "s.gpkg")
+    write_samples(s, wkt, samples, "buffer")
+    cfg = TrainConfig(models=("cnn", "rf"), patch_size=8, epochs=2, shap_samples=0)
+    prep = prepare(stack, samples, cfg)
+    res = cross_validate(prep, stack, cfg, CVConfig(folds=3, block_m=300.0, rate_cells=2000, n_boot=200))
+    assert {m.kind for m in res.models} == {"cnn", "rf"}
+    for m in res.models:
+        assert len(m.fold_metrics) == 3 and len(m.fold_rate_auc) == 3
+        lo, hi = m.auc_ci
+        assert lo <= m.pooled["AUC"] <= hi
+        assert 0 <= m.rate_auc <= 1 and m.rate_ci[0] <= m.rate_auc <= m.rate_ci[1]
+    # no block is split between folds
+    for g in np.unique(res.groups):
+        assert np.unique(res.folds[res.groups == g]).size == 1
+    rf = next(m for m in res.models if m.kind == "rf")
+    assert rf.pooled["AUC"] > 0.8  # the slope-driven inventory is learnable across blocks

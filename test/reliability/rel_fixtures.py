@@ -135,6 +135,7 @@ def world(run_alg, tiny_factors, tmp_path_factory):
         {
             "STACK": stack,
             "SAMPLES": samples,
+            "CV_FOLDS": 0,
             "MODELS": [0, 4, 5],
             "PATCH_SIZE": 8,
             "EPOCHS": 1,

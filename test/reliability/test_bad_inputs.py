@@ -49,6 +49,7 @@ def test_cuda_without_a_gpu_in_training(refused, world, tmp_path):
         {
             "STACK": world["stack"],
             "SAMPLES": world["samples"],
+            "CV_FOLDS": 0,
             "MODELS": [4],
             "DEVICE": "cuda",
             "OUTPUT_FOLDER": str(tmp_path / "m"),
@@ -188,6 +189,7 @@ def test_bad_sample_labels(refused, world, tmp_path, values, match):
         {
             "STACK": world["stack"],
             "SAMPLES": samples,
+            "CV_FOLDS": 0,
             "MODELS": [4],
             "SHAP_SAMPLES": 0,
             "OUTPUT_FOLDER": str(tmp_path / "m"),
@@ -203,6 +205,7 @@ def test_patch_larger_than_the_stack(refused, world, tmp_path):
         {
             "STACK": world["stack"],
             "SAMPLES": world["samples"],
+            "CV_FOLDS": 0,
             "MODELS": [0],
             "PATCH_SIZE": 128,
             "OUTPUT_FOLDER": str(tmp_path / "m"),
@@ -504,6 +507,7 @@ def test_lsm_train_same_seed_same_metrics_and_weights(run_fb, world, tmp_path):
             {
                 "STACK": world["stack"],
                 "SAMPLES": world["samples"],
+                "CV_FOLDS": 0,
                 "MODELS": [0, 4],
                 "PATCH_SIZE": 8,
                 "EPOCHS": 2,
@@ -597,6 +601,7 @@ def test_sampling_rule_that_decides_the_metrics_is_flagged(run_fb, world, tmp_pa
         {
             "STACK": world["stack"],
             "SAMPLES": samples,
+            "CV_FOLDS": 0,
             "MODELS": [4],
             "SHAP_SAMPLES": 0,
             "OUTPUT_FOLDER": str(tmp_path / "m"),

@@ -254,6 +254,7 @@ def test_train_refuses_a_folder_with_the_users_table(refused, world, tmp_path):
         {
             "STACK": world["stack"],
             "SAMPLES": world["samples"],
+            "CV_FOLDS": 0,
             "MODELS": [4],
             "SHAP_SAMPLES": 0,
             "OUTPUT_FOLDER": str(out),
@@ -348,6 +349,7 @@ def _train(w, o):
     return {
         "STACK": w["stack"],
         "SAMPLES": w["samples"],
+        "CV_FOLDS": 0,
         "MODELS": [4, 0],
         "PATCH_SIZE": 8,
         "EPOCHS": 3,
@@ -414,6 +416,7 @@ def test_cancel_during_second_model_keeps_the_earlier_run(run_fb, refused, world
     params = {
         "STACK": world["stack"],
         "SAMPLES": world["samples"],
+        "CV_FOLDS": 0,
         "MODELS": [4],
         "SHAP_SAMPLES": 0,
         "OUTPUT_FOLDER": str(out),

@@ -52,6 +52,7 @@ def test_training_run_feeds_curves_roc_confusion_and_shap(qgis_app, dock, run_al
         {
             "STACK": stack,
             "SAMPLES": samples,
+            "CV_FOLDS": 0,
             "MODELS": [0, 4],  # CNN (curves) and Random Forest (no curves)
             "PATCH_SIZE": 8,
             "EPOCHS": 3,

@@ -1,0 +1,423 @@
+"""Spatial k-fold cross-validation of every model, with blocks sized from the data.
+
+Why: one train/test split with 1 km blocks left test landslides in the same slope unit as
+training samples (identical factor values), and AUC on sampled absences measures the sampling
+rule. Here:
+
+* samples are grouped into spatial blocks whose side is the factors' **correlation length**
+  (estimated from the stack, see :func:`correlation_length_m`) or into user mapping units (a
+  group field), and whole groups are dealt to ``k`` folds balanced by landslide count;
+* an optional buffer drops training samples closer than ``buffer_m`` to any test sample;
+* every model is trained ``k`` times (early stopping on blocks of its own training folds) and
+  scored on its held-out fold: per-fold metrics, their mean and spread, and the pooled
+  out-of-fold AUC with a **block bootstrap** 95 % interval (blocks, not samples, are resampled,
+  because samples of one block are not independent);
+* the **prediction rate**: each fold's model scores a uniform sample of the valid cells of its
+  held-out blocks; the AUC of the fold's landslides against those cells does not use absences at
+  all, so it cannot be decided by how absences were drawn. Pooled over folds, with a bootstrap
+  interval over landslides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import rasterio
+
+from ..errors import InvalidInputError
+from ..progress import NullProgress, Progress, SubProgress, check
+from ..raster.io import valid_mask
+from ..runtime import pick_device
+from .dataset import SampleSet, read_patches, read_series, series_for
+from .evaluate import METRICS, degenerate_flags, metrics
+from .models import DEEP_MODELS, DISPLAY, DeepHP
+from .rates import bootstrap_mean_ci
+
+
+@dataclass(frozen=True)
+class CVConfig:
+    """Cross-validation settings.
+
+    Attributes:
+        folds: number of folds (>= 2).
+        block_m: block side in metres; 0 = the factors' correlation length (from the data).
+        buffer_m: training samples closer than this to a test sample are dropped (0 = none).
+        rate_cells: valid cells sampled (in all, spread over the folds) for the prediction rate.
+        n_boot: bootstrap resamples for the intervals.
+    """
+
+    folds: int = 5
+    block_m: float = 0.0
+    buffer_m: float = 0.0
+    rate_cells: int = 10_000
+    n_boot: int = 1000
+
+
+@dataclass
+class ModelCV:
+    """Cross-validated results of one model."""
+
+    kind: str
+    fold_metrics: list[dict[str, float]]
+    pooled: dict[str, float]
+    auc_ci: tuple[float, float]
+    rate_auc: float
+    rate_ci: tuple[float, float]
+    fold_rate_auc: list[float]
+    flags: list[str] = field(default_factory=list)
+
+    def mean_sd(self, metric: str) -> tuple[float, float]:
+        """Mean and standard deviation of a metric over the folds (NaN folds ignored)."""
+        v = np.array([m[metric] for m in self.fold_metrics], float)
+        v = v[np.isfinite(v)]
+        return (float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0) if v.size else (np.nan, np.nan)
+
+
+@dataclass
+class CVResult:
+    """Everything a report needs about the cross-validation."""
+
+    models: list[ModelCV]
+    folds: np.ndarray  # fold of each sample (-1 never used)
+    groups: np.ndarray  # block / unit of each sample
+    split_note: str
+    correlation_length_m: float | None
+    block_m: float | None
+
+
+def correlation_length_m(stack: str, max_side: int = 512, threshold: float = float(np.exp(-1))) -> float:
+    """Median over factors of the lag at which a factor's autocorrelation falls below 1/e (metres).
+
+    Estimated on a decimated read (bounded memory) along rows and columns: the e-folding distance
+    of the empirical correlogram, a common definition of the correlation length.
+    """
+    with rasterio.open(stack) as ds:
+        f = max(1, int(np.ceil(max(ds.width, ds.height) / max_side)))
+        shape = (ds.count, max(2, ds.height // f), max(2, ds.width // f))
+        data = ds.read(out_shape=shape, resampling=rasterio.enums.Resampling.nearest).astype(np.float64)
+        ok = np.all(valid_mask(data, ds.nodata), axis=0)
+        cell = abs(ds.transform.a) * ds.width / shape[2]
+    lengths = []
+    for band in data:
+        z = np.where(ok, band, np.nan)
+        mu, sd = np.nanmean(z), np.nanstd(z)
+        if not np.isfinite(sd) or sd == 0:
+            continue
+        z = (z - mu) / sd
+        max_lag = max(1, min(z.shape) // 2)
+        length = max_lag
+        for h in range(1, max_lag + 1):
+            pairs = [(z[:, :-h], z[:, h:]), (z[:-h, :], z[h:, :])]
+            num = sum(np.nansum(a * b) for a, b in pairs)
+            cnt = sum(np.sum(np.isfinite(a * b)) for a, b in pairs)
+            if cnt == 0 or num / cnt < threshold:
+                length = h
+                break
+        lengths.append(length * cell)
+    if not lengths:
+        raise InvalidInputError(f"Cannot estimate a correlation length: every factor of {stack} is constant.")
+    return float(np.median(lengths))
+
+
+def make_folds(
+    x: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    block_m: float,
+    seed: int,
+    groups: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fold of each sample: whole blocks (or user groups) dealt to ``k`` folds, balanced by landslides."""
+    if groups is None:
+        bx = np.floor(x / block_m).astype(np.int64)
+        by = np.floor(y / block_m).astype(np.int64)
+        _, grp = np.unique(bx * 1_000_003 + by, return_inverse=True)
+    else:
+        _, grp = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    n_groups = int(grp.max()) + 1
+    if n_groups < k:
+        raise InvalidInputError(
+            f"Only {n_groups} spatial group(s) hold samples: too few for {k} folds. Use smaller blocks, "
+            "fewer folds, or mapping units with more members."
+        )
+    rng = np.random.default_rng(seed)
+    pos = np.bincount(grp, weights=labels == 1, minlength=n_groups)
+    tot = np.bincount(grp, minlength=n_groups)
+    order = sorted(rng.permutation(n_groups), key=lambda g: (-pos[g], -tot[g]))
+    fold_of_group = np.zeros(n_groups, np.int64)
+    load_pos, load_tot = np.zeros(k), np.zeros(k)
+    for g in order:
+        f = int(np.lexsort((load_tot, load_pos))[0])  # fewest landslides, then fewest samples
+        fold_of_group[g] = f
+        load_pos[f] += pos[g]
+        load_tot[f] += tot[g]
+    folds = fold_of_group[grp]
+    for f in range(k):
+        for c in (0, 1):
+            if not np.any((folds == f) & (labels == c)):
+                what = "landslide" if c else "absence"
+                raise InvalidInputError(f"Fold {f + 1} of {k} holds no {what}: use fewer folds or smaller blocks.")
+    return folds, grp
+
+
+def choose_block(stack: str, x: np.ndarray, y: np.ndarray, k: int, given_m: float) -> tuple[float, float | None, str]:
+    """Block side: the given one, else the correlation length, shrunk only if too few blocks hold samples."""
+    if given_m > 0:
+        return given_m, None, f"{given_m:g} m blocks (given)"
+    corr = correlation_length_m(stack)
+    block = corr
+    note = f"{block:.0f} m blocks = the factors' correlation length"
+    while True:
+        n = np.unique(np.floor(x / block).astype(np.int64) * 1_000_003 + np.floor(y / block).astype(np.int64)).size
+        if n >= 2 * k or block < 1:
+            break
+        block *= 0.8
+    if block < corr:
+        note = (
+            f"{block:.0f} m blocks (the factors' correlation length, {corr:.0f} m, leaves fewer than {2 * k} "
+            "blocks with samples: folds are less independent than they should be)"
+        )
+    return float(block), corr, note
+
+
+def _buffer_exclusion(x: np.ndarray, y: np.ndarray, test: np.ndarray, buffer_m: float) -> np.ndarray:
+    """Training rows within ``buffer_m`` of a test row."""
+    if buffer_m <= 0 or not test.any():
+        return np.zeros(x.size, bool)
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(np.c_[x[test], y[test]])
+    d, _ = tree.query(np.c_[x, y], k=1)
+    return (~test) & (d < buffer_m)
+
+
+def block_bootstrap_auc(
+    y: np.ndarray, p: np.ndarray, groups: np.ndarray, n_boot: int, seed: int
+) -> tuple[float, float]:
+    """95 % interval of the AUC resampling whole groups (blocks or units) with replacement."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    ug = np.unique(groups)
+    members = [np.flatnonzero(groups == g) for g in ug]
+    vals = []
+    for _ in range(n_boot):
+        idx = np.concatenate([members[i] for i in rng.integers(0, ug.size, ug.size)])
+        if len(np.unique(y[idx])) == 2:
+            vals.append(roc_auc_score(y[idx], p[idx]))
+    if not vals:
+        return float("nan"), float("nan")
+    return float(np.quantile(vals, 0.025)), float(np.quantile(vals, 0.975))
+
+
+def _rate_scores(cell_scores: np.ndarray, ls_scores: np.ndarray) -> np.ndarray:
+    """Per landslide: share of the fold's cells scored lower (ties count half)."""
+    s = np.sort(cell_scores)
+    lo = np.searchsorted(s, ls_scores, side="left")
+    hi = np.searchsorted(s, ls_scores, side="right")
+    return (lo + 0.5 * (hi - lo)) / max(s.size, 1)
+
+
+def _rate_cells(stack: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and cols of up to ``n`` valid cells drawn uniformly (windowed, bounded memory)."""
+    from ..raster.grid import Grid
+
+    rng = np.random.default_rng(seed)
+    rows, cols = [], []
+    with rasterio.open(stack) as ds:
+        grid = Grid.from_dataset(ds)
+        frac = min(1.0, 1.5 * n / max(1, ds.width * ds.height))
+        for win in grid.windows(1024):
+            a = ds.read(window=win)
+            ok = np.all(valid_mask(a, ds.nodata), axis=0)
+            rr, cc = np.nonzero(ok & (rng.random(ok.shape) < frac))
+            rows.append(rr + int(win.row_off))
+            cols.append(cc + int(win.col_off))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    if r.size > n:
+        keep = np.sort(rng.choice(r.size, n, replace=False))
+        r, c = r[keep], c[keep]
+    return r, c
+
+
+def cross_validate(
+    prep,
+    stack: str,
+    cfg,
+    cv: CVConfig,
+    temporal_stack: str | None = None,
+    groups: np.ndarray | None = None,
+    hp: DeepHP | None = None,
+    progress: Progress | None = None,
+    on_epoch: Callable | None = None,
+) -> CVResult:
+    """Spatial k-fold CV of ``cfg.models`` on ``prep`` (see the module docstring)."""
+    from .train import fit_deep, fit_tree, predict_deep, validation_split
+
+    progress = progress or NullProgress()
+    hp = hp or cfg.hp
+    d = prep.data
+    if cv.folds < 2:
+        raise InvalidInputError("Cross-validation needs at least 2 folds.")
+    if groups is None:
+        block, corr, how = choose_block(stack, prep.x, prep.y, cv.folds, cv.block_m)
+    else:
+        block, corr, how = None, None, "user mapping units (group field)"
+    folds, grp = make_folds(prep.x, prep.y, d.labels, cv.folds, block or 1.0, cfg.seed, groups)
+    # cells for the prediction rate, with the fold of the block they fall in
+    rr, cc = _rate_cells(stack, cv.rate_cells, cfg.seed)
+    cx, cy = _cell_xy(stack, rr, cc)
+    cell_fold = _cell_folds(cx, cy, prep, folds, grp, block, groups is not None)
+    has = cell_fold >= 0
+    rr, cc, cell_fold = rr[has], cc[has], cell_fold[has]
+    cells = _cells_set(prep, stack, temporal_stack, rr, cc, cfg)
+    device = pick_device(cfg.device)
+    kinds = [m for m in cfg.models if not (m in ("lstm", "cnn_lstm", "cnn_lstm_am") and d.series is None)]
+    results = []
+    n_steps = len(kinds) * cv.folds
+    step = 0
+    for kind in kinds:
+        oof = np.full(d.labels.size, np.nan)
+        fold_metrics, rate_u, fold_rate = [], [], []
+        for f in range(cv.folds):
+            check(progress)
+            sub = SubProgress(progress, step / n_steps, (step + 1) / n_steps)
+            step += 1
+            test = folds == f
+            excluded = _buffer_exclusion(prep.x, prep.y, test, cv.buffer_m)
+            view = SampleSet(d.patches, d.series, d.labels, test | excluded, grp)
+            tr_idx, va_idx = validation_split(view, cfg.val_fraction, cfg.seed + f)
+            te = np.flatnonzero(test)
+            in_fold = cell_fold == f
+            if kind in DEEP_MODELS:
+                model, _ = fit_deep(
+                    kind, view, tr_idx, va_idx, cfg, hp, len(prep.names), prep.n_vars, sub, _fold_epochs(on_epoch, f)
+                )
+                p = predict_deep(model, d.patches[te], None if d.series is None else d.series[te], device)
+                pc = predict_deep(
+                    model,
+                    cells.patches[in_fold],
+                    None if cells.series is None else cells.series[in_fold],
+                    device,
+                )
+            else:
+                trn = np.concatenate([tr_idx, va_idx])
+                model = fit_tree(kind, d.centre[trn], d.labels[trn], cfg)
+                p = model.predict_proba(d.centre[te])[:, 1]
+                pc = model.predict_proba(cells.centre[in_fold])[:, 1] if in_fold.any() else np.empty(0)
+            oof[te] = p
+            fold_metrics.append({**metrics(d.labels[te], p), "n_test": int(te.size), "n_train": int(tr_idx.size)})
+            ls = p[d.labels[te] == 1]
+            if pc.size and ls.size:
+                u = _rate_scores(pc, ls)
+                rate_u.append(u)
+                fold_rate.append(float(u.mean()))
+            else:
+                fold_rate.append(float("nan"))
+            sub.report(1.0, f"{DISPLAY[kind]} fold {f + 1}/{cv.folds}: AUC {fold_metrics[-1]['AUC']:.3f}")
+        used = np.isfinite(oof)
+        pooled = metrics(d.labels[used], oof[used])
+        ci = block_bootstrap_auc(d.labels[used], oof[used], grp[used], cv.n_boot, cfg.seed)
+        u_all = np.concatenate(rate_u) if rate_u else np.empty(0)
+        rate = float(u_all.mean()) if u_all.size else float("nan")
+        rate_ci = bootstrap_mean_ci(u_all, cv.n_boot, cfg.seed) if u_all.size else (np.nan, np.nan)
+        flags = degenerate_flags(d.labels[used], oof[used])
+        if np.isfinite(rate_ci[0]) and rate_ci[0] <= 0.5 <= rate_ci[1]:
+            flags.append("prediction-rate AUC not distinguishable from chance")
+        results.append(ModelCV(kind, fold_metrics, pooled, ci, rate, rate_ci, fold_rate, flags))
+        progress.log(
+            f"{DISPLAY[kind]} spatial CV: AUC {pooled['AUC']:.3f} (95 % CI {ci[0]:.3f}-{ci[1]:.3f}), "
+            f"prediction-rate AUC {rate:.3f} ({rate_ci[0]:.3f}-{rate_ci[1]:.3f})"
+        )
+    note = (
+        f"Spatial {cv.folds}-fold cross-validation over {how}; buffer {cv.buffer_m:g} m; "
+        f"{int(rr.size)} cells sampled for the prediction rate; seed {cfg.seed}."
+    )
+    return CVResult(results, folds, grp, note, corr, block)
+
+
+def _fold_epochs(on_epoch, fold: int):
+    if on_epoch is None:
+        return None
+    return lambda kind, m: on_epoch(kind, {**m, "fold": fold + 1})
+
+
+def _cell_xy(stack: str, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with rasterio.open(stack) as ds:
+        xs, ys = rasterio.transform.xy(ds.transform, rows, cols)
+    return np.asarray(xs, float), np.asarray(ys, float)
+
+
+def _cell_folds(cx, cy, prep, folds, grp, block, by_groups: bool) -> np.ndarray:
+    """Fold of each sampled cell: the fold of its block (-1: a block without samples, or unit groups)."""
+    if by_groups or block is None:
+        # units are polygons we do not have here: a cell belongs to the fold of its nearest sample
+        from scipy.spatial import cKDTree
+
+        _, i = cKDTree(np.c_[prep.x, prep.y]).query(np.c_[cx, cy], k=1)
+        return folds[i]
+    key = lambda x, y: np.floor(x / block).astype(np.int64) * 1_000_003 + np.floor(y / block).astype(np.int64)  # noqa: E731
+    sample_keys = key(prep.x, prep.y)
+    fold_of_key = dict(zip(sample_keys.tolist(), folds.tolist()))
+    return np.array([fold_of_key.get(k, -1) for k in key(cx, cy).tolist()], np.int64)
+
+
+def _cells_set(prep, stack: str, temporal_stack: str | None, rows, cols, cfg) -> SampleSet:
+    """Model inputs for arbitrary cells, normalised like the samples."""
+    patches = read_patches(stack, rows, cols, cfg.patch_size, prep.norm)
+    climate = None
+    if prep.climate_norm is not None and temporal_stack:
+        climate = read_series(temporal_stack, rows, cols, prep.n_steps, prep.n_vars, prep.climate_norm)
+    series = series_for(cfg.temporal_mode, patches, climate)
+    z = np.zeros(rows.size, bool)
+    return SampleSet(patches, series, z.astype(int), z, z.astype(int))
+
+
+def cv_rows(res: CVResult) -> tuple[list[str], list[list[str]]]:
+    """The CV comparison table: one row per model (pooled AUC + CI, fold mean +- sd, prediction rate + CI)."""
+    from .rates import RateCurve, chance_note
+
+    head = ["model", "AUC (pooled)", "AUC 95% CI", "AUC folds mean", "AUC folds sd", "prediction-rate AUC",
+            "prediction-rate 95% CI", "reading"]  # fmt: skip
+    head += [f"{m} (pooled)" for m in METRICS if m != "AUC"] + ["warnings"]
+    rows = []
+    for m in res.models:
+        mean, sd = m.mean_sd("AUC")
+        reading = chance_note(RateCurve("", [], [], m.rate_auc, m.rate_ci, 0, 0))
+        rows.append(
+            [
+                DISPLAY[m.kind],
+                f"{m.pooled['AUC']:.4f}",
+                f"{m.auc_ci[0]:.3f}-{m.auc_ci[1]:.3f}",
+                f"{mean:.4f}",
+                f"{sd:.4f}",
+                f"{m.rate_auc:.4f}",
+                f"{m.rate_ci[0]:.3f}-{m.rate_ci[1]:.3f}",
+                reading,
+                *[f"{m.pooled[k]:.4f}" for k in METRICS if k != "AUC"],
+                "; ".join(m.flags),
+            ]  # fmt: skip
+        )
+    return head, rows
+
+
+def fold_rows(res: CVResult) -> tuple[list[str], list[list[str]]]:
+    """Per model and fold: every metric, the prediction-rate AUC and the sizes."""
+    head = ["model", "fold", *METRICS, "prediction-rate AUC", "n_train", "n_test"]
+    rows = []
+    for m in res.models:
+        for f, fm in enumerate(m.fold_metrics):
+            rows.append(
+                [
+                    DISPLAY[m.kind],
+                    str(f + 1),
+                    *[f"{fm[k]:.4f}" for k in METRICS],
+                    f"{m.fold_rate_auc[f]:.4f}",
+                    str(fm["n_train"]),
+                    str(fm["n_test"]),
+                ]  # fmt: skip
+            )
+    return head, rows
