@@ -130,7 +130,11 @@ def main() -> int:
     if a.cv_folds >= 2 and not a.one_strategy:
         # the same comparison for strategies (a) and (b): the spatial-CV and prediction-rate AUCs
         # show what the sampling rule, rather than the model, decides
-        for code, label, extra in ((0, "(a) buffer", {}), (1, "(b) slope < 20 deg", {"SLOPE_MAX_DEG": 20.0})):
+        strategies = (
+            (0, "(a) buffer 300 m", {"BUFFER_M": 300.0, "MIN_SPACING_M": 30.0}),
+            (1, "(b) slope < 20 deg", {"SLOPE_MAX_DEG": 20.0, "SLOPE_FACTOR": "slope"}),
+        )
+        for code, label, extra in strategies:
             other = run(
                 "lsm_sample_absences",
                 {

@@ -145,15 +145,18 @@ def make_folds(
         )
     rng = np.random.default_rng(seed)
     pos = np.bincount(grp, weights=labels == 1, minlength=n_groups)
-    tot = np.bincount(grp, minlength=n_groups)
-    order = sorted(rng.permutation(n_groups), key=lambda g: (-pos[g], -tot[g]))
+    neg = np.bincount(grp, weights=labels == 0, minlength=n_groups)
+    order = sorted(rng.permutation(n_groups), key=lambda g: -(pos[g] + neg[g]))
     fold_of_group = np.zeros(n_groups, np.int64)
-    load_pos, load_tot = np.zeros(k), np.zeros(k)
+    load_pos, load_neg = np.zeros(k), np.zeros(k)
+    tp, tn = max(pos.sum(), 1), max(neg.sum(), 1)
     for g in order:
-        f = int(np.lexsort((load_tot, load_pos))[0])  # fewest landslides, then fewest samples
+        # the fold whose landslide *and* absence shares stay most even after taking this group
+        cost = (load_pos + pos[g]) / tp + (load_neg + neg[g]) / tn
+        f = int(np.argmin(cost + 1e-9 * rng.random(k)))
         fold_of_group[g] = f
         load_pos[f] += pos[g]
-        load_tot[f] += tot[g]
+        load_neg[f] += neg[g]
     folds = fold_of_group[grp]
     for f in range(k):
         for c in (0, 1):
@@ -266,7 +269,20 @@ def cross_validate(
         block, corr, how = choose_block(stack, prep.x, prep.y, cv.folds, cv.block_m)
     else:
         block, corr, how = None, None, "user mapping units (group field)"
-    folds, grp = make_folds(prep.x, prep.y, d.labels, cv.folds, block or 1.0, cfg.seed, groups)
+    while True:
+        try:
+            folds, grp = make_folds(prep.x, prep.y, d.labels, cv.folds, block or 1.0, cfg.seed, groups)
+            break
+        except InvalidInputError:
+            # blocks from the data can be too coarse for both classes to reach every fold
+            # (absences drawn in a few zones): shrink them, and say so
+            if groups is not None or cv.block_m > 0 or block is None or block < 2 * prep.grid_resolution:
+                raise
+            block *= 0.8
+            how = (
+                f"{block:.0f} m blocks (shrunk from the factors' correlation length, {corr:.0f} m, so that every "
+                "fold holds landslides and absences: folds are less independent than they should be)"
+            )
     # cells for the prediction rate, with the fold of the block they fall in
     rr, cc = _rate_cells(stack, cv.rate_cells, cfg.seed)
     cx, cy = _cell_xy(stack, rr, cc)

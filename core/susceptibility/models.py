@@ -26,7 +26,11 @@ from torch import nn
 
 DEEP_MODELS = ("cnn", "lstm", "cnn_lstm", "cnn_lstm_am")
 TREE_MODELS = ("rf", "xgb_lr")
-ALL_MODELS = DEEP_MODELS + TREE_MODELS
+#: statistical baselines a reviewer asks for, on the same centre-cell factor vectors and folds
+GLM_MODELS = ("glm", "gam")
+#: models of centre-cell factor vectors (no patch, no sequence): trees and the GLM/GAM baselines
+TABULAR_MODELS = TREE_MODELS + GLM_MODELS
+ALL_MODELS = DEEP_MODELS + TABULAR_MODELS
 DISPLAY = {
     "cnn": "CNN",
     "lstm": "LSTM",
@@ -34,6 +38,8 @@ DISPLAY = {
     "cnn_lstm_am": "CNN-LSTM-AM",
     "rf": "Random Forest",
     "xgb_lr": "XGBoost-LR",
+    "glm": "GLM (logistic)",
+    "gam": "GAM (splines + logistic)",
 }
 _ACT = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 

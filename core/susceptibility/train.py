@@ -274,7 +274,22 @@ def fit_deep(
 
 
 def fit_tree(kind: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
-    """Random Forest or XGBoost-LR on centre-cell factor vectors."""
+    """Random Forest, XGBoost-LR, GLM or GAM on centre-cell factor vectors.
+
+    GLM: L2 logistic regression on the (already standardised) factors. GAM-style: each factor
+    expanded in a cubic B-spline basis (5 knots at quantiles, so every factor gets a smooth
+    non-linear effect), then an L2 logistic regression: an additive model without interactions,
+    the classical baseline of susceptibility studies.
+    """
+    if kind in ("glm", "gam"):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import SplineTransformer
+
+        lr = LogisticRegression(C=1.0, max_iter=5000)
+        if kind == "glm":
+            return make_pipeline(lr).fit(x, y)
+        return make_pipeline(SplineTransformer(n_knots=5, degree=3, knots="quantile"), lr).fit(x, y)
     if kind == "rf":
         from sklearn.ensemble import RandomForestClassifier
 
@@ -389,7 +404,7 @@ def train_all(
             hist = None
             weights = f"{kind}.joblib"
             save_tree_model(model, out / weights)
-            extra = {"trees": cfg.rf_trees if kind == "rf" else cfg.xgb_trees}
+            extra = {"trees": cfg.rf_trees if kind == "rf" else cfg.xgb_trees} if kind in ("rf", "xgb_lr") else {}
             used_hp = None
         m = metrics(yte, p)
         flags = degenerate_flags(yte, p)

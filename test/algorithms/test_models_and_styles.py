@@ -102,11 +102,11 @@ def test_susceptibility_workflow_runs(run_alg, tiny_factors, tmp_path):
         assert set(np.unique(z.read(1))) - {0} == {1, 2, 3, 4, 5}
     # the chained predict mapped with the paper's model, whose card the training wrote
     assert (tmp_path / "models" / "cnn_lstm_am.json").exists()
-    assert len((tmp_path / "models" / "comparison.csv").read_text().splitlines()) == 7  # header + 6 models
+    assert len((tmp_path / "models" / "comparison.csv").read_text().splitlines()) == 9  # header + 8 models
     # spatial CV ran by default (5 folds): it leads the comparison page, per model and per fold
     cv = (tmp_path / "models" / "cv_comparison.csv").read_text().splitlines()
-    assert len(cv) == 7 and "prediction-rate AUC" in cv[0]
-    assert len((tmp_path / "models" / "cv_folds.csv").read_text().splitlines()) == 1 + 6 * 5
+    assert len(cv) == 9 and "prediction-rate AUC" in cv[0]
+    assert len((tmp_path / "models" / "cv_folds.csv").read_text().splitlines()) == 1 + 8 * 5
     page = (tmp_path / "models" / "comparison.html").read_text()
     assert page.index("Spatial cross-validation") < page.index("single held-out split")
     assert Path(res["predict:Zone table"]).exists()

@@ -68,10 +68,10 @@ def trained(tiny_factors, tmp_path_factory):
     return stack, samples, d, out, epochs, pts
 
 
-def test_training_writes_all_six_models_with_cards_and_reports(trained):
+def test_training_writes_all_models_with_cards_and_reports(trained):
     stack, _, d, out, epochs, _ = trained
     kinds = [r.kind for r in out.results]
-    assert kinds == ["cnn", "lstm", "cnn_lstm", "cnn_lstm_am", "rf", "xgb_lr"]
+    assert kinds == ["cnn", "lstm", "cnn_lstm", "cnn_lstm_am", "rf", "xgb_lr", "glm", "gam"]
     for r in out.results:
         assert 0.0 <= r.metrics["AUC"] <= 1.0 and set(r.metrics) == {"AUC", "ACC", "PRC", "POD", "Kappa", "MSE"}
         card = json.loads((d / "models" / f"{r.kind}.json").read_text())
@@ -81,7 +81,7 @@ def test_training_writes_all_six_models_with_cards_and_reports(trained):
     assert out.results[4].metrics["AUC"] > 0.8
     assert {k for k, _ in epochs} == {"cnn", "lstm", "cnn_lstm", "cnn_lstm_am"}
     csv = (d / "models" / "comparison.csv").read_text().splitlines()
-    assert csv[0] == "model,AUC,ACC,PRC,POD,Kappa,MSE,warnings" and len(csv) == 7
+    assert csv[0] == "model,AUC,ACC,PRC,POD,Kappa,MSE,warnings" and len(csv) == 9
     for f in ("roc.png", "training_curves.png", "shap_importance.csv", "correlation.csv", "comparison.html"):
         assert (d / "models" / f).stat().st_size > 0
     shap = out.importance["rf"]

@@ -589,7 +589,7 @@ def test_sampling_rule_that_decides_the_metrics_is_flagged(run_fb, world, tmp_pa
             "STACK": world["stack"],
             "INVENTORY": world["inventory"],
             "STRATEGY": 1,
-            "SLOPE_BAND": "slope",
+            "SLOPE_FACTOR": "slope",
             "SLOPE_MAX_DEG": 20.0,
             "BLOCK_SIZE_M": 450.0,
             "OUTPUT": str(tmp_path / "s.gpkg"),
