@@ -26,6 +26,7 @@ from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
 from ..runtime import pick_device
 from .chips import ChipSpec, check_orthomosaic, chip_footprint, chip_windows, read_chip
 from .models import build_model, target_layer
+from .preprocess import RECIPE, model_input, resize_uint8
 
 
 @dataclass
@@ -56,6 +57,12 @@ def load_crack_model(card_path: str, device: torch.device) -> LoadedCrackModel:
             f"Cannot load {w} as a {card.architecture} ({type(exc).__name__}): the file is corrupt or belongs to "
             "another model; use the weights saved with this card, or retrain."
         ) from exc
+    resize = card.normalisation.get("resize", RECIPE["resize"])  # cards before the recipe was recorded: the same
+    if resize != RECIPE["resize"]:
+        raise ModelLoadError(
+            f"The model card {card_path} was trained with the resize '{resize}', which this version does not "
+            f"reproduce ('{RECIPE['resize']}'): retrain the model with this version."
+        )
     mean = torch.tensor(card.normalisation["mean"], dtype=torch.float32)[:, None, None]
     std = torch.tensor(card.normalisation["std"], dtype=torch.float32)[:, None, None]
     return LoadedCrackModel(card, model.to(device).eval(), mean.to(device), std.to(device))
@@ -68,11 +75,10 @@ def hann2d(n: int, floor: float = 1e-3) -> np.ndarray:
 
 
 def _prep(m: LoadedCrackModel, rgb: np.ndarray, input_px: int) -> torch.Tensor:
-    x = torch.from_numpy(rgb).float().div_(255.0).to(m.mean.device)
-    x = (x - m.mean) / m.std
-    if x.shape[-1] != input_px:
-        x = torch.nn.functional.interpolate(x[None], size=(input_px, input_px), mode="bilinear", align_corners=False)[0]
-    return x
+    """Network input of uint8 chips through the one preprocessing path (``preprocess.model_input``)."""
+    mean = tuple(float(v) for v in m.card.normalisation["mean"])
+    std = tuple(float(v) for v in m.card.normalisation["std"])
+    return model_input(rgb, input_px, mean, std, m.mean.device)
 
 
 def _gradcam(m: LoadedCrackModel, x: torch.Tensor, size: int) -> np.ndarray:
@@ -158,7 +164,7 @@ def predict_orthomosaic(
                         chips.append((rr, cc, win, rgb, frac))
                 for i in range(0, len(chips), batch):
                     part = chips[i : i + batch]
-                    x = torch.stack([_prep(m, c[3], input_px) for c in part])
+                    x = _prep(m, np.stack([c[3] for c in part]), input_px)
                     with torch.no_grad():
                         p = torch.softmax(m.model(x), 1)[:, 1].cpu().numpy()
                     cams = _gradcam(m, x, C) if gradcam_out else None
@@ -242,8 +248,9 @@ def gradcam_chips(card_path: str, images: list[str], device: str = "cpu") -> lis
     size = int(m.card.inputs["input_px"])
     items = []
     for p in images:
-        rgb = np.asarray(open_rgb(p).resize((size, size)))
-        x = _prep(m, rgb.transpose(2, 0, 1).copy(), size)[None]
+        chip = np.asarray(open_rgb(p)).transpose(2, 0, 1).copy()
+        x = _prep(m, chip, size)[None]
+        rgb = resize_uint8(torch.from_numpy(chip), size).numpy().transpose(1, 2, 0)  # what the network saw
         with torch.no_grad():
             prob = float(torch.softmax(m.model(x), 1)[0, 1])
         cam = _gradcam(m, x, size)[0]

@@ -19,9 +19,8 @@ from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, check
 from ..runtime import pick_device, seed_everything
 from .models import CLASSES, build_model, freeze_for_finetuning
+from .preprocess import RECIPE, training_transforms
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
 #: accepted folder names per class (our names first, then the Özgenel dataset's)
 CLASS_FOLDERS = {"crack": ("crack", "positive"), "no_crack": ("no_crack", "negative")}
@@ -104,18 +103,8 @@ def stratified_split(
 
 
 def transforms(input_px: int, train: bool):
-    """torchvision transforms: rot90 multiples, h-flip p=0.5, colour jitter (0.2, 0.2, 0.2, 0.1) for training."""
-    from torchvision.transforms import v2
-
-    ops: list = [v2.ToImage(), v2.Resize((input_px, input_px), antialias=True)]
-    if train:
-        ops += [
-            v2.RandomChoice([v2.RandomRotation((a, a)) for a in (0, 90, 180, 270)]),
-            v2.RandomHorizontalFlip(0.5),
-            v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1),
-        ]
-    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    return v2.Compose(ops)
+    """Training/evaluation transforms: :func:`preprocess.training_transforms` (one path everywhere)."""
+    return training_transforms(input_px, train)
 
 
 #: PIL modes of 8-bit images; 16-bit ("I;16"), 32-bit ("I") and float ("F") images would be clipped
@@ -336,7 +325,7 @@ def train_crack_model(
         architecture=cfg.arch,
         weights_file=f"{name}.pt",
         inputs={"input_px": cfg.input_px, "bands": "RGB uint8", "se_reduction": cfg.se_reduction},
-        normalisation={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "scale": "1/255"},
+        normalisation=dict(RECIPE),
         classes=list(CLASSES),
         metrics={"test": m, "split": f"stratified {cfg.split} of {target}; test images {int(te.sum())}"},
         hyperparameters={k: v for k, v in asdict(cfg).items() if k not in ("device",)},

@@ -91,3 +91,44 @@ def test_all_nodata_area_is_refused_without_output(crack_model, tmp_path):
             crack_model, str(p), str(tmp_path / "out.tif"), ChipSpec(chip_px=48, stride_px=48, alpha_band=4)
         )
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_same_chip_same_probability_through_every_path(tmp_path):
+    """Training/evaluation transforms, orthomosaic prediction and Grad-CAM share one preprocessing path.
+
+    The network input (40 px) differs from the chip (61 px), so the resize matters; before the
+    shared path the three used three different resamplers.
+    """
+    import torch
+    from PIL import Image
+
+    from landslide_ai.core.cracks.predict import gradcam_chips, load_crack_model
+    from landslide_ai.core.cracks.train import ImageDataset, transforms
+
+    d = tmp_path
+    tgt = make_set(d / "imgs", n=12)
+    card, _ = train_crack_model(tgt, str(d / "m"), CrackTrainConfig(arch="cnn", input_px=40, epochs=1, batch_size=8))
+    rng = np.random.default_rng(5)
+    chip = rng.integers(90, 210, (61, 61, 3), dtype=np.uint8)
+    chip[20:23, :, :] = 15
+    png = d / "chip.png"
+    Image.fromarray(chip).save(png)
+    m = load_crack_model(card, torch.device("cpu"))
+    x, _ = ImageDataset([str(png)], np.array([1]), transforms(40, False))[0]
+    with torch.no_grad():
+        p_train = float(torch.softmax(m.model(x[None]), 1)[0, 1])
+    tif = d / "chip.tif"
+    with rasterio.open(
+        tif, "w", driver="GTiff", width=61, height=61, count=3, dtype="uint8", crs="EPSG:32633",
+        transform=rasterio.Affine(0.02, 0, 638838.7, 0, -0.02, 5802604.9),
+    ) as ds:  # fmt: skip
+        ds.write(chip.transpose(2, 0, 1))
+    res = predict_orthomosaic(card, str(tif), str(d / "p.tif"), ChipSpec(61, 61, (1, 2, 3), 0, 0.5))
+    p_ortho = res[0].probability
+    p_cam = gradcam_chips(card, [str(png)])[0]["probability"]
+    assert p_ortho == pytest.approx(p_train, abs=1e-5)
+    assert p_cam == pytest.approx(p_train, abs=1e-5)
+    import json
+
+    card_json = json.loads(open(card).read())
+    assert card_json["normalisation"]["resize"].startswith("torchvision v2 bilinear, antialiased")
