@@ -11,6 +11,7 @@ from .base import RESOURCES
 def algorithm_classes() -> list:
     """All algorithm classes, in toolbox order."""
     from .crack_algorithms import CRACK_ALGORITHMS
+    from .crack_evaluate import CrackEvaluateAlgorithm
     from .lsm_aggregate_units import AggregateUnitsAlgorithm
     from .lsm_cf_map import CfMapAlgorithm
     from .lsm_derive_terrain import DeriveTerrainAlgorithm
@@ -30,6 +31,7 @@ def algorithm_classes() -> list:
         PredictAlgorithm,
         AggregateUnitsAlgorithm,
         *CRACK_ALGORITHMS,
+        CrackEvaluateAlgorithm,
     ]
     return classes
 

@@ -41,7 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("stack")
     tr.add_argument("samples")
     tr.add_argument("out_dir")
-    tr.add_argument("--models", default="cnn,lstm,cnn_lstm,cnn_lstm_am,rf,xgb_lr")
+    tr.add_argument("--models", default="cnn,lstm,cnn_lstm,cnn_lstm_am,rf,xgb_lr,glm,gam")
+    tr.add_argument("--cv-folds", type=int, default=5, help="spatial cross-validation folds (0 = single split)")
+    tr.add_argument("--cv-block-m", type=float, default=0.0, help="CV block side (0 = correlation length)")
+    tr.add_argument("--cv-buffer-m", type=float, default=0.0)
+    tr.add_argument("--cv-group-field", default=None, help="samples' mapping-unit field for the folds")
     tr.add_argument("--epochs", type=int, default=80)
     tr.add_argument("--patch-size", type=int, default=30)
     tr.add_argument("--temporal-mode", choices=["factor_sequence", "climate", "none"], default="factor_sequence")
@@ -59,6 +63,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-shift", action="store_true", help="accept factor distributions unlike training (extrapolation)"
     )
+    e = sub.add_parser("evaluate", help="success/prediction-rate curves of any susceptibility raster")
+    e.add_argument("raster")
+    e.add_argument("inventory", help="landslide points (GPKG, SHP, ...)")
+    e.add_argument("out_html")
+    e.add_argument("--where", default=None, help="OGR filter, e.g. 'label = 1'")
+    e.add_argument("--split-field", default=None, help="field whose value 'test' marks held-out landslides")
+    e.add_argument("--curves-csv")
+    e.add_argument("--zones-csv")
+    ce = sub.add_parser("crack-evaluate", help="score a crack model card on labelled images")
+    ce.add_argument("model_card")
+    ce.add_argument("out_html")
+    ce.add_argument("--images", help="folder with crack/ and no_crack/")
+    ce.add_argument("--positives", help="folder of crack images")
+    ce.add_argument("--negatives", help="folder of crack-free images")
+    ce.add_argument("--csv", help="per-image scores")
+    ce.add_argument("--gallery", help="folder for Grad-CAM PNGs of the worst mistakes")
+    ce.add_argument("--threshold", type=float, default=0.5)
+    ce.add_argument("--device", default="auto")
     return ap
 
 
@@ -116,8 +138,58 @@ def main(argv: list[str] | None = None) -> int:
                 temporal_mode=TemporalMode(args.temporal_mode),
                 search_trials=args.search_trials,
             )
-            out = run_training(args.stack, args.samples, args.out_dir, cfg, args.temporal_stack, prog)
+            from .susceptibility.cross_validation import CVConfig
+
+            cv = CVConfig(args.cv_folds, args.cv_block_m, args.cv_buffer_m) if args.cv_folds >= 2 else None
+            out = run_training(
+                args.stack,
+                args.samples,
+                args.out_dir,
+                cfg,
+                args.temporal_stack,
+                prog,
+                cv=cv,
+                group_field=args.cv_group_field,
+            )
+            if out.cv is not None:
+                print(open(f"{args.out_dir}/cv_comparison.csv").read())
             print(open(out.table_csv).read())
+        elif args.cmd == "evaluate":
+            import numpy as np
+            import rasterio
+
+            from .sampling.points import read_points
+            from .susceptibility.map_evaluation import LandslideSet, evaluate_map
+
+            with rasterio.open(args.raster) as ds:
+                wkt = ds.crs.to_wkt()
+            pts = read_points(args.inventory, wkt, args.where)
+            sets = [LandslideSet("all landslides", pts)]
+            if args.split_field:
+                held = np.asarray(pts.attrs[args.split_field]).astype(str) == "test"
+                sets = [LandslideSet("held out (split = test)", pts.subset(held), held_out=True),
+                        LandslideSet("training (split != test)", pts.subset(~held))]  # fmt: skip
+            res = evaluate_map(args.raster, sets, args.out_html, args.curves_csv, args.zones_csv, progress=prog)
+            for r in res.sets:
+                c = r.curve
+                print(f"{c.name}: AUC {c.auc:.3f} (95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.note}")
+        elif args.cmd == "crack-evaluate":
+            from .cracks.evaluate import evaluate_images
+
+            ev = evaluate_images(
+                args.model_card,
+                args.out_html,
+                args.images,
+                args.positives,
+                args.negatives,
+                args.csv,
+                args.gallery,
+                threshold=args.threshold,
+                device=args.device,
+                progress=prog,
+            )
+            for k, v in ev.metrics.items():
+                print(f"{k}: {v:.3f} (95 % CI {ev.intervals[k][0]:.3f}-{ev.intervals[k][1]:.3f})")
         elif args.cmd == "predict":
             from .susceptibility.predict import predict_and_zone
 

@@ -30,6 +30,10 @@ class Points:
     def __len__(self) -> int:
         return len(self.x)
 
+    def subset(self, mask: np.ndarray) -> Points:
+        """The points (and their attributes) where ``mask`` is true."""
+        return Points(self.x[mask], self.y[mask], {k: np.asarray(v)[mask] for k, v in self.attrs.items()})
+
 
 def read_points(path: str, crs_wkt: str, where: str | None = None, layer: str | None = None) -> Points:
     """Read a point layer (GPKG, SHP, GeoJSON, CSV with x,y) reprojected to ``crs_wkt``.

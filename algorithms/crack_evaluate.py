@@ -1,0 +1,84 @@
+"""crack_evaluate: a crack model card scored on a labelled image set (metrics with intervals, gallery)."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+)
+
+from ..core.cracks.evaluate import evaluate_images
+from . import events
+from .base import LandslideAlgorithm
+
+
+class CrackEvaluateAlgorithm(LandslideAlgorithm):
+    """Accuracy, precision, recall, F1, FPR, ROC/PR AUC with bootstrap intervals; per-image CSV; Grad-CAM gallery."""
+
+    NAME = "crack_evaluate"
+    DISPLAY = "Evaluate crack classifier on images"
+    GROUP = "cracks"
+    REQUIRES = ("torch", "torchvision", "sklearn", "PIL", "captum", "matplotlib")
+    MODEL, IMAGES, POSITIVES, NEGATIVES = "MODEL", "IMAGES", "POSITIVES", "NEGATIVES"
+    THRESHOLD, SEED, N_GALLERY = "THRESHOLD", "SEED", "GALLERY_N"
+    OUTPUT, CSV, GALLERY = "OUTPUT_HTML", "IMAGES_CSV", "GALLERY"
+
+    def initAlgorithm(self, config=None):  # noqa: D102
+        self.add(QgsProcessingParameterFile(self.MODEL, "Model card (.json from crack_train)", extension="json"))
+        folder = QgsProcessingParameterFile.Folder
+        self.add(QgsProcessingParameterFile(self.IMAGES, "Labelled folder (crack/, no_crack/)", folder, optional=True))
+        self.add(QgsProcessingParameterFile(self.POSITIVES, "Folder of crack images", folder, optional=True))
+        self.add(QgsProcessingParameterFile(self.NEGATIVES, "Folder of crack-free images", folder, optional=True))
+        self.add(
+            QgsProcessingParameterNumber(
+                self.THRESHOLD, "Decision threshold", QgsProcessingParameterNumber.Double, 0.5, minValue=0, maxValue=1
+            )
+        )
+        self.add(QgsProcessingParameterNumber(self.SEED, "Bootstrap seed", defaultValue=0), advanced=True)
+        self.add(
+            QgsProcessingParameterNumber(self.N_GALLERY, "Mistakes shown with Grad-CAM", defaultValue=6, minValue=0),
+            advanced=True,
+        )
+        self.add(QgsProcessingParameterFileDestination(self.OUTPUT, "Evaluation report", "HTML files (*.html)"))
+        self.add(
+            QgsProcessingParameterFileDestination(
+                self.CSV, "Per-image scores (CSV)", "CSV files (*.csv)", optional=True, createByDefault=False
+            )
+        )
+        self.add(
+            QgsProcessingParameterFolderDestination(
+                self.GALLERY, "Gallery of mistakes (Grad-CAM PNGs)", optional=True, createByDefault=False
+            )
+        )
+
+    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+        out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        csv = self.parameterAsFileOutput(parameters, self.CSV, context) or None
+        gallery = self.parameterAsString(parameters, self.GALLERY, context) if parameters.get(self.GALLERY) else None
+        res = evaluate_images(
+            self.parameterAsFile(parameters, self.MODEL, context),
+            out,
+            self.parameterAsFile(parameters, self.IMAGES, context) or None,
+            self.parameterAsFile(parameters, self.POSITIVES, context) or None,
+            self.parameterAsFile(parameters, self.NEGATIVES, context) or None,
+            csv,
+            gallery,
+            self.parameterAsInt(parameters, self.N_GALLERY, context),
+            self.parameterAsDouble(parameters, self.THRESHOLD, context),
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+            progress=progress,
+        )
+        for k, v in res.metrics.items():
+            lo, hi = res.intervals[k]
+            progress.log(f"{k}: {v:.3f} (95 % CI {lo:.3f}-{hi:.3f})")
+        events.publish(
+            "confusion", algorithm=self.NAME, model="evaluation", matrix=res.confusion, labels=["no crack", "crack"]
+        )
+        result = {self.OUTPUT: out}
+        if csv:
+            result[self.CSV] = csv
+        if gallery:
+            result[self.GALLERY] = gallery
+        return result

@@ -1,0 +1,202 @@
+"""``crack_evaluate``: a trained crack card scored on any labelled image set, with intervals.
+
+Why: the only figures used to be the 10 % test split of the training run; a user needs to know
+how a model does on *their* imagery (other materials, other drones, crack-free scenes) before
+trusting a crack-probability map. Accepts a labelled folder (``crack/`` + ``no_crack/``, or the
+Özgenel names) or a folder of positives and/or a folder of negatives (crack-free imagery alone
+measures the false-positive rate). Every image goes through the same preprocessing as training
+and prediction (:mod:`.preprocess`).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InvalidInputError
+from ..progress import NullProgress, Progress, check
+from ..raster.io import write_text_atomic
+from ..runtime import pick_device
+from .predict import gradcam_chips, gradcam_overlays, load_crack_model
+from .preprocess import model_input
+from .train import IMAGE_SUFFIXES, check_image, find_images, open_rgb
+
+
+@dataclass
+class CrackEvaluation:
+    """Metrics (with 95 % bootstrap intervals), confusion, per-image scores and written files."""
+
+    metrics: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    confusion: list[list[int]]
+    paths: list[str]
+    labels: np.ndarray
+    probabilities: np.ndarray
+    html: str
+    csv: str | None
+    gallery: list[str]
+
+
+def labelled_images(
+    folder: str | None = None, positives: str | None = None, negatives: str | None = None
+) -> tuple[list[str], np.ndarray]:
+    """Image paths and labels (1 = crack) from a labelled folder or from positive/negative folders."""
+    if folder:
+        if positives or negatives:
+            raise InvalidInputError("Give either a labelled folder or positive/negative folders, not both.")
+        paths, labels, _ = find_images(folder)
+        return paths, labels
+    paths, labels = [], []
+    for root, lab in ((positives, 1), (negatives, 0)):
+        if not root:
+            continue
+        files = sorted(str(p) for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InvalidInputError(f"{root} holds no image ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+        for f in files:
+            check_image(f)
+        paths += files
+        labels += [lab] * len(files)
+    if not paths:
+        raise InvalidInputError("Give a labelled folder, or a folder of crack images and/or one of crack-free images.")
+    return paths, np.asarray(labels)
+
+
+def _metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    yhat = p >= threshold
+    tp, fp = int((yhat & (y == 1)).sum()), int((yhat & (y == 0)).sum())
+    fn, tn = int((~yhat & (y == 1)).sum()), int((~yhat & (y == 0)).sum())
+    nan = float("nan")
+    prec = tp / (tp + fp) if tp + fp else nan
+    rec = tp / (tp + fn) if tp + fn else nan
+    both = len(np.unique(y)) == 2
+    return {
+        "accuracy": (tp + tn) / max(y.size, 1),
+        "precision": prec,
+        "recall": rec,
+        "f1": 2 * prec * rec / (prec + rec) if np.isfinite(prec) and np.isfinite(rec) and prec + rec else nan,
+        "false_positive_rate": fp / (fp + tn) if fp + tn else nan,
+        "roc_auc": float(roc_auc_score(y, p)) if both else nan,
+        "pr_auc": float(average_precision_score(y, p)) if both else nan,
+    }
+
+
+def _intervals(y, p, threshold, n_boot, seed) -> dict[str, tuple[float, float]]:
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(n_boot):
+        i = rng.integers(0, y.size, y.size)
+        for k, v in _metrics(y[i], p[i], threshold).items():
+            draws.setdefault(k, []).append(v)
+    out = {}
+    for k, v in draws.items():
+        a = np.asarray(v, float)
+        a = a[np.isfinite(a)]
+        out[k] = (float(np.quantile(a, 0.025)), float(np.quantile(a, 0.975))) if a.size else (np.nan, np.nan)
+    return out
+
+
+def score_images(card_path: str, paths: list[str], batch: int = 32, device: str = "auto", progress=None) -> np.ndarray:
+    """Crack probability of each image (whole image resized to the model's input, as in training)."""
+    progress = progress or NullProgress()
+    dev = pick_device(device)
+    m = load_crack_model(card_path, dev)
+    size = int(m.card.inputs["input_px"])
+    mean = tuple(float(v) for v in m.card.normalisation["mean"])
+    std = tuple(float(v) for v in m.card.normalisation["std"])
+    out = np.empty(len(paths), np.float64)
+    for i in range(0, len(paths), batch):
+        check(progress)
+        part = paths[i : i + batch]
+        x = torch.stack([model_input(np.asarray(open_rgb(p)).transpose(2, 0, 1), size, mean, std, dev) for p in part])
+        with torch.no_grad():
+            out[i : i + len(part)] = torch.softmax(m.model(x), 1)[:, 1].cpu().numpy()
+        progress.report(min(1.0, (i + len(part)) / len(paths)), f"scored {i + len(part)}/{len(paths)} images")
+    return out
+
+
+def evaluate_images(
+    card_path: str,
+    out_html: str,
+    folder: str | None = None,
+    positives: str | None = None,
+    negatives: str | None = None,
+    out_csv: str | None = None,
+    gallery_dir: str | None = None,
+    n_gallery: int = 6,
+    threshold: float = 0.5,
+    n_boot: int = 1000,
+    seed: int = 0,
+    device: str = "auto",
+    progress: Progress | None = None,
+) -> CrackEvaluation:
+    """Score a labelled image set; write the HTML report, the per-image CSV and a worst-error gallery."""
+    progress = progress or NullProgress()
+    paths, y = labelled_images(folder, positives, negatives)
+    p = score_images(card_path, paths, device=device, progress=progress)
+    met = _metrics(y, p, threshold)
+    ci = _intervals(y, p, threshold, n_boot, seed)
+    yhat = p >= threshold
+    confusion = [[int(((y == t) & (yhat == q)).sum()) for q in (0, 1)] for t in (0, 1)]
+    if out_csv:
+        import csv
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["image", "label", "probability", "predicted", "correct"])
+        for path, lab, prob, pred in zip(paths, y, p, yhat):
+            w.writerow([path, int(lab), f"{prob:.6f}", int(pred), int(bool(pred) == bool(lab))])
+        write_text_atomic(out_csv, buf.getvalue())
+    gallery: list[str] = []
+    items: list[dict] = []
+    if gallery_dir and n_gallery > 0:
+        wrong = np.flatnonzero(yhat != (y == 1))
+        worst = wrong[np.argsort(-np.abs(p[wrong] - threshold))][:n_gallery]  # most confident mistakes first
+        if worst.size:
+            items = gradcam_chips(card_path, [paths[i] for i in worst], device="cpu")
+            for it, i in zip(items, worst):
+                it["name"] = f"{'false_negative' if y[i] == 1 else 'false_positive'}_{Path(paths[i]).name}"
+            gallery = gradcam_overlays(items, gallery_dir)
+    write_text_atomic(out_html, _report(card_path, paths, y, p, met, ci, confusion, threshold, gallery, out_html))
+    return CrackEvaluation(met, ci, confusion, paths, y, p, out_html, out_csv, gallery)
+
+
+def _report(card_path, paths, y, p, met, ci, confusion, threshold, gallery, out_html) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(k)}</td><td><b>{v:.3f}</b></td><td>{ci[k][0]:.3f} – {ci[k][1]:.3f}</td></tr>"
+        for k, v in met.items()
+    )
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    notes = []
+    if n_pos == 0:
+        notes.append("Only crack-free images: the false-positive rate is the figure to read.")
+    if n_neg == 0:
+        notes.append("Only crack images: recall is the figure to read.")
+    if np.isfinite(met["roc_auc"]) and ci["roc_auc"][0] <= 0.5 <= ci["roc_auc"][1]:
+        notes.append("ROC AUC is not distinguishable from chance (its 95 % interval contains 0.5).")
+    base = Path(out_html).parent
+    imgs = "".join(
+        f"<figure><img src='{e(str(Path(g).relative_to(base)) if Path(g).is_relative_to(base) else g)}' "
+        f"width='420'/><figcaption>{e(Path(g).stem)}</figcaption></figure>"
+        for g in gallery
+    )
+    return (
+        "<html><head><meta charset='utf-8'><title>Crack model evaluation</title></head><body>"
+        f"<h2>Crack model {e(Path(card_path).name)} on {len(paths)} images ({n_pos} crack, {n_neg} crack-free)</h2>"
+        + "".join(f"<p style='color:#b00'>{e(n)}</p>" for n in notes)
+        + f"<p>Threshold {threshold:g}; intervals: percentile bootstrap over images (1000 resamples).</p>"
+        "<table border='1' cellspacing='0' cellpadding='4'><tr><th>metric</th><th>value</th><th>95 % CI</th></tr>"
+        f"{rows}</table><h3>Confusion (rows: true no crack / crack; columns: predicted)</h3>"
+        f"<table border='1' cellspacing='0' cellpadding='4'><tr><td>{confusion[0][0]}</td><td>{confusion[0][1]}</td>"
+        f"</tr><tr><td>{confusion[1][0]}</td><td>{confusion[1][1]}</td></tr></table>"
+        + (f"<h3>Most confident mistakes, with Grad-CAM</h3>{imgs}" if imgs else "")
+        + "</body></html>"
+    )
