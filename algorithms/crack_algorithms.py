@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputFile,
     QgsProcessingOutputHtml,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
@@ -279,6 +280,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, _ChipParams):
     GROUP = "cracks"
     REQUIRES = ("torch", "torchvision")
     MODEL, THRESHOLD, OUTPUT, CHIPS, GRADCAM = "MODEL", "THRESHOLD", "OUTPUT", "CHIPS", "GRADCAM"
+    MASK = "MASK_UNFAMILIAR"
     IMAGES, OVERLAYS = "IMAGES", "OVERLAY_FOLDER"
     WITH_GRADCAM = False
 
@@ -293,6 +295,11 @@ class CrackPredictAlgorithm(LandslideAlgorithm, _ChipParams):
                 0.5,
                 minValue=0,
                 maxValue=1,
+            )
+        )
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.MASK, "Leave chips unlike the training images out of the probability raster", True
             )
         )
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Crack probability"))
@@ -321,7 +328,17 @@ class CrackPredictAlgorithm(LandslideAlgorithm, _ChipParams):
             self.chip_spec(self, parameters, context),
             cam,
             progress=progress,
+            mask_unfamiliar=self.parameterAsBool(parameters, self.MASK, context),
         )
+        odd = sum(c.unfamiliar for c in res)
+        if odd:
+            what = "left out of the rasters" if self.parameterAsBool(parameters, self.MASK, context) else "kept"
+            progress.log(
+                f"Warning: {odd} of {len(res)} chips are unlike the images the model was trained on "
+                f"('unfamiliar' in the chip layer; {what}): its probabilities there are not meaningful."
+            )
+            if odd == len(res):
+                progress.log("Warning: every chip is unfamiliar: this model does not know this imagery.")
         chips = self.parameterAsOutputLayer(parameters, self.CHIPS, context)
         if not chips.lower().endswith(".gpkg"):
             chips = chips.rsplit(".", 1)[0] + ".gpkg"

@@ -25,6 +25,7 @@ from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
 from ..runtime import pick_device
 from .chips import ChipSpec, check_orthomosaic, chip_footprint, chip_windows, read_chip
+from .domain import distances, pooled_features
 from .models import build_model, target_layer
 from .preprocess import RECIPE, model_input, resize_uint8
 
@@ -103,6 +104,8 @@ class ChipResult:
     window: tuple[int, int, int, int]
     valid_fraction: float
     probability: float
+    domain_distance: float = float("nan")  # RMS standardised feature distance from the training domain
+    unfamiliar: bool = False  # beyond the card's domain threshold: not a crack/no-crack question it learned
 
 
 @bounded_gdal_cache
@@ -115,8 +118,14 @@ def predict_orthomosaic(
     batch: int = 16,
     device: str = "auto",
     progress: Progress | None = None,
+    mask_unfamiliar: bool = True,
 ) -> list[ChipResult]:
-    """Classify every valid chip, stitch probabilities (and Grad-CAM) onto the orthomosaic's grid."""
+    """Classify every valid chip, stitch probabilities (and Grad-CAM) onto the orthomosaic's grid.
+
+    With a card that records its training domain, chips beyond the domain threshold are marked
+    ``unfamiliar``; with ``mask_unfamiliar`` they are left out of the rasters (nodata where no
+    familiar chip covers a pixel), so imagery the model never saw is not painted as cracks.
+    """
     progress = progress or NullProgress()
     grid = check_orthomosaic(ortho, spec)
     if spec.stride_px > spec.chip_px:
@@ -124,6 +133,7 @@ def predict_orthomosaic(
     dev = pick_device(device)
     m = load_crack_model(card_path, dev)
     input_px = int(m.card.inputs["input_px"])
+    domain = m.card.inputs.get("domain")
     weight = hann2d(spec.chip_px)
     W, C, S = grid.width, spec.chip_px, spec.stride_px
     outputs = [("prob", prob_out)] + ([("cam", gradcam_out)] if gradcam_out else [])
@@ -165,18 +175,30 @@ def predict_orthomosaic(
                 for i in range(0, len(chips), batch):
                     part = chips[i : i + batch]
                     x = _prep(m, np.stack([c[3] for c in part]), input_px)
-                    with torch.no_grad():
+                    with pooled_features(m.model) as feats, torch.no_grad():
                         p = torch.softmax(m.model(x), 1)[:, 1].cpu().numpy()
+                    dist = distances(feats[0].numpy(), domain) if domain else np.full(len(part), np.nan)
                     cams = _gradcam(m, x, C) if gradcam_out else None
                     for j, (rr, cc, win, _, frac) in enumerate(part):
+                        odd = bool(domain) and bool(dist[j] > domain["threshold"])
+                        results.append(
+                            ChipResult(
+                                rr,
+                                cc,
+                                (int(win.col_off), int(win.row_off), C, C),
+                                frac,
+                                float(p[j]),
+                                float(dist[j]),
+                                odd,
+                            )
+                        )
+                        if odd and mask_unfamiliar:
+                            continue
                         c0 = int(win.col_off)
                         acc["prob"][:, c0 : c0 + C] += weight * p[j]
                         if cams is not None:
                             acc["cam"][:, c0 : c0 + C] += weight * cams[j]
                         wsum[:, c0 : c0 + C] += weight
-                        results.append(
-                            ChipResult(rr, cc, (int(win.col_off), int(win.row_off), C, C), frac, float(p[j]))
-                        )
                 progress.report((r + 1) / n_rows, f"chip row {r + 1}/{n_rows}")
             _flush(dsts, acc, wsum, top, grid.height, src, spec)
         finally:
@@ -216,6 +238,8 @@ def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = Tru
             lyr.CreateField(ogr.FieldDefn(name, t))
         if probability:
             lyr.CreateField(ogr.FieldDefn("probability", ogr.OFTReal))
+            lyr.CreateField(ogr.FieldDefn("domain_distance", ogr.OFTReal))
+            lyr.CreateField(ogr.FieldDefn("unfamiliar", ogr.OFTInteger))
         ds.StartTransaction()
         from rasterio.windows import Window
 
@@ -233,6 +257,9 @@ def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = Tru
             f.SetField("valid_fraction", float(c.valid_fraction))
             if probability:
                 f.SetField("probability", float(c.probability))
+                if np.isfinite(c.domain_distance):
+                    f.SetField("domain_distance", float(c.domain_distance))
+                f.SetField("unfamiliar", int(c.unfamiliar))
             f.SetGeometry(poly)
             lyr.CreateFeature(f)
         ds.CommitTransaction()

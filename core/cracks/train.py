@@ -18,6 +18,7 @@ from ..errors import InvalidInputError
 from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, check
 from ..runtime import pick_device, seed_everything
+from .domain import fit_domain, image_features
 from .models import CLASSES, build_model, freeze_for_finetuning
 from .preprocess import RECIPE, training_transforms
 
@@ -262,6 +263,16 @@ def fit(
     return model, hist
 
 
+def _train_features(model: nn.Module, data: ImageSet, cfg: CrackTrainConfig) -> np.ndarray:
+    """Pooled last-stage features of the training images (no augmentation): the model's domain."""
+    tr = data.split == "train"
+    dl = torch.utils.data.DataLoader(
+        ImageDataset([p for p, m in zip(data.paths, tr) if m], data.labels[tr], transforms(cfg.input_px, False)),
+        batch_size=cfg.batch_size,
+    )
+    return image_features(model, dl)
+
+
 def load_image_set(root: str, cfg: CrackTrainConfig) -> ImageSet:
     """Find, subsample (imbalance experiment) and split an image folder."""
     paths, labels, groups = find_images(root, cfg.max_images_per_class, cfg.seed)
@@ -316,6 +327,7 @@ def train_crack_model(
     )
     y, p = evaluate(model, dl, pick_device(cfg.device))
     m = crack_metrics(y, p)
+    domain = fit_domain(np.concatenate([_train_features(model, s, cfg) for s in ([src, tgt] if source else [tgt])]))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = name or (cfg.arch + ("_tl" if source else ""))
@@ -324,7 +336,7 @@ def train_crack_model(
         task="crack",
         architecture=cfg.arch,
         weights_file=f"{name}.pt",
-        inputs={"input_px": cfg.input_px, "bands": "RGB uint8", "se_reduction": cfg.se_reduction},
+        inputs={"input_px": cfg.input_px, "bands": "RGB uint8", "se_reduction": cfg.se_reduction, "domain": domain},
         normalisation=dict(RECIPE),
         classes=list(CLASSES),
         metrics={"test": m, "split": f"stratified {cfg.split} of {target}; test images {int(te.sum())}"},

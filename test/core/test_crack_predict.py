@@ -65,7 +65,11 @@ def test_no_overlap_stitching_reproduces_chip_probabilities(crack_model, tmp_pat
 def test_overlapping_chips_are_blended_between_their_values(crack_model, tmp_path):
     o = ortho(tmp_path / "o.tif", alpha=False)
     res = predict_orthomosaic(
-        crack_model, o, str(tmp_path / "p.tif"), ChipSpec(chip_px=48, stride_px=24, min_valid=0.3)
+        crack_model,
+        o,
+        str(tmp_path / "p.tif"),
+        ChipSpec(chip_px=48, stride_px=24, min_valid=0.3),
+        mask_unfamiliar=False,  # blending of every chip is the point here
     )
     prob = rasterio.open(tmp_path / "p.tif").read(1)
     ps = [c.probability for c in res]
@@ -132,3 +136,29 @@ def test_same_chip_same_probability_through_every_path(tmp_path):
 
     card_json = json.loads(open(card).read())
     assert card_json["normalisation"]["resize"].startswith("torchvision v2 bilinear, antialiased")
+
+
+def test_unfamiliar_imagery_is_flagged_and_left_out(crack_model, tmp_path):
+    """Grey textures like the training images stay; saturated green 'farmland' is unfamiliar and masked."""
+    import json
+
+    card = json.loads(open(crack_model).read())
+    assert card["inputs"]["domain"]["threshold"] > 0 and len(card["inputs"]["domain"]["mean"]) > 0
+    rng = np.random.default_rng(7)
+    img = rng.integers(120, 200, (3, 96, 192), dtype=np.uint8)  # like the training textures
+    green = np.stack([rng.integers(0, 60, (96, 96)), rng.integers(150, 256, (96, 96)), rng.integers(0, 40, (96, 96))])
+    img[:, :, 96:] = green.astype(np.uint8)
+    path = tmp_path / "mixed.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=192, height=96, count=3, dtype="uint8", crs="EPSG:32633",
+        transform=rasterio.Affine(0.02, 0, 638838.7, 0, -0.02, 5802604.9),
+    ) as ds:  # fmt: skip
+        ds.write(img)
+    res = predict_orthomosaic(crack_model, str(path), str(tmp_path / "p.tif"), ChipSpec(48, 48, (1, 2, 3), 0, 0.5))
+    left = [c for c in res if c.window[0] < 96]
+    right = [c for c in res if c.window[0] >= 96]
+    assert sum(c.unfamiliar for c in right) == len(right)
+    assert sum(c.unfamiliar for c in left) <= len(left) // 4
+    prob = rasterio.open(tmp_path / "p.tif").read(1)
+    assert (prob[:, 96:] == -9999).all()  # the unfamiliar half is not painted
+    assert (prob[:, :96] != -9999).mean() > 0.7

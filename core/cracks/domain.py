@@ -1,0 +1,73 @@
+"""Knowing when a crack model does not know: distance of a chip from the training domain.
+
+Why: every concrete-trained model called 100 % of aerial farmland chips "crack". A classifier
+has no "neither" answer, so the model card now records its training domain, and chips far
+outside it are marked *unfamiliar* (and, by default, left out of the probability raster) rather
+than painted as cracks.
+
+Feature: the global average of the last convolutional stage (the layer Grad-CAM uses), taken
+during the same forward pass as the prediction, so it costs nothing extra. Domain: per-feature
+mean and standard deviation over the training images; distance: the root-mean-square of the
+standardised features. Threshold: a high quantile (default 0.99) of the training images' own
+distances, so about 1 % of in-domain images would be flagged; it is a parameter.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from .models import target_layer
+
+DOMAIN_QUANTILE = 0.99
+
+
+@contextmanager
+def pooled_features(model: nn.Module):
+    """Within the block, ``feats[0]`` holds the (N, C) pooled last-stage features of the latest forward."""
+    feats: list[torch.Tensor] = []
+
+    def hook(_module, _inp, out):
+        feats[:] = [out.detach().float().mean(dim=(2, 3)).cpu()]
+
+    handle = target_layer(model).register_forward_hook(hook)
+    try:
+        yield feats
+    finally:
+        handle.remove()
+
+
+def fit_domain(features: np.ndarray, quantile: float = DOMAIN_QUANTILE) -> dict:
+    """The card's ``domain`` entry from the training images' features (N, C)."""
+    mean = features.mean(axis=0)
+    std = features.std(axis=0) + 1e-6
+    d = distances(features, {"mean": mean, "std": std})
+    return {
+        "feature": "global average of the last convolutional stage",
+        "mean": mean.astype(float).round(6).tolist(),
+        "std": std.astype(float).round(6).tolist(),
+        "threshold": float(np.quantile(d, quantile)),
+        "quantile": quantile,
+        "n_images": int(features.shape[0]),
+    }
+
+
+def distances(features: np.ndarray, domain: dict) -> np.ndarray:
+    """RMS of the standardised features: about 1 inside the training domain, large far outside it."""
+    z = (np.asarray(features, np.float64) - np.asarray(domain["mean"])) / np.asarray(domain["std"])
+    return np.sqrt(np.mean(z**2, axis=1))
+
+
+def image_features(model: nn.Module, batches) -> np.ndarray:
+    """Pooled features of every batch (an iterable of input tensors or (input, label) pairs)."""
+    model.eval()
+    out = []
+    with pooled_features(model) as feats, torch.no_grad():
+        for b in batches:
+            x = b[0] if isinstance(b, list | tuple) else b
+            model(x.to(next(model.parameters()).device))
+            out.append(feats[0].numpy())
+    return np.concatenate(out) if out else np.empty((0, 0))
