@@ -23,7 +23,7 @@ def main() -> int:
     """Run the pipeline; print where everything went and the comparison table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "out" / "demo"), help="output folder")
-    ap.add_argument("--epochs", type=int, default=40, help="maximum epochs of the deep models")
+    ap.add_argument("--epochs", type=int, default=25, help="maximum epochs of the deep models")
     ap.add_argument("--search-trials", type=int, default=0, help="Bayesian search trials (0 = paper's optimum)")
     ap.add_argument("--full", action="store_true", help="80 epochs and a 20-trial Bayesian search")
     ap.add_argument("--resolution", type=float, default=30.0, help="grid cell size (m)")
@@ -132,7 +132,7 @@ def main() -> int:
         # show what the sampling rule, rather than the model, decides
         strategies = (
             (0, "(a) buffer 300 m", {"BUFFER_M": 300.0, "MIN_SPACING_M": 30.0}),
-            (1, "(b) slope < 20 deg", {"SLOPE_MAX_DEG": 20.0, "SLOPE_FACTOR": "slope"}),
+            (1, "(b) slope < 25 deg", {"SLOPE_MAX_DEG": 25.0, "SLOPE_FACTOR": "slope", "MIN_SPACING_M": 30.0}),
         )
         for code, label, extra in strategies:
             other = run(
