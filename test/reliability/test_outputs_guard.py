@@ -569,3 +569,34 @@ def test_unexpected_error_is_a_sentence_not_a_traceback(refused, sandbox, tmp_pa
         tmp_path,
     )
     assert "Nothing was written" in msg
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 256 KiB tmpfs, nearly filled, where the machine allows mounting one (root on Linux)."""
+    import shutil
+    import subprocess
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: " + r.stderr.decode(errors="replace").strip())
+    try:
+        (mnt / "filler.bin").write_bytes(b"\0" * (shutil.disk_usage(mnt).free - 12 * 1024))
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_real_disk_full_leaves_nothing(refused, world, tiny_disk):
+    f = list(world["factors"].values())
+    before = sorted(p.name for p in tiny_disk.iterdir())
+    msg = refused(
+        "lsm_stack_factors",
+        {"FACTORS": f, "NAMES": FACTOR_NAMES, "RESOLUTION": 10.0, "OUTPUT": str(tiny_disk / "stack.tif")},
+        "No space left",
+        tiny_disk,
+    )
+    assert str(tiny_disk) in msg and "Traceback" not in msg
+    assert sorted(p.name for p in tiny_disk.iterdir()) == before
