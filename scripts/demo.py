@@ -126,7 +126,7 @@ def main() -> int:
             "OUTPUT_FOLDER": str(out / "models"),
         },
     )
-    strategy_tables = {"(c) CF zones 1-2": Path(tr["OUTPUT_FOLDER"]) / "cv_comparison.csv"}
+    strategy_tables = {("(c) CF zones 1-2", "cf"): Path(tr["OUTPUT_FOLDER"]) / "cv_comparison.csv"}
     if a.cv_folds >= 2 and not a.one_strategy:
         # the same comparison for strategies (a) and (b): the spatial-CV and prediction-rate AUCs
         # show what the sampling rule, rather than the model, decides
@@ -158,7 +158,7 @@ def main() -> int:
                     "OUTPUT_FOLDER": str(out / f"models_strategy_{'ab'[code]}"),
                 },
             )
-            strategy_tables[label] = Path(t["OUTPUT_FOLDER"]) / "cv_comparison.csv"
+            strategy_tables[(label, ("buffer", "slope")[code])] = Path(t["OUTPUT_FOLDER"]) / "cv_comparison.csv"
         write_strategy_table(strategy_tables, out / "strategy_comparison.csv")
     pr = run(
         "lsm_predict",
@@ -210,27 +210,32 @@ def main() -> int:
     return 0
 
 
-def write_strategy_table(tables: dict[str, Path], path: Path) -> None:
-    """One CSV: strategy, model, spatial-CV AUC with its interval, prediction-rate AUC with its interval, flags."""
+def write_strategy_table(tables: dict[tuple[str, str], Path], path: Path) -> None:
+    """One CSV: strategy, model, spatial-CV AUC with its interval, prediction-rate AUC with its interval, flags.
+
+    The flags say what the sampling rule, not the model, decides: the factors that alone separate
+    the absences (``fair_play.csv`` of each run) and the strategy's own caveat (circular for a
+    slope threshold, separable by construction for CF zones), from the same function as the report.
+    """
     import csv
+
+    from landslide_ai.core.susceptibility.evaluate import fair_play_warnings
 
     keep = ["model", "AUC (pooled)", "AUC 95% CI", "AUC folds mean", "AUC folds sd", "prediction-rate AUC",
             "prediction-rate 95% CI", "reading", "warnings"]  # fmt: skip
-    rows = []
-    for strategy, table in tables.items():
-        with open(table, newline="", encoding="utf-8") as f:
-            for r in csv.DictReader(f):
-                rows.append([strategy] + [r[k] for k in keep])
-    fair = {s: (t.parent / "fair_play.csv") for s, t in tables.items()}
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["strategy", *keep, "factors separating alone"])
-        for r in rows:
+        w.writerow(["strategy", *keep, "factors separating alone", "sampling rule"])
+        for (label, strategy), table in tables.items():
+            fair = table.parent / "fair_play.csv"
             flagged = []
-            if fair[r[0]].exists():
-                with open(fair[r[0]], newline="", encoding="utf-8") as g:
+            if fair.exists():
+                with open(fair, newline="", encoding="utf-8") as g:
                     flagged = [x["factor"] for x in csv.DictReader(g) if x["flag"]]
-            w.writerow([*r, " ".join(flagged)])
+            rule = " ".join(fair_play_warnings({}, strategy))
+            with open(table, newline="", encoding="utf-8") as g:
+                for r in csv.DictReader(g):
+                    w.writerow([label, *[r[k] for k in keep], " ".join(flagged), rule])
 
 
 def run_cracks(run, out: Path, a, project) -> None:
