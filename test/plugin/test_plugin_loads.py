@@ -139,7 +139,9 @@ def test_menu_has_one_submenu_per_group_plus_dock_and_diagnostics(qgis_app):
         ]
         assert sorted(subs["5 Workflows (models)"]) == ["crack_workflow", "susceptibility_workflow"]
         assert "Train and compare susceptibility models" in subs["3 Train & evaluate"]
-        assert len(subs["Cracks"]) == 4
+        assert "Evaluate a susceptibility map" in subs["3 Train & evaluate"]
+        assert "Aggregate susceptibility to mapping units" in subs["4 Map & interpret"]
+        assert len(subs["Cracks"]) == 5 and "Evaluate crack classifier on images" in subs["Cracks"]
         names = [a.text() for a in menu.actions() if not a.menu() and not a.isSeparator()]
         assert names == ["Results dock (plots)", "Diagnostics…"]
         assert not plugin.toolbar.actions()[0].icon().isNull()
