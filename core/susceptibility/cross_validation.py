@@ -87,11 +87,17 @@ class CVResult:
     block_m: float | None
 
 
-def correlation_length_m(stack: str, max_side: int = 512, threshold: float = float(np.exp(-1))) -> float:
-    """Median over factors of the lag at which a factor's autocorrelation falls below 1/e (metres).
+#: correlation below which two cells count as independent: the "practical range" of a variogram
+#: (about three e-folding lengths of an exponential model), as blockCV's spatial auto-range uses
+PRACTICAL_RANGE_CORRELATION = 0.05
 
-    Estimated on a decimated read (bounded memory) along rows and columns: the e-folding distance
-    of the empirical correlogram, a common definition of the correlation length.
+
+def correlation_length_m(stack: str, max_side: int = 512, threshold: float = PRACTICAL_RANGE_CORRELATION) -> float:
+    """Median over factors of the lag at which a factor's autocorrelation falls below ``threshold`` (m).
+
+    Estimated on a decimated read (bounded memory) along rows and columns: the practical range of
+    the empirical correlogram. A factor still correlated at half the study area (elevation, often)
+    counts with that half-width; the median keeps one such factor from making a single block.
     """
     with rasterio.open(stack) as ds:
         f = max(1, int(np.ceil(max(ds.width, ds.height) / max_side)))
@@ -166,24 +172,36 @@ def make_folds(
     return folds, grp
 
 
-def choose_block(stack: str, x: np.ndarray, y: np.ndarray, k: int, given_m: float) -> tuple[float, float | None, str]:
-    """Block side: the given one, else the correlation length, shrunk only if too few blocks hold samples."""
+def choose_block(
+    stack: str, x: np.ndarray, y: np.ndarray, k: int, given_m: float, min_block_m: float = 0.0
+) -> tuple[float, float | None, str]:
+    """Block side: the given one, else the larger of the factors' correlation range and ``min_block_m``.
+
+    ``min_block_m`` is the patch footprint of the deep models: samples closer than one patch share
+    input cells, so smaller blocks would leak. Shrunk only when fewer than ``2k`` blocks would hold
+    samples, and then the note says that folds are less independent than they should be.
+
+    Returns:
+        (block side, correlation range, a sentence for the report).
+    """
     if given_m > 0:
         return given_m, None, f"{given_m:g} m blocks (given)"
-    corr = correlation_length_m(stack)
-    block = corr
-    note = f"{block:.0f} m blocks = the factors' correlation length"
+    rng = correlation_length_m(stack)
+    target = max(rng, min_block_m)
+    why = "the factors' correlation range" if rng >= min_block_m else "one patch footprint (larger than the range)"
+    block = target
     while True:
         n = np.unique(np.floor(x / block).astype(np.int64) * 1_000_003 + np.floor(y / block).astype(np.int64)).size
         if n >= 2 * k or block < 1:
             break
         block *= 0.8
-    if block < corr:
+    note = f"{block:.0f} m blocks = {why} (correlation range {rng:.0f} m)"
+    if block < target:
         note = (
-            f"{block:.0f} m blocks (the factors' correlation length, {corr:.0f} m, leaves fewer than {2 * k} "
-            "blocks with samples: folds are less independent than they should be)"
+            f"{block:.0f} m blocks, shrunk from {target:.0f} m ({why}; correlation range {rng:.0f} m) because fewer "
+            f"than {2 * k} blocks held samples: folds are less independent than they should be"
         )
-    return float(block), corr, note
+    return float(block), rng, note
 
 
 def _buffer_exclusion(x: np.ndarray, y: np.ndarray, test: np.ndarray, buffer_m: float) -> np.ndarray:
@@ -265,8 +283,10 @@ def cross_validate(
     d = prep.data
     if cv.folds < 2:
         raise InvalidInputError("Cross-validation needs at least 2 folds.")
+    deep = any(m in DEEP_MODELS for m in cfg.models)
+    footprint = cfg.patch_size * prep.grid_resolution if deep else 0.0
     if groups is None:
-        block, corr, how = choose_block(stack, prep.x, prep.y, cv.folds, cv.block_m)
+        block, corr, how = choose_block(stack, prep.x, prep.y, cv.folds, cv.block_m, footprint)
     else:
         block, corr, how = None, None, "user mapping units (group field)"
     while True:
@@ -280,8 +300,8 @@ def cross_validate(
                 raise
             block *= 0.8
             how = (
-                f"{block:.0f} m blocks (shrunk from the factors' correlation length, {corr:.0f} m, so that every "
-                "fold holds landslides and absences: folds are less independent than they should be)"
+                f"{block:.0f} m blocks (shrunk so that every fold holds landslides and absences; correlation "
+                f"range {corr:.0f} m: folds are less independent than they should be)"
             )
     # cells for the prediction rate, with the fold of the block they fall in
     rr, cc = _rate_cells(stack, cv.rate_cells, cfg.seed)

@@ -192,3 +192,8 @@ def test_spatial_cv_folds_blocks_and_prediction_rate(tiny_factors, tmp_path):
         assert np.unique(res.folds[res.groups == g]).size == 1
     rf = next(m for m in res.models if m.kind == "rf")
     assert rf.pooled["AUC"] > 0.8  # the slope-driven inventory is learnable across blocks
+    # automatic blocks are never smaller than one patch footprint unless the report says they shrank
+    from landslide_ai.core.susceptibility.cross_validation import choose_block
+
+    block, rng, note = choose_block(stack, prep.x, prep.y, 3, 0.0, 8 * 30.0)
+    assert rng == length and (block >= max(length, 240.0) or "shrunk" in note)
