@@ -11,7 +11,6 @@ and prediction (:mod:`.preprocess`).
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import torch
 
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, check
-from ..raster.io import write_text_atomic
+from ..raster.io import write_csv_atomic, write_text_atomic
 from ..runtime import pick_device
 from .predict import gradcam_chips, gradcam_overlays, load_crack_model
 from .preprocess import model_input
@@ -146,14 +145,11 @@ def evaluate_images(
     yhat = p >= threshold
     confusion = [[int(((y == t) & (yhat == q)).sum()) for q in (0, 1)] for t in (0, 1)]
     if out_csv:
-        import csv
-
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["image", "label", "probability", "predicted", "correct"])
-        for path, lab, prob, pred in zip(paths, y, p, yhat):
-            w.writerow([path, int(lab), f"{prob:.6f}", int(pred), int(bool(pred) == bool(lab))])
-        write_text_atomic(out_csv, buf.getvalue())
+        rows = [
+            [path, int(lab), f"{prob:.6f}", int(pred), int(bool(pred) == bool(lab))]
+            for path, lab, prob, pred in zip(paths, y, p, yhat)
+        ]
+        write_csv_atomic(out_csv, ["image", "label", "probability", "predicted", "correct"], rows)
     gallery: list[str] = []
     items: list[dict] = []
     if gallery_dir and n_gallery > 0:

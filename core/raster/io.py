@@ -58,6 +58,29 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_csv_atomic(path: str | os.PathLike[str], head: list[str], rows: list[list]) -> None:
+    """A CSV table written atomically with the csv module (quoting of commas and quotes handled)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([head, *rows])
+    write_text_atomic(path, buf.getvalue())
+
+
+def valid_range(ds, windows, mask=None) -> tuple[float, float]:
+    """(min, max) of band 1's valid cells over ``windows`` (optionally only where ``mask(win)``); inf if none."""
+    lo, hi = np.inf, -np.inf
+    for win in windows:
+        a = ds.read(1, window=win)
+        ok = valid_mask(a, ds.nodata)
+        if mask is not None:
+            ok &= mask(win)
+        if ok.any():
+            lo, hi = min(lo, float(a[ok].min())), max(hi, float(a[ok].max()))
+    return lo, hi
+
+
 def valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:
     """Cells that hold data: finite and not equal to the declared nodata value."""
     ok = np.isfinite(data)

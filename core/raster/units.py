@@ -23,7 +23,7 @@ from rasterio.windows import transform as window_transform
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, check
 from .grid import Grid
-from .io import bounded_gdal_cache, valid_mask
+from .io import bounded_gdal_cache, valid_mask, valid_range
 
 
 @dataclass
@@ -74,12 +74,7 @@ def unit_statistics(
     with rasterio.open(raster) as ds:
         grid = Grid.from_dataset(ds)
         nod = ds.nodata
-        lo, hi = np.inf, -np.inf
-        for win in grid.windows(block):
-            a = ds.read(1, window=win)
-            ok = valid_mask(a, nod)
-            if ok.any():
-                lo, hi = min(lo, float(a[ok].min())), max(hi, float(a[ok].max()))
+        lo, hi = valid_range(ds, grid.windows(block))
         if not np.isfinite(lo):
             raise InvalidInputError(f"The raster {raster} has no valid cell.")
         hi = hi if hi > lo else lo + 1e-9

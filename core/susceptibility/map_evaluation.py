@@ -11,7 +11,6 @@ from chance.
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from rasterio.windows import transform as window_transform
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.grid import Grid
-from ..raster.io import atomic_path, bounded_gdal_cache, valid_mask, write_text_atomic
+from ..raster.io import atomic_path, bounded_gdal_cache, valid_mask, write_csv_atomic, write_text_atomic
 from ..raster.units import strtree, unit_statistics, units_with_points
 from ..sampling.points import Points
 from .rates import (
@@ -281,21 +280,13 @@ def evaluate_map(
     return MapEvaluation(results, breaks, out_html, curves_csv, zones_csv, None if stats is None else len(units))
 
 
-def _write_csv(path: str, head: list[str], rows: list[list]) -> None:
-    import csv
-
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([head, *rows])
-    write_text_atomic(path, buf.getvalue())
-
-
 def _write_curves(results: list[SetResult], path: str) -> None:
     rows = [
         [r.curve.name, f"{a:.6f}", f"{b:.6f}"]
         for r in results
         for a, b in zip(r.curve.area_share, r.curve.landslide_share)
     ]
-    _write_csv(path, ["set", "area_share", "landslide_share"], rows)
+    write_csv_atomic(path, ["set", "area_share", "landslide_share"], rows)
 
 
 def _write_zones(results: list[SetResult], path: str) -> None:
@@ -307,7 +298,7 @@ def _write_zones(results: list[SetResult], path: str) -> None:
     ]  # fmt: skip
     head = ["set", "zone", "label", "lower", "upper", "area_share", "landslides", "landslide_share",
             "density_ratio", "density_ci_low", "density_ci_high"]  # fmt: skip
-    _write_csv(path, head, rows)
+    write_csv_atomic(path, head, rows)
 
 
 def _curves_figure(results: list[SetResult], path: str) -> None:

@@ -23,7 +23,7 @@ import rasterio
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
-from ..raster.io import bounded_gdal_cache, valid_mask
+from ..raster.io import bounded_gdal_cache, valid_mask, valid_range
 
 ZONE_NAMES = ["Very low", "Low", "Moderate", "High", "Very high"]
 
@@ -98,15 +98,7 @@ def cell_histogram(
     with rasterio.open(raster) as ds:
         grid = Grid.from_dataset(ds)
         nod = ds.nodata
-        lo, hi = np.inf, -np.inf
-        for win in grid.windows(block):
-            check(progress)
-            a = ds.read(1, window=win)
-            ok = valid_mask(a, nod)
-            if mask is not None:
-                ok &= _mask_window(mask, win)
-            if ok.any():
-                lo, hi = min(lo, float(a[ok].min())), max(hi, float(a[ok].max()))
+        lo, hi = valid_range(ds, grid.windows(block), None if mask is None else lambda w: _mask_window(mask, w))
         if not np.isfinite(lo):
             raise InvalidInputError(f"The raster {raster} has no valid cell in the evaluated area.")
         if hi <= lo:

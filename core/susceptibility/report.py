@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..raster.io import atomic_path, write_text_atomic
+from ..raster.io import atomic_path, write_csv_atomic, write_text_atomic
 from .evaluate import METRICS
 from .models import DISPLAY
 
@@ -30,18 +30,13 @@ def comparison_table(
     The CSV holds the single-split rows (one per model); the CV tables are ``cv_comparison.csv``
     and ``cv_folds.csv``.
     """
-    import csv as csv_mod
-    import io
-
     head = ["model"] + list(METRICS) + ["warnings"]
     rows = [
         [DISPLAY[r.kind]] + [f"{r.metrics[m]:.4f}" for m in METRICS] + ["; ".join(getattr(r, "flags", []))]
         for r in results
     ]
     csv = out_dir / "comparison.csv"
-    buf = io.StringIO()
-    csv_mod.writer(buf, lineterminator="\n").writerows([head] + rows)
-    write_text_atomic(csv, buf.getvalue())
+    write_csv_atomic(csv, head, rows)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
     care = (
         "<h3 style='color:#b00'>Read with care</h3><ul>"

@@ -10,23 +10,13 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, SubProgress
-from ..raster.io import write_text_atomic
+from ..raster.io import write_csv_atomic, write_text_atomic
 from .cross_validation import CVConfig, CVResult, cross_validate, cv_rows, fold_rows
 from .evaluate import SEPARABLE_AUC, fair_play_warnings, single_factor_auc
 from .explain import correlation, deep_importance, tree_importance
 from .models import DEEP_MODELS, DISPLAY
 from .report import comparison_table, correlation_outputs, curves_figure, importance_outputs, roc_figure
 from .train import EpochCallback, TrainConfig, prepare, train_all
-
-
-def write_csv(path: Path, head: list[str], rows: list[list]) -> None:
-    """A CSV table written atomically with the csv module (quoting handled)."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([head, *rows])
-    write_text_atomic(path, buf.getvalue())
 
 
 def _strategy_of(samples: str, crs_wkt: str) -> str | None:
@@ -87,9 +77,9 @@ def run_training(
             groups = prep.attrs[group_field]
         cv_res = cross_validate(prep, stack, cfg, cv, temporal_stack, groups, progress=SubProgress(progress, 0.1, 0.7))
         head, rows = cv_rows(cv_res)
-        write_csv(out / "cv_comparison.csv", head, rows)
+        write_csv_atomic(out / "cv_comparison.csv", head, rows)
         head, rows = fold_rows(cv_res)
-        write_csv(out / "cv_folds.csv", head, rows)
+        write_csv_atomic(out / "cv_folds.csv", head, rows)
         start = 0.7
     results = train_all(prep, cfg, out_dir, SubProgress(progress, start, 0.85), on_epoch)
     note = (
@@ -105,7 +95,7 @@ def run_training(
             warnings += [f"{DISPLAY[m.kind]} (spatial CV) {f}." for f in m.flags]
     for w in warnings:
         progress.log("Warning: " + w)
-    write_csv(
+    write_csv_atomic(
         out / "fair_play.csv",
         ["factor", "single_factor_auc", "flag"],
         [[n, f"{a:.4f}", "separates alone" if a > SEPARABLE_AUC else ""] for n, a in separability.items()],
