@@ -38,6 +38,9 @@ from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, DeepHP, SusceptibilityNet,
 
 EpochCallback = Callable[[str, dict], None]
 
+#: share of the grid one patch may cover before lsm_train warns (patch-size guidance)
+PATCH_SHARE_WARNING = 0.02
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -96,6 +99,13 @@ def prepare(
             f"The patch ({cfg.patch_size} x {cfg.patch_size} cells) is larger than the stack "
             f"({info.grid.width} x {info.grid.height} cells): patches would be mostly padding. Use a patch of at most "
             f"{min(info.grid.width, info.grid.height)} cells (much smaller is wiser) or a larger study area."
+        )
+    share = cfg.patch_size**2 / max(1, info.grid.width * info.grid.height)
+    if share > PATCH_SHARE_WARNING:
+        progress.log(
+            f"Warning: one {cfg.patch_size} x {cfg.patch_size}-cell patch covers {share:.0%} of the stack's grid: "
+            "patches of different samples overlap heavily, spatial blocks must be large and few, and the deep "
+            "models see much of the area around every sample. Consider a smaller patch for a study area this size."
         )
     pts = read_points(samples, info.grid.crs_wkt)
     if label_field not in pts.attrs:

@@ -614,3 +614,22 @@ def test_sampling_rule_that_decides_the_metrics_is_flagged(run_fb, world, tmp_pa
     flagged = [row for row in rows[1:] if row.endswith("separates alone")]
     assert any(row.startswith("slope,") for row in flagged)
     assert "Warning: Factor 'slope' alone separates" in rec.text()
+
+
+def test_patch_covering_much_of_the_area_is_warned(run_fb, world, tmp_path):
+    rec = Recorder()
+    run_fb(
+        "lsm_train",
+        {
+            "STACK": world["stack"],
+            "SAMPLES": world["samples"],
+            "CV_FOLDS": 0,
+            "MODELS": [0],
+            "PATCH_SIZE": 20,
+            "EPOCHS": 1,
+            "SHAP_SAMPLES": 0,
+            "OUTPUT_FOLDER": str(tmp_path / "m"),
+        },
+        rec,
+    )
+    assert "covers 11% of the stack's grid" in rec.text()
