@@ -10,8 +10,11 @@ from .base import RESOURCES
 
 def algorithm_classes() -> list:
     """All algorithm classes, in toolbox order."""
-    from .crack_algorithms import CRACK_ALGORITHMS
     from .crack_evaluate import CrackEvaluateAlgorithm
+    from .crack_gradcam import CrackGradcamAlgorithm
+    from .crack_predict import CrackPredictAlgorithm
+    from .crack_tile import CrackTileAlgorithm
+    from .crack_train import CrackTrainAlgorithm
     from .lsm_aggregate_units import AggregateUnitsAlgorithm
     from .lsm_cf_map import CfMapAlgorithm
     from .lsm_derive_terrain import DeriveTerrainAlgorithm
@@ -30,7 +33,10 @@ def algorithm_classes() -> list:
         EvaluateAlgorithm,
         PredictAlgorithm,
         AggregateUnitsAlgorithm,
-        *CRACK_ALGORITHMS,
+        CrackTileAlgorithm,
+        CrackTrainAlgorithm,
+        CrackPredictAlgorithm,
+        CrackGradcamAlgorithm,
         CrackEvaluateAlgorithm,
     ]
     return classes

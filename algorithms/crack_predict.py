@@ -1,0 +1,115 @@
+"""crack_predict: crack-probability raster and chip layer over an orthomosaic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterVectorDestination,
+)
+
+from ..core.cracks.predict import gradcam_chips, gradcam_overlays, predict_orthomosaic, write_chip_layer
+from ..core.raster.grid import Grid
+from . import events
+from .base import LandslideAlgorithm
+from .chip_params import ChipParams
+from .styling import crack_probability_qml, gradcam_qml
+
+
+class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
+    """Crack-probability raster and chip layer over an orthomosaic."""
+
+    NAME = "crack_predict"
+    DISPLAY = "Predict crack probability"
+    GROUP = "cracks"
+    REQUIRES = ("torch", "torchvision")
+    MODEL, THRESHOLD, OUTPUT, CHIPS, GRADCAM = "MODEL", "THRESHOLD", "OUTPUT", "CHIPS", "GRADCAM"
+    MASK = "MASK_UNFAMILIAR"
+    IMAGES, OVERLAYS = "IMAGES", "OVERLAY_FOLDER"
+    WITH_GRADCAM = False
+
+    def initAlgorithm(self, config=None):  # noqa: D102
+        self.add(QgsProcessingParameterFile(self.MODEL, "Model card (.json from crack_train)", extension="json"))
+        self.add_chip_params(self, 113)
+        self.add(
+            QgsProcessingParameterNumber(
+                self.THRESHOLD,
+                "Display threshold (transparent below)",
+                QgsProcessingParameterNumber.Double,
+                0.5,
+                minValue=0,
+                maxValue=1,
+            )
+        )
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.MASK, "Leave chips unlike the training images out of the probability raster", True
+            )
+        )
+        self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Crack probability"))
+        self.add(QgsProcessingParameterVectorDestination(self.CHIPS, "Chips with probability"))
+        if self.WITH_GRADCAM:
+            self.add(QgsProcessingParameterRasterDestination(self.GRADCAM, "Grad-CAM heatmap"))
+            self.add(
+                QgsProcessingParameterMultipleLayers(
+                    self.IMAGES, "Images for PNG overlays (optional)", QgsProcessing.TypeFile, optional=True
+                )
+            )
+            self.add(
+                QgsProcessingParameterFolderDestination(
+                    self.OVERLAYS, "Grad-CAM PNG overlays", optional=True, createByDefault=False
+                )
+            )
+
+    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+        src = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        cam = self.parameterAsOutputLayer(parameters, self.GRADCAM, context) if self.WITH_GRADCAM else None
+        res = predict_orthomosaic(
+            self.parameterAsFile(parameters, self.MODEL, context),
+            src,
+            out,
+            self.chip_spec(self, parameters, context),
+            cam,
+            progress=progress,
+            mask_unfamiliar=self.parameterAsBool(parameters, self.MASK, context),
+        )
+        odd = sum(c.unfamiliar for c in res)
+        if odd:
+            what = "left out of the rasters" if self.parameterAsBool(parameters, self.MASK, context) else "kept"
+            progress.log(
+                f"Warning: {odd} of {len(res)} chips are unlike the images the model was trained on "
+                f"('unfamiliar' in the chip layer; {what}): its probabilities there are not meaningful."
+            )
+            if odd == len(res):
+                progress.log("Warning: every chip is unfamiliar: this model does not know this imagery.")
+        chips = self.parameterAsOutputLayer(parameters, self.CHIPS, context)
+        if not chips.lower().endswith(".gpkg"):
+            chips = chips.rsplit(".", 1)[0] + ".gpkg"
+        write_chip_layer(chips, Grid.from_path(src), res)
+        self.style(
+            context,
+            out,
+            crack_probability_qml(self.parameterAsDouble(parameters, self.THRESHOLD, context)),
+            "Crack probability",
+        )
+        result = {self.OUTPUT: out, self.CHIPS: chips}
+        if cam:
+            self.style(context, cam, gradcam_qml(), "Grad-CAM")
+            result[self.GRADCAM] = cam
+            images = self.parameterAsFileList(parameters, self.IMAGES, context) if parameters.get(self.IMAGES) else []
+            if images:
+                folder = self.parameterAsString(parameters, self.OVERLAYS, context) or str(Path(cam).parent)
+                items = gradcam_chips(self.parameterAsFile(parameters, self.MODEL, context), images)
+                pngs = gradcam_overlays(items, folder)
+                events.publish("gradcam", algorithm=self.NAME, items=items)
+                progress.log(f"{len(pngs)} Grad-CAM overlays in {folder}")
+                result[self.OVERLAYS] = folder
+        return result

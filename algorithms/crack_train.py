@@ -1,0 +1,170 @@
+"""crack_train: a crack classifier, optionally with two-stage transfer learning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessingOutputFile,
+    QgsProcessingOutputHtml,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+)
+
+from ..core.cracks.models import ARCHITECTURES
+from ..core.cracks.train import CrackTrainConfig, train_crack_model
+from ..core.raster.io import write_text_atomic
+from . import events
+from .base import LandslideAlgorithm
+
+ARCH_NAMES = ["CNN (3 conv + 2 FC)", "ResNet50", "ResNet50 + SE (layer4)"]
+
+
+class CrackTrainAlgorithm(LandslideAlgorithm):
+    """Train a crack classifier, optionally with two-stage transfer learning."""
+
+    NAME = "crack_train"
+    DISPLAY = "Train crack classifier"
+    GROUP = "cracks"
+    REQUIRES = ("torch", "torchvision", "sklearn", "PIL")
+    (
+        TARGET,
+        SOURCE,
+        ARCH,
+        EPOCHS,
+        BATCH,
+        LR,
+        INPUT_PX,
+        SE_R,
+        LOSS,
+        POS_FRACTION,
+        WEIGHTS,
+        SEED,
+        OUTPUT_FOLDER,
+        CARD,
+        METRICS,
+    ) = (
+        "TARGET_FOLDER",
+        "SOURCE_FOLDER",
+        "ARCHITECTURE",
+        "EPOCHS",
+        "BATCH_SIZE",
+        "LEARNING_RATE",
+        "INPUT_PX",
+        "SE_REDUCTION",
+        "LOSS",
+        "POSITIVE_FRACTION",
+        "IMAGENET_WEIGHTS",
+        "SEED",
+        "OUTPUT_FOLDER",
+        "MODEL_CARD",
+        "METRICS",
+    )
+
+    def initAlgorithm(self, config=None):  # noqa: D102
+        d = CrackTrainConfig()
+        self.add(
+            QgsProcessingParameterFile(
+                self.TARGET, "Target images (crack/, no_crack/)", QgsProcessingParameterFile.Folder
+            )
+        )
+        self.add(
+            QgsProcessingParameterFile(
+                self.SOURCE,
+                "Source images for pretraining (e.g. concrete cracks)",
+                QgsProcessingParameterFile.Folder,
+                optional=True,
+            )
+        )
+        self.add(QgsProcessingParameterEnum(self.ARCH, "Architecture", ARCH_NAMES, defaultValue=2))
+        self.add(QgsProcessingParameterNumber(self.EPOCHS, "Maximum epochs", defaultValue=d.epochs, minValue=1))
+        self.add(
+            QgsProcessingParameterNumber(self.BATCH, "Batch size", defaultValue=d.batch_size, minValue=2), advanced=True
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.LR, "Learning rate", QgsProcessingParameterNumber.Double, d.lr, minValue=1e-7
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.INPUT_PX, "Input size (px)", defaultValue=d.input_px, minValue=32),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.SE_R, "SE reduction r", defaultValue=d.se_reduction, minValue=1),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.LOSS, "Loss", ["Class-weighted cross-entropy", "Focal loss", "Cross-entropy"], defaultValue=0
+            )
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.POS_FRACTION,
+                "Share of crack images kept (imbalance experiment)",
+                QgsProcessingParameterNumber.Double,
+                1.0,
+                minValue=0.05,
+                maxValue=1.0,
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterFile(self.WEIGHTS, "Local ImageNet ResNet50 weights (.pth, optional)", optional=True),
+            advanced=True,
+        )
+        self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
+        self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder"))
+        self.addOutput(QgsProcessingOutputFile(self.CARD, "Model card"))
+        self.addOutput(QgsProcessingOutputHtml(self.METRICS, "Test metrics"))
+
+    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+        cfg = CrackTrainConfig(
+            arch=ARCHITECTURES[self.parameterAsEnum(parameters, self.ARCH, context)],
+            epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+            batch_size=self.parameterAsInt(parameters, self.BATCH, context),
+            lr=self.parameterAsDouble(parameters, self.LR, context),
+            input_px=self.parameterAsInt(parameters, self.INPUT_PX, context),
+            se_reduction=self.parameterAsInt(parameters, self.SE_R, context),
+            loss=["weighted_ce", "focal", "ce"][self.parameterAsEnum(parameters, self.LOSS, context)],
+            positive_fraction=self.parameterAsDouble(parameters, self.POS_FRACTION, context),
+            imagenet_weights=self.parameterAsFile(parameters, self.WEIGHTS, context) or None,
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+        )
+        out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+        source = self.parameterAsFile(parameters, self.SOURCE, context) or None
+        events.publish("run_started", algorithm=self.NAME, title=f"Crack classifier {cfg.arch}")
+        stage = {"name": "pretrain" if source else "train", "seen": 0}
+
+        def on_epoch(m: dict) -> None:
+            if source and m["epoch"] == 1 and stage["seen"]:
+                stage["name"] = "fine-tune"  # the second stage starts again at epoch 1
+            stage["seen"] += 1
+            events.publish(
+                "epoch",
+                algorithm=self.NAME,
+                model=f"{cfg.arch} ({stage['name']})",
+                epoch=m["epoch"],
+                loss=m["loss"],
+                val_loss=m["val_loss"],
+                metric=m["val_acc"],
+                metric_name="validation accuracy",
+            )
+
+        card, m = train_crack_model(
+            self.parameterAsFile(parameters, self.TARGET, context), out, cfg, source, progress, on_epoch
+        )
+        events.publish(
+            "confusion", algorithm=self.NAME, model=Path(card).stem, matrix=m["confusion"], labels=["no crack", "crack"]
+        )
+        rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in m.items())
+        html = str(Path(out) / (Path(card).stem + "_metrics.html"))
+        write_text_atomic(
+            html, f"<html><body><h2>{cfg.arch} test metrics</h2><table border='1'>{rows}</table></body></html>"
+        )
+        progress.log(", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, float)))
+        return {self.OUTPUT_FOLDER: out, self.CARD: card, self.METRICS: html}
