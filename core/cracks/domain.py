@@ -9,7 +9,8 @@ Feature: the global average of the last convolutional stage (the layer Grad-CAM 
 during the same forward pass as the prediction, so it costs nothing extra. Domain: per-feature
 mean and standard deviation over the training images; distance: the root-mean-square of the
 standardised features. Threshold: a high quantile (default 0.99) of the training images' own
-distances, so about 1 % of in-domain images would be flagged; it is a parameter.
+distances (about 1 % of in-domain images would be flagged), never below twice their median distance,
+because the quantile of a small training set is noisy.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from torch import nn
 from .models import target_layer
 
 DOMAIN_QUANTILE = 0.99
+#: floor of the threshold, in medians of the training images' own distances (small training sets)
+MEDIAN_FACTOR = 2.0
 
 
 @contextmanager
@@ -49,7 +52,8 @@ def fit_domain(features: np.ndarray, quantile: float = DOMAIN_QUANTILE) -> dict:
         "feature": "global average of the last convolutional stage",
         "mean": mean.astype(float).round(6).tolist(),
         "std": std.astype(float).round(6).tolist(),
-        "threshold": float(np.quantile(d, quantile)),
+        # the quantile of a few dozen training images is noisy: never closer than twice their median
+        "threshold": float(max(np.quantile(d, quantile), MEDIAN_FACTOR * np.median(d))),
         "quantile": quantile,
         "n_images": int(features.shape[0]),
     }

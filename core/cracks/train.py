@@ -5,6 +5,7 @@ paper's two-stage transfer learning (pretrain on a source set, fine-tune with co
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,19 +88,58 @@ def find_images(root: str, max_per_class: int | None = None, seed: int = 0) -> t
     return paths, np.asarray(labels), groups
 
 
+#: fewest images per class that can fill three splits with something to learn and to test on
+MIN_IMAGES_PER_CLASS = 5
+
+#: chips cut from one photo are named ``<photo>_r<row>_c<col>`` (scripts/derive_uav75_chips.py)
+_CHIP_NAME = re.compile(r"^(?P<photo>.+?)_r\d+_c\d+$")
+
+
+def photo_id(path: str) -> str:
+    """The source photo of a chip image (its folder + the name before ``_r<row>_c<col>``), else the image."""
+    p = Path(path)
+    m = _CHIP_NAME.match(p.stem)
+    return f"{p.parent.name}/{m.group('photo') if m else p.stem}"
+
+
 def stratified_split(
-    labels: np.ndarray, groups: list[str], fractions: tuple[float, float, float], seed: int
+    labels: np.ndarray,
+    groups: list[str],
+    fractions: tuple[float, float, float],
+    seed: int,
+    photos: list[str] | None = None,
 ) -> np.ndarray:
-    """Train/val/test labels per image, stratified by class *and* sub-type folder (7:2:1 by default)."""
+    """Train/val/test labels per image, stratified by class *and* sub-type folder (7:2:1 by default).
+
+    With ``photos``, whole source photos go to one split (chips of one photo share light, texture
+    and often the same crack: splitting them would leak). A class folder with fewer than three
+    photos falls back to single images (nothing else can make three splits of it).
+    """
     rng = np.random.default_rng(seed)
     split = np.empty(labels.size, dtype=object)
     for g in sorted(set(groups)):
-        idx = rng.permutation([i for i, gg in enumerate(groups) if gg == g])
-        n_tr = int(round(fractions[0] * idx.size))
-        n_va = int(round(fractions[1] * idx.size))
-        split[idx[:n_tr]] = "train"
-        split[idx[n_tr : n_tr + n_va]] = "val"
-        split[idx[n_tr + n_va :]] = "test"
+        idx = np.array([i for i, gg in enumerate(groups) if gg == g])
+        units = [photos[i] for i in idx] if photos is not None else [str(i) for i in idx]
+        names = sorted(set(units))
+        if len(names) < 3:
+            units, names = [str(i) for i in idx], [str(i) for i in idx]
+        order = rng.permutation(len(names))
+        members = {n: [] for n in names}
+        for i, u in zip(idx, units):
+            members[u].append(i)
+        cut_tr, cut_va = fractions[0] * idx.size, (fractions[0] + fractions[1]) * idx.size
+        done = 0
+        for k, o in enumerate(order):
+            part = members[names[o]]
+            left = len(order) - k
+            if done < cut_tr - 1e-9 and left > 2:
+                name = "train"
+            elif done < cut_va - 1e-9 and left > 1:
+                name = "val"
+            else:
+                name = "test"
+            split[part] = name
+            done += len(part)
     return split
 
 
@@ -282,7 +322,14 @@ def load_image_set(root: str, cfg: CrackTrainConfig) -> ImageSet:
         keep_pos = rng.choice(pos, max(2, int(round(cfg.positive_fraction * pos.size))), replace=False)
         keep = np.sort(np.concatenate([np.flatnonzero(labels == 0), keep_pos]))
         paths, labels, groups = [paths[i] for i in keep], labels[keep], [groups[i] for i in keep]
-    split = stratified_split(labels, groups, cfg.split, cfg.seed)
+    for c, name in ((1, "crack"), (0, "no_crack")):
+        n = int((labels == c).sum())
+        if n < MIN_IMAGES_PER_CLASS:
+            raise InvalidInputError(
+                f"{root}: class '{name}' has {n} image(s): too few for a train, validation and test split; "
+                f"add images (at least {MIN_IMAGES_PER_CLASS}, better about 10 or more per class)."
+            )
+    split = stratified_split(labels, groups, cfg.split, cfg.seed, [photo_id(p) for p in paths])
     empty = [name for name in ("train", "val", "test") if not (split == name).any()]
     if empty:
         raise InvalidInputError(
@@ -339,7 +386,13 @@ def train_crack_model(
         inputs={"input_px": cfg.input_px, "bands": "RGB uint8", "se_reduction": cfg.se_reduction, "domain": domain},
         normalisation=dict(RECIPE),
         classes=list(CLASSES),
-        metrics={"test": m, "split": f"stratified {cfg.split} of {target}; test images {int(te.sum())}"},
+        metrics={
+            "test": m,
+            "split": (
+                f"stratified {cfg.split} of {target}, whole source photos per split "
+                f"({len({photo_id(p) for p in tgt.paths})} photos); test images {int(te.sum())}"
+            ),
+        },
         hyperparameters={k: v for k, v in asdict(cfg).items() if k not in ("device",)},
         training={"transfer": stages or None, "history": hist},
     )

@@ -64,6 +64,28 @@ def test_one_class_folder_and_corrupt_image_are_refused(tmp_path):
 
 def test_too_few_images_for_the_split_is_a_clear_error(tmp_path):
     cfg = CrackTrainConfig(arch="cnn", input_px=48, epochs=1)
-    with pytest.raises(InvalidInputError, match="test split"):
+    with pytest.raises(InvalidInputError, match="too few for a train, validation and test split"):
         train_crack_model(make_set(tmp_path / "few", n=4), str(tmp_path / "m"), cfg)
     assert not (tmp_path / "m").exists()
+
+
+def test_chips_of_one_photo_stay_in_one_split():
+    """UAV75-style chip names: all chips of a photo land in the same split; classes stay stratified."""
+    from landslide_ai.core.cracks.train import photo_id
+
+    paths, labels = [], []
+    for cls, lab in (("crack", 1), ("no_crack", 0)):
+        for photo in range(10):
+            for r in range(4):
+                paths.append(f"/d/{cls}/DSC{photo:05d}_r{r}_c{r * 7}.jpg")
+                labels.append(lab)
+    labels = np.array(labels)
+    groups = [p.split("/")[2] for p in paths]
+    photos = [photo_id(p) for p in paths]
+    s = stratified_split(labels, groups, (0.7, 0.2, 0.1), 0, photos)
+    for ph in set(photos):
+        assert len({s[i] for i, p in enumerate(photos) if p == ph}) == 1
+    for c in (0, 1):
+        counts = [int((s[labels == c] == k).sum()) for k in ("train", "val", "test")]
+        assert counts == [28, 8, 4]
+    assert photo_id("/x/chip_r0003_c0001.png") == "x/chip" and photo_id("/x/a.png") == "x/a"
