@@ -21,6 +21,7 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
@@ -77,6 +78,11 @@ class FeedbackProgress:
 
     def log(self, message: str) -> None:  # noqa: D102
         self._fb.pushInfo(message)
+
+
+def _is_provider_uri(path: str) -> bool:
+    """A destination that is not a plain file (memory layer, database connection, ogr: URI)."""
+    return path.startswith(("memory:", "postgres:", "postgresql:", "ogr:", "spatialite:", "dbname=")) or "|" in path
 
 
 def _low_space_folder(tx: OutputTransaction) -> str | None:
@@ -202,9 +208,14 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
                 )
                 if path:
                     tx.add_folder(name, path, planned.get(name, ()))
-            elif isinstance(p, QgsProcessingParameterRasterDestination | QgsProcessingParameterVectorDestination):
+            elif isinstance(
+                p,
+                QgsProcessingParameterRasterDestination
+                | QgsProcessingParameterVectorDestination
+                | QgsProcessingParameterFeatureSink,
+            ):
                 path = self.parameterAsOutputLayer(parameters, name, context)
-                if path:
+                if path and not _is_provider_uri(path):  # memory layers and databases are not files
                     tx.add_file(name, path)
             elif isinstance(p, QgsProcessingParameterFileDestination):
                 path = self.parameterAsFileOutput(parameters, name, context)

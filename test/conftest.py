@@ -108,4 +108,5 @@ def tiny_factors(tmp_path_factory):
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "core"))  # shared fixtures-helpers of the core tier
 sys.path.insert(0, str(Path(__file__).resolve().parent / "reliability"))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "algorithms"))
 pytest_plugins = ["rel_fixtures"]  # the reliability tier's fixtures (world, sandbox, refused, run_fb)

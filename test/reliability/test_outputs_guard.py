@@ -600,3 +600,19 @@ def test_real_disk_full_leaves_nothing(refused, world, tiny_disk):
     )
     assert str(tiny_disk) in msg and "Traceback" not in msg
     assert sorted(p.name for p in tiny_disk.iterdir()) == before
+
+
+def test_unit_output_onto_the_unit_layer(refused, world, tmp_path):
+    """Feature-sink outputs are guarded and staged like the others."""
+    from shapely.geometry import box
+    from test_evaluate_units import write_polygons
+
+    with rasterio.open(world["stack"]) as ds:
+        b, wkt = ds.bounds, ds.crs.to_wkt()
+    units = write_polygons(tmp_path / "units.gpkg", wkt, [box(b.left, b.bottom, b.right, b.top)])
+    refused(
+        "lsm_aggregate_units",
+        {"SUSCEPTIBILITY": world["cf_zoning"], "UNITS": units, "OUTPUT": units},
+        "would overwrite the input",
+        tmp_path,
+    )
