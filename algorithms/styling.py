@@ -23,15 +23,21 @@ _HEAD = (
 _TAIL = "</pipe>\n<blendMode>0</blendMode>\n</qgis>\n"
 
 
+def zone_label(z: int, breaks: list[float] | None, prefix: str = "") -> str:
+    """Legend label of zone ``z`` (1..5), with its thresholds when known ("Low (0.2 – 0.4)")."""
+    label = ZONE_NAMES[z - 1]
+    if breaks:
+        lo = f"{breaks[z - 2]:.3g}" if z > 1 else "min"
+        hi = f"{breaks[z - 1]:.3g}" if z < 5 else "max"
+        label += f" ({prefix}{lo} – {hi})"
+    return label
+
+
 def zoning_qml(breaks: list[float] | None, title: str = "") -> str:
     """Paletted 5-class style whose legend labels carry the class thresholds."""
     entries = []
     for z in range(1, 6):
-        label = ZONE_NAMES[z - 1]
-        if breaks:
-            lo = f"{breaks[z - 2]:.3g}" if z > 1 else "min"
-            hi = f"{breaks[z - 1]:.3g}" if z < 5 else "max"
-            label += f" ({lo} – {hi})"
+        label = zone_label(z, breaks)
         entries.append(f'<paletteEntry value="{z}" color="{ZONE_COLOURS[z - 1]}" label="{escape(label)}" alpha="255"/>')
     return (
         _HEAD + '<rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">'
@@ -118,11 +124,7 @@ def unit_zones_qml(breaks: list[float] | None, field: str = "ls_zone", statistic
         QgsRendererCategory(0, QgsFillSymbol.createSimple({"color": "#bdbdbd", "outline_color": "#636363"}), "no data")
     ]
     for z in range(1, 6):
-        label = ZONE_NAMES[z - 1]
-        if breaks:
-            lo = f"{breaks[z - 2]:.3g}" if z > 1 else "min"
-            hi = f"{breaks[z - 1]:.3g}" if z < 5 else "max"
-            label += f" ({statistic} {lo} – {hi})"
+        label = zone_label(z, breaks, f"{statistic} ")
         sym = QgsFillSymbol.createSimple(
             {"color": ZONE_COLOURS[z - 1], "outline_color": "#4d4d4d", "outline_width": "0.2"}
         )
@@ -137,15 +139,14 @@ def _stable_xml(text: str) -> str:
     """The same QML text on every run: Qt writes attributes in a random (hash) order."""
     import xml.etree.ElementTree as ET
 
-    root = ET.fromstring(
-        text.split("?>", 1)[-1].replace("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>", "")
-    )
+    doctype = _HEAD.split("\n", 1)[0]
+    root = ET.fromstring(text.split("?>", 1)[-1].replace(doctype, ""))
     for el in root.iter():
         items = sorted(el.attrib.items())
         el.attrib.clear()
         el.attrib.update(items)
     root.set("version", "3.22")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"
+    return doctype + "\n" + ET.tostring(root, encoding="unicode") + "\n"
 
 
 #: the styles shipped in resources/styles, from the same functions the algorithms use, so the

@@ -203,6 +203,13 @@ def sample_absences(
     return Samples(all_r, all_c, x, y, label, is_test, blk)
 
 
+def block_keys(x: np.ndarray, y: np.ndarray, block_m: float) -> np.ndarray:
+    """One integer per square spatial block of side ``block_m`` (map units) holding each point."""
+    bx = np.floor(np.asarray(x) / block_m).astype(np.int64)
+    by = np.floor(np.asarray(y) / block_m).astype(np.int64)
+    return bx * 1_000_003 + by
+
+
 def split_samples(
     x: np.ndarray, y: np.ndarray, label: np.ndarray, cfg: SamplingConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -213,9 +220,7 @@ def split_samples(
     classes are represented. Random: a stratified random split.
     """
     rng = np.random.default_rng(cfg.seed)
-    bx = np.floor(x / cfg.block_size_m).astype(np.int64)
-    by = np.floor(y / cfg.block_size_m).astype(np.int64)
-    _, blk = np.unique(bx * 1_000_003 + by, return_inverse=True)
+    _, blk = np.unique(block_keys(x, y, cfg.block_size_m), return_inverse=True)
     if cfg.split is SplitMethod.RANDOM:
         is_test = np.zeros(label.size, bool)
         for cls in (0, 1):

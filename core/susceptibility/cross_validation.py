@@ -30,6 +30,7 @@ from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.io import valid_mask
 from ..runtime import pick_device
+from ..sampling.absences import block_keys
 from .dataset import SampleSet, read_patches, read_series, series_for
 from .evaluate import METRICS, degenerate_flags, metrics
 from .models import DEEP_MODELS, DISPLAY, DeepHP
@@ -138,9 +139,7 @@ def make_folds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fold of each sample: whole blocks (or user groups) dealt to ``k`` folds, balanced by landslides."""
     if groups is None:
-        bx = np.floor(x / block_m).astype(np.int64)
-        by = np.floor(y / block_m).astype(np.int64)
-        _, grp = np.unique(bx * 1_000_003 + by, return_inverse=True)
+        _, grp = np.unique(block_keys(x, y, block_m), return_inverse=True)
     else:
         _, grp = np.unique(np.asarray(groups).astype(str), return_inverse=True)
     n_groups = int(grp.max()) + 1
@@ -191,7 +190,7 @@ def choose_block(
     why = "the factors' correlation range" if rng >= min_block_m else "one patch footprint (larger than the range)"
     block = target
     while True:
-        n = np.unique(np.floor(x / block).astype(np.int64) * 1_000_003 + np.floor(y / block).astype(np.int64)).size
+        n = np.unique(block_keys(x, y, block)).size
         if n >= 2 * k or block < 1:
             break
         block *= 0.8
@@ -395,10 +394,8 @@ def _cell_folds(cx, cy, prep, folds, grp, block, by_groups: bool) -> np.ndarray:
 
         _, i = cKDTree(np.c_[prep.x, prep.y]).query(np.c_[cx, cy], k=1)
         return folds[i]
-    key = lambda x, y: np.floor(x / block).astype(np.int64) * 1_000_003 + np.floor(y / block).astype(np.int64)  # noqa: E731
-    sample_keys = key(prep.x, prep.y)
-    fold_of_key = dict(zip(sample_keys.tolist(), folds.tolist()))
-    return np.array([fold_of_key.get(k, -1) for k in key(cx, cy).tolist()], np.int64)
+    fold_of_key = dict(zip(block_keys(prep.x, prep.y, block).tolist(), folds.tolist()))
+    return np.array([fold_of_key.get(k, -1) for k in block_keys(cx, cy, block).tolist()], np.int64)
 
 
 def _cells_set(prep, stack: str, temporal_stack: str | None, rows, cols, cfg) -> SampleSet:
@@ -414,7 +411,7 @@ def _cells_set(prep, stack: str, temporal_stack: str | None, rows, cols, cfg) ->
 
 def cv_rows(res: CVResult) -> tuple[list[str], list[list[str]]]:
     """The CV comparison table: one row per model (pooled AUC + CI, fold mean +- sd, prediction rate + CI)."""
-    from .rates import RateCurve, chance_note
+    from .rates import auc_reading
 
     head = ["model", "AUC (pooled)", "AUC 95% CI", "AUC folds mean", "AUC folds sd", "prediction-rate AUC",
             "prediction-rate 95% CI", "reading"]  # fmt: skip
@@ -422,7 +419,7 @@ def cv_rows(res: CVResult) -> tuple[list[str], list[list[str]]]:
     rows = []
     for m in res.models:
         mean, sd = m.mean_sd("AUC")
-        reading = chance_note(RateCurve("", [], [], m.rate_auc, m.rate_ci, 0, 0))
+        reading = auc_reading(m.rate_auc, m.rate_ci)
         rows.append(
             [
                 DISPLAY[m.kind],

@@ -79,8 +79,10 @@ class MapEvaluation:
 def landslide_values(raster: str, ls: LandslideSet, area=None) -> np.ndarray:
     """Raster values at landslide points and at every cell (centre) inside landslide polygons.
 
-    Polygons count with their area (all their cells), as in area-based success-rate curves.
-    Cells that are nodata, or outside the evaluated ``area`` mask function, are dropped.
+    Polygons count with their area (all their cells), as in area-based success-rate curves;
+    their cells outside the evaluated ``area`` mask function are dropped. Points are sampled as
+    they are (a set evaluated against an area was already restricted to it by location); nodata
+    cells are dropped.
     """
     vals: list[np.ndarray] = []
     with rasterio.open(raster) as ds:
@@ -88,14 +90,9 @@ def landslide_values(raster: str, ls: LandslideSet, area=None) -> np.ndarray:
         if ls.points is not None and len(ls.points.x):
             rows, cols = grid.rowcol(ls.points.x, ls.points.y)
             inside = grid.inside(rows, cols)
-            for r, c in zip(rows[inside], cols[inside]):
-                win = Window(int(c), int(r), 1, 1)
-                v = ds.read(1, window=win)
-                ok = valid_mask(v, ds.nodata)
-                if area is not None:
-                    ok &= area(win)
-                if ok[0, 0]:
-                    vals.append(v[0])
+            xy = zip(ls.points.x[inside], ls.points.y[inside])
+            v = np.array([s[0] for s in ds.sample(xy, indexes=1)], dtype=np.float64)
+            vals.append(v[valid_mask(v, ds.nodata)])
         for g in ls.polygons:
             if g is None or g.is_empty:
                 continue

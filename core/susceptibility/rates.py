@@ -215,15 +215,20 @@ def zone_densities(
     return rows
 
 
-def chance_note(curve: RateCurve) -> str:
-    """Plain words for a rate AUC, shown in the product next to the number."""
-    lo, hi = curve.auc_ci
+def auc_reading(auc: float, ci: tuple[float, float]) -> str:
+    """Plain words for an AUC and its 95 % interval, shown in the product next to the number."""
+    lo, hi = ci
     if np.isfinite(lo) and lo <= 0.5 <= hi:
         return "not distinguishable from chance (the 95 % interval contains 0.5)"
-    if curve.auc < 0.6:
+    if auc < 0.6:
         return "weak: close to chance"
-    if curve.auc < 0.7:
+    if auc < 0.7:
         return "modest"
-    if curve.auc < 0.8:
+    if auc < 0.8:
         return "useful"
     return "strong"
+
+
+def chance_note(curve: RateCurve) -> str:
+    """:func:`auc_reading` of a rate curve."""
+    return auc_reading(curve.auc, curve.auc_ci)
