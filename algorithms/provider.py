@@ -11,6 +11,7 @@ from .base import RESOURCES
 def algorithm_classes() -> list:
     """All algorithm classes, in toolbox order."""
     from .crack_evaluate import CrackEvaluateAlgorithm
+    from .crack_evaluate_scene import CrackEvaluateSceneAlgorithm
     from .crack_gradcam import CrackGradcamAlgorithm
     from .crack_predict import CrackPredictAlgorithm
     from .crack_tile import CrackTileAlgorithm
@@ -38,6 +39,7 @@ def algorithm_classes() -> list:
         CrackPredictAlgorithm,
         CrackGradcamAlgorithm,
         CrackEvaluateAlgorithm,
+        CrackEvaluateSceneAlgorithm,
     ]
     return classes
 

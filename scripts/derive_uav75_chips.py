@@ -2,14 +2,17 @@
 
 Each 512 x 512 photo gives four non-overlapping chips (offsets 0 and 285). A chip is ``crack`` when
 its label has at least ``MIN_CRACK_PX`` crack pixels (white, 255,255,255), ``no_crack`` when it has
-none; chips in between are ambiguous and skipped. Usage:
+none; chips in between are ambiguous and skipped. ``--splits`` chooses UAV75's own photo splits:
+the training chips come from ``train`` and ``val`` only, so the 15 ``test`` photos stay unseen and
+make the demo scene (``derive_uav75_scene.py``) and the held-out chip set. Usage:
 
-    python scripts/derive_uav75_chips.py ../shared/data/uav75_drone_crack_segmentation sample_data/uav75_chips
+    python scripts/derive_uav75_chips.py SRC sample_data/uav75_chips --splits train val
+    python scripts/derive_uav75_chips.py SRC sample_data/uav75_test_chips --splits test
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +21,23 @@ from PIL import Image
 CHIP, OFFSETS, MIN_CRACK_PX = 227, (0, 285), 150
 
 
-def main(src: str, dst: str) -> None:
+def crack_mask(label_path: Path) -> np.ndarray:
+    """Crack pixels of a UAV75 label (white; grey planking and black background are not cracks)."""
+    return np.all(np.asarray(Image.open(label_path).convert("RGB")) == 255, axis=2)
+
+
+def label_of(photo: Path, src: Path, split: str) -> Path:
+    """The label image of a photo (same stem, in ``<split>_lab``)."""
+    return next((src / f"{split}_lab").glob(photo.stem + ".*"))
+
+
+def main(src: str, dst: str, splits: list[str]) -> None:
     """Write chips into ``dst/crack`` and ``dst/no_crack``; print the counts."""
     counts = {"crack": 0, "no_crack": 0, "skipped": 0}
-    for split in ("train", "val", "test"):
+    for split in splits:
         for img_path in sorted((Path(src) / f"{split}_img").glob("*")):
-            lab_path = next((Path(src) / f"{split}_lab").glob(img_path.stem + ".*"))
             img = np.asarray(Image.open(img_path).convert("RGB"))
-            lab = np.asarray(Image.open(lab_path).convert("RGB"))
-            crack = np.all(lab == 255, axis=2)
+            crack = crack_mask(label_of(img_path, Path(src), split))
             for r in OFFSETS:
                 for c in OFFSETS:
                     n = int(crack[r : r + CHIP, c : c + CHIP].sum())
@@ -42,4 +53,9 @@ def main(src: str, dst: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src")
+    ap.add_argument("dst")
+    ap.add_argument("--splits", nargs="+", default=["train", "val"], choices=["train", "val", "test"])
+    a = ap.parse_args()
+    main(a.src, a.dst, a.splits)

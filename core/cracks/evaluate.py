@@ -66,7 +66,7 @@ def labelled_images(
     return paths, np.asarray(labels)
 
 
-def _metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     yhat = p >= threshold
@@ -87,12 +87,20 @@ def _metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]
     }
 
 
-def _intervals(y, p, threshold, n_boot, seed) -> dict[str, tuple[float, float]]:
+def bootstrap_intervals(
+    y, p, threshold, n_boot, seed, groups: np.ndarray | None = None
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap; with ``groups``, whole groups are resampled (overlapping or neighbouring
+    chips are not independent, and resampling them one by one would make the interval too narrow)."""
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {}
+    if groups is None:
+        groups = np.arange(y.size)
+    names, inverse = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inverse == g) for g in range(names.size)]
     for _ in range(n_boot):
-        i = rng.integers(0, y.size, y.size)
-        for k, v in _metrics(y[i], p[i], threshold).items():
+        i = np.concatenate([members[g] for g in rng.integers(0, names.size, names.size)])
+        for k, v in classification_metrics(y[i], p[i], threshold).items():
             draws.setdefault(k, []).append(v)
     out = {}
     for k, v in draws.items():
@@ -140,8 +148,8 @@ def evaluate_images(
     progress = progress or NullProgress()
     paths, y = labelled_images(folder, positives, negatives)
     p = score_images(card_path, paths, device=device, progress=progress)
-    met = _metrics(y, p, threshold)
-    ci = _intervals(y, p, threshold, n_boot, seed)
+    met = classification_metrics(y, p, threshold)
+    ci = bootstrap_intervals(y, p, threshold, n_boot, seed)
     yhat = p >= threshold
     confusion = [[int(((y == t) & (yhat == q)).sum()) for q in (0, 1)] for t in (0, 1)]
     if out_csv:
@@ -160,22 +168,36 @@ def evaluate_images(
             for it, i in zip(items, worst):
                 it["name"] = f"{'false_negative' if y[i] == 1 else 'false_positive'}_{Path(paths[i]).name}"
             gallery = gradcam_overlays(items, gallery_dir)
-    write_text_atomic(out_html, _report(card_path, paths, y, p, met, ci, confusion, threshold, gallery, out_html))
+    title = f"Crack model {Path(card_path).name} on {len(paths)} images"
+    write_text_atomic(out_html, report_html(title, y, met, ci, confusion, threshold, gallery, out_html))
     return CrackEvaluation(met, ci, confusion, paths, y, p, out_html, out_csv, gallery)
 
 
-def _report(card_path, paths, y, p, met, ci, confusion, threshold, gallery, out_html) -> str:
+def report_html(
+    title: str,
+    y: np.ndarray,
+    met: dict[str, float],
+    ci: dict[str, tuple[float, float]],
+    confusion: list[list[int]],
+    threshold: float,
+    gallery: list[str],
+    out_html: str,
+    notes: list[str] | None = None,
+    unit: str = "images",
+    resampled: str = "images",
+) -> str:
+    """The evaluation page: warnings first (chance, one class), metrics with intervals, confusion, gallery."""
     e = html.escape
     rows = "".join(
         f"<tr><td>{e(k)}</td><td><b>{v:.3f}</b></td><td>{ci[k][0]:.3f} – {ci[k][1]:.3f}</td></tr>"
         for k, v in met.items()
     )
     n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
-    notes = []
+    notes = list(notes or [])
     if n_pos == 0:
-        notes.append("Only crack-free images: the false-positive rate is the figure to read.")
+        notes.append(f"Only crack-free {unit}: the false-positive rate is the figure to read.")
     if n_neg == 0:
-        notes.append("Only crack images: recall is the figure to read.")
+        notes.append(f"Only crack {unit}: recall is the figure to read.")
     if np.isfinite(met["roc_auc"]) and ci["roc_auc"][0] <= 0.5 <= ci["roc_auc"][1]:
         notes.append("ROC AUC is not distinguishable from chance (its 95 % interval contains 0.5).")
     base = Path(out_html).parent
@@ -186,9 +208,9 @@ def _report(card_path, paths, y, p, met, ci, confusion, threshold, gallery, out_
     )
     return (
         "<html><head><meta charset='utf-8'><title>Crack model evaluation</title></head><body>"
-        f"<h2>Crack model {e(Path(card_path).name)} on {len(paths)} images ({n_pos} crack, {n_neg} crack-free)</h2>"
+        f"<h2>{e(title)} ({n_pos} crack, {n_neg} crack-free {e(unit)})</h2>"
         + "".join(f"<p style='color:#b00'>{e(n)}</p>" for n in notes)
-        + f"<p>Threshold {threshold:g}; intervals: percentile bootstrap over images (1000 resamples).</p>"
+        + f"<p>Threshold {threshold:g}; intervals: percentile bootstrap over {e(resampled)} (1000 resamples).</p>"
         "<table border='1' cellspacing='0' cellpadding='4'><tr><th>metric</th><th>value</th><th>95 % CI</th></tr>"
         f"{rows}</table><h3>Confusion (rows: true no crack / crack; columns: predicted)</h3>"
         f"<table border='1' cellspacing='0' cellpadding='4'><tr><td>{confusion[0][0]}</td><td>{confusion[0][1]}</td>"

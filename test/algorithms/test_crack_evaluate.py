@@ -28,7 +28,7 @@ def test_crack_evaluate_labelled_folder(run_alg, world, tmp_path):
     assert rows[0] == "image,label,probability,predicted,correct" and len(rows) == 1 + 24
     wrong = sum(1 for row in rows[1:] if row.endswith(",0"))
     page = Path(r["OUTPUT_HTML"]).read_text()
-    assert "roc_auc" in page and "95 % CI" in page and "24 images (12 crack, 12 crack-free)" in page
+    assert "roc_auc" in page and "95 % CI" in page and "24 images (12 crack, 12 crack-free images)" in page
     pngs = list((tmp_path / "gallery").glob("*.png"))
     assert len(pngs) == min(3, wrong)
     assert all(p.name.startswith(("gradcam_false_negative", "gradcam_false_positive")) for p in pngs)
@@ -84,3 +84,98 @@ def test_cli_crack_evaluate_and_map_evaluate(run_alg, world, tmp_path):
              "--split-field", "split")  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     assert "held out (split = test): AUC" in r.stdout and (tmp_path / "e.html").exists()
+
+
+def _labels_like(ortho: str, path: Path, crack_rows: slice) -> str:
+    """A label raster on the orthomosaic's grid with crack pixels in the given image rows."""
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(ortho) as src:
+        prof = {**src.profile, "count": 1, "dtype": "uint8", "nodata": None}
+        lab = np.zeros((src.height, src.width), np.uint8)
+    lab[crack_rows, :] = 1
+    with rasterio.open(path, "w", **prof) as d:
+        d.write(lab, 1)
+    return str(path)
+
+
+def test_crack_evaluate_scene_truth_from_pixel_labels(run_alg, world, tmp_path):
+    """Chip truth follows the pixel counts exactly: crack rows 40-41 across the image make the chips of
+    chip row 0 (pixels 0-47) crack chips when they hold >= min crack pixels, and chip row 1 crack-free."""
+    import csv
+
+    pred = run_alg(
+        "crack_predict",
+        {
+            "MODEL": world["crack_card"],
+            "INPUT": world["ortho"],
+            "CHIP_PX": 48,
+            "STRIDE_PX": 48,
+            "MASK_UNFAMILIAR": False,
+            "OUTPUT": str(tmp_path / "p.tif"),
+            "CHIPS": str(tmp_path / "chips.gpkg"),
+        },
+    )
+    labels = _labels_like(world["ortho"], tmp_path / "lab.tif", slice(40, 42))
+    r = run_alg(
+        "crack_evaluate_scene",
+        {
+            "CHIPS": pred["CHIPS"],
+            "LABELS": labels,
+            "MIN_CRACK_PX": 60,
+            "INCLUDE_UNFAMILIAR": True,
+            "OUTPUT_HTML": str(tmp_path / "scene.html"),
+            "CHIPS_CSV": str(tmp_path / "scene.csv"),
+        },
+    )
+    rows = list(csv.DictReader(open(r["CHIPS_CSV"])))
+    assert rows, "no chip rows"
+    for row in rows:
+        n = int(row["crack_pixels"])
+        # a chip of chip row 0 spans image rows 0-47 and so holds 2 label rows x its valid width
+        assert n == (96 if row["row"] == "0" else 0)
+        assert row["label"] == ("1" if n >= 60 else "0")
+    page = Path(r["OUTPUT_HTML"]).read_text()
+    n_pos = sum(row["label"] == "1" for row in rows)
+    assert f"({n_pos} crack, {len(rows) - n_pos} crack-free chips)" in page and "95 % CI" in page
+    # the same chips with a stricter rule: every crack chip becomes ambiguous, so one class is left
+    r2 = run_alg(
+        "crack_evaluate_scene",
+        {
+            "CHIPS": pred["CHIPS"],
+            "LABELS": labels,
+            "MIN_CRACK_PX": 200,
+            "INCLUDE_UNFAMILIAR": True,
+            "OUTPUT_HTML": str(tmp_path / "scene2.html"),
+        },
+    )
+    page2 = Path(r2["OUTPUT_HTML"]).read_text()
+    assert f"{n_pos} ambiguous chip(s)" in page2 and "Only crack-free chips" in page2
+
+
+def test_crack_evaluate_scene_refuses_labels_elsewhere(run_alg, world, tmp_path):
+    """Labels that do not overlap the chips are refused with a sentence; no report is left."""
+    import rasterio
+    from qgis.core import QgsProcessingException
+
+    pred = run_alg(
+        "crack_predict",
+        {
+            "MODEL": world["crack_card"],
+            "INPUT": world["ortho"],
+            "CHIP_PX": 48,
+            "STRIDE_PX": 48,
+            "OUTPUT": str(tmp_path / "p.tif"),
+            "CHIPS": str(tmp_path / "chips.gpkg"),
+        },
+    )
+    labels = _labels_like(world["ortho"], tmp_path / "lab.tif", slice(40, 42))
+    with rasterio.open(labels, "r+") as d:  # move the labels 1 km east
+        d.transform = d.transform * rasterio.Affine.translation(50000, 0)
+    with pytest.raises(QgsProcessingException, match="do not cover the same place"):
+        run_alg(
+            "crack_evaluate_scene",
+            {"CHIPS": pred["CHIPS"], "LABELS": labels, "OUTPUT_HTML": str(tmp_path / "x.html")},
+        )
+    assert not (tmp_path / "x.html").exists()
