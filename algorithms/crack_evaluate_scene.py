@@ -60,7 +60,9 @@ class CrackEvaluateSceneAlgorithm(LandslideAlgorithm):
             csv,
             seed=self.parameterAsInt(parameters, self.SEED, context),
         )
-        progress.log(f"{res.n_chips} labelled chips ({res.n_ambiguous} ambiguous, {res.n_unfamiliar} unfamiliar left out)")
+        progress.log(
+            f"{res.n_chips} labelled chips ({res.n_ambiguous} ambiguous, {res.n_unfamiliar} unfamiliar left out)"
+        )
         for k, v in res.metrics.items():
             lo, hi = res.intervals[k]
             progress.log(f"{k}: {v:.3f} (95 % CI {lo:.3f}-{hi:.3f})")
