@@ -7,6 +7,7 @@ from pathlib import Path
 from qgis.core import (
     QgsProcessingOutputFile,
     QgsProcessingOutputHtml,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
@@ -29,39 +30,11 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
     DISPLAY = "Train crack classifier"
     GROUP = "cracks"
     REQUIRES = ("torch", "torchvision", "sklearn", "PIL")
-    (
-        TARGET,
-        SOURCE,
-        ARCH,
-        EPOCHS,
-        BATCH,
-        LR,
-        INPUT_PX,
-        SE_R,
-        LOSS,
-        POS_FRACTION,
-        WEIGHTS,
-        SEED,
-        OUTPUT_FOLDER,
-        CARD,
-        METRICS,
-    ) = (
-        "TARGET_FOLDER",
-        "SOURCE_FOLDER",
-        "ARCHITECTURE",
-        "EPOCHS",
-        "BATCH_SIZE",
-        "LEARNING_RATE",
-        "INPUT_PX",
-        "SE_REDUCTION",
-        "LOSS",
-        "POSITIVE_FRACTION",
-        "IMAGENET_WEIGHTS",
-        "SEED",
-        "OUTPUT_FOLDER",
-        "MODEL_CARD",
-        "METRICS",
-    )
+    TARGET, SOURCE, INIT, HARD_NEG = "TARGET_FOLDER", "SOURCE_FOLDER", "INIT_MODEL", "HARD_NEGATIVES"
+    ARCH, EPOCHS, BATCH, LR, INPUT_PX = "ARCHITECTURE", "EPOCHS", "BATCH_SIZE", "LEARNING_RATE", "INPUT_PX"
+    PRE_EPOCHS, PRE_LR, FREEZE = "PRETRAIN_EPOCHS", "PRETRAIN_LR", "FREEZE"
+    SE_R, LOSS, POS_FRACTION, WEIGHTS, SEED = "SE_REDUCTION", "LOSS", "POSITIVE_FRACTION", "IMAGENET_WEIGHTS", "SEED"
+    OUTPUT_FOLDER, CARD, STAGE1, METRICS = "OUTPUT_FOLDER", "MODEL_CARD", "STAGE1_CARD", "METRICS"
 
     def initAlgorithm(self, config=None):  # noqa: D102
         d = CrackTrainConfig()
@@ -78,8 +51,42 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
                 optional=True,
             )
         )
+        self.add(
+            QgsProcessingParameterFile(
+                self.INIT, "Start from a crack model card (fine-tune it)", extension="json", optional=True
+            )
+        )
+        self.add(
+            QgsProcessingParameterFile(
+                self.HARD_NEG,
+                "Hard negatives: crack-free images of the target imagery (added to no_crack)",
+                QgsProcessingParameterFile.Folder,
+                optional=True,
+            )
+        )
         self.add(QgsProcessingParameterEnum(self.ARCH, "Architecture", ARCH_NAMES, defaultValue=2))
         self.add(QgsProcessingParameterNumber(self.EPOCHS, "Maximum epochs", defaultValue=d.epochs, minValue=1))
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.FREEZE, "Freeze conv1..layer3 when fine-tuning a pretrained network (paper)", d.freeze
+            )
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.PRE_EPOCHS, "Pretraining epochs (0 = as fine-tuning)", defaultValue=0, minValue=0
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.PRE_LR,
+                "Pretraining learning rate (0 = as fine-tuning)",
+                QgsProcessingParameterNumber.Double,
+                0.0,
+                minValue=0.0,
+            ),
+            advanced=True,
+        )
         self.add(
             QgsProcessingParameterNumber(self.BATCH, "Batch size", defaultValue=d.batch_size, minValue=2), advanced=True
         )
@@ -120,6 +127,7 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
         self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder"))
         self.addOutput(QgsProcessingOutputFile(self.CARD, "Model card"))
+        self.addOutput(QgsProcessingOutputFile(self.STAGE1, "Pretraining-stage model card"))
         self.addOutput(QgsProcessingOutputHtml(self.METRICS, "Test metrics"))
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
@@ -134,6 +142,9 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
             positive_fraction=self.parameterAsDouble(parameters, self.POS_FRACTION, context),
             imagenet_weights=self.parameterAsFile(parameters, self.WEIGHTS, context) or None,
             seed=self.parameterAsInt(parameters, self.SEED, context),
+            pretrain_epochs=self.parameterAsInt(parameters, self.PRE_EPOCHS, context) or None,
+            pretrain_lr=self.parameterAsDouble(parameters, self.PRE_LR, context) or None,
+            freeze=self.parameterAsBool(parameters, self.FREEZE, context),
         )
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         source = self.parameterAsFile(parameters, self.SOURCE, context) or None
@@ -156,7 +167,14 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
             )
 
         card, m = train_crack_model(
-            self.parameterAsFile(parameters, self.TARGET, context), out, cfg, source, progress, on_epoch
+            self.parameterAsFile(parameters, self.TARGET, context),
+            out,
+            cfg,
+            source,
+            progress,
+            on_epoch,
+            init_card=self.parameterAsFile(parameters, self.INIT, context) or None,
+            hard_negatives=self.parameterAsFile(parameters, self.HARD_NEG, context) or None,
         )
         events.publish(
             "confusion", algorithm=self.NAME, model=Path(card).stem, matrix=m["confusion"], labels=["no crack", "crack"]
@@ -167,4 +185,8 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
             html, f"<html><body><h2>{cfg.arch} test metrics</h2><table border='1'>{rows}</table></body></html>"
         )
         progress.log(", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, float)))
-        return {self.OUTPUT_FOLDER: out, self.CARD: card, self.METRICS: html}
+        result = {self.OUTPUT_FOLDER: out, self.CARD: card, self.METRICS: html}
+        stage1 = Path(card).with_name(Path(card).stem + "_stage1.json")
+        if source and stage1.exists():
+            result[self.STAGE1] = str(stage1)
+        return result

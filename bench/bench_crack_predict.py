@@ -60,7 +60,7 @@ def make_card(out: Path, arch: str) -> Path:
     import torch
 
     from core.cracks.models import CLASSES, build_model
-    from core.cracks.train import IMAGENET_MEAN, IMAGENET_STD
+    from core.cracks.preprocess import RECIPE
     from core.model_card import ModelCard
 
     out.mkdir(parents=True, exist_ok=True)
@@ -71,7 +71,7 @@ def make_card(out: Path, arch: str) -> Path:
         architecture=arch,
         weights_file=f"{arch}.pt",
         inputs={"input_px": 227},
-        normalisation={"mean": IMAGENET_MEAN, "std": IMAGENET_STD},
+        normalisation=dict(RECIPE),
         classes=list(CLASSES),
         hyperparameters={"se_reduction": 16, "dropout": 0.5},
     )

@@ -59,8 +59,14 @@ def main(src: str, dst: str) -> None:
         "blockysize": 256,
     }
     with rasterio.open(
-        out / "scene_rgb.tif", "w", count=3, dtype="uint8", compress="jpeg", jpeg_quality=90,
-        photometric="ycbcr", **common,
+        out / "scene_rgb.tif",
+        "w",
+        count=3,
+        dtype="uint8",
+        compress="jpeg",
+        jpeg_quality=90,
+        photometric="ycbcr",
+        **common,
     ) as d:
         d.write(rgb)
     with rasterio.open(out / "crack_labels.tif", "w", count=1, dtype="uint8", compress="deflate", **common) as d:

@@ -21,9 +21,9 @@ from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, check
 from ..raster.io import write_csv_atomic, write_text_atomic
 from ..runtime import pick_device
+from .images import find_images, image_files, open_rgb
 from .predict import gradcam_chips, gradcam_overlays, load_crack_model
 from .preprocess import model_input
-from .train import IMAGE_SUFFIXES, check_image, find_images, open_rgb
 
 
 @dataclass
@@ -54,11 +54,7 @@ def labelled_images(
     for root, lab in ((positives, 1), (negatives, 0)):
         if not root:
             continue
-        files = sorted(str(p) for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise InvalidInputError(f"{root} holds no image ({', '.join(sorted(IMAGE_SUFFIXES))}).")
-        for f in files:
-            check_image(f)
+        files = image_files(root)
         paths += files
         labels += [lab] * len(files)
     if not paths:

@@ -157,4 +157,3 @@ def evaluate_scene(
         ),
     )
     return SceneEvaluation(met, ci, confusion, int(use.sum()), n_amb, n_odd, y, p, out_html)
-

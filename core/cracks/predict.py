@@ -268,7 +268,7 @@ def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = Tru
 
 def gradcam_chips(card_path: str, images: list[str], device: str = "cpu") -> list[dict]:
     """Chip, Grad-CAM heatmap (0..1) and crack probability of each image, at the model's input size."""
-    from .train import open_rgb
+    from .images import open_rgb
 
     dev = pick_device(device)
     m = load_crack_model(card_path, dev)

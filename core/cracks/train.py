@@ -5,9 +5,8 @@ paper's two-stage transfer learning (pretrain on a source set, fine-tune with co
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +19,9 @@ from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, check
 from ..runtime import pick_device, seed_everything
 from .domain import fit_domain, image_features
+from .images import ImageDataset, ImageSet, load_image_set, photo_id
 from .models import CLASSES, build_model, freeze_for_finetuning
 from .preprocess import RECIPE, training_transforms
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
-#: accepted folder names per class (our names first, then the Özgenel dataset's)
-CLASS_FOLDERS = {"crack": ("crack", "positive"), "no_crack": ("no_crack", "negative")}
 
 
 @dataclass(frozen=True)
@@ -49,149 +45,24 @@ class CrackTrainConfig:
     seed: int = 42
     device: str = "auto"
     max_images_per_class: int | None = None
+    #: stage one (pretraining on the source set) settings; None = the same as the fine-tuning stage
+    pretrain_epochs: int | None = None
+    pretrain_lr: float | None = None
+    #: freeze conv1..layer3 (CNN: the first two conv blocks) when fine-tuning a pretrained network (paper)
+    freeze: bool = True
 
-
-@dataclass
-class ImageSet:
-    """Paths and labels (1 = crack) with the split each image belongs to."""
-
-    paths: list[str]
-    labels: np.ndarray
-    split: np.ndarray  # "train", "val", "test"
-    groups: list[str] = field(default_factory=list)
-
-
-def find_images(root: str, max_per_class: int | None = None, seed: int = 0) -> tuple[list[str], np.ndarray, list[str]]:
-    """Images under ``root/<class>/[subtype/]*`` with labels and sub-type groups."""
-    base = Path(root)
-    paths, labels, groups = [], [], []
-    found = {}
-    for cls, names in CLASS_FOLDERS.items():
-        dirs = [d for d in base.iterdir() if d.is_dir() and d.name.lower() in names] if base.is_dir() else []
-        files = sorted(p for d in dirs for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if max_per_class and len(files) > max_per_class:
-            rng = np.random.default_rng(seed)
-            files = [files[i] for i in sorted(rng.choice(len(files), max_per_class, replace=False))]
-        found[cls] = len(files)
-        for f in files:
-            paths.append(str(f))
-            labels.append(1 if cls == "crack" else 0)
-            groups.append(f"{cls}/{f.parent.name}")
-    for p in paths:
-        check_image(p)
-    missing = [c for c, n in found.items() if n == 0]
-    if missing:
-        raise InvalidInputError(
-            f"{root} has no images for class(es) {missing}. Put images in sub-folders 'crack/' and 'no_crack/' "
-            "(or 'Positive/' and 'Negative/'); both classes are needed."
+    def stage_one(self) -> CrackTrainConfig:
+        """The settings of the pretraining stage."""
+        return replace(
+            self,
+            epochs=self.pretrain_epochs or self.epochs,
+            lr=self.pretrain_lr or self.lr,
         )
-    return paths, np.asarray(labels), groups
-
-
-#: fewest images per class that can fill three splits with something to learn and to test on
-MIN_IMAGES_PER_CLASS = 5
-
-#: chips cut from one photo are named ``<photo>_r<row>_c<col>`` (scripts/derive_uav75_chips.py)
-_CHIP_NAME = re.compile(r"^(?P<photo>.+?)_r\d+_c\d+$")
-
-
-def photo_id(path: str) -> str:
-    """The source photo of a chip image (its folder + the name before ``_r<row>_c<col>``), else the image."""
-    p = Path(path)
-    m = _CHIP_NAME.match(p.stem)
-    return f"{p.parent.name}/{m.group('photo') if m else p.stem}"
-
-
-def stratified_split(
-    labels: np.ndarray,
-    groups: list[str],
-    fractions: tuple[float, float, float],
-    seed: int,
-    photos: list[str] | None = None,
-) -> np.ndarray:
-    """Train/val/test labels per image, stratified by class *and* sub-type folder (7:2:1 by default).
-
-    With ``photos``, whole source photos go to one split (chips of one photo share light, texture
-    and often the same crack: splitting them would leak). A class folder with fewer than three
-    photos falls back to single images (nothing else can make three splits of it).
-    """
-    rng = np.random.default_rng(seed)
-    split = np.empty(labels.size, dtype=object)
-    for g in sorted(set(groups)):
-        idx = np.array([i for i, gg in enumerate(groups) if gg == g])
-        units = [photos[i] for i in idx] if photos is not None else [str(i) for i in idx]
-        names = sorted(set(units))
-        if len(names) < 3:
-            units, names = [str(i) for i in idx], [str(i) for i in idx]
-        order = rng.permutation(len(names))
-        members = {n: [] for n in names}
-        for i, u in zip(idx, units):
-            members[u].append(i)
-        cut_tr, cut_va = fractions[0] * idx.size, (fractions[0] + fractions[1]) * idx.size
-        done = 0
-        for k, o in enumerate(order):
-            part = members[names[o]]
-            left = len(order) - k
-            if done < cut_tr - 1e-9 and left > 2:
-                name = "train"
-            elif done < cut_va - 1e-9 and left > 1:
-                name = "val"
-            else:
-                name = "test"
-            split[part] = name
-            done += len(part)
-    return split
 
 
 def transforms(input_px: int, train: bool):
     """Training/evaluation transforms: :func:`preprocess.training_transforms` (one path everywhere)."""
     return training_transforms(input_px, train)
-
-
-#: PIL modes of 8-bit images; 16-bit ("I;16"), 32-bit ("I") and float ("F") images would be clipped
-#: to white by ``convert("RGB")`` and silently trained on.
-EIGHT_BIT_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
-
-
-def check_image(path: str) -> None:
-    """Refuse an unreadable or non-8-bit image, naming the file (reads the header only)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            mode = im.mode
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InvalidInputError(f"Cannot read image {path} ({exc}); remove or replace it.") from exc
-    if mode not in EIGHT_BIT_MODES:
-        raise InvalidInputError(
-            f"Image {path} is not an 8-bit image (PIL mode {mode}, e.g. 16-bit or float): the classifiers take "
-            "8-bit RGB. Convert it to 8-bit (e.g. gdal_translate -ot Byte -scale) or remove it."
-        )
-
-
-def open_rgb(path: str):
-    """An 8-bit image as a PIL RGB image, refused clearly if unreadable or not 8-bit."""
-    from PIL import Image
-
-    check_image(path)
-    try:
-        with Image.open(path) as im:
-            return im.convert("RGB")
-    except OSError as exc:  # truncated file: the header was fine, the pixels are not
-        raise InvalidInputError(f"Cannot read image {path} ({exc}); remove or replace it.") from exc
-
-
-class ImageDataset(torch.utils.data.Dataset):
-    """Reads images lazily; a corrupt file is a clear error naming the file."""
-
-    def __init__(self, paths: list[str], labels: np.ndarray, tf) -> None:
-        self.paths, self.labels, self.tf = paths, labels, tf
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int):
-        return self.tf(open_rgb(self.paths[i])), int(self.labels[i])
 
 
 class FocalLoss(nn.Module):
@@ -313,31 +184,67 @@ def _train_features(model: nn.Module, data: ImageSet, cfg: CrackTrainConfig) -> 
     return image_features(model, dl)
 
 
-def load_image_set(root: str, cfg: CrackTrainConfig) -> ImageSet:
-    """Find, subsample (imbalance experiment) and split an image folder."""
-    paths, labels, groups = find_images(root, cfg.max_images_per_class, cfg.seed)
-    if cfg.positive_fraction < 1.0:
-        rng = np.random.default_rng(cfg.seed)
-        pos = np.flatnonzero(labels == 1)
-        keep_pos = rng.choice(pos, max(2, int(round(cfg.positive_fraction * pos.size))), replace=False)
-        keep = np.sort(np.concatenate([np.flatnonzero(labels == 0), keep_pos]))
-        paths, labels, groups = [paths[i] for i in keep], labels[keep], [groups[i] for i in keep]
-    for c, name in ((1, "crack"), (0, "no_crack")):
-        n = int((labels == c).sum())
-        if n < MIN_IMAGES_PER_CLASS:
-            raise InvalidInputError(
-                f"{root}: class '{name}' has {n} image(s): too few for a train, validation and test split; "
-                f"add images (at least {MIN_IMAGES_PER_CLASS}, better about 10 or more per class)."
-            )
-    split = stratified_split(labels, groups, cfg.split, cfg.seed, [photo_id(p) for p in paths])
-    empty = [name for name in ("train", "val", "test") if not (split == name).any()]
-    if empty:
-        raise InvalidInputError(
-            f"{root}: {len(paths)} images leave the {' and '.join(empty)} split(s) empty with the "
-            f"{'/'.join(str(f) for f in cfg.split)} split; add images (at least about 10 per class) "
-            "or change the split fractions."
-        )
-    return ImageSet(paths, labels, split, groups)
+def _test_metrics(model: nn.Module, data: ImageSet, cfg: CrackTrainConfig) -> dict:
+    """Metrics on the test split of ``data`` (evaluation transforms)."""
+    te = data.split == "test"
+    dl = torch.utils.data.DataLoader(
+        ImageDataset([p for p, m in zip(data.paths, te) if m], data.labels[te], transforms(cfg.input_px, False)),
+        batch_size=cfg.batch_size,
+    )
+    return crack_metrics(*evaluate(model, dl, pick_device(cfg.device)))
+
+
+def _save_card(
+    model: nn.Module,
+    out: Path,
+    name: str,
+    cfg: CrackTrainConfig,
+    root: str,
+    data: ImageSet,
+    metrics: dict,
+    domain_sets: list[ImageSet],
+    training: dict,
+) -> str:
+    """Weights + card (domain statistics from the training images of ``domain_sets``)."""
+    domain = fit_domain(np.concatenate([_train_features(model, s, cfg) for s in domain_sets]))
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / f"{name}.pt")
+    card = ModelCard(
+        task="crack",
+        architecture=cfg.arch,
+        weights_file=f"{name}.pt",
+        inputs={"input_px": cfg.input_px, "bands": "RGB uint8", "se_reduction": cfg.se_reduction, "domain": domain},
+        normalisation=dict(RECIPE),
+        classes=list(CLASSES),
+        metrics={
+            "test": metrics,
+            "split": (
+                f"stratified {cfg.split} of {root}, whole source photos per split "
+                f"({len({photo_id(p) for p in data.paths})} photos); test images {int((data.split == 'test').sum())}"
+            ),
+        },
+        hyperparameters={k: v for k, v in asdict(cfg).items() if k not in ("device",)},
+        training=training,
+    )
+    card_path = out / f"{name}.json"
+    card.save(card_path)
+    return str(card_path)
+
+
+def start_from_card(card_path: str, cfg: CrackTrainConfig) -> tuple[nn.Module, CrackTrainConfig]:
+    """A crack card's network, to fine-tune further; the card decides architecture, input size and SE ratio."""
+    from .predict import load_crack_model
+
+    m = load_crack_model(card_path, torch.device("cpu"))
+    hp = m.card.hyperparameters
+    cfg = replace(
+        cfg,
+        arch=m.card.architecture,
+        input_px=int(m.card.inputs["input_px"]),
+        se_reduction=int(hp.get("se_reduction", cfg.se_reduction)),
+        dropout=float(hp.get("dropout", cfg.dropout)),
+    )
+    return m.model.train(), cfg
 
 
 def train_crack_model(
@@ -348,54 +255,64 @@ def train_crack_model(
     progress: Progress | None = None,
     on_epoch=None,
     name: str | None = None,
+    init_card: str | None = None,
+    hard_negatives: str | None = None,
 ) -> tuple[str, dict]:
-    """Train (optionally pretrain on ``source``, then fine-tune on ``target`` with conv1..layer3 frozen).
+    """Train a crack classifier; returns the model card path and the target test-split metrics.
 
-    Returns the model card path and the target test-split metrics.
+    Stages: with ``source``, pretrain on it (``cfg.stage_one()`` settings) and save that stage's own
+    card (``<name>_stage1``), so a later run can fine-tune from it without pretraining again
+    (``init_card``); then fine-tune on ``target`` with conv1..layer3 frozen (``cfg.freeze``). With
+    ``init_card`` instead, the network starts from that card's weights (architecture and input
+    size come from the card). Without either, the network trains on ``target`` from its
+    initialisation (random or local ImageNet weights).
     """
     progress = progress or NullProgress()
     from ..progress import SubProgress
 
+    if source and init_card:
+        raise InvalidInputError(
+            "Give either a source image folder to pretrain on or a model card to start from, not both "
+            "(a card from a pretraining run already holds that stage)."
+        )
     pick_device(cfg.device)  # an unusable device is refused before any work
     seed_everything(cfg.seed)  # before building: weight initialisation draws from torch's generator
-    model = build_model(cfg.arch, 2, cfg.se_reduction, cfg.dropout, cfg.imagenet_weights)
-    stages = {}
-    if source:
-        src = load_image_set(source, cfg)
-        model, h = fit(model, src, cfg, SubProgress(progress, 0, 0.5), on_epoch)
-        stages["pretrain"] = {"images": len(src.paths), "epochs_run": len(h["loss"])}
-        stages["trainable_after_freeze"] = len(freeze_for_finetuning(model))
-    tgt = load_image_set(target, cfg)
-    model, hist = fit(model, tgt, cfg, SubProgress(progress, 0.5 if source else 0, 1.0), on_epoch)
-    te = tgt.split == "test"
-    dl = torch.utils.data.DataLoader(
-        ImageDataset([p for p, m in zip(tgt.paths, te) if m], tgt.labels[te], transforms(cfg.input_px, False)),
-        batch_size=cfg.batch_size,
-    )
-    y, p = evaluate(model, dl, pick_device(cfg.device))
-    m = crack_metrics(y, p)
-    domain = fit_domain(np.concatenate([_train_features(model, s, cfg) for s in ([src, tgt] if source else [tgt])]))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    name = name or (cfg.arch + ("_tl" if source else ""))
-    torch.save(model.state_dict(), out / f"{name}.pt")
-    card = ModelCard(
-        task="crack",
-        architecture=cfg.arch,
-        weights_file=f"{name}.pt",
-        inputs={"input_px": cfg.input_px, "bands": "RGB uint8", "se_reduction": cfg.se_reduction, "domain": domain},
-        normalisation=dict(RECIPE),
-        classes=list(CLASSES),
-        metrics={
-            "test": m,
-            "split": (
-                f"stratified {cfg.split} of {target}, whole source photos per split "
-                f"({len({photo_id(p) for p in tgt.paths})} photos); test images {int(te.sum())}"
-            ),
-        },
-        hyperparameters={k: v for k, v in asdict(cfg).items() if k not in ("device",)},
-        training={"transfer": stages or None, "history": hist},
+    stages: dict = {}
+    domain_sets: list[ImageSet] = []
+    if init_card:
+        model, cfg = start_from_card(init_card, cfg)
+        stages["start"] = {"card": str(init_card)}
+    else:
+        model = build_model(cfg.arch, 2, cfg.se_reduction, cfg.dropout, cfg.imagenet_weights)
+    name = name or (cfg.arch + ("_tl" if source or init_card else ""))
+    if source:
+        s1 = cfg.stage_one()
+        src = load_image_set(source, s1)
+        model, h = fit(model, src, s1, SubProgress(progress, 0, 0.5), on_epoch)
+        m1 = _test_metrics(model, src, s1)
+        stage1 = _save_card(model, out, f"{name}_stage1", s1, source, src, m1, [src], {"transfer": None, "history": h})
+        stages["pretrain"] = {
+            "images": len(src.paths),
+            "epochs_run": len(h["loss"]),
+            "epochs": s1.epochs,
+            "lr": s1.lr,
+            "card": Path(stage1).name,
+            "test": m1,
+        }
+        domain_sets.append(src)
+    if (source or init_card) and cfg.freeze:
+        stages["trainable_after_freeze"] = len(freeze_for_finetuning(model))
+    tgt = load_image_set(target, cfg, hard_negatives)
+    if hard_negatives:
+        stages["hard_negatives"] = {
+            "folder": str(hard_negatives),
+            "images": int((np.array(tgt.groups) == "no_crack/hard_negatives").sum()),
+        }
+    model, hist = fit(model, tgt, cfg, SubProgress(progress, 0.5 if source else 0, 1.0), on_epoch)
+    m = _test_metrics(model, tgt, cfg)
+    domain_sets.append(tgt)
+    card_path = _save_card(
+        model, out, name, cfg, target, tgt, m, domain_sets, {"transfer": stages or None, "history": hist}
     )
-    card_path = out / f"{name}.json"
-    card.save(card_path)
-    return str(card_path), m
+    return card_path, m

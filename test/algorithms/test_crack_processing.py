@@ -23,6 +23,8 @@ def model(run_alg, tmp_path_factory):
             "OUTPUT_FOLDER": str(d / "m"),
         },
     )
+    # the pretraining stage's card is an output of its own (a later run can fine-tune from it)
+    assert Path(r["STAGE1_CARD"]).name == "cnn_tl_stage1.json" and Path(r["STAGE1_CARD"]).exists()
     return r["MODEL_CARD"]
 
 

@@ -106,8 +106,9 @@ def test_same_chip_same_probability_through_every_path(tmp_path):
     import torch
     from PIL import Image
 
+    from landslide_ai.core.cracks.images import ImageDataset
     from landslide_ai.core.cracks.predict import gradcam_chips, load_crack_model
-    from landslide_ai.core.cracks.train import ImageDataset, transforms
+    from landslide_ai.core.cracks.train import transforms
 
     d = tmp_path
     tgt = make_set(d / "imgs", n=12)
