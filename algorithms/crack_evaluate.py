@@ -12,6 +12,7 @@ from qgis.core import (
 from ..core.cracks.evaluate import evaluate_images
 from . import events
 from .base import LandslideAlgorithm
+from .eval_outputs import add_metric_outputs, metric_results
 
 
 class CrackEvaluateAlgorithm(LandslideAlgorithm):
@@ -52,6 +53,7 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
                 self.GALLERY, "Gallery of mistakes (Grad-CAM PNGs)", optional=True, createByDefault=False
             )
         )
+        add_metric_outputs(self)
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
@@ -76,7 +78,7 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
         events.publish(
             "confusion", algorithm=self.NAME, model="evaluation", matrix=res.confusion, labels=["no crack", "crack"]
         )
-        result = {self.OUTPUT: out}
+        result = {self.OUTPUT: out, **metric_results(res.metrics, res.intervals)}
         if csv:
             result[self.CSV] = csv
         if gallery:

@@ -13,6 +13,7 @@ from qgis.core import (
 from ..core.cracks.evaluate_scene import MIN_CRACK_PX, evaluate_scene
 from . import events
 from .base import LandslideAlgorithm
+from .eval_outputs import add_metric_outputs, metric_results
 
 
 class CrackEvaluateSceneAlgorithm(LandslideAlgorithm):
@@ -46,6 +47,7 @@ class CrackEvaluateSceneAlgorithm(LandslideAlgorithm):
                 self.CSV, "Per-chip table (CSV)", "CSV files (*.csv)", optional=True, createByDefault=False
             )
         )
+        add_metric_outputs(self)
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
@@ -69,4 +71,4 @@ class CrackEvaluateSceneAlgorithm(LandslideAlgorithm):
         events.publish(
             "confusion", algorithm=self.NAME, model="scene", matrix=res.confusion, labels=["no crack", "crack"]
         )
-        return {self.OUTPUT: out, **({self.CSV: csv} if csv else {})}
+        return {self.OUTPUT: out, **metric_results(res.metrics, res.intervals), **({self.CSV: csv} if csv else {})}

@@ -70,13 +70,19 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         src = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
+        spec = self.chip_spec(self, parameters, context)
+        if spec.stride_px > spec.chip_px:
+            progress.log(
+                f"Warning: the stride ({spec.stride_px} px) is larger than the chip ({spec.chip_px} px): strips of "
+                f"{spec.stride_px - spec.chip_px} px between chips are not classified and stay nodata."
+            )
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         cam = self.parameterAsOutputLayer(parameters, self.GRADCAM, context) if self.WITH_GRADCAM else None
         res = predict_orthomosaic(
             self.parameterAsFile(parameters, self.MODEL, context),
             src,
             out,
-            self.chip_spec(self, parameters, context),
+            spec,
             cam,
             progress=progress,
             mask_unfamiliar=self.parameterAsBool(parameters, self.MASK, context),

@@ -1,6 +1,7 @@
 """Chip classification over an orthomosaic, stitched into georeferenced probability and Grad-CAM rasters.
 
-Chips overlap when the stride is smaller than the chip; each chip's output is spread over its
+Chips overlap when the stride is smaller than the chip (a larger stride leaves unclassified nodata
+strips, e.g. to evaluate chips that never share pixels); each chip's output is spread over its
 window with a 2-D Hann weight (plus a small floor so image borders covered once still get a
 value) and the weighted mean is written. Chip rows are processed in order and a rolling strip of
 ``chip_px`` rows is flushed as soon as no later chip can touch it, so memory is bounded by
@@ -128,8 +129,6 @@ def predict_orthomosaic(
     """
     progress = progress or NullProgress()
     grid = check_orthomosaic(ortho, spec)
-    if spec.stride_px > spec.chip_px:
-        raise InvalidInputError("The stride must not exceed the chip size (gaps would be left unclassified).")
     dev = pick_device(device)
     m = load_crack_model(card_path, dev)
     input_px = int(m.card.inputs["input_px"])
@@ -221,9 +220,13 @@ def _flush(dsts, acc, wsum, top: int, end: int, src, spec: ChipSpec) -> None:
     h, width = end - top, src.width
     win = Window(0, top, width, h)
     _, valid = read_chip(src, win, spec)
-    ws = wsum[:h, :width]
+    n = min(h, wsum.shape[0])  # a stride larger than the chip leaves rows no chip covers (nodata)
+    ws = np.zeros((h, width), np.float32)
+    ws[:n] = wsum[:n, :width]
     for k, d in dsts.items():
-        v = np.where((ws > 0) & valid, acc[k][:h, :width] / np.maximum(ws, 1e-12), FLOAT_NODATA)
+        a = np.zeros((h, width), np.float32)
+        a[:n] = acc[k][:n, :width]
+        v = np.where((ws > 0) & valid, a / np.maximum(ws, 1e-12), FLOAT_NODATA)
         d.write(v.astype(np.float32), 1, window=win)
 
 

@@ -235,7 +235,7 @@ def fit_deep(
     progress = progress or NullProgress()
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
-    model = SusceptibilityNet(kind, n_factors, n_vars, hp).to(device)
+    model = SusceptibilityNet(kind, n_factors, n_vars, hp, int(data.patches.shape[-1])).to(device)
     if model.needs_series and data.series is None:
         raise InvalidInputError(f"{DISPLAY[kind]} needs an LSTM input; temporal mode 'none' gives it none.")
     opt = torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.l2)

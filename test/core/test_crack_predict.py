@@ -163,3 +163,18 @@ def test_unfamiliar_imagery_is_flagged_and_left_out(crack_model, tmp_path):
     prob = rasterio.open(tmp_path / "p.tif").read(1)
     assert (prob[:, 96:] == -9999).all()  # the unfamiliar half is not painted
     assert (prob[:, :96] != -9999).mean() > 0.7
+
+
+def test_stride_larger_than_chip_leaves_nodata_strips(crack_model, tmp_path):
+    """Chips 48 px every 60 px: pixels of a chip get its probability, the 12 px strips between stay nodata."""
+    o = ortho(tmp_path / "o.tif", alpha=False)
+    spec = ChipSpec(chip_px=48, stride_px=60, alpha_band=0, min_valid=0.3)
+    res = predict_orthomosaic(crack_model, o, str(tmp_path / "p.tif"), spec, mask_unfamiliar=False)
+    with rasterio.open(tmp_path / "p.tif") as p:
+        prob = p.read(1)
+    covered = np.zeros(prob.shape, bool)
+    for c in res:
+        x0, y0, s, _ = c.window
+        covered[y0 : y0 + s, x0 : x0 + s] = True
+    assert np.all(prob[~covered] == -9999) and np.all(prob[covered] >= 0)
+    assert np.all(prob[48:60, :] == -9999) and np.all(prob[:, 48:60] == -9999)

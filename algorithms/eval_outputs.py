@@ -1,0 +1,26 @@
+"""Metric outputs shared by the crack evaluation algorithms (numbers a model or script can chain on)."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessingOutputNumber
+
+#: the metrics of core.cracks.evaluate.classification_metrics, in report order
+METRICS = ("accuracy", "precision", "recall", "f1", "false_positive_rate", "roc_auc", "pr_auc")
+
+
+def add_metric_outputs(alg) -> None:
+    """One number output per metric and one per end of its 95 % interval (``ROC_AUC``, ``ROC_AUC_LOW``, ...)."""
+    for k in METRICS:
+        name = k.replace("_", " ")
+        alg.addOutput(QgsProcessingOutputNumber(k.upper(), name))
+        alg.addOutput(QgsProcessingOutputNumber(k.upper() + "_LOW", f"{name}, 95 % interval low"))
+        alg.addOutput(QgsProcessingOutputNumber(k.upper() + "_HIGH", f"{name}, 95 % interval high"))
+
+
+def metric_results(metrics: dict[str, float], intervals: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """The values of :func:`add_metric_outputs` (NaN where a metric is undefined, e.g. AUC of one class)."""
+    out = {}
+    for k in METRICS:
+        out[k.upper()] = float(metrics[k])
+        out[k.upper() + "_LOW"], out[k.upper() + "_HIGH"] = (float(v) for v in intervals[k])
+    return out
