@@ -15,7 +15,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from ..core.cracks.predict import gradcam_chips, gradcam_overlays, predict_orthomosaic, write_chip_layer
+from ..core.cracks.predict import SHIPPED_CARD, gradcam_chips, gradcam_overlays, predict_orthomosaic, write_chip_layer
 from ..core.raster.grid import Grid
 from . import events
 from .base import LandslideAlgorithm
@@ -36,7 +36,14 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
     WITH_GRADCAM = False
 
     def initAlgorithm(self, config=None):  # noqa: D102
-        self.add(QgsProcessingParameterFile(self.MODEL, "Model card (.json from crack_train)", extension="json"))
+        self.add(
+            QgsProcessingParameterFile(
+                self.MODEL,
+                "Model card (.json from crack_train; default: the shipped CNN)",
+                extension="json",
+                defaultValue=str(SHIPPED_CARD),
+            )
+        )
         self.add_chip_params(self, 113)
         self.add(
             QgsProcessingParameterNumber(

@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", default=None)
     p.add_argument("--temporal-stack")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--per-patch", action="store_true", help="push every patch through on its own (reference path)")
     p.add_argument(
         "--allow-shift", action="store_true", help="accept factor distributions unlike training (extrapolation)"
     )
@@ -71,6 +72,37 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--split-field", default=None, help="field whose value 'test' marks held-out landslides")
     e.add_argument("--curves-csv")
     e.add_argument("--zones-csv")
+    ct = sub.add_parser("crack-train", help="train a crack classifier (optionally two-stage transfer learning)")
+    ct.add_argument("target", help="folder with crack/ and no_crack/")
+    ct.add_argument("out_dir")
+    ct.add_argument("--source", help="folder to pretrain on (e.g. concrete cracks)")
+    ct.add_argument("--init-card", help="crack model card to fine-tune")
+    ct.add_argument("--hard-negatives", help="folder of crack-free images of the target imagery")
+    ct.add_argument("--arch", choices=["cnn", "resnet50", "resnet50_se"], default="resnet50_se")
+    ct.add_argument("--epochs", type=int, default=30)
+    ct.add_argument("--pretrain-epochs", type=int, default=None)
+    ct.add_argument("--lr", type=float, default=1e-4)
+    ct.add_argument("--input-px", type=int, default=227)
+    ct.add_argument("--seed", type=int, default=42)
+    ct.add_argument("--device", default="auto")
+    cp = sub.add_parser("crack-predict", help="crack-probability raster and chip layer over an orthomosaic")
+    cp.add_argument("orthomosaic")
+    cp.add_argument("output", help="crack-probability GeoTIFF")
+    cp.add_argument("chips", help="chip layer (GeoPackage)")
+    cp.add_argument("--model-card", default=None, help="crack card (default: the shipped CNN)")
+    cp.add_argument("--gradcam", help="Grad-CAM GeoTIFF")
+    cp.add_argument("--chip-px", type=int, default=227)
+    cp.add_argument("--stride-px", type=int, default=113)
+    cp.add_argument("--alpha-band", type=int, default=-1, help="-1 = the declared alpha band, 0 = none")
+    cp.add_argument("--keep-unfamiliar", action="store_true", help="keep chips unlike the training images")
+    cp.add_argument("--device", default="auto")
+    cs = sub.add_parser("crack-evaluate-scene", help="score a chip layer against a pixel-label raster")
+    cs.add_argument("chips")
+    cs.add_argument("labels")
+    cs.add_argument("out_html")
+    cs.add_argument("--min-crack-px", type=int, default=150)
+    cs.add_argument("--include-unfamiliar", action="store_true")
+    cs.add_argument("--csv")
     ce = sub.add_parser("crack-evaluate", help="score a crack model card on labelled images")
     ce.add_argument("model_card")
     ce.add_argument("out_html")
@@ -173,6 +205,57 @@ def main(argv: list[str] | None = None) -> int:
             for r in res.sets:
                 c = r.curve
                 print(f"{c.name}: AUC {c.auc:.3f} (95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.note}")
+        elif args.cmd == "crack-train":
+            from .cracks.train import CrackTrainConfig, train_crack_model
+
+            ccfg = CrackTrainConfig(
+                arch=args.arch,
+                epochs=args.epochs,
+                pretrain_epochs=args.pretrain_epochs,
+                lr=args.lr,
+                input_px=args.input_px,
+                seed=args.seed,
+                device=args.device,
+            )
+            card, m = train_crack_model(
+                args.target,
+                args.out_dir,
+                ccfg,
+                args.source,
+                prog,
+                init_card=args.init_card,
+                hard_negatives=args.hard_negatives,
+            )
+            print(card)
+            print({k: round(v, 3) for k, v in m.items() if isinstance(v, float)})
+        elif args.cmd == "crack-predict":
+            from .cracks.chips import ChipSpec
+            from .cracks.predict import SHIPPED_CARD, predict_orthomosaic, write_chip_layer
+            from .raster.grid import Grid
+
+            spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
+            res = predict_orthomosaic(
+                args.model_card or str(SHIPPED_CARD),
+                args.orthomosaic,
+                args.output,
+                spec,
+                args.gradcam,
+                device=args.device,
+                progress=prog,
+                mask_unfamiliar=not args.keep_unfamiliar,
+            )
+            write_chip_layer(args.chips, Grid.from_path(args.orthomosaic), res)
+            odd = sum(c.unfamiliar for c in res)
+            print(f"{len(res)} chips, {odd} unfamiliar; {args.output}, {args.chips}")
+        elif args.cmd == "crack-evaluate-scene":
+            from .cracks.evaluate_scene import evaluate_scene
+
+            sc = evaluate_scene(
+                args.chips, args.labels, args.out_html, args.min_crack_px, args.include_unfamiliar, out_csv=args.csv
+            )
+            print(f"{sc.n_chips} chips ({sc.n_ambiguous} ambiguous, {sc.n_unfamiliar} unfamiliar left out)")
+            for k, v in sc.metrics.items():
+                print(f"{k}: {v:.3f} (95 % CI {sc.intervals[k][0]:.3f}-{sc.intervals[k][1]:.3f})")
         elif args.cmd == "crack-evaluate":
             from .cracks.evaluate import evaluate_images
 
@@ -205,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 device=args.device,
                 progress=prog,
                 allow_shift=args.allow_shift,
+                dense=not args.per_patch,
             )
             print("zone breaks:", ", ".join(f"{x:.4f}" for x in b))
     except LandslideAIError as exc:

@@ -331,6 +331,7 @@ def predict_and_zone(
     device: str = "auto",
     progress: Progress | None = None,
     allow_shift: bool = False,
+    dense: bool = True,
 ) -> list[float]:
     """Probability raster, 5-class zoning raster and (optionally) the zone table; returns the breaks."""
     progress = progress or NullProgress()
@@ -342,7 +343,16 @@ def predict_and_zone(
             "The probability map, the zoning and the zone table need three different paths, none of them the stack."
         )
     predict_stack(
-        card_path, stack, prob_out, temporal_stack, block, batch, device, SubProgress(progress, 0, 0.85), allow_shift
+        card_path,
+        stack,
+        prob_out,
+        temporal_stack,
+        block,
+        batch,
+        device,
+        SubProgress(progress, 0, 0.85),
+        allow_shift,
+        dense,
     )
     try:
         breaks = compute_breaks(sample_values(prob_out), method, 5, user_breaks)

@@ -49,24 +49,26 @@ def test_class_factory_registers_provider_and_unloads(qgis_app):
     if "landslideai" in before:  # the session fixture registered one already: use a fresh registry view
         reg.removeProvider(reg.providerById("landslideai"))
     plugin.initGui()
-    prov = reg.providerById("landslideai")
-    assert prov is not None
-    ids = {a.name() for a in prov.algorithms()}
-    assert {
-        "lsm_derive_terrain",
-        "lsm_stack_factors",
-        "lsm_cf_map",
-        "lsm_sample_absences",
-        "lsm_train",
-        "lsm_predict",
-    } <= ids
-    for a in prov.algorithms():
-        assert a.shortHelpString() and "Method:" in a.shortHelpString()
-        assert a.group().split(" ")[0] in {"1", "2", "3", "4", "5", "Cracks"}
-    plugin.unload()
-    assert reg.providerById("landslideai") is None
-
-    _restore_provider(reg)
+    try:
+        prov = reg.providerById("landslideai")
+        assert prov is not None
+        ids = {a.name() for a in prov.algorithms()}
+        assert {
+            "lsm_derive_terrain",
+            "lsm_stack_factors",
+            "lsm_cf_map",
+            "lsm_sample_absences",
+            "lsm_train",
+            "lsm_predict",
+        } <= ids
+        for a in prov.algorithms():
+            assert a.shortHelpString() and "Method:" in a.shortHelpString()
+            assert a.group().split(" ")[0] in {"1", "2", "3", "4", "5", "Cracks"}
+    finally:
+        plugin.unload()
+        unloaded = reg.providerById("landslideai") is None
+        _restore_provider(reg)  # a failure here must not take every later Processing test with it
+    assert unloaded
 
 
 def test_missing_package_disables_only_the_algorithms_that_need_it(qgis_app):
@@ -141,7 +143,8 @@ def test_menu_has_one_submenu_per_group_plus_dock_and_diagnostics(qgis_app):
         assert "Train and compare susceptibility models" in subs["3 Train & evaluate"]
         assert "Evaluate a susceptibility map" in subs["3 Train & evaluate"]
         assert "Aggregate susceptibility to mapping units" in subs["4 Map & interpret"]
-        assert len(subs["Cracks"]) == 5 and "Evaluate crack classifier on images" in subs["Cracks"]
+        assert len(subs["Cracks"]) == 6 and "Evaluate crack classifier on images" in subs["Cracks"]
+        assert "Evaluate crack map against pixel labels" in subs["Cracks"]
         names = [a.text() for a in menu.actions() if not a.menu() and not a.isSeparator()]
         assert names == ["Results dock (plots)", "Diagnostics…"]
         assert not plugin.toolbar.actions()[0].icon().isNull()
@@ -159,6 +162,6 @@ def test_menu_has_one_submenu_per_group_plus_dock_and_diagnostics(qgis_app):
         dlg.close()
     finally:
         plugin.unload()
+        _restore_provider(reg)  # a failure here must not take every later Processing test with it
     assert not events.has_listeners() and iface.docks == []
     assert not any(a.text() == "Landslide AI" for a in iface.pluginMenu().actions())
-    _restore_provider(reg)

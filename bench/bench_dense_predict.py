@@ -1,0 +1,133 @@
+"""Benchmark (not a test): dense vs per-patch susceptibility inference, CNN-LSTM-AM at patch 30.
+
+Both paths run ``predict_stack`` end to end (reading, standardising, scoring, writing) in child
+processes, so each gets its own peak RSS (``VmHWM``). The per-patch reference pushes every 30x30
+patch through the CNN on its own (about 5 MFLOP a cell), so it runs on a ``--ref-size`` crop; the
+dense path runs on the whole ``--size`` stack. Printed: cells/s of each, the ratio dense /
+per-patch (the issue's aim: >= 50x), the time a 20 000 x 20 000-cell map would take at the dense
+rate, and both peak RSS figures (aim: < 2 GiB). The model is a real CNN-LSTM-AM trained briefly
+on labels derived from slope; its LSTM reads the factor vector as a sequence (temporal mode
+``factor_sequence``, as in the demo).
+
+    .venv/bin/python bench/bench_dense_predict.py                 # 3000 x 3000 dense, 300 x 300 reference
+    .venv/bin/python bench/bench_dense_predict.py --size 6000 --ref-size 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_lsm_predict import generate  # noqa: E402
+
+
+def train(stack: Path, out: Path, patch: int) -> Path:
+    """A CNN-LSTM-AM trained for two epochs on slope-derived labels, saved with its card."""
+    from core.raster.stack import open_stack
+    from core.susceptibility.dataset import SampleSet, TemporalMode, band_stats, read_patches
+    from core.susceptibility.train import Prepared, TrainConfig, train_all
+
+    info = open_stack(str(stack))
+    rng = np.random.default_rng(0)
+    n = 400
+    rows = rng.integers(info.grid.height // 10, info.grid.height - patch, n)
+    cols = rng.integers(patch, info.grid.width - patch, n)
+    norm = band_stats(str(stack), block=4096)
+    patches = read_patches(str(stack), rows, cols, patch, norm)
+    labels = (patches[:, 1, patch // 2, patch // 2] > 0).astype(int)
+    series = patches[:, :, patch // 2, patch // 2][:, :, None].copy()
+    data = SampleSet(patches, series, labels, rng.random(n) < 0.3, rng.integers(0, 20, n))
+    prep = Prepared(data, info.names, norm, None, None, len(info.names), 1, info.grid.resolution[0], info.grid.crs_wkt)
+    cfg = TrainConfig(models=("cnn_lstm_am",), patch_size=patch, epochs=2, temporal_mode=TemporalMode.FACTOR_SEQUENCE)
+    train_all(prep, cfg, str(out))
+    return out / "cnn_lstm_am.json"
+
+
+def crop(src: Path, dst: Path, size: int) -> None:
+    """The top-left ``size`` x ``size`` cells of ``src`` (nodata corner included) as a stack of its own."""
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(src) as ds:
+        prof = {**ds.profile, "width": size, "height": size}
+        win = Window(0, 0, size, size)
+        prof["transform"] = ds.window_transform(win)
+        with rasterio.open(dst, "w", **prof) as out:
+            out.write(ds.read(window=win))
+            for i in range(1, ds.count + 1):
+                out.set_band_description(i, ds.descriptions[i - 1])
+
+
+def run_child(card: Path, stack: Path, out: Path, dense: bool, block: int) -> dict:
+    """predict_stack in a fresh process; seconds and peak RSS."""
+    child = "\n".join(
+        [
+            f"import sys, time, json; sys.path.insert(0, {str(ROOT)!r})",
+            "from core.susceptibility.predict import predict_stack",
+            "t = time.time()",
+            f"predict_stack({str(card)!r}, {str(stack)!r}, {str(out)!r}, block={block}, dense={dense}, "
+            "allow_shift=True)",
+            "rss = [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')][0]",
+            "print(json.dumps({'seconds': time.time() - t, 'maxrss_kib': rss}))",
+        ]
+    )
+    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(r.stderr)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    """Generate, train, run both paths, compare the overlapping cells, print figures."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=3000)
+    ap.add_argument("--ref-size", type=int, default=300)
+    ap.add_argument("--patch", type=int, default=30)
+    ap.add_argument("--block", type=int, default=512)
+    ap.add_argument("--workdir", default=None)
+    a = ap.parse_args()
+    import rasterio
+
+    work = Path(a.workdir or tempfile.mkdtemp(prefix="lsai_bench_dense_"))
+    work.mkdir(parents=True, exist_ok=True)
+    stack, ref_stack = work / f"stack_{a.size}.tif", work / f"stack_{a.ref_size}.tif"
+    if not stack.exists():
+        generate(stack, a.size)
+    crop(stack, ref_stack, a.ref_size)
+    card = train(stack, work / "model", a.patch)
+    ref = run_child(card, ref_stack, work / "ref_patch.tif", False, a.block)
+    den_small = run_child(card, ref_stack, work / "ref_dense.tif", True, a.block)
+    den = run_child(card, stack, work / "dense.tif", True, a.block)
+    with rasterio.open(work / "ref_patch.tif") as p, rasterio.open(work / "ref_dense.tif") as d:
+        pp, dd = p.read(1), d.read(1)
+    ok = pp != -9999
+    diff = float(np.abs(pp[ok] - dd[ok]).max()) if ok.any() else float("nan")
+    ref_rate = a.ref_size**2 / ref["seconds"]
+    rate = a.size**2 / den["seconds"]
+    print(f"CNN-LSTM-AM, patch {a.patch}, window {a.block}")
+    print(
+        f"per-patch reference: {a.ref_size}x{a.ref_size} cells in {ref['seconds']:.1f} s = {ref_rate:,.0f} cells/s, "
+        f"peak RSS {ref['maxrss_kib'] / 2**20:.2f} GiB"
+    )
+    print(f"dense, same crop: {den_small['seconds']:.2f} s; max |difference| from the reference {diff:.2e}")
+    print(
+        f"dense: {a.size}x{a.size} cells in {den['seconds']:.1f} s = {rate:,.0f} cells/s, "
+        f"peak RSS {den['maxrss_kib'] / 2**20:.2f} GiB"
+    )
+    print(f"ratio dense / per-patch: {rate / ref_rate:.0f}x (aim >= 50x)")
+    print(f"20000 x 20000 cells at the dense rate: {4e8 / rate / 3600:.2f} h (aim < 1 h)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
