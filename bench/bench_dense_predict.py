@@ -31,10 +31,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_lsm_predict import generate  # noqa: E402
 
 
-def train(stack: Path, out: Path, patch: int) -> Path:
-    """A CNN-LSTM-AM trained for two epochs on slope-derived labels, saved with its card."""
+def train(stack: Path, out: Path, patch: int, kind: str = "cnn_lstm_am", padding: str = "auto") -> Path:
+    """A model (CNN-LSTM-AM by default) trained for two epochs on slope-derived labels, saved with its card."""
     from core.raster.stack import open_stack
     from core.susceptibility.dataset import SampleSet, TemporalMode, band_stats, read_patches
+    from core.susceptibility.models import DeepHP
     from core.susceptibility.train import Prepared, TrainConfig, train_all
 
     info = open_stack(str(stack))
@@ -48,9 +49,15 @@ def train(stack: Path, out: Path, patch: int) -> Path:
     series = patches[:, :, patch // 2, patch // 2][:, :, None].copy()
     data = SampleSet(patches, series, labels, rng.random(n) < 0.3, rng.integers(0, 20, n))
     prep = Prepared(data, info.names, norm, None, None, len(info.names), 1, info.grid.resolution[0], info.grid.crs_wkt)
-    cfg = TrainConfig(models=("cnn_lstm_am",), patch_size=patch, epochs=2, temporal_mode=TemporalMode.FACTOR_SEQUENCE)
+    cfg = TrainConfig(
+        models=(kind,),
+        patch_size=patch,
+        epochs=2,
+        temporal_mode=TemporalMode.FACTOR_SEQUENCE,
+        hp=DeepHP(cnn_padding=padding),
+    )
     train_all(prep, cfg, str(out))
-    return out / "cnn_lstm_am.json"
+    return out / f"{kind}.json"
 
 
 def crop(src: Path, dst: Path, size: int) -> None:
@@ -94,7 +101,13 @@ def main() -> int:
     ap.add_argument("--ref-size", type=int, default=300)
     ap.add_argument("--patch", type=int, default=30)
     ap.add_argument("--block", type=int, default=512)
+    ap.add_argument("--model", choices=["cnn_lstm_am", "cnn", "cnn_lstm"], default="cnn_lstm_am")
     ap.add_argument("--workdir", default=None)
+    ap.add_argument(
+        "--old-reference",
+        action="store_true",
+        help="also time the per-patch path of the first (zero-padded) architecture, the issue's baseline",
+    )
     a = ap.parse_args()
     import rasterio
 
@@ -104,7 +117,7 @@ def main() -> int:
     if not stack.exists():
         generate(stack, a.size)
     crop(stack, ref_stack, a.ref_size)
-    card = train(stack, work / "model", a.patch)
+    card = train(stack, work / f"model_{a.model}", a.patch, a.model)
     ref = run_child(card, ref_stack, work / "ref_patch.tif", False, a.block)
     den_small = run_child(card, ref_stack, work / "ref_dense.tif", True, a.block)
     den = run_child(card, stack, work / "dense.tif", True, a.block)
@@ -114,7 +127,7 @@ def main() -> int:
     diff = float(np.abs(pp[ok] - dd[ok]).max()) if ok.any() else float("nan")
     ref_rate = a.ref_size**2 / ref["seconds"]
     rate = a.size**2 / den["seconds"]
-    print(f"CNN-LSTM-AM, patch {a.patch}, window {a.block}")
+    print(f"{a.model}, patch {a.patch}, window {a.block}")
     print(
         f"per-patch reference: {a.ref_size}x{a.ref_size} cells in {ref['seconds']:.1f} s = {ref_rate:,.0f} cells/s, "
         f"peak RSS {ref['maxrss_kib'] / 2**20:.2f} GiB"
@@ -125,6 +138,13 @@ def main() -> int:
         f"peak RSS {den['maxrss_kib'] / 2**20:.2f} GiB"
     )
     print(f"ratio dense / per-patch: {rate / ref_rate:.0f}x (aim >= 50x)")
+    if a.old_reference:
+        old = train(stack, work / f"model_{a.model}_same", a.patch, a.model, "same")
+        o = run_child(old, ref_stack, work / "ref_same.tif", False, a.block)
+        old_rate = a.ref_size**2 / o["seconds"]
+        print(
+            f"per-patch, zero-padded architecture (before): {old_rate:,.0f} cells/s; dense / it: {rate / old_rate:.0f}x"
+        )
     print(f"20000 x 20000 cells at the dense rate: {4e8 / rate / 3600:.2f} h (aim < 1 h)")
     return 0
 

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 CHIP, OFFSETS, MIN_CRACK_PX = 227, (0, 285), 150
+PHOTO = 512
 
 
 def crack_mask(label_path: Path) -> np.ndarray:
@@ -31,15 +32,22 @@ def label_of(photo: Path, src: Path, split: str) -> Path:
     return next((src / f"{split}_lab").glob(photo.stem + ".*"))
 
 
-def main(src: str, dst: str, splits: list[str]) -> None:
-    """Write chips into ``dst/crack`` and ``dst/no_crack``; print the counts."""
+def offsets(stride: int | None) -> tuple[int, ...]:
+    """Chip offsets in a photo: the two non-overlapping ones, or every ``stride`` px (overlapping chips)."""
+    if not stride:
+        return OFFSETS
+    return tuple(sorted({*range(0, PHOTO - CHIP + 1, stride), PHOTO - CHIP}))
+
+
+def main(src: str, dst: str, splits: list[str], stride: int | None = None) -> dict[str, int]:
+    """Write chips into ``dst/crack`` and ``dst/no_crack``; print and return the counts."""
     counts = {"crack": 0, "no_crack": 0, "skipped": 0}
     for split in splits:
         for img_path in sorted((Path(src) / f"{split}_img").glob("*")):
             img = np.asarray(Image.open(img_path).convert("RGB"))
             crack = crack_mask(label_of(img_path, Path(src), split))
-            for r in OFFSETS:
-                for c in OFFSETS:
+            for r in offsets(stride):
+                for c in offsets(stride):
                     n = int(crack[r : r + CHIP, c : c + CHIP].sum())
                     cls = "crack" if n >= MIN_CRACK_PX else "no_crack" if n == 0 else None
                     if cls is None:
@@ -50,6 +58,7 @@ def main(src: str, dst: str, splits: list[str]) -> None:
                     Image.fromarray(img[r : r + CHIP, c : c + CHIP]).save(out, quality=92)
                     counts[cls] += 1
     print(counts)
+    return counts
 
 
 if __name__ == "__main__":
@@ -57,5 +66,6 @@ if __name__ == "__main__":
     ap.add_argument("src")
     ap.add_argument("dst")
     ap.add_argument("--splits", nargs="+", default=["train", "val"], choices=["train", "val", "test"])
+    ap.add_argument("--stride", type=int, default=None, help="overlapping chips every N px (default: 4 per photo)")
     a = ap.parse_args()
-    main(a.src, a.dst, a.splits)
+    main(a.src, a.dst, a.splits, a.stride)

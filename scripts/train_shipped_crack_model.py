@@ -2,8 +2,11 @@
 
 The paper's small CNN (3 conv + 2 FC, about 1.4 MB of weights) at the native 227 px chip size,
 trained with the paper's two stages: pretraining on the bundled concrete cracks (Özgenel), then
-fine-tuning on the UAV75 drone chips of UAV75's train/val photos with the first two conv blocks
-frozen. It is then scored on what it never saw, and those figures go into its card
+fine-tuning on drone chips of UAV75's 60 train/val photos. With the UAV75 originals at hand
+(``--uav75``, default ``../shared/data/uav75_drone_crack_segmentation``) the chips are cut every
+``--chip-stride`` px (overlapping, 16 per photo at 95 px instead of the 4 bundled ones; chips of one
+photo stay in one split), else the bundled ``sample_data/uav75_chips`` are used.
+It is then scored on what it never saw, and those figures go into its card
 (``metrics.held_out``):
 
 - ``sample_data/uav75_test_chips`` (chips of UAV75's 15 test photos) through ``crack_evaluate``;
@@ -39,6 +42,9 @@ def main() -> int:
     ap.add_argument("--pretrain-epochs", type=int, default=15)
     ap.add_argument("--input-px", type=int, default=227)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--freeze", action=argparse.BooleanOptionalAction, default=True, help="freeze conv blocks 1-2")
+    ap.add_argument("--uav75", default=str(ROOT.parent / "shared" / "data" / "uav75_drone_crack_segmentation"))
+    ap.add_argument("--chip-stride", type=int, default=95, help="px between overlapping training chips")
     a = ap.parse_args()
     link = Path(tempfile.mkdtemp(prefix="lsai_")) / "landslide_ai"
     link.symlink_to(ROOT, target_is_directory=True)
@@ -52,6 +58,14 @@ def main() -> int:
     from landslide_ai.core.raster.grid import Grid
 
     data = ROOT / "sample_data"
+    work = Path(tempfile.mkdtemp(prefix="lsai_ship_"))
+    target = data / "uav75_chips"
+    if Path(a.uav75).is_dir():
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from derive_uav75_chips import main as derive
+
+        target = work / "uav75_dense_chips"
+        derive(a.uav75, str(target), ["train", "val"], a.chip_stride)
     cfg = CrackTrainConfig(
         arch="cnn",
         input_px=a.input_px,
@@ -61,11 +75,11 @@ def main() -> int:
         batch_size=16,
         patience=8,
         seed=a.seed,
+        freeze=a.freeze,
     )
-    work = Path(tempfile.mkdtemp(prefix="lsai_ship_"))
     t0 = time.time()
     card, m = train_crack_model(
-        str(data / "uav75_chips"), str(work / "model"), cfg, source=str(data / "concrete_cracks"), name=NAME
+        str(target), str(work / "model"), cfg, source=str(data / "concrete_cracks"), name=NAME
     )
     train_s = time.time() - t0
     ev = evaluate_images(card, str(work / "test_chips.html"), folder=str(data / "uav75_test_chips"), n_gallery=0)
@@ -96,7 +110,8 @@ def main() -> int:
         },
     }
     c.training["wall_seconds_cpu"] = round(train_s, 1)
-    c.training["recipe"] = "python scripts/train_shipped_crack_model.py"
+    c.training["recipe"] = "python scripts/train_shipped_crack_model.py " + " ".join(sys.argv[1:])
+    c.training["target_chips"] = f"{target.name} (stride {a.chip_stride} px)" if target.parent == work else target.name
     c.save(card)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -223,6 +223,10 @@ def predict_stack(
             tds.close()
 
 
+#: cells per forward of the fusion head and LSTM in the dense path (vectors, not patches: cheap in memory)
+DENSE_BATCH = 4096
+
+
 def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, use_dense=True) -> np.ndarray:
     """Probabilities of the valid cells (rr, cc) of one window; ``z`` holds the window plus its halo.
 
@@ -250,6 +254,8 @@ def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, use
         nv = model.card.inputs["n_vars"]
         series = cz.reshape(-1, nv, cz.shape[1] // nv).transpose(0, 2, 1).copy()
     out = np.empty(rr.size, np.float32)
+    if dense is not None:
+        batch = max(batch, DENSE_BATCH)  # only per-cell vectors are batched now, not patches
     with torch.no_grad():
         for i in range(0, rr.size, batch):
             sl = slice(i, i + batch)
