@@ -348,6 +348,34 @@ class LandslideAlgorithm(QgsProcessingAlgorithm):
             )
         return Points(np.asarray(xs, float), np.asarray(ys, float), {})
 
+    def vector_file(self, parameters, context, param: str) -> str:
+        """An OGR-readable file holding exactly the features QGIS shows for a vector parameter.
+
+        Why: engine functions read files, and ``source().split("|")[0]`` silently drops a
+        GeoPackage's layer name and any subset filter (a user's "split = 'train'" filter, the
+        second layer of a file) or fails on memory and database layers. A plain single-layer file
+        is passed as it is; anything else is written to a temporary GeoPackage first.
+        """
+        from osgeo import ogr
+        from qgis.core import QgsProcessingUtils, QgsVectorFileWriter
+
+        layer = self.parameterAsVectorLayer(parameters, param, context)
+        src = layer.source()
+        path = src.split("|")[0]
+        plain = layer.providerType() == "ogr" and not layer.subsetString() and Path(path).is_file()
+        if plain and "|" in src:
+            ds = ogr.Open(path)
+            plain = ds is not None and ds.GetLayerCount() == 1
+        if plain:
+            return path
+        out = QgsProcessingUtils.generateTempFilename(f"{param.lower()}.gpkg")
+        opts = QgsVectorFileWriter.SaveVectorOptions()
+        opts.driverName = "GPKG"
+        err = QgsVectorFileWriter.writeAsVectorFormatV3(layer, out, context.transformContext(), opts)
+        if err[0] != QgsVectorFileWriter.NoError:
+            raise InvalidInputError(f"Cannot read the layer '{layer.name()}' ({err[1]}).")
+        return out
+
     def layer_geometries(self, parameters, context, param: str, crs) -> tuple[list, list]:
         """Shapely geometries of a vector parameter in ``crs`` (QGIS API: any provider) and the features.
 

@@ -53,7 +53,7 @@ class CrackEvaluateSceneAlgorithm(LandslideAlgorithm):
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         csv = self.parameterAsFileOutput(parameters, self.CSV, context) or None
         res = evaluate_scene(
-            self.parameterAsVectorLayer(parameters, self.CHIPS, context).source().split("|")[0],
+            self.vector_file(parameters, context, self.CHIPS),
             self.parameterAsRasterLayer(parameters, self.LABELS, context).source(),
             out,
             self.parameterAsInt(parameters, self.MIN_PX, context),

@@ -15,7 +15,15 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from ..core.cracks.predict import SHIPPED_CARD, gradcam_chips, gradcam_overlays, predict_orthomosaic, write_chip_layer
+from ..core.cracks.predict import (
+    SHIPPED_CARD,
+    gradcam_chips,
+    gradcam_overlays,
+    predict_orthomosaic,
+    skill_notes,
+    write_chip_layer,
+)
+from ..core.model_card import ModelCard
 from ..core.raster.grid import Grid
 from . import events
 from .base import LandslideAlgorithm
@@ -94,6 +102,8 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             progress=progress,
             mask_unfamiliar=self.parameterAsBool(parameters, self.MASK, context),
         )
+        for note in skill_notes(ModelCard.load(self.parameterAsFile(parameters, self.MODEL, context), task="crack")):
+            progress.log(("Warning: model " if "chance" in note else "Model ") + note)
         odd = sum(c.unfamiliar for c in res)
         if odd:
             what = "left out of the rasters" if self.parameterAsBool(parameters, self.MASK, context) else "kept"

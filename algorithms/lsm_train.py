@@ -177,7 +177,6 @@ class TrainAlgorithm(LandslideAlgorithm):
 
     def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
-        samples = self.parameterAsVectorLayer(parameters, self.SAMPLES, context)
         temporal = self.parameterAsRasterLayer(parameters, self.TEMPORAL, context)
         models = tuple(ALL_MODELS[i] for i in self.parameterAsEnums(parameters, self.MODELS, context))
         cfg = TrainConfig(
@@ -220,7 +219,7 @@ class TrainAlgorithm(LandslideAlgorithm):
 
         res = run_training(
             stack.source(),
-            samples.source().split("|")[0],
+            self.vector_file(parameters, context, self.SAMPLES),
             out,
             cfg,
             temporal.source() if temporal else None,

@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             print({k: round(v, 3) for k, v in m.items() if isinstance(v, float)})
         elif args.cmd == "crack-predict":
             from .cracks.chips import ChipSpec
-            from .cracks.predict import SHIPPED_CARD, predict_orthomosaic, write_chip_layer
+            from .cracks.predict import SHIPPED_CARD, predict_orthomosaic, skill_notes, write_chip_layer
+            from .model_card import ModelCard
             from .raster.grid import Grid
 
             spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
@@ -245,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
                 mask_unfamiliar=not args.keep_unfamiliar,
             )
             write_chip_layer(args.chips, Grid.from_path(args.orthomosaic), res)
+            for note in skill_notes(ModelCard.load(args.model_card or str(SHIPPED_CARD), task="crack")):
+                print("model", note)
             odd = sum(c.unfamiliar for c in res)
             print(f"{len(res)} chips, {odd} unfamiliar; {args.output}, {args.chips}")
         elif args.cmd == "crack-evaluate-scene":

@@ -78,9 +78,7 @@ def main() -> int:
         freeze=a.freeze,
     )
     t0 = time.time()
-    card, m = train_crack_model(
-        str(target), str(work / "model"), cfg, source=str(data / "concrete_cracks"), name=NAME
-    )
+    card, m = train_crack_model(str(target), str(work / "model"), cfg, source=str(data / "concrete_cracks"), name=NAME)
     train_s = time.time() - t0
     ev = evaluate_images(card, str(work / "test_chips.html"), folder=str(data / "uav75_test_chips"), n_gallery=0)
     scene = data / "uav75_scene"

@@ -73,6 +73,31 @@ def load_crack_model(card_path: str, device: torch.device) -> LoadedCrackModel:
     return LoadedCrackModel(card, model.to(device).eval(), mean.to(device), std.to(device))
 
 
+def skill_notes(card: ModelCard) -> list[str]:
+    """What the card says about the model's skill, in sentences; chance-level results said as such.
+
+    Why here: a crack-probability map looks equally convincing whether the model is good or at
+    chance; the user must read the figures where they look at the map, not only in a report.
+    """
+    notes = []
+    held = card.metrics.get("held_out") or {}
+    for name, figs in held.items():
+        auc = figs.get("roc_auc") if isinstance(figs, dict) else None
+        if not isinstance(auc, dict):
+            continue
+        lo, hi = auc["ci95"]
+        line = f"held-out {name}: ROC AUC {auc['value']:.2f} (95 % CI {lo:.2f}-{hi:.2f})"
+        if lo <= 0.5:
+            line += ": NOT distinguishable from chance; do not read this map as crack detection"
+        notes.append(line)
+    test = card.metrics.get("test") or {}
+    if not held and isinstance(test.get("auc"), float):
+        notes.append(f"training-split test AUC {test['auc']:.2f} (no held-out evaluation in the card)")
+        if test["auc"] < 0.6:
+            notes.append("the training-split test AUC is near chance")
+    return notes
+
+
 def hann2d(n: int, floor: float = 1e-3) -> np.ndarray:
     """Separable Hann weight of an n x n chip (strictly positive)."""
     h = np.hanning(n + 2)[1:-1]

@@ -179,3 +179,45 @@ def test_crack_evaluate_scene_refuses_labels_elsewhere(run_alg, world, tmp_path)
             {"CHIPS": pred["CHIPS"], "LABELS": labels, "OUTPUT_HTML": str(tmp_path / "x.html")},
         )
     assert not (tmp_path / "x.html").exists()
+
+
+def test_vector_inputs_keep_layer_name_and_filter(run_alg, world, tmp_path):
+    """A chip layer that is the second layer of a GeoPackage, with a subset filter: the engine sees
+    exactly the filtered features of that layer (not the first layer, not every feature)."""
+    import csv
+
+    from osgeo import gdal
+    from qgis.core import QgsVectorLayer
+
+    pred = run_alg(
+        "crack_predict",
+        {
+            "MODEL": world["crack_card"],
+            "INPUT": world["ortho"],
+            "CHIP_PX": 48,
+            "STRIDE_PX": 48,
+            "MASK_UNFAMILIAR": False,
+            "OUTPUT": str(tmp_path / "p.tif"),
+            "CHIPS": str(tmp_path / "chips.gpkg"),
+        },
+    )
+    two = tmp_path / "two.gpkg"
+    gdal.VectorTranslate(str(two), pred["CHIPS"], layerName="decoy", where="row = 1")
+    gdal.VectorTranslate(str(two), pred["CHIPS"], layerName="chips", accessMode="append")
+    layer = QgsVectorLayer(f"{two}|layername=chips", "chips", "ogr")
+    assert layer.isValid()
+    layer.setSubsetString('"row" = 0')
+    labels = _labels_like(world["ortho"], tmp_path / "lab.tif", slice(40, 42))
+    r = run_alg(
+        "crack_evaluate_scene",
+        {
+            "CHIPS": layer,
+            "LABELS": labels,
+            "MIN_CRACK_PX": 60,
+            "INCLUDE_UNFAMILIAR": True,
+            "OUTPUT_HTML": str(tmp_path / "s.html"),
+            "CHIPS_CSV": str(tmp_path / "s.csv"),
+        },
+    )
+    rows = list(csv.DictReader(open(r["CHIPS_CSV"])))
+    assert rows and {row["row"] for row in rows} == {"0"}

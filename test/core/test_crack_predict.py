@@ -178,3 +178,21 @@ def test_stride_larger_than_chip_leaves_nodata_strips(crack_model, tmp_path):
         covered[y0 : y0 + s, x0 : x0 + s] = True
     assert np.all(prob[~covered] == -9999) and np.all(prob[covered] >= 0)
     assert np.all(prob[48:60, :] == -9999) and np.all(prob[:, 48:60] == -9999)
+
+
+def test_skill_notes_say_chance_in_words(crack_model):
+    from landslide_ai.core.cracks.predict import skill_notes
+    from landslide_ai.core.model_card import ModelCard
+
+    card = ModelCard.load(crack_model, task="crack")
+    card.metrics["held_out"] = {
+        "scene": {"roc_auc": {"value": 0.55, "ci95": [0.37, 0.74]}},
+        "photos": {"roc_auc": {"value": 0.91, "ci95": [0.84, 0.97]}},
+    }
+    notes = skill_notes(card)
+    assert len(notes) == 2
+    assert "scene" in notes[0] and "NOT distinguishable from chance" in notes[0]
+    assert "photos" in notes[1] and "chance" not in notes[1]
+    card.metrics.pop("held_out")
+    card.metrics["test"]["auc"] = 0.52
+    assert any("near chance" in n for n in skill_notes(card))
