@@ -6,6 +6,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputFile,
     QgsProcessingOutputHtml,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
@@ -33,6 +34,7 @@ class TrainAlgorithm(LandslideAlgorithm):
     GROUP = "train"
     REQUIRES = ("rasterio", "torch", "sklearn", "xgboost", "shap", "matplotlib")
     CV_FOLDS, CV_BLOCK, CV_BUFFER, CV_GROUPS = "CV_FOLDS", "CV_BLOCK_M", "CV_BUFFER_M", "CV_GROUP_FIELD"
+    CLASS_WEIGHT = "CLASS_WEIGHT"
     (
         STACK,
         SAMPLES,
@@ -168,6 +170,12 @@ class TrainAlgorithm(LandslideAlgorithm):
             ),
             advanced=True,
         )
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.CLASS_WEIGHT, "Weight landslides by the absence:landslide ratio (deep models)", d.class_weight
+            ),
+            advanced=True,
+        )
         self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
         self.add(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda)", "auto"), advanced=True)
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder (models, tables, figures)"))
@@ -190,6 +198,7 @@ class TrainAlgorithm(LandslideAlgorithm):
             search_trials=self.parameterAsInt(parameters, self.TRIALS, context),
             shap_samples=self.parameterAsInt(parameters, self.SHAP, context),
             seed=self.parameterAsInt(parameters, self.SEED, context),
+            class_weight=self.parameterAsBool(parameters, self.CLASS_WEIGHT, context),
             device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
         )
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)

@@ -59,6 +59,9 @@ class TrainConfig:
     search_trials: int = 0
     search_model: str = "cnn_lstm_am"
     shap_samples: int = 100
+    #: weight the landslide class of the deep models' loss by absences / landslides (the sampling
+    #: ratio, 1:2 by default, otherwise makes "absence" the cheap answer); off = the paper
+    class_weight: bool = False
     seed: int = 42
     device: str = "auto"
 
@@ -239,7 +242,11 @@ def fit_deep(
     if model.needs_series and data.series is None:
         raise InvalidInputError(f"{DISPLAY[kind]} needs an LSTM input; temporal mode 'none' gives it none.")
     opt = torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.l2)
-    lossf = nn.BCEWithLogitsLoss()
+    pos_weight = None
+    if cfg.class_weight:
+        y = np.asarray(data.labels)[train_idx]
+        pos_weight = torch.tensor([(y == 0).sum() / max((y == 1).sum(), 1)], dtype=torch.float32, device=device)
+    lossf = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     ptr, str_, ytr = _tensors(data, train_idx, device)
     pva, sva, yva = _tensors(data, val_idx, device)
     g = torch.Generator().manual_seed(cfg.seed)
