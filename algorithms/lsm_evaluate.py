@@ -19,7 +19,8 @@ from ..core.raster.zoning import validate_user_breaks
 from ..core.sampling.points import Points
 from ..core.susceptibility.map_evaluation import LandslideSet, evaluate_map
 from . import events
-from .base import PRESENT, LandslideAlgorithm
+from .base import LandslideAlgorithm
+from .layers import PRESENT
 
 
 def _date_key(value) -> str:
