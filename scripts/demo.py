@@ -291,7 +291,7 @@ def run_cracks(run, out: Path, a, project) -> None:
     shipped = ROOT / "resources" / "pretrained" / "crack_cnn_uav75.json"
     scene_rows = ["model," + ",".join(m.lower() for m in metrics) + ",chips"]
     project.addMapLayer(QgsRasterLayer(str(scene), "UAV75 test scene"))
-    for label, card in (("shipped CNN", str(shipped)), ("ResNet50+SE, transfer", cards[("resnet50_se", True)])):
+    for label, card in (("shipped CNN", str(shipped)), ("ResNet50+SE (transfer)", cards[("resnet50_se", True)])):
         tag = "shipped" if card == str(shipped) else "resnet50_se_tl"
         g = run(
             "crack_gradcam",
@@ -314,7 +314,7 @@ def run_cracks(run, out: Path, a, project) -> None:
                 "CHIPS_CSV": str(out / f"scene_chips_{tag}.csv"),
             },
         )
-        n_used = sum(1 for line in open(s["CHIPS_CSV"]).read().splitlines()[1:] if line.endswith(",1"))
+        n_used = sum(1 for line in Path(s["CHIPS_CSV"]).read_text().splitlines()[1:] if line.endswith(",1"))
         scene_rows.append(f"{label}," + ",".join(f'"{_fmt(s, k)}"' for k in metrics) + f",{n_used}")
         for path, name in ((g["GRADCAM"], f"Grad-CAM ({label})"), (g["OUTPUT"], f"Crack probability ({label})")):
             lyr = QgsRasterLayer(path, name)
