@@ -79,6 +79,34 @@ def slope_aspect(dem: str, slope_out: str | None, aspect_out: str | None) -> Non
             _declare_nan_as_nodata(str(tmp))
 
 
+def aspect_components(dem: str, aspect: str, northness_out: str, eastness_out: str, block: int = 512) -> None:
+    """Northness cos(aspect) and eastness sin(aspect), 0 on flat cells, from an aspect raster.
+
+    Why not aspect itself as a factor: degrees are circular (359 and 1 are neighbours, a model
+    sees them as far apart) and GDAL leaves flat cells without aspect (nodata), so a stack with
+    aspect loses every flat cell of the study area (a whole floodplain would be unmapped). The
+    components are continuous, bounded, and 0 where there is no downslope direction.
+    """
+    grid = _check_dem(dem)
+    prof = grid.profile(1, "float32", FLOAT_NODATA)
+    with (
+        rasterio.open(dem) as src,
+        rasterio.open(aspect) as asp,
+        atomic_path(northness_out) as tn,
+        atomic_path(eastness_out) as te,
+        rasterio.open(tn, "w", **prof) as dn,
+        rasterio.open(te, "w", **prof) as de,
+    ):
+        for win in grid.windows(block):
+            ok = valid_mask(src.read(1, window=win).astype(np.float64), src.nodata)
+            a = asp.read(1, window=win).astype(np.float64)
+            has = valid_mask(a, asp.nodata) & ok
+            rad = np.deg2rad(np.where(has, a, 0.0))
+            for dst, v in ((dn, np.cos(rad)), (de, np.sin(rad))):
+                out = np.where(has, v, 0.0)  # flat: no direction
+                dst.write(np.where(ok, out, FLOAT_NODATA).astype(np.float32), 1, window=win)
+
+
 def plan_curvature(dem: str, out: str, block: int = 512, progress: Progress | None = None) -> None:
     """Plan curvature (1/100 m, positive = convex / divergent across the slope), windowed.
 
@@ -210,7 +238,8 @@ def distance_to_features(
 
 
 #: factors derived from a DEM, in the order they are written (file name = factor name + ".tif").
-TERRAIN_FACTORS = ("slope", "aspect", "plan_curvature", "twi")
+#: ``aspect`` is kept for maps and CF classes; models should use ``northness`` and ``eastness``.
+TERRAIN_FACTORS = ("slope", "aspect", "northness", "eastness", "plan_curvature", "twi")
 
 
 def derive_terrain(dem: str, out_dir: str, progress: Progress | None = None) -> dict[str, str]:
@@ -220,6 +249,7 @@ def derive_terrain(dem: str, out_dir: str, progress: Progress | None = None) -> 
     d.mkdir(parents=True, exist_ok=True)
     paths = {k: str(d / f"{k}.tif") for k in TERRAIN_FACTORS}
     slope_aspect(dem, paths["slope"], paths["aspect"])
+    aspect_components(dem, paths["aspect"], paths["northness"], paths["eastness"])
     progress.report(0.3, "slope and aspect")
     plan_curvature(dem, paths["plan_curvature"])
     progress.report(0.5, "plan curvature")

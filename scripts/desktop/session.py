@@ -178,8 +178,9 @@ def prepare() -> None:
     stack = run(
         "lsm_stack_factors",
         {
-            "FACTORS": [dem] + [str(t / f"{n}.tif") for n in ("slope", "aspect", "plan_curvature", "twi")],
-            "NAMES": "elevation,slope,aspect,plan_curvature,twi",
+            "FACTORS": [dem]
+            + [str(t / f"{n}.tif") for n in ("slope", "northness", "eastness", "plan_curvature", "twi")],
+            "NAMES": "elevation,slope,northness,eastness,plan_curvature,twi",
             "RESOLUTION": 30.0,
             "OUTPUT": str(OUTD / "stack.tif"),
         },
