@@ -86,6 +86,22 @@ def test_cli_crack_evaluate_and_map_evaluate(run_alg, world, tmp_path):
     assert "held out (split = test): AUC" in r.stdout and (tmp_path / "e.html").exists()
 
 
+def _chips(run_alg, world, tmp_path, mask_unfamiliar: bool = False) -> dict:
+    """crack_predict of the world's model over its orthomosaic: 48 px chips that do not overlap."""
+    return run_alg(
+        "crack_predict",
+        {
+            "MODEL": world["crack_card"],
+            "INPUT": world["ortho"],
+            "CHIP_PX": 48,
+            "STRIDE_PX": 48,
+            "MASK_UNFAMILIAR": mask_unfamiliar,
+            "OUTPUT": str(tmp_path / "p.tif"),
+            "CHIPS": str(tmp_path / "chips.gpkg"),
+        },
+    )
+
+
 def _labels_like(ortho: str, path: Path, crack_rows: slice) -> str:
     """A label raster on the orthomosaic's grid with crack pixels in the given image rows."""
     import numpy as np
@@ -105,18 +121,7 @@ def test_crack_evaluate_scene_truth_from_pixel_labels(run_alg, world, tmp_path):
     chip row 0 (pixels 0-47) crack chips when they hold >= min crack pixels, and chip row 1 crack-free."""
     import csv
 
-    pred = run_alg(
-        "crack_predict",
-        {
-            "MODEL": world["crack_card"],
-            "INPUT": world["ortho"],
-            "CHIP_PX": 48,
-            "STRIDE_PX": 48,
-            "MASK_UNFAMILIAR": False,
-            "OUTPUT": str(tmp_path / "p.tif"),
-            "CHIPS": str(tmp_path / "chips.gpkg"),
-        },
-    )
+    pred = _chips(run_alg, world, tmp_path)
     labels = _labels_like(world["ortho"], tmp_path / "lab.tif", slice(40, 42))
     r = run_alg(
         "crack_evaluate_scene",
@@ -159,17 +164,7 @@ def test_crack_evaluate_scene_refuses_labels_elsewhere(run_alg, world, tmp_path)
     import rasterio
     from qgis.core import QgsProcessingException
 
-    pred = run_alg(
-        "crack_predict",
-        {
-            "MODEL": world["crack_card"],
-            "INPUT": world["ortho"],
-            "CHIP_PX": 48,
-            "STRIDE_PX": 48,
-            "OUTPUT": str(tmp_path / "p.tif"),
-            "CHIPS": str(tmp_path / "chips.gpkg"),
-        },
-    )
+    pred = _chips(run_alg, world, tmp_path, mask_unfamiliar=True)
     labels = _labels_like(world["ortho"], tmp_path / "lab.tif", slice(40, 42))
     with rasterio.open(labels, "r+") as d:  # move the labels 1 km east
         d.transform = d.transform * rasterio.Affine.translation(50000, 0)
@@ -189,18 +184,7 @@ def test_vector_inputs_keep_layer_name_and_filter(run_alg, world, tmp_path):
     from osgeo import gdal
     from qgis.core import QgsVectorLayer
 
-    pred = run_alg(
-        "crack_predict",
-        {
-            "MODEL": world["crack_card"],
-            "INPUT": world["ortho"],
-            "CHIP_PX": 48,
-            "STRIDE_PX": 48,
-            "MASK_UNFAMILIAR": False,
-            "OUTPUT": str(tmp_path / "p.tif"),
-            "CHIPS": str(tmp_path / "chips.gpkg"),
-        },
-    )
+    pred = _chips(run_alg, world, tmp_path)
     two = tmp_path / "two.gpkg"
     gdal.VectorTranslate(str(two), pred["CHIPS"], layerName="decoy", where="row = 1")
     gdal.VectorTranslate(str(two), pred["CHIPS"], layerName="chips", accessMode="append")
