@@ -33,6 +33,7 @@ from ..runtime import pick_device
 from ..sampling.absences import block_keys
 from .dataset import SampleSet, read_patches, read_series, series_for
 from .evaluate import METRICS, degenerate_flags, metrics
+from .fitting import fit_deep, fit_tree, predict_deep, validation_split
 from .models import DEEP_MODELS, DISPLAY, DeepHP
 from .rates import bootstrap_mean_ci
 
@@ -275,7 +276,6 @@ def cross_validate(
     on_epoch: Callable | None = None,
 ) -> CVResult:
     """Spatial k-fold CV of ``cfg.models`` on ``prep`` (see the module docstring)."""
-    from .train import fit_deep, fit_tree, predict_deep, validation_split
 
     progress = progress or NullProgress()
     hp = hp or cfg.hp

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError
 from ..progress import NullProgress, Progress, check
+from .fitting import fit_deep, predict_deep
 from .models import DeepHP
 
 
@@ -27,7 +28,6 @@ def search_hyperparameters(prep, cfg, progress: Progress | None = None) -> DeepH
     from torch import nn
 
     from ..runtime import pick_device
-    from .train import fit_deep, predict_deep
 
     data = prep.data
     tr = np.flatnonzero(~data.is_test)

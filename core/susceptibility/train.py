@@ -7,20 +7,17 @@ hyper-parameter search: early stopping uses a validation set carved out of the *
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from ..early_stopping import EarlyStopping
-from ..errors import InvalidInputError, MissingDependencyError
+from ..errors import InvalidInputError
 from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.stack import open_stack
-from ..runtime import pick_device, seed_everything
+from ..runtime import pick_device
 from ..sampling.absences import SamplingConfig, SplitMethod, split_samples
 from ..sampling.points import read_points
 from .dataset import (
@@ -34,36 +31,12 @@ from .dataset import (
     series_for,
 )
 from .evaluate import degenerate_flags, metrics, roc
-from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, DeepHP, SusceptibilityNet, XGBoostLR, save_tree_model
-
-EpochCallback = Callable[[str, dict], None]
+from .fitting import EpochCallback, TrainConfig, fit_deep, fit_tree, predict_deep, validation_split
+from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, DeepHP, save_tree_model
+from .search import search_hyperparameters
 
 #: share of the grid one patch may cover before lsm_train warns (patch-size guidance)
 PATCH_SHARE_WARNING = 0.02
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Settings of one training run (units in names, defaults from the paper where it gives them)."""
-
-    models: tuple[str, ...] = ALL_MODELS
-    patch_size: int = 30
-    temporal_mode: TemporalMode = TemporalMode.FACTOR_SEQUENCE
-    epochs: int = 80
-    batch_size: int = 32
-    patience: int = 15
-    val_fraction: float = 0.15
-    hp: DeepHP = field(default_factory=DeepHP)
-    rf_trees: int = 500
-    xgb_trees: int = 200
-    search_trials: int = 0
-    search_model: str = "cnn_lstm_am"
-    shap_samples: int = 100
-    #: weight the landslide class of the deep models' loss by absences / landslides (the sampling
-    #: ratio, 1:2 by default, otherwise makes "absence" the cheap answer); off = the paper
-    class_weight: bool = False
-    seed: int = 42
-    device: str = "auto"
 
 
 @dataclass
@@ -181,144 +154,6 @@ def prepare(
     )
 
 
-def validation_split(data: SampleSet, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, val) within the training rows, by whole blocks when blocks are known."""
-    rng = np.random.default_rng(seed)
-    tr = np.flatnonzero(~data.is_test)
-    blocks = np.unique(data.blocks[tr])
-    if blocks.size >= 5:
-        val_blocks: list[int] = []
-        for b in rng.permutation(blocks):
-            val_blocks.append(b)
-            m = np.isin(data.blocks[tr], val_blocks)
-            if m.sum() >= fraction * tr.size and len(np.unique(data.labels[tr][m])) == 2:
-                break
-        m = np.isin(data.blocks[tr], val_blocks)
-        if len(np.unique(data.labels[tr][~m])) == 2:
-            return tr[~m], tr[m]
-    perm = rng.permutation(tr)
-    n_val = max(2, int(fraction * tr.size))
-    return perm[n_val:], perm[:n_val]
-
-
-def _tensors(data: SampleSet, idx: np.ndarray, device: torch.device):
-    p = torch.from_numpy(data.patches[idx]).to(device)
-    s = torch.from_numpy(data.series[idx]).to(device) if data.series is not None else None
-    y = torch.from_numpy(data.labels[idx].astype(np.float32)).to(device)
-    return p, s, y
-
-
-def predict_deep(
-    model: SusceptibilityNet, patches: np.ndarray, series: np.ndarray | None, device: torch.device, batch: int = 1024
-) -> np.ndarray:
-    """Probabilities of a deep model for arrays of patches/series."""
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for i in range(0, patches.shape[0], batch):
-            p = torch.from_numpy(patches[i : i + batch]).to(device)
-            s = torch.from_numpy(series[i : i + batch]).to(device) if series is not None else None
-            out.append(torch.sigmoid(model(p, s)).cpu().numpy())
-    return np.concatenate(out) if out else np.empty(0, np.float32)
-
-
-def fit_deep(
-    kind: str,
-    data: SampleSet,
-    train_idx: np.ndarray,
-    val_idx: np.ndarray,
-    cfg: TrainConfig,
-    hp: DeepHP,
-    n_factors: int,
-    n_vars: int,
-    progress: Progress | None = None,
-    on_epoch: EpochCallback | None = None,
-) -> tuple[SusceptibilityNet, dict]:
-    """Adam + binary cross-entropy with early stopping on validation loss; returns the best model."""
-    progress = progress or NullProgress()
-    seed_everything(cfg.seed)
-    device = pick_device(cfg.device)
-    model = SusceptibilityNet(kind, n_factors, n_vars, hp, int(data.patches.shape[-1])).to(device)
-    if model.needs_series and data.series is None:
-        raise InvalidInputError(f"{DISPLAY[kind]} needs an LSTM input; temporal mode 'none' gives it none.")
-    opt = torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.l2)
-    pos_weight = None
-    if cfg.class_weight:
-        y = np.asarray(data.labels)[train_idx]
-        pos_weight = torch.tensor([(y == 0).sum() / max((y == 1).sum(), 1)], dtype=torch.float32, device=device)
-    lossf = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    ptr, str_, ytr = _tensors(data, train_idx, device)
-    pva, sva, yva = _tensors(data, val_idx, device)
-    g = torch.Generator().manual_seed(cfg.seed)
-    hist: dict[str, list[float]] = {"loss": [], "val_loss": [], "acc": [], "val_acc": []}
-    stopper = EarlyStopping(cfg.patience)
-    n = ptr.shape[0]
-    for epoch in range(cfg.epochs):
-        model.train()
-        perm = torch.randperm(n, generator=g).to(device)
-        tot, correct = 0.0, 0
-        for i in range(0, n, cfg.batch_size):
-            check(progress)
-            b = perm[i : i + cfg.batch_size]
-            if b.numel() < 2:  # batch norm needs two samples
-                continue
-            opt.zero_grad()
-            logit = model(ptr[b], str_[b] if str_ is not None else None)
-            loss = lossf(logit, ytr[b])
-            loss.backward()
-            opt.step()
-            tot += loss.item() * b.numel()
-            correct += int(((logit > 0).float() == ytr[b]).sum())
-        model.eval()
-        with torch.no_grad():
-            lv = model(pva, sva)
-            vloss = float(lossf(lv, yva))
-            vacc = float(((lv > 0).float() == yva).float().mean())
-        hist["loss"].append(tot / n)
-        hist["acc"].append(correct / n)
-        hist["val_loss"].append(vloss)
-        hist["val_acc"].append(vacc)
-        if on_epoch:
-            on_epoch(kind, {"epoch": epoch + 1, **{k: v[-1] for k, v in hist.items()}})
-        progress.report(
-            (epoch + 1) / cfg.epochs, f"{DISPLAY[kind]} epoch {epoch + 1}: loss {tot / n:.3f}, val_loss {vloss:.3f}"
-        )
-        if stopper.step(vloss, model):
-            break
-    stopper.restore(model)
-    hist["best_epoch"] = [int(np.argmin(hist["val_loss"])) + 1]
-    return model, hist
-
-
-def fit_tree(kind: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
-    """Random Forest, XGBoost-LR, GLM or GAM on centre-cell factor vectors.
-
-    GLM: L2 logistic regression on the (already standardised) factors. GAM-style: each factor
-    expanded in a cubic B-spline basis (5 knots at quantiles, so every factor gets a smooth
-    non-linear effect), then an L2 logistic regression: an additive model without interactions,
-    the classical baseline of susceptibility studies.
-    """
-    if kind in ("glm", "gam"):
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import SplineTransformer
-
-        lr = LogisticRegression(C=1.0, max_iter=5000)
-        if kind == "glm":
-            return make_pipeline(lr).fit(x, y)
-        return make_pipeline(SplineTransformer(n_knots=5, degree=3, knots="quantile"), lr).fit(x, y)
-    if kind == "rf":
-        from sklearn.ensemble import RandomForestClassifier
-
-        return RandomForestClassifier(
-            n_estimators=cfg.rf_trees, min_samples_leaf=2, n_jobs=2, random_state=cfg.seed
-        ).fit(x, y)
-    try:
-        return XGBoostLR(n_estimators=cfg.xgb_trees, seed=cfg.seed).fit(x, y)
-    except ImportError as exc:
-        raise MissingDependencyError("XGBoost-LR needs xgboost: pip install xgboost") from exc
-
-
 @dataclass
 class ModelResult:
     """One trained model with its test-split metrics."""
@@ -393,8 +228,6 @@ def train_all(
     yte = data.labels[te_idx]
     hp = cfg.hp
     if cfg.search_trials > 0 and cfg.search_model in models:
-        from .search import search_hyperparameters
-
         hp = search_hyperparameters(prep, cfg, SubProgress(progress, 0.0, 0.3))
         progress.log(f"Bayesian search best hyper-parameters: {hp.to_dict()}")
     results = []

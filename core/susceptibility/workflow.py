@@ -14,9 +14,10 @@ from ..raster.io import write_csv_atomic, write_text_atomic
 from .cross_validation import CVConfig, CVResult, cross_validate, cv_rows, fold_rows
 from .evaluate import SEPARABLE_AUC, fair_play_warnings, single_factor_auc
 from .explain import correlation, deep_importance, tree_importance
+from .fitting import EpochCallback, TrainConfig
 from .models import DEEP_MODELS, DISPLAY
 from .report import comparison_table, correlation_outputs, curves_figure, importance_outputs, roc_figure
-from .train import EpochCallback, TrainConfig, prepare, train_all
+from .train import prepare, train_all
 
 
 def _strategy_of(samples: str, crs_wkt: str) -> str | None:

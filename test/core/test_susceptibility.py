@@ -203,7 +203,7 @@ def test_class_weight_shifts_deep_predictions_towards_landslides():
     """With 1 landslide for 4 absences, weighting the landslide class 4x raises the predicted
     probabilities (same seed, same data): the weight reaches the loss."""
     from landslide_ai.core.susceptibility.dataset import SampleSet
-    from landslide_ai.core.susceptibility.train import fit_deep
+    from landslide_ai.core.susceptibility.fitting import fit_deep
 
     rng = np.random.default_rng(0)
     n = 200
