@@ -13,8 +13,6 @@ child's peak RSS (``VmHWM``).
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +22,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from child import run_timed  # noqa: E402
 
 
 def generate(path: Path, size: int, block: int = 2048) -> None:
@@ -98,22 +99,12 @@ def main() -> int:
 
     def run_child(precision: str) -> dict:
         """crack_predict in a fresh process at ``precision``; seconds, chips, peak RSS."""
-        child = "\n".join(
-            [
-                f"import sys, time, json; sys.path.insert(0, {str(ROOT)!r})",
-                "from core.cracks.chips import ChipSpec",
-                "from core.cracks.predict import predict_orthomosaic",
-                "t = time.time()",
-                f"res = predict_orthomosaic({str(card)!r}, {str(ortho)!r}, {str(work / 'prob.tif')!r},"
-                f" ChipSpec(alpha_band=4), batch={a.batch}, precision={precision!r})",
-                "rss = [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')][0]",
-                "print(json.dumps({'seconds': time.time() - t, 'chips': len(res), 'hwm_kib': rss}))",
-            ]
+        return run_timed(
+            ["from core.cracks.chips import ChipSpec", "from core.cracks.predict import predict_orthomosaic"],
+            f"res = predict_orthomosaic({str(card)!r}, {str(ortho)!r}, {str(work / 'prob.tif')!r},"
+            f" ChipSpec(alpha_band=4), batch={a.batch}, precision={precision!r})",
+            "'chips': len(res)",
         )
-        r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
-        if r.returncode:
-            raise SystemExit(r.stderr)
-        return json.loads(r.stdout.strip().splitlines()[-1])
 
     res = run_child("fp32")
     res_bf16 = run_child("bf16")

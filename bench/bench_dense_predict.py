@@ -16,8 +16,6 @@ on labels derived from slope; its LSTM reads the factor vector as a sequence (te
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_lsm_predict import generate  # noqa: E402
+from child import run_timed  # noqa: E402
 
 
 def train(stack: Path, out: Path, patch: int, kind: str = "cnn_lstm_am", padding: str = "auto") -> Path:
@@ -77,21 +76,10 @@ def crop(src: Path, dst: Path, size: int) -> None:
 
 def run_child(card: Path, stack: Path, out: Path, dense: bool, block: int) -> dict:
     """predict_stack in a fresh process; seconds and peak RSS."""
-    child = "\n".join(
-        [
-            f"import sys, time, json; sys.path.insert(0, {str(ROOT)!r})",
-            "from core.susceptibility.predict import predict_stack",
-            "t = time.time()",
-            f"predict_stack({str(card)!r}, {str(stack)!r}, {str(out)!r}, block={block}, dense={dense}, "
-            "allow_shift=True)",
-            "rss = [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')][0]",
-            "print(json.dumps({'seconds': time.time() - t, 'maxrss_kib': rss}))",
-        ]
+    return run_timed(
+        ["from core.susceptibility.predict import predict_stack"],
+        f"predict_stack({str(card)!r}, {str(stack)!r}, {str(out)!r}, block={block}, dense={dense}, allow_shift=True)",
     )
-    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
-    if r.returncode:
-        raise SystemExit(r.stderr)
-    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -130,12 +118,12 @@ def main() -> int:
     print(f"{a.model}, patch {a.patch}, window {a.block}")
     print(
         f"per-patch reference: {a.ref_size}x{a.ref_size} cells in {ref['seconds']:.1f} s = {ref_rate:,.0f} cells/s, "
-        f"peak RSS {ref['maxrss_kib'] / 2**20:.2f} GiB"
+        f"peak RSS {ref['hwm_kib'] / 2**20:.2f} GiB"
     )
     print(f"dense, same crop: {den_small['seconds']:.2f} s; max |difference| from the reference {diff:.2e}")
     print(
         f"dense: {a.size}x{a.size} cells in {den['seconds']:.1f} s = {rate:,.0f} cells/s, "
-        f"peak RSS {den['maxrss_kib'] / 2**20:.2f} GiB"
+        f"peak RSS {den['hwm_kib'] / 2**20:.2f} GiB"
     )
     print(f"ratio dense / per-patch: {rate / ref_rate:.0f}x (aim >= 50x)")
     if a.old_reference:

@@ -14,8 +14,6 @@ generation of the stack and the training do not count.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +23,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from child import run_timed  # noqa: E402
 
 
 def generate(path: Path, size: int, bands: int = 3, block: int = 2048) -> None:
@@ -100,21 +101,10 @@ def main() -> int:
         generate(stack, a.size)
         print(f"generated {a.size}x{a.size} stack in {time.time() - t:.0f} s ({stack.stat().st_size / 2**30:.2f} GiB)")
     card = train(stack, work / "model", a.model)
-    child = "\n".join(
-        [
-            f"import sys, time, json, resource; sys.path.insert(0, {str(ROOT)!r})",
-            "from core.susceptibility.predict import predict_stack",
-            "t = time.time()",
-            f"predict_stack({str(card)!r}, {str(stack)!r}, {str(work / 'pred.tif')!r}, block={a.block})",
-            "rss = [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')][0]",
-            "print(json.dumps({'seconds': time.time() - t, 'maxrss_kib': rss}))",
-        ]
+    res = run_timed(
+        ["from core.susceptibility.predict import predict_stack"],
+        f"predict_stack({str(card)!r}, {str(stack)!r}, {str(work / 'pred.tif')!r}, block={a.block})",
     )
-    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
-    if r.returncode:
-        print(r.stderr)
-        return 1
-    res = json.loads(r.stdout.strip().splitlines()[-1])
     cells = a.size * a.size
     e2e = cells / res["seconds"]
     # baseline: the bare model on the same kind of cells, already standardised in memory
@@ -140,7 +130,7 @@ def main() -> int:
             for i in range(0, p.shape[0], 4096):
                 m.net(p[i : i + 4096], None)
         bare = p.shape[0] / (time.time() - t)
-    peak = res["maxrss_kib"] / 2**20
+    peak = res["hwm_kib"] / 2**20
     print(f"model {a.model}, {a.size}x{a.size} = {cells:,} cells, window {a.block}")
     print(f"end-to-end lsm_predict: {e2e:,.0f} cells/s ({res['seconds']:.0f} s)")
     print(f"baseline bare model forward on in-memory cells: {bare:,.0f} cells/s")
