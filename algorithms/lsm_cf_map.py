@@ -14,7 +14,7 @@ from qgis.core import (
 )
 
 from ..core.errors import InvalidInputError
-from ..core.sampling.cf import cf_map
+from ..core.sampling.certainty_factor import cf_map
 from .base import LandslideAlgorithm
 from .lsm_stack_factors import split_names
 from .styling import cf_score_qml, zoning_qml

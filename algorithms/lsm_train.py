@@ -15,11 +15,11 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from ..core.susceptibility.comparison import run_training
 from ..core.susceptibility.cross_validation import CVConfig
 from ..core.susceptibility.dataset import TemporalMode
 from ..core.susceptibility.models import ALL_MODELS, DISPLAY, DeepHP
 from ..core.susceptibility.train import TrainConfig
-from ..core.susceptibility.workflow import run_training
 from . import events
 from .base import LandslideAlgorithm
 

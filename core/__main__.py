@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.output}: {rep.valid_cells} valid of {rep.total_cells} cells")
         elif args.cmd == "cf-map":
             from .raster.grid import Grid
-            from .sampling.cf import cf_map
+            from .sampling.certainty_factor import cf_map
             from .sampling.points import read_points
 
             pts = read_points(args.inventory, Grid.from_path(args.stack).crs_wkt, args.where)
@@ -160,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
             write_samples(s, wkt, args.output, cfg.strategy.value)
             print(f"{args.output}: {int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences")
         elif args.cmd == "train":
+            from .susceptibility.comparison import run_training
             from .susceptibility.dataset import TemporalMode
             from .susceptibility.train import TrainConfig
-            from .susceptibility.workflow import run_training
 
             cfg = TrainConfig(
                 models=tuple(args.models.split(",")),

@@ -29,7 +29,7 @@ class LandslideAIPlugin:
 
     def __init__(self, iface) -> None:
         if iface is not None:  # the desktop (GL driver loaded), not qgis_process
-            from .compat import block_triton
+            from .triton_guard import block_triton
 
             self.triton_blocked = block_triton()
         self.iface = iface

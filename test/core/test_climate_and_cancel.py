@@ -11,10 +11,10 @@ from landslide_ai.core.raster.grid import Grid
 from landslide_ai.core.raster.stack import FactorSpec, monthly_specs, stack_factors
 from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample_absences, write_samples
 from landslide_ai.core.sampling.points import read_points
+from landslide_ai.core.susceptibility.comparison import run_training
 from landslide_ai.core.susceptibility.dataset import TemporalMode
 from landslide_ai.core.susceptibility.predict import predict_stack
 from landslide_ai.core.susceptibility.train import TrainConfig
-from landslide_ai.core.susceptibility.workflow import run_training
 
 WKT = CRS.from_epsg(32717).to_wkt()
 

@@ -8,6 +8,7 @@ import torch
 from landslide_ai.core.raster.stack import FactorSpec, stack_factors
 from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample_absences, write_samples
 from landslide_ai.core.sampling.points import read_points
+from landslide_ai.core.susceptibility.comparison import run_training
 from landslide_ai.core.susceptibility.dataset import TemporalMode
 from landslide_ai.core.susceptibility.models import (
     DeepHP,
@@ -18,7 +19,6 @@ from landslide_ai.core.susceptibility.models import (
 )
 from landslide_ai.core.susceptibility.predict import predict_stack
 from landslide_ai.core.susceptibility.train import TrainConfig
-from landslide_ai.core.susceptibility.workflow import run_training
 
 
 def _randomised(cnn: SpatialCNN, seed: int) -> SpatialCNN:

@@ -8,7 +8,7 @@ from rasterio.crs import CRS
 from landslide_ai.core.errors import InvalidInputError
 from landslide_ai.core.raster.stack import FactorSpec, stack_factors
 from landslide_ai.core.sampling.absences import SamplingConfig, SplitMethod, Strategy, sample_absences, split_samples
-from landslide_ai.core.sampling.cf import certainty_factor, cf_map
+from landslide_ai.core.sampling.certainty_factor import certainty_factor, cf_map
 from landslide_ai.core.sampling.points import Points, read_points
 
 WKT = CRS.from_epsg(32717).to_wkt()

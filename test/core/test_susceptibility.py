@@ -12,11 +12,11 @@ from landslide_ai.core.errors import GridMismatchError, InvalidInputError
 from landslide_ai.core.raster.stack import FactorSpec, stack_factors
 from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample_absences, write_samples
 from landslide_ai.core.sampling.points import read_points
+from landslide_ai.core.susceptibility.comparison import run_training
 from landslide_ai.core.susceptibility.dataset import TemporalMode
 from landslide_ai.core.susceptibility.models import DeepHP, SusceptibilityNet, XGBoostLR
 from landslide_ai.core.susceptibility.predict import predict_and_zone, predict_stack
 from landslide_ai.core.susceptibility.train import TrainConfig
-from landslide_ai.core.susceptibility.workflow import run_training
 
 WKT = CRS.from_epsg(32717).to_wkt()
 
