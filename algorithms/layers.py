@@ -75,10 +75,13 @@ class LayerReading:
         second layer of a file) or fails on memory and database layers. A plain single-layer file
         is passed as it is; anything else is written to a temporary GeoPackage first.
         """
+        return self.layer_file(self.parameterAsVectorLayer(parameters, param, context), context, param.lower())
+
+    def layer_file(self, layer, context, stem: str = "layer") -> str:
+        """:meth:`vector_file` for a layer object (e.g. one of a multiple-layers parameter)."""
         from osgeo import ogr
         from qgis.core import QgsProcessingUtils, QgsVectorFileWriter
 
-        layer = self.parameterAsVectorLayer(parameters, param, context)
         src = layer.source()
         path = src.split("|")[0]
         plain = layer.providerType() == "ogr" and not layer.subsetString() and Path(path).is_file()
@@ -87,7 +90,7 @@ class LayerReading:
             plain = ds is not None and ds.GetLayerCount() == 1
         if plain:
             return path
-        out = QgsProcessingUtils.generateTempFilename(f"{param.lower()}.gpkg")
+        out = QgsProcessingUtils.generateTempFilename(f"{stem}.gpkg")
         opts = QgsVectorFileWriter.SaveVectorOptions()
         opts.driverName = "GPKG"
         err = QgsVectorFileWriter.writeAsVectorFormatV3(layer, out, context.transformContext(), opts)

@@ -60,11 +60,7 @@ class DeriveTerrainAlgorithm(LandslideAlgorithm):
         paths = derive_terrain(dem, out, SubProgress(progress, 0, 0.7))
         for i, lyr in enumerate(vectors):
             p = str(Path(out) / distance_file_name(lyr.name()))
-            src = lyr.source().split("|")[0]
-            layer_name = None
-            if "|layername=" in lyr.source():
-                layer_name = lyr.source().split("|layername=")[1].split("|")[0]
-            distance_to_features(src, dem, p, layer_name)
+            distance_to_features(self.layer_file(lyr, context, f"vector_{i}"), dem, p)
             paths[f"dist_{lyr.name()}"] = p
             progress.report(0.7 + 0.3 * (i + 1) / max(1, len(vectors)), f"distance to {lyr.name()}")
         for k, p in paths.items():

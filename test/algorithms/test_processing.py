@@ -192,3 +192,35 @@ def test_qgis_process_runs_lsm_predict_headless(pipeline, tmp_path):
     )
     assert bad.returncode != 0 and "trained on factors" in bad.stdout + bad.stderr
     assert not (tmp_path / "bad.tif").exists()
+
+
+def test_distance_layer_keeps_layer_name_and_filter(run_alg, tiny_factors, tmp_path):
+    """Distances to the filtered features of the second layer of a GeoPackage: the decoy first
+    layer and the filtered-out feature play no part (was: the file's first layer, unfiltered)."""
+    from qgis.core import QgsVectorLayer
+    from rasterio.crs import CRS
+
+    from landslide_ai.core.sampling.points import write_points
+
+    wkt = CRS.from_epsg(32717).to_wkt()
+    gpkg = tmp_path / "lines.gpkg"
+    cell = lambda r, c: (500000.0 + (c + 0.5) * 30, 9560000.0 - (r + 0.5) * 30)  # noqa: E731
+    (x0, y0), (x1, y1), (xd, yd) = cell(10, 10), cell(50, 50), cell(30, 30)
+    from osgeo import gdal
+
+    a, b = str(tmp_path / "a.gpkg"), str(tmp_path / "b.gpkg")
+    write_points(a, wkt, np.array([xd]), np.array([yd]), {"keep": np.array([1], np.int32)}, layer="decoy")
+    write_points(b, wkt, np.array([x0, x1]), np.array([y0, y1]), {"keep": np.array([1, 0], np.int32)}, layer="roads")
+    gdal.VectorTranslate(str(gpkg), a)
+    gdal.VectorTranslate(str(gpkg), b, accessMode="append")
+    lyr = QgsVectorLayer(f"{gpkg}|layername=roads", "roads", "ogr")
+    assert lyr.isValid() and lyr.featureCount() == 2
+    lyr.setSubsetString('"keep" = 1')
+    r = run_alg(
+        "lsm_derive_terrain",
+        {"DEM": tiny_factors[0]["elev"], "VECTORS": [lyr], "OUTPUT_FOLDER": str(tmp_path / "t")},
+    )
+    dist = [p for p in r["OUTPUT_LAYERS"] if Path(p).name.startswith("dist_")][0]
+    with rasterio.open(dist) as ds:
+        d = ds.read(1)
+    assert d[10, 10] == 0 and d[30, 30] > 500 and d[50, 50] > 1000
