@@ -117,11 +117,61 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+#: per command, the arguments naming output files and the one naming an output folder
+_OUT_FILES = {
+    "stack": ("output",),
+    "sample": ("output",),
+    "predict": ("output", "zoning"),
+    "evaluate": ("out_html", "curves_csv", "zones_csv"),
+    "crack-predict": ("output", "chips", "gradcam"),
+    "crack-evaluate-scene": ("out_html", "csv"),
+    "crack-evaluate": ("out_html", "csv"),
+}
+_OUT_DIRS = {"derive-terrain": "out_dir", "train": "out_dir", "crack-train": "out_dir", "crack-evaluate": "gallery"}
+
+
+def guard_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, outputs that would overwrite an input (the checks of Processing runs).
+
+    Why: the engine writes atomically, so an output path that names an input (``stack out.tif
+    a=out.tif``) would silently replace the user's file with the result. Every argument naming an
+    existing file or folder counts as an input.
+    """
+    import os
+
+    from .outputs import OutputTransaction
+
+    tx = OutputTransaction()
+    files = [(k, getattr(args, k, None)) for k in _OUT_FILES.get(args.cmd, ())]
+    if args.cmd == "cf-map":
+        files = [(f"out_prefix ({s})", f"{args.out_prefix}_{s}") for s in ("score.tif", "zoning.tif", "table.csv")]
+        files.append(("out_prefix (table.html)", f"{args.out_prefix}_table.html"))
+    folder = _OUT_DIRS.get(args.cmd)
+    outs = {k for k, _ in files} | {folder}
+    for k, v in vars(args).items():
+        if k not in outs and isinstance(v, str) and os.path.exists(v):
+            tx.add_input(v)
+    for f in getattr(args, "factors", None) or []:
+        tx.add_input(f.partition("=")[2].partition(":")[0])
+    for k, v in files:
+        if v:
+            tx.add_file(k, v)
+    if folder and getattr(args, folder, None):
+        tx.add_folder(folder, getattr(args, folder))
+        if args.cmd == "derive-terrain":
+            from .terrain.derive import TERRAIN_FACTORS
+
+            for n in TERRAIN_FACTORS:
+                tx.add_file(f"out_dir ({n}.tif)", os.path.join(args.out_dir, f"{n}.tif"))
+    tx.check()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns a process exit code (2 for invalid input)."""
     args = _parser().parse_args(argv)
     prog = ConsoleProgress()
     try:
+        guard_outputs(args)
         if args.cmd == "derive-terrain":
             from .terrain.derive import derive_terrain
 
