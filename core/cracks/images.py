@@ -20,6 +20,9 @@ from ..errors import InvalidInputError
 if TYPE_CHECKING:
     from .train import CrackTrainConfig
 
+#: the split stratum of hard negatives (crack-free images of the target imagery)
+HARD_NEGATIVES = "no_crack/hard_negatives"
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
 
 
@@ -188,7 +191,7 @@ def load_image_set(root: str, cfg: CrackTrainConfig, hard_negatives: str | None 
         extra = image_files(hard_negatives)
         paths += extra
         labels = np.concatenate([labels, np.zeros(len(extra), labels.dtype)])
-        groups += ["no_crack/hard_negatives"] * len(extra)
+        groups += [HARD_NEGATIVES] * len(extra)
     if cfg.positive_fraction < 1.0:
         rng = np.random.default_rng(cfg.seed)
         pos = np.flatnonzero(labels == 1)

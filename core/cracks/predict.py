@@ -70,7 +70,7 @@ def load_crack_model(card_path: str, device: torch.device) -> LoadedCrackModel:
         )
     mean = torch.tensor(card.normalisation["mean"], dtype=torch.float32)[:, None, None]
     std = torch.tensor(card.normalisation["std"], dtype=torch.float32)[:, None, None]
-    # channels-last: convolutions run about 1.4-2x faster on CPU (measured), same results
+    # channels-last: the bare forward runs 1.35x (ResNet50+SE) to 2.05x (CNN) faster on CPU (measured), same results
     model = model.to(device).eval().to(memory_format=torch.channels_last)
     return LoadedCrackModel(card, model, mean.to(device), std.to(device))
 

@@ -19,7 +19,7 @@ from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, check
 from ..runtime import pick_device, seed_everything
 from .domain import fit_domain, image_features
-from .images import ImageDataset, ImageSet, load_image_set, photo_id
+from .images import HARD_NEGATIVES, ImageDataset, ImageSet, load_image_set, photo_id
 from .models import CLASSES, build_model, freeze_for_finetuning
 from .preprocess import RECIPE, training_transforms
 
@@ -104,6 +104,15 @@ def crack_metrics(y: np.ndarray, p: np.ndarray) -> dict:
     }
 
 
+def split_loader(
+    data: ImageSet, split: str, cfg: CrackTrainConfig, augment: bool = False, generator=None
+) -> torch.utils.data.DataLoader:
+    """Images of one split through the training (``augment``) or evaluation transforms, in batches."""
+    sel = data.split == split
+    ds = ImageDataset([p for p, m in zip(data.paths, sel) if m], data.labels[sel], transforms(cfg.input_px, augment))
+    return torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=augment, generator=generator)
+
+
 def fit(
     model: nn.Module,
     data: ImageSet,
@@ -116,18 +125,9 @@ def fit(
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     model = model.to(device)
-    tr, va = data.split == "train", data.split == "val"
-    g = torch.Generator().manual_seed(cfg.seed)
-    dl_tr = torch.utils.data.DataLoader(
-        ImageDataset([p for p, m in zip(data.paths, tr) if m], data.labels[tr], transforms(cfg.input_px, True)),
-        batch_size=cfg.batch_size,
-        shuffle=True,
-        generator=g,
-    )
-    dl_va = torch.utils.data.DataLoader(
-        ImageDataset([p for p, m in zip(data.paths, va) if m], data.labels[va], transforms(cfg.input_px, False)),
-        batch_size=cfg.batch_size,
-    )
+    tr = data.split == "train"
+    dl_tr = split_loader(data, "train", cfg, augment=True, generator=torch.Generator().manual_seed(cfg.seed))
+    dl_va = split_loader(data, "val", cfg)
     counts = np.bincount(data.labels[tr], minlength=2).astype(float)
     weight = torch.tensor(counts.sum() / (2 * np.maximum(counts, 1)), dtype=torch.float32, device=device)
     if cfg.loss == "focal":
@@ -176,22 +176,12 @@ def fit(
 
 def _train_features(model: nn.Module, data: ImageSet, cfg: CrackTrainConfig) -> np.ndarray:
     """Pooled last-stage features of the training images (no augmentation): the model's domain."""
-    tr = data.split == "train"
-    dl = torch.utils.data.DataLoader(
-        ImageDataset([p for p, m in zip(data.paths, tr) if m], data.labels[tr], transforms(cfg.input_px, False)),
-        batch_size=cfg.batch_size,
-    )
-    return image_features(model, dl)
+    return image_features(model, split_loader(data, "train", cfg))
 
 
 def _test_metrics(model: nn.Module, data: ImageSet, cfg: CrackTrainConfig) -> dict:
     """Metrics on the test split of ``data`` (evaluation transforms)."""
-    te = data.split == "test"
-    dl = torch.utils.data.DataLoader(
-        ImageDataset([p for p, m in zip(data.paths, te) if m], data.labels[te], transforms(cfg.input_px, False)),
-        batch_size=cfg.batch_size,
-    )
-    return crack_metrics(*evaluate(model, dl, pick_device(cfg.device)))
+    return crack_metrics(*evaluate(model, split_loader(data, "test", cfg), pick_device(cfg.device)))
 
 
 def _save_card(
@@ -307,7 +297,7 @@ def train_crack_model(
     if hard_negatives:
         stages["hard_negatives"] = {
             "folder": str(hard_negatives),
-            "images": int((np.array(tgt.groups) == "no_crack/hard_negatives").sum()),
+            "images": int((np.array(tgt.groups) == HARD_NEGATIVES).sum()),
         }
     model, hist = fit(model, tgt, cfg, SubProgress(progress, 0.5 if source else 0, 1.0), on_epoch)
     m = _test_metrics(model, tgt, cfg)
