@@ -34,7 +34,7 @@ class TrainAlgorithm(LandslideAlgorithm):
     GROUP = "train"
     REQUIRES = ("rasterio", "torch", "sklearn", "xgboost", "shap", "matplotlib")
     CV_FOLDS, CV_BLOCK, CV_BUFFER, CV_GROUPS = "CV_FOLDS", "CV_BLOCK_M", "CV_BUFFER_M", "CV_GROUP_FIELD"
-    CLASS_WEIGHT = "CLASS_WEIGHT"
+    CLASS_WEIGHT, AUGMENT, ENSEMBLE, ONE_HOT = "CLASS_WEIGHT", "AUGMENT", "ENSEMBLE", "ONE_HOT"
     (
         STACK,
         SAMPLES,
@@ -176,6 +176,22 @@ class TrainAlgorithm(LandslideAlgorithm):
             ),
             advanced=True,
         )
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.AUGMENT, "Augment patches by rotations/mirrors (directions rotated with them)", d.augment
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.ENSEMBLE, "Seed ensemble: members per deep model", defaultValue=d.ensemble, minValue=1, maxValue=20
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterBoolean(self.ONE_HOT, "One-hot encode categorical factors", d.one_hot),
+            advanced=True,
+        )
         self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
         self.add(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda)", "auto"), advanced=True)
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder (models, tables, figures)"))
@@ -199,6 +215,9 @@ class TrainAlgorithm(LandslideAlgorithm):
             shap_samples=self.parameterAsInt(parameters, self.SHAP, context),
             seed=self.parameterAsInt(parameters, self.SEED, context),
             class_weight=self.parameterAsBool(parameters, self.CLASS_WEIGHT, context),
+            augment=self.parameterAsBool(parameters, self.AUGMENT, context),
+            ensemble=self.parameterAsInt(parameters, self.ENSEMBLE, context),
+            one_hot=self.parameterAsBool(parameters, self.ONE_HOT, context),
             device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
         )
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)

@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--temporal-mode", choices=["factor_sequence", "climate", "none"], default="factor_sequence")
     tr.add_argument("--temporal-stack")
     tr.add_argument("--search-trials", type=int, default=0)
+    tr.add_argument("--class-weight", action="store_true", help="weight landslides by the sampling ratio")
+    tr.add_argument("--augment", action="store_true", help="rotations/mirrors of patches, directions rotated")
+    tr.add_argument("--ensemble", type=int, default=1, help="members (seeds) per deep model")
+    tr.add_argument("--no-one-hot", action="store_true", help="standardise categorical codes instead")
+    tr.add_argument("--seed", type=int, default=42)
     p = sub.add_parser("predict", help="susceptibility map and zoning from a saved model")
     p.add_argument("model_card")
     p.add_argument("stack")
@@ -220,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
                 patch_size=args.patch_size,
                 temporal_mode=TemporalMode(args.temporal_mode),
                 search_trials=args.search_trials,
+                class_weight=args.class_weight,
+                augment=args.augment,
+                ensemble=args.ensemble,
+                one_hot=not args.no_one_hot,
+                seed=args.seed,
             )
             from .susceptibility.cross_validation import CVConfig
 

@@ -24,6 +24,9 @@ from ..progress import NullProgress, Progress, check
 from .grid import Grid
 from .io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, read_padded, valid_mask, write_text_atomic
 
+#: band metadata item marking a categorical factor (codes, not quantities)
+CATEGORICAL_TAG = "LSM_CATEGORICAL"
+
 
 @dataclass(frozen=True)
 class FactorSpec:
@@ -216,6 +219,8 @@ def stack_factors(
             with rasterio.open(tmp, "w", **profile) as dst:
                 for i, spec in enumerate(factors):
                     dst.set_band_description(i + 1, spec.name)
+                    if spec.categorical:  # travels with the raster, not only in the JSON sidecar
+                        dst.update_tags(i + 1, **{CATEGORICAL_TAG: "1"})
                 for k, win in enumerate(grid.windows(block)):
                     check(progress)
                     data = np.stack([v.read(s.band, window=win) for v, s in zip(vrts, factors)])
@@ -273,6 +278,8 @@ class StackInfo:
     grid: Grid
     names: list[str]
     nodata: float | None
+    #: names of the categorical factors (band metadata written by :func:`stack_factors`)
+    categorical: tuple[str, ...] = ()
 
 
 def open_stack(path: str) -> StackInfo:
@@ -292,7 +299,8 @@ def open_stack(path: str) -> StackInfo:
                     "a stack needs one common nodata mask. Rebuild it with lsm_stack_factors."
                 )
             names = [d or f"band_{i + 1}" for i, d in enumerate(ds.descriptions)]
-            return StackInfo(str(path), grid, names, ds.nodatavals[0])
+            categorical = tuple(n for i, n in enumerate(names) if ds.tags(i + 1).get(CATEGORICAL_TAG) == "1")
+            return StackInfo(str(path), grid, names, ds.nodatavals[0], categorical)
     except rasterio.errors.RasterioIOError as exc:
         raise InvalidInputError(f"Cannot open the stack {path}: {exc}") from exc
 

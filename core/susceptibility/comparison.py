@@ -87,7 +87,7 @@ def run_training(
         f"Test split: {int(d.is_test.sum())} held-out samples ({int(d.labels[d.is_test].sum())} landslides) "
         f"from the sample layer's 'split' field; temporal mode: {cfg.temporal_mode.value}; seed {cfg.seed}."
     )
-    separability = single_factor_auc(d.centre, d.labels, prep.names)
+    separability = single_factor_auc(d.centre, d.labels, prep.features)
     warnings = fair_play_warnings(separability, _strategy_of(samples, prep.crs_wkt))
     for r in results:
         warnings += [f"{DISPLAY[r.kind]} {f}." for f in r.flags]
@@ -122,17 +122,17 @@ def run_training(
                     d.series,
                     50,
                     cfg.seed,
-                    prep.names,
+                    prep.features,
                     lm.card.inputs["temporal_mode"],
                     ["rain", "temp"],
                     te,
                 )
             else:
-                importance[r.kind] = tree_importance(lm.tree, d.centre[te], prep.names)
+                importance[r.kind] = tree_importance(lm.tree, d.centre[te], prep.features)
         if importance:
             importance_outputs(importance, out)
-    r, flagged = correlation(d.centre, prep.names, corr_threshold)
-    correlation_outputs(r, prep.names, flagged, out, corr_threshold)
+    r, flagged = correlation(d.centre, prep.features, corr_threshold)
+    correlation_outputs(r, prep.features, flagged, out, corr_threshold)
     write_text_atomic(out / "history.json", json.dumps({x.kind: x.history for x in results if x.history}))
     progress.report(1.0, "training done")
     return TrainOutputs(str(out), csv, htm, results, importance, flagged, d.labels[d.is_test], cv_res)

@@ -33,7 +33,7 @@ from ..runtime import pick_device
 from ..sampling.absences import block_keys
 from .dataset import SampleSet, read_patches, read_series, series_for
 from .evaluate import METRICS, degenerate_flags, metrics
-from .fitting import fit_deep, fit_tree, predict_deep, validation_split
+from .fitting import fit_deep, fit_tree, make_augment, predict_deep, validation_split
 from .models import DEEP_MODELS, DISPLAY, DeepHP
 from .rates import bootstrap_mean_ci
 
@@ -329,7 +329,17 @@ def cross_validate(
             in_fold = cell_fold == f
             if kind in DEEP_MODELS:
                 model, _ = fit_deep(
-                    kind, view, tr_idx, va_idx, cfg, hp, len(prep.names), prep.n_vars, sub, _fold_epochs(on_epoch, f)
+                    kind,
+                    view,
+                    tr_idx,
+                    va_idx,
+                    cfg,
+                    hp,
+                    len(prep.features),
+                    prep.n_vars,
+                    sub,
+                    _fold_epochs(on_epoch, f),
+                    make_augment(cfg, prep.features, prep.norm, prep.names),
                 )
                 p = predict_deep(model, d.patches[te], None if d.series is None else d.series[te], device)
                 pc = predict_deep(

@@ -34,24 +34,66 @@ class TemporalMode(str, Enum):
     NONE = "none"
 
 
+#: most distinct codes a categorical factor may have before one-hot encoding is refused
+MAX_CATEGORIES = 64
+
+
 @dataclass
 class Normalisation:
-    """Per-band mean and standard deviation."""
+    """Per-band mean and standard deviation, and the codes of categorical bands.
+
+    ``categories`` maps a band index (as a string: it travels in JSON model cards) to the sorted
+    codes of a categorical factor. Such a band is replaced by one 0/1 channel per code (one-hot):
+    standardising lithology codes would invent an order and distances between rock types. A code
+    not seen in the training stack, and nodata, give all-zero indicators.
+    """
 
     mean: list[float]
     std: list[float]
+    categories: dict[str, list[float]] | None = None
+
+    @property
+    def n_channels(self) -> int:
+        """Model input channels: one per continuous band, one per code of a categorical band."""
+        cats = self.categories or {}
+        return sum(len(cats[str(i)]) if str(i) in cats else 1 for i in range(len(self.mean)))
+
+    def feature_names(self, names: list[str]) -> list[str]:
+        """Channel names, ``factor=code`` for the indicators of a categorical factor."""
+        cats = self.categories or {}
+        out: list[str] = []
+        for i, n in enumerate(names):
+            out += [f"{n}={c:g}" for c in cats[str(i)]] if str(i) in cats else [n]
+        return out
 
     def apply(self, data: np.ndarray, ok: np.ndarray) -> np.ndarray:
-        """Standardise a (C, H, W) block and set cells outside the valid mask ``ok`` (H, W) to 0."""
+        """Model input of a (C, H, W) block: standardised, one-hot where categorical, 0 outside ``ok``."""
         m = np.asarray(self.mean, np.float32)[:, None, None]
         s = np.asarray(self.std, np.float32)[:, None, None]
-        return np.where(ok[None], (data - m) / s, 0.0).astype(np.float32)
+        z = np.where(ok[None], (data - m) / s, 0.0).astype(np.float32)
+        if not self.categories:
+            return z
+        parts = []
+        for i in range(z.shape[0]):
+            codes = self.categories.get(str(i))
+            if codes is None:
+                parts.append(z[i : i + 1])
+            else:
+                codes_a = np.asarray(codes, np.float32)[:, None, None]
+                parts.append(((data[i][None] == codes_a) & ok[None]).astype(np.float32))
+        return np.concatenate(parts)
 
 
 @bounded_gdal_cache
-def band_stats(path: str, block: int = 1024) -> Normalisation:
-    """Mean and std of every band over the stack's common valid cells (streaming, windowed)."""
+def band_stats(path: str, block: int = 1024, one_hot: bool = True) -> Normalisation:
+    """Mean and std of every band over the stack's common valid cells (streaming, windowed).
+
+    With ``one_hot``, the codes of the stack's categorical bands (band metadata written by
+    ``lsm_stack_factors``) are collected too, label-free over the whole stack like the statistics.
+    """
     info = open_stack(path)
+    cat_idx = [info.names.index(n) for n in info.categorical] if one_hot else []
+    codes: dict[int, set[float]] = {i: set() for i in cat_idx}
     n = 0
     s = None
     ss = None
@@ -65,19 +107,28 @@ def band_stats(path: str, block: int = 1024) -> Normalisation:
             n += v.shape[1]
             s += v.sum(axis=1)
             ss += (v**2).sum(axis=1)
+            for i in cat_idx:
+                codes[i].update(np.unique(data[i][ok]).tolist())
+                if len(codes[i]) > MAX_CATEGORIES:
+                    raise InvalidInputError(
+                        f"The categorical factor '{info.names[i]}' of {path} has more than {MAX_CATEGORIES} distinct "
+                        "values; is it really a class map? Reclassify it into fewer classes, or stack it as a "
+                        "continuous factor."
+                    )
     if not n:
         raise InvalidInputError(f"The stack {path} has no valid cell.")
     mean = s / n
     std = np.sqrt(np.maximum(ss / n - mean**2, 0))
     std = np.where(std > 1e-12, std, 1.0)
-    return Normalisation(mean.tolist(), std.tolist())
+    cats = {str(i): sorted(float(c) for c in codes[i]) for i in cat_idx} or None
+    return Normalisation(mean.tolist(), std.tolist(), cats)
 
 
 def read_patches(path: str, rows: np.ndarray, cols: np.ndarray, patch: int, norm: Normalisation) -> np.ndarray:
-    """Standardised (N, C, patch, patch) patches centred on cells (centre index ``patch // 2``)."""
-    info = open_stack(path)
+    """Model-input (N, C', patch, patch) patches centred on cells (centre index ``patch // 2``)."""
     half = patch // 2
-    out = np.zeros((rows.size, len(info.names), patch, patch), np.float32)
+    out = np.zeros((rows.size, norm.n_channels, patch, patch), np.float32)
+    info = open_stack(path)
     with rasterio.open(path) as ds:
         for i, (r, c) in enumerate(zip(rows, cols)):
             win = Window(int(c) - half, int(r) - half, patch, patch)

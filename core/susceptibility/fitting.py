@@ -17,15 +17,11 @@ from torch import nn
 
 from ..early_stopping import EarlyStopping
 from ..errors import InvalidInputError, MissingDependencyError
-from ..progress import NullProgress, Progress, check
+from ..progress import NullProgress, Progress, SubProgress, check
 from ..runtime import pick_device, seed_everything
-from .dataset import (
-    SampleSet,
-    TemporalMode,
-)
-from .models import ALL_MODELS, DISPLAY, DeepHP, SusceptibilityNet, XGBoostLR
-
-EpochCallback = Callable[[str, dict], None]
+from .augment import DihedralAugment
+from .dataset import Normalisation, SampleSet, TemporalMode
+from .models import ALL_MODELS, DISPLAY, DeepHP, SeedEnsemble, SusceptibilityNet, XGBoostLR
 
 #: share of the grid one patch may cover before lsm_train warns (patch-size guidance)
 PATCH_SHARE_WARNING = 0.02
@@ -54,6 +50,12 @@ class TrainConfig:
     #: weight the landslide class of the deep models' loss by absences / landslides (the sampling
     #: ratio, 1:2 by default, otherwise makes "absence" the cheap answer); off = the paper
     class_weight: bool = False
+    #: categorical factors (band metadata of the stack) become one 0/1 channel per code
+    one_hot: bool = True
+    #: random rotations/mirrors of training patches, directions rotated with them (augment.py)
+    augment: bool = False
+    #: deep models as the mean of this many members trained with seeds seed, seed+1, ...
+    ensemble: int = 1
     seed: int = 42
     device: str = "auto"
 
@@ -86,7 +88,11 @@ def _tensors(data: SampleSet, idx: np.ndarray, device: torch.device):
 
 
 def predict_deep(
-    model: SusceptibilityNet, patches: np.ndarray, series: np.ndarray | None, device: torch.device, batch: int = 1024
+    model: SusceptibilityNet | SeedEnsemble,
+    patches: np.ndarray,
+    series: np.ndarray | None,
+    device: torch.device,
+    batch: int = 1024,
 ) -> np.ndarray:
     """Probabilities of a deep model for arrays of patches/series."""
     model.eval()
@@ -110,10 +116,45 @@ def fit_deep(
     n_vars: int,
     progress: Progress | None = None,
     on_epoch: EpochCallback | None = None,
+    augment: DihedralAugment | None = None,
+) -> tuple[SusceptibilityNet | SeedEnsemble, dict]:
+    """One deep model, or a :class:`SeedEnsemble` of ``cfg.ensemble`` members (seeds seed, seed+1, ...).
+
+    Every member sees the same training and validation rows; only initialisation, batch order and
+    augmentation draws differ. The history returned is the first member's, with every member's
+    best epoch.
+    """
+    progress = progress or NullProgress()
+    n = max(1, cfg.ensemble)
+    members, hists = [], []
+    for i in range(n):
+        sub = SubProgress(progress, i / n, (i + 1) / n)
+        model, hist = _fit_one(
+            kind, data, train_idx, val_idx, cfg, hp, n_factors, n_vars, cfg.seed + i, sub, on_epoch, augment
+        )
+        members.append(model)
+        hists.append(hist)
+    hist = dict(hists[0])
+    hist["best_epoch"] = [h["best_epoch"][0] for h in hists]
+    return (members[0] if n == 1 else SeedEnsemble(members)), hist
+
+
+def _fit_one(
+    kind: str,
+    data: SampleSet,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    cfg: TrainConfig,
+    hp: DeepHP,
+    n_factors: int,
+    n_vars: int,
+    seed: int,
+    progress: Progress,
+    on_epoch: EpochCallback | None,
+    augment: DihedralAugment | None,
 ) -> tuple[SusceptibilityNet, dict]:
     """Adam + binary cross-entropy with early stopping on validation loss; returns the best model."""
-    progress = progress or NullProgress()
-    seed_everything(cfg.seed)
+    seed_everything(seed)
     device = pick_device(cfg.device)
     model = SusceptibilityNet(kind, n_factors, n_vars, hp, int(data.patches.shape[-1])).to(device)
     if model.needs_series and data.series is None:
@@ -126,7 +167,10 @@ def fit_deep(
     lossf = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     ptr, str_, ytr = _tensors(data, train_idx, device)
     pva, sva, yva = _tensors(data, val_idx, device)
-    g = torch.Generator().manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(seed)
+    # the factor-sequence series is the patch centre's channels: re-read after a symmetry
+    reread_series = augment is not None and cfg.temporal_mode is TemporalMode.FACTOR_SEQUENCE and str_ is not None
+    c = int(data.patches.shape[-1]) // 2
     hist: dict[str, list[float]] = {"loss": [], "val_loss": [], "acc": [], "val_acc": []}
     stopper = EarlyStopping(cfg.patience)
     n = ptr.shape[0]
@@ -139,8 +183,13 @@ def fit_deep(
             b = perm[i : i + cfg.batch_size]
             if b.numel() < 2:  # batch norm needs two samples
                 continue
+            pb, sb = ptr[b], (str_[b] if str_ is not None else None)
+            if augment is not None:
+                pb = augment(pb, g)
+                if reread_series:
+                    sb = pb[:, :, c, c][:, :, None].contiguous()
             opt.zero_grad()
-            logit = model(ptr[b], str_[b] if str_ is not None else None)
+            logit = model(pb, sb)
             loss = lossf(logit, ytr[b])
             loss.backward()
             opt.step()
@@ -167,23 +216,50 @@ def fit_deep(
     return model, hist
 
 
+def make_augment(
+    cfg: TrainConfig, features: list[str], norm: Normalisation, names: list[str]
+) -> DihedralAugment | None:
+    """The training augmentation of ``cfg`` (None when off); refuses stacks it cannot rotate correctly."""
+    if not cfg.augment:
+        return None
+    return DihedralAugment.for_features(features, norm, names)
+
+
+def _gam_basis(x: np.ndarray, n_knots: int = 5):
+    """Per-column cubic B-spline bases (quantile knots where distinct), 0/1 columns passed through."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import SplineTransformer
+
+    parts = []
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        if np.unique(col).size <= 2:
+            parts.append((f"linear_{j}", "passthrough", [j]))
+            continue
+        q = np.quantile(col, np.linspace(0, 1, n_knots))
+        knots = "quantile" if np.all(np.diff(q) > 0) else "uniform"
+        parts.append((f"spline_{j}", SplineTransformer(n_knots=n_knots, degree=3, knots=knots), [j]))
+    return ColumnTransformer(parts)
+
+
 def fit_tree(kind: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
     """Random Forest, XGBoost-LR, GLM or GAM on centre-cell factor vectors.
 
     GLM: L2 logistic regression on the (already standardised) factors. GAM-style: each factor
     expanded in a cubic B-spline basis (5 knots at quantiles, so every factor gets a smooth
     non-linear effect), then an L2 logistic regression: an additive model without interactions,
-    the classical baseline of susceptibility studies.
+    the classical baseline of susceptibility studies. 0/1 columns (one-hot classes of a categorical
+    factor) enter linearly; a column whose quantiles repeat (many tied values, e.g. distance 0)
+    gets uniform knots, since quantile knots must be distinct.
     """
     if kind in ("glm", "gam"):
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import SplineTransformer
 
         lr = LogisticRegression(C=1.0, max_iter=5000)
         if kind == "glm":
             return make_pipeline(lr).fit(x, y)
-        return make_pipeline(SplineTransformer(n_knots=5, degree=3, knots="quantile"), lr).fit(x, y)
+        return make_pipeline(_gam_basis(x), lr).fit(x, y)
     if kind == "rf":
         from sklearn.ensemble import RandomForestClassifier
 

@@ -230,6 +230,51 @@ class SusceptibilityNet(nn.Module):
         return self.head(z).squeeze(1)
 
 
+class SeedEnsemble(nn.Module):
+    """Members of one architecture trained with different seeds; the output is their mean probability.
+
+    Why: a deep model trained on a few hundred landslides depends on its random initialisation and
+    batch order; the average of a few members is steadier and usually better calibrated (a deep
+    ensemble, Lakshminarayanan et al. 2017). ``forward`` returns the logit of the mean probability,
+    so every caller that applies a sigmoid gets the ensemble's probability.
+    """
+
+    def __init__(self, members: list[SusceptibilityNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.kind = members[0].kind
+
+    @property
+    def cnn(self) -> nn.Module | None:
+        """The first member's CNN branch (for callers that only ask whether there is one)."""
+        return self.members[0].cnn
+
+    @property
+    def lstm(self) -> nn.Module | None:
+        """The first member's LSTM branch (for callers that only ask whether there is one)."""
+        return self.members[0].lstm
+
+    @property
+    def needs_series(self) -> bool:
+        """True for models with an LSTM branch."""
+        return self.members[0].needs_series
+
+    @property
+    def dense(self) -> bool:
+        """True when every member's CNN branch can be computed densely."""
+        return all(m.dense for m in self.members)
+
+    def forward(self, patch: torch.Tensor, series: torch.Tensor | None = None) -> torch.Tensor:
+        """Logit of the members' mean probability, shape (N,)."""
+        p = torch.stack([torch.sigmoid(m(patch, series)) for m in self.members]).mean(0)
+        return torch.logit(p.clamp(1e-7, 1 - 1e-7))
+
+
+def members_of(net: nn.Module) -> list[SusceptibilityNet]:
+    """The single networks of a model: its members for an ensemble, else itself."""
+    return list(net.members) if isinstance(net, SeedEnsemble) else [net]
+
+
 _TREE_FORMAT = "landslide_ai.tree_model.v1"
 
 

@@ -33,7 +33,7 @@ from ..raster.zoning import (
 )
 from ..sampling.points import Points
 from .dataset import Normalisation, TemporalMode, check_temporal_grid
-from .models import DEEP_MODELS, DeepHP, SusceptibilityNet, load_tree_model
+from .models import DEEP_MODELS, DeepHP, SeedEnsemble, SusceptibilityNet, load_tree_model, members_of
 
 
 @dataclass
@@ -42,7 +42,7 @@ class LoadedModel:
 
     card: ModelCard
     kind: str
-    net: SusceptibilityNet | None
+    net: SusceptibilityNet | SeedEnsemble | None
     tree: object | None
     norm: Normalisation
     climate_norm: Normalisation | None
@@ -64,13 +64,17 @@ def load_model(card_path: str) -> LoadedModel:
 
         hpd = {k: v for k, v in card.hyperparameters.items() if k in DeepHP().to_dict()}
         hpd.setdefault("cnn_padding", "same")  # cards written before the unpadded variant existed
-        net = SusceptibilityNet(
-            card.architecture,
-            len(card.inputs["factors"]),
-            card.inputs["n_vars"],
-            DeepHP(**hpd),
-            int(card.inputs.get("patch_size") or 0),
-        )
+        members = [
+            SusceptibilityNet(
+                card.architecture,
+                norm.n_channels,
+                card.inputs["n_vars"],
+                DeepHP(**hpd),
+                int(card.inputs.get("patch_size") or 0),
+            )
+            for _ in range(int(card.hyperparameters.get("ensemble", 1)))
+        ]
+        net = members[0] if len(members) == 1 else SeedEnsemble(members)
         try:
             net.load_state_dict(torch.load(w, map_location="cpu"))
         except Exception as exc:  # torch raises many kinds on a corrupt or foreign file
@@ -235,17 +239,7 @@ def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, use
     (:func:`..models.dense_cnn_features`, equal to the per-patch pass); otherwise patches are
     pushed through in batches of ``batch`` (views, copied one batch at a time).
     """
-    import torch
-
-    from .models import dense_cnn_features
-
-    net = model.net
-    dense = None
-    if use_dense and net.cnn is not None and net.dense:
-        with torch.no_grad():
-            feats = dense_cnn_features(net.cnn, torch.from_numpy(z[None]).to(dev), patch)
-            dense = feats[torch.from_numpy(rr * int(win.width) + cc).to(dev)]
-    views = sliding_window_view(z, (patch, patch), axis=(1, 2)) if net.cnn is not None and dense is None else None
+    nets = members_of(model.net)
     series = None
     if mode is TemporalMode.FACTOR_SEQUENCE:
         series = centre[:, :, None]
@@ -254,6 +248,24 @@ def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, use
         cz = model.climate_norm.apply(clim, cok)[:, rr, cc].T  # (M, T*V) variable-major
         nv = model.card.inputs["n_vars"]
         series = cz.reshape(-1, nv, cz.shape[1] // nv).transpose(0, 2, 1).copy()
+    out = np.zeros(rr.size, np.float32)
+    for net in nets:  # a seed ensemble's probability is its members' mean
+        out += _score_net(net, z, rr, cc, patch, series, win, batch, dev, use_dense)
+    return out / len(nets)
+
+
+def _score_net(net, z, rr, cc, patch, series, win, batch, dev, use_dense) -> np.ndarray:
+    """Probabilities of one network for the valid cells (rr, cc) of a window (see :func:`_score_deep`)."""
+    import torch
+
+    from .models import dense_cnn_features
+
+    dense = None
+    if use_dense and net.cnn is not None and net.dense:
+        with torch.no_grad():
+            feats = dense_cnn_features(net.cnn, torch.from_numpy(z[None]).to(dev), patch)
+            dense = feats[torch.from_numpy(rr * int(win.width) + cc).to(dev)]
+    views = sliding_window_view(z, (patch, patch), axis=(1, 2)) if net.cnn is not None and dense is None else None
     out = np.empty(rr.size, np.float32)
     if dense is not None:
         batch = max(batch, DENSE_BATCH)  # only per-cell vectors are batched now, not patches

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError
 from ..progress import NullProgress, Progress, check
-from .fitting import fit_deep, predict_deep
+from .fitting import fit_deep, make_augment, predict_deep
 from .models import DeepHP
 
 
@@ -51,7 +51,17 @@ def search_hyperparameters(prep, cfg, progress: Progress | None = None) -> DeepH
         losses = []
         for a, b in folds:
             check(progress)
-            model, _ = fit_deep(cfg.search_model, data, tr[a], tr[b], cfg, hp, len(prep.names), prep.n_vars)
+            model, _ = fit_deep(
+                cfg.search_model,
+                data,
+                tr[a],
+                tr[b],
+                cfg,
+                hp,
+                len(prep.features),
+                prep.n_vars,
+                augment=make_augment(cfg, prep.features, prep.norm, prep.names),
+            )
             p = predict_deep(model, data.patches[tr[b]], None if data.series is None else data.series[tr[b]], device)
             y = torch.from_numpy(data.labels[tr[b]].astype(np.float32))
             losses.append(float(bce(torch.from_numpy(np.clip(p, 1e-6, 1 - 1e-6)), y)))

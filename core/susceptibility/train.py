@@ -31,12 +31,18 @@ from .dataset import (
     series_for,
 )
 from .evaluate import degenerate_flags, metrics, roc
-from .fitting import EpochCallback, TrainConfig, fit_deep, fit_tree, predict_deep, validation_split
+from .fitting import (
+    PATCH_SHARE_WARNING,
+    EpochCallback,
+    TrainConfig,
+    fit_deep,
+    fit_tree,
+    make_augment,
+    predict_deep,
+    validation_split,
+)
 from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, DeepHP, save_tree_model
 from .search import search_hyperparameters
-
-#: share of the grid one patch may cover before lsm_train warns (patch-size guidance)
-PATCH_SHARE_WARNING = 0.02
 
 
 @dataclass
@@ -55,6 +61,11 @@ class Prepared:
     x: np.ndarray = field(default_factory=lambda: np.empty(0))  # sample coordinates (stack CRS)
     y: np.ndarray = field(default_factory=lambda: np.empty(0))
     attrs: dict = field(default_factory=dict)  # the samples' other fields (e.g. a mapping-unit id)
+
+    @property
+    def features(self) -> list[str]:
+        """Names of the model-input channels (a categorical factor gives one per code)."""
+        return self.norm.feature_names(self.names)
 
 
 def prepare(
@@ -117,11 +128,16 @@ def prepare(
     if not is_test.any() or is_test.all():
         raise InvalidInputError("The samples need both 'train' and 'test' rows in their split field.")
     progress.report(0.1, "normalisation statistics")
-    norm = band_stats(stack)
+    norm = band_stats(stack, one_hot=cfg.one_hot)
+    if norm.categories:
+        progress.log(
+            "One-hot encoding the categorical factor(s) "
+            + ", ".join(f"{info.names[int(i)]} ({len(c)} classes)" for i, c in norm.categories.items())
+        )
     progress.report(0.3, f"reading {rows.size} patches of {cfg.patch_size}x{cfg.patch_size}")
     patches = read_patches(stack, rows, cols, cfg.patch_size, norm)
     climate = climate_norm = climate_names = None
-    n_steps, n_vars = len(info.names), 1
+    n_steps, n_vars = norm.n_channels, 1
     if cfg.temporal_mode is TemporalMode.CLIMATE:
         if not temporal_stack:
             raise InvalidInputError("Temporal mode 'climate' needs a temporal stack (monthly rainfall + temperature).")
@@ -176,6 +192,7 @@ def _card(
         weights_file=weights,
         inputs={
             "factors": prep.names,
+            "features": prep.features,
             "patch_size": cfg.patch_size if kind in DEEP_MODELS else 1,
             "temporal_mode": cfg.temporal_mode.value if kind in ("lstm", "cnn_lstm", "cnn_lstm_am") else "none",
             "climate_bands": prep.climate_names,
@@ -230,13 +247,16 @@ def train_all(
     if cfg.search_trials > 0 and cfg.search_model in models:
         hp = search_hyperparameters(prep, cfg, SubProgress(progress, 0.0, 0.3))
         progress.log(f"Bayesian search best hyper-parameters: {hp.to_dict()}")
+    augment = make_augment(cfg, prep.features, prep.norm, prep.names)
     results = []
     start = 0.3 if cfg.search_trials > 0 else 0.0
     for k, kind in enumerate(models):
         sub = SubProgress(progress, start + (1 - start) * k / len(models), start + (1 - start) * (k + 1) / len(models))
         check(progress)
         if kind in DEEP_MODELS:
-            model, hist = fit_deep(kind, data, tr_idx, va_idx, cfg, hp, len(prep.names), prep.n_vars, sub, on_epoch)
+            model, hist = fit_deep(
+                kind, data, tr_idx, va_idx, cfg, hp, len(prep.features), prep.n_vars, sub, on_epoch, augment
+            )
             p = predict_deep(
                 model,
                 data.patches[te_idx],
@@ -245,7 +265,13 @@ def train_all(
             )
             weights = f"{kind}.pt"
             torch.save(model.state_dict(), out / weights)
-            extra: dict = {"n_factors": len(prep.names), "n_vars": prep.n_vars}
+            extra: dict = {
+                "n_factors": len(prep.features),
+                "n_vars": prep.n_vars,
+                "ensemble": max(1, cfg.ensemble),
+                "augment": cfg.augment,
+                "class_weight": cfg.class_weight,
+            }
             used_hp: DeepHP | None = hp
         else:
             trn = np.concatenate([tr_idx, va_idx])  # trees need no early stopping set
