@@ -29,6 +29,7 @@ from ..core.raster.grid import Grid
 from . import events
 from .base import LandslideAlgorithm
 from .chip_params import ChipParams
+from .lsm_predict import BACKENDS
 from .styling import crack_probability_qml, gradcam_qml
 
 
@@ -40,7 +41,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
     GROUP = "cracks"
     REQUIRES = ("torch", "torchvision")
     MODEL, THRESHOLD, OUTPUT, CHIPS, GRADCAM = "MODEL", "THRESHOLD", "OUTPUT", "CHIPS", "GRADCAM"
-    MASK, PRECISION = "MASK_UNFAMILIAR", "PRECISION"
+    MASK, PRECISION, BACKEND = "MASK_UNFAMILIAR", "PRECISION", "BACKEND"
     IMAGES, OVERLAYS = "IMAGES", "OVERLAY_FOLDER"
     WITH_GRADCAM = False
 
@@ -78,6 +79,8 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             ),
             advanced=True,
         )
+        if not self.WITH_GRADCAM:  # Grad-CAM needs gradients: torch only
+            self.add(QgsProcessingParameterEnum(self.BACKEND, "Backend", list(BACKENDS), defaultValue=0), advanced=True)
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Crack probability"))
         self.add(QgsProcessingParameterVectorDestination(self.CHIPS, "Chips with probability"))
         if self.WITH_GRADCAM:
@@ -112,6 +115,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             progress=progress,
             mask_unfamiliar=self.parameterAsBool(parameters, self.MASK, context),
             precision=["fp32", "bf16"][self.parameterAsEnum(parameters, self.PRECISION, context)],
+            backend="torch" if self.WITH_GRADCAM else BACKENDS[self.parameterAsEnum(parameters, self.BACKEND, context)],
         )
         for note in skill_notes(ModelCard.load(self.parameterAsFile(parameters, self.MODEL, context), task="crack")):
             progress.log(("Warning: model " if "chance" in note else "Model ") + note)

@@ -22,6 +22,9 @@ from . import events
 from .base import LandslideAlgorithm
 from .styling import susceptibility_qml, zoning_qml
 
+#: deep-model runtimes: torch (the reference) or ONNX Runtime (core/onnx_models.py)
+BACKENDS = ("torch", "onnx")
+
 METHODS = [ZoningMethod.QUANTILE, ZoningMethod.NATURAL_BREAKS, ZoningMethod.USER]
 
 
@@ -32,7 +35,7 @@ class PredictAlgorithm(LandslideAlgorithm):
     DISPLAY = "Predict susceptibility map"
     GROUP = "map"
     REQUIRES = ("rasterio", "torch", "sklearn")
-    ALLOW_SHIFT = "ALLOW_SHIFT"
+    ALLOW_SHIFT, BACKEND, DASK = "ALLOW_SHIFT", "BACKEND", "DASK_SCHEDULER"
     (MODEL, STACK, TEMPORAL, INVENTORY, FIELD, METHOD, THRESHOLDS, BLOCK, DEVICE, OUTPUT, ZONING, TABLE) = (
         "MODEL",
         "STACK",
@@ -80,6 +83,16 @@ class PredictAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterBoolean(self.ALLOW_SHIFT, "Accept factor distributions unlike training", False),
             advanced=True,
         )
+        self.add(
+            QgsProcessingParameterEnum(self.BACKEND, "Deep-model backend", list(BACKENDS), defaultValue=0),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterString(
+                self.DASK, "Dask: 'local' or a scheduler address (empty: no Dask)", optional=True, defaultValue=""
+            ),
+            advanced=True,
+        )
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Susceptibility"))
         self.add(QgsProcessingParameterRasterDestination(self.ZONING, "Susceptibility zoning"))
         self.add(
@@ -116,6 +129,8 @@ class PredictAlgorithm(LandslideAlgorithm):
             device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
             progress=progress,
             allow_shift=self.parameterAsBool(parameters, self.ALLOW_SHIFT, context),
+            backend=BACKENDS[self.parameterAsEnum(parameters, self.BACKEND, context)],
+            dask=self.parameterAsString(parameters, self.DASK, context).strip() or None,
         )
         progress.log("Zone breaks: " + ", ".join(f"{b:.4f}" for b in breaks))
         self.style(context, out, susceptibility_qml(), "Susceptibility")

@@ -24,6 +24,7 @@ def algorithm_classes() -> list:
     from .lsm_sample_absences import SampleAbsencesAlgorithm
     from .lsm_stack_factors import StackFactorsAlgorithm
     from .lsm_train import TrainAlgorithm
+    from .model_export_onnx import ExportOnnxAlgorithm
 
     classes = [
         DeriveTerrainAlgorithm,
@@ -34,6 +35,7 @@ def algorithm_classes() -> list:
         EvaluateAlgorithm,
         PredictAlgorithm,
         AggregateUnitsAlgorithm,
+        ExportOnnxAlgorithm,
         CrackTileAlgorithm,
         CrackTrainAlgorithm,
         CrackPredictAlgorithm,

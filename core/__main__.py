@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--temporal-stack")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--per-patch", action="store_true", help="push every patch through on its own (reference path)")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="deep-model runtime")
+    p.add_argument("--dask", default=None, help="'local' (a local cluster) or a scheduler address tcp://host:8786")
     p.add_argument(
         "--allow-shift", action="store_true", help="accept factor distributions unlike training (extrapolation)"
     )
@@ -101,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--alpha-band", type=int, default=-1, help="-1 = the declared alpha band, 0 = none")
     cp.add_argument("--keep-unfamiliar", action="store_true", help="keep chips unlike the training images")
     cp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    cp.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="classifier runtime")
     cp.add_argument("--device", default="auto")
     cs = sub.add_parser("crack-evaluate-scene", help="score a chip layer against a pixel-label raster")
     cs.add_argument("chips")
@@ -119,6 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     ce.add_argument("--gallery", help="folder for Grad-CAM PNGs of the worst mistakes")
     ce.add_argument("--threshold", type=float, default=0.5)
     ce.add_argument("--device", default="auto")
+    ex = sub.add_parser("export-onnx", help="a deep model card as an ONNX file with the card inside")
+    ex.add_argument("model_card")
+    ex.add_argument("output")
+    ex.add_argument("--deepness", action="store_true", help="the Deepness plugin's format (crack models)")
     return ap
 
 
@@ -131,6 +138,7 @@ _OUT_FILES = {
     "crack-predict": ("output", "chips", "gradcam"),
     "crack-evaluate-scene": ("out_html", "csv"),
     "crack-evaluate": ("out_html", "csv"),
+    "export-onnx": ("output",),
 }
 _OUT_DIRS = {"derive-terrain": "out_dir", "train": "out_dir", "crack-train": "out_dir", "crack-evaluate": "gallery"}
 
@@ -306,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=prog,
                 mask_unfamiliar=not args.keep_unfamiliar,
                 precision=args.precision,
+                backend=args.backend,
             )
             write_chip_layer(args.chips, Grid.from_path(args.orthomosaic), res)
             for note in skill_notes(ModelCard.load(args.model_card or str(SHIPPED_CARD), task="crack")):
@@ -338,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             for k, v in ev.metrics.items():
                 print(f"{k}: {v:.3f} (95 % CI {ev.intervals[k][0]:.3f}-{ev.intervals[k][1]:.3f})")
+        elif args.cmd == "export-onnx":
+            from .onnx_models import export_onnx
+
+            kind = export_onnx(args.model_card, args.output, deepness=args.deepness)
+            print(f"{args.output}: '{kind}' graph, model card inside")
         elif args.cmd == "predict":
             from .susceptibility.predict import predict_and_zone
 
@@ -354,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
                 progress=prog,
                 allow_shift=args.allow_shift,
                 dense=not args.per_patch,
+                backend=args.backend,
+                dask=args.dask,
             )
             print("zone breaks:", ", ".join(f"{x:.4f}" for x in b))
     except LandslideAIError as exc:

@@ -55,9 +55,13 @@ class ModelCard:
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     card_version: int = CARD_VERSION
 
+    def to_json(self, indent: int | None = 2) -> str:
+        """The card as JSON text (what :meth:`save` writes and ONNX exports embed)."""
+        return json.dumps(asdict(self), indent=indent, default=_json_default)
+
     def save(self, path: str | Path) -> None:
         """Write the card as pretty JSON (atomically)."""
-        write_text_atomic(path, json.dumps(asdict(self), indent=2, default=_json_default))
+        write_text_atomic(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path, task: str | None = None) -> ModelCard:

@@ -152,6 +152,7 @@ def predict_orthomosaic(
     progress: Progress | None = None,
     mask_unfamiliar: bool = True,
     precision: str = "fp32",
+    backend: str = "torch",
 ) -> list[ChipResult]:
     """Classify every valid chip, stitch probabilities (and Grad-CAM) onto the orthomosaic's grid.
 
@@ -159,12 +160,46 @@ def predict_orthomosaic(
     ``unfamiliar``; with ``mask_unfamiliar`` they are left out of the rasters (nodata where no
     familiar chip covers a pixel), so imagery the model never saw is not painted as cracks.
     ``precision="bf16"`` runs the classification forward under bfloat16 autocast (Grad-CAM stays fp32).
+    ``backend="onnx"`` classifies in ONNX Runtime (``<card>.onnx`` when it matches the weights, else a
+    temporary export); Grad-CAM needs gradients, so it stays a torch-only output.
     """
     progress = progress or NullProgress()
+    if backend not in ("torch", "onnx"):
+        raise InvalidInputError(f"Unknown backend '{backend}': use torch or onnx.")
+    if backend == "onnx" and (gradcam_out or precision != "fp32"):
+        raise InvalidInputError(
+            "The ONNX backend computes probabilities only, in fp32: Grad-CAM needs gradients and bf16 is a torch "
+            "option. Use the torch backend for those, or leave them out."
+        )
     grid = check_orthomosaic(ortho, spec)
     dev = pick_device(device)
     autocast(dev, precision)  # an unknown precision is refused before any work
     m = load_crack_model(card_path, dev)
+    with contextlib.ExitStack() as stack:
+        graph = None
+        if backend == "onnx":
+            from ..onnx_models import onnx_backend
+
+            graph = stack.enter_context(onnx_backend(card_path, m.card, str(dev)))
+        return _classify_chips(
+            m, graph, ortho, grid, prob_out, spec, gradcam_out, batch, dev, progress, mask_unfamiliar, precision
+        )
+
+
+def _classify(m: LoadedCrackModel, graph, x: torch.Tensor, dev, precision: str) -> tuple[np.ndarray, np.ndarray]:
+    """Crack probabilities (N,) and pooled last-stage features (N, K) of a batch of network inputs."""
+    if graph is not None:
+        p, f = graph.run(image=x.contiguous().cpu().numpy())
+        return p, f
+    with pooled_features(m.model) as feats, torch.no_grad(), autocast(dev, precision):
+        p = torch.softmax(m.model(x).float(), 1)[:, 1].cpu().numpy()
+    return p, feats[0].numpy()
+
+
+def _classify_chips(
+    m, graph, ortho, grid, prob_out, spec, gradcam_out, batch, dev, progress, mask_unfamiliar, precision
+) -> list[ChipResult]:
+    """The chip-row loop of :func:`predict_orthomosaic`."""
     input_px = int(m.card.inputs["input_px"])
     domain = m.card.inputs.get("domain")
     weight = hann2d(spec.chip_px)
@@ -208,9 +243,8 @@ def predict_orthomosaic(
                 for i in range(0, len(chips), batch):
                     part = chips[i : i + batch]
                     x = _prep(m, np.stack([c[3] for c in part]), input_px)
-                    with pooled_features(m.model) as feats, torch.no_grad(), autocast(dev, precision):
-                        p = torch.softmax(m.model(x).float(), 1)[:, 1].cpu().numpy()
-                    dist = distances(feats[0].numpy(), domain) if domain else np.full(len(part), np.nan)
+                    p, feats = _classify(m, graph, x, dev, precision)
+                    dist = distances(feats, domain) if domain else np.full(len(part), np.nan)
                     cams = _gradcam(m, x, C) if gradcam_out else None
                     for j, (rr, cc, win, _, frac) in enumerate(part):
                         odd = bool(domain) and bool(dist[j] > domain["threshold"])

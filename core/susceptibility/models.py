@@ -119,8 +119,31 @@ class SpatialCNN(nn.Module):
         s3 = self.stage3(self.pool(s2))
         if self.padding == "valid":
             return self.drop(s3.mean(dim=(2, 3)) + self.skip(s1.mean(dim=(2, 3), keepdim=True)).flatten(1))
-        skip = nn.functional.adaptive_avg_pool2d(self.skip(s1), s3.shape[-2:])
+        skip = _adaptive_mean(self.skip(s1), int(s3.shape[-2]), int(s3.shape[-1]))
         return self.drop((s3 + skip).mean(dim=(2, 3)))
+
+
+def _bin_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """(n_out, n_in) averaging matrix of adaptive average pooling's bins (floor/ceil bounds).
+
+    Built in NumPy from plain ints, so an ONNX trace records it as a constant, not as index arithmetic.
+    """
+    m = np.zeros((n_out, n_in), np.float32)
+    for i in range(n_out):
+        a, b = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+        m[i, a:b] = 1.0 / (b - a)
+    return torch.from_numpy(m)
+
+
+def _adaptive_mean(x: torch.Tensor, oh: int, ow: int) -> torch.Tensor:
+    """``adaptive_avg_pool2d(x, (oh, ow))`` as two matrix products.
+
+    Why: the ONNX exporter cannot express adaptive pooling whose output size does not divide the
+    input (7 of 30 for the zero-padded CNN at patch 30); the bins as matrices are the same means.
+    """
+    ph = _bin_matrix(int(x.shape[-2]), oh).to(x)
+    pw = _bin_matrix(int(x.shape[-1]), ow).to(x)
+    return ph @ x @ pw.T
 
 
 def _dilated(block: nn.Sequential, x: torch.Tensor, dilation: int) -> torch.Tensor:

@@ -174,14 +174,22 @@ def predict_stack(
     progress: Progress | None = None,
     allow_shift: bool = False,
     dense: bool = True,
+    backend: str = "torch",
+    dask: str | None = None,
+    dask_workers: int = 2,
 ) -> None:
     """Write a float32 susceptibility (probability) GeoTIFF over the whole stack.
 
     ``dense``: compute the CNN branch of unpadded-CNN models over each window at once (exact; 17x
     faster end to end for CNN-LSTM-AM at patch 30, bench/bench_dense_predict.py); False pushes every
-    patch through on its own (the reference).
+    patch through on its own (the reference). ``backend="onnx"`` runs deep models in ONNX Runtime
+    (``<card>.onnx`` when it matches the weights, else a temporary export; see ``core/onnx_models``).
+    ``dask``: "local" (a LocalCluster of ``dask_workers`` processes) or a scheduler address: every
+    window is a Dask task (``distributed.py``), and the raster is the same as the local run's.
     """
     progress = progress or NullProgress()
+    if backend not in ("torch", "onnx"):
+        raise InvalidInputError(f"Unknown backend '{backend}': use torch or onnx.")
     model = load_model(card_path)
     info = open_stack(stack)
     check_stack_matches(model, info.names, info.grid.resolution[0])
@@ -192,12 +200,44 @@ def predict_stack(
         if not temporal_stack:
             raise ModelLoadError("This model's LSTM branch reads monthly climate: give the temporal stack too.")
         check_temporal_grid(info.grid, temporal_stack)
-    deep = model.net is not None
-    patch = int(model.card.inputs["patch_size"]) if deep and model.net.cnn is not None else 1
-    half = patch // 2
+    if dask:
+        if backend != "torch":
+            raise InvalidInputError("Prediction on Dask runs the torch backend; choose one of Dask or ONNX.")
+        from .distributed import predict_windows_dask
+
+        scheduler = None if dask.strip().lower() == "local" else dask.strip()
+        predict_windows_dask(
+            card_path,
+            info,
+            mode,
+            stack,
+            out,
+            temporal_stack,
+            block,
+            batch,
+            device,
+            progress,
+            dense,
+            scheduler,
+            dask_workers,
+        )
+        return
+    if backend == "onnx" and model.net is not None:
+        from ..onnx_models import onnx_backend
+
+        with onnx_backend(card_path, model.card, device) as graph:
+            _predict_windows(
+                model, info, mode, stack, out, temporal_stack, block, batch, device, progress, dense, graph
+            )
+        return
+    _predict_windows(model, info, mode, stack, out, temporal_stack, block, batch, device, progress, dense, None)
+
+
+def _predict_windows(model, info, mode, stack, out, temporal_stack, block, batch, device, progress, dense, graph):
+    """The window loop of :func:`predict_stack` (``graph``: an ONNX Runtime model, or None for torch)."""
     grid = info.grid
     dev = None
-    if deep:
+    if model.net is not None:
         from ..runtime import pick_device
 
         dev = pick_device(device)
@@ -209,18 +249,7 @@ def predict_stack(
             n = grid.n_windows(block)
             for k, win in enumerate(grid.windows(block)):
                 check(progress)
-                big = Window(win.col_off - half, win.row_off - half, win.width + patch - 1, win.height + patch - 1)
-                data, ok_big = read_block(ds, big, info.nodata, "The factor stack")
-                z = model.norm.apply(data, ok_big)
-                ok = ok_big[half : half + win.height, half : half + win.width]
-                res = np.full((win.height, win.width), FLOAT_NODATA, np.float32)
-                rr, cc = np.nonzero(ok)
-                if rr.size:
-                    centre = z[:, half : half + win.height, half : half + win.width][:, rr, cc].T  # (M, C)
-                    if deep:
-                        res[rr, cc] = _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, dense)
-                    else:
-                        res[rr, cc] = model.tree.predict_proba(centre)[:, 1]
+                res = score_window(model, ds, tds, info.nodata, win, mode, batch, dev, dense, graph)
                 dst.write(res, 1, window=win)
                 progress.report((k + 1) / n, f"window {k + 1}/{n}")
     finally:
@@ -228,11 +257,34 @@ def predict_stack(
             tds.close()
 
 
+def score_window(model, ds, tds, nodata, win, mode, batch, dev, dense, graph) -> np.ndarray:
+    """Probabilities of one window (nodata where a factor is missing), read with its halo from ``ds``.
+
+    The unit of work of the local loop and of a Dask task alike, so both write the same numbers.
+    """
+    deep = model.net is not None
+    patch = int(model.card.inputs["patch_size"]) if deep and model.net.cnn is not None else 1
+    half = patch // 2
+    big = Window(win.col_off - half, win.row_off - half, win.width + patch - 1, win.height + patch - 1)
+    data, ok_big = read_block(ds, big, nodata, "The factor stack")
+    z = model.norm.apply(data, ok_big)
+    ok = ok_big[half : half + win.height, half : half + win.width]
+    res = np.full((win.height, win.width), FLOAT_NODATA, np.float32)
+    rr, cc = np.nonzero(ok)
+    if rr.size:
+        centre = z[:, half : half + win.height, half : half + win.width][:, rr, cc].T  # (M, C)
+        if deep:
+            res[rr, cc] = _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, dense, graph)
+        else:
+            res[rr, cc] = model.tree.predict_proba(centre)[:, 1]
+    return res
+
+
 #: cells per forward of the fusion head and LSTM in the dense path (vectors, not patches: cheap in memory)
 DENSE_BATCH = 4096
 
 
-def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, use_dense=True) -> np.ndarray:
+def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, use_dense=True, graph=None) -> np.ndarray:
     """Probabilities of the valid cells (rr, cc) of one window; ``z`` holds the window plus its halo.
 
     A model with the unpadded CNN computes its CNN branch densely over the window in one pass
@@ -248,10 +300,30 @@ def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, use
         cz = model.climate_norm.apply(clim, cok)[:, rr, cc].T  # (M, T*V) variable-major
         nv = model.card.inputs["n_vars"]
         series = cz.reshape(-1, nv, cz.shape[1] // nv).transpose(0, 2, 1).copy()
+    if graph is not None:
+        return _score_onnx(graph, z, rr, cc, patch, series, win, batch)
     out = np.zeros(rr.size, np.float32)
     for net in nets:  # a seed ensemble's probability is its members' mean
         out += _score_net(net, z, rr, cc, patch, series, win, batch, dev, use_dense)
     return out / len(nets)
+
+
+def _score_onnx(graph, z, rr, cc, patch, series, win, batch) -> np.ndarray:
+    """Probabilities from an ONNX Runtime graph: the dense graph takes the whole window at once."""
+    if series is not None:
+        series = np.ascontiguousarray(series, np.float32)
+    if graph.graph == "dense":
+        cells = (rr * int(win.width) + cc).astype(np.int64)
+        return graph.run(window=np.ascontiguousarray(z[None]), series=series, cells=cells)[0]
+    views = sliding_window_view(z, (patch, patch), axis=(1, 2)) if "patch" in graph.inputs else None
+    out = np.empty(rr.size, np.float32)
+    for i in range(0, rr.size, batch):
+        sl = slice(i, i + batch)
+        p = None
+        if views is not None:
+            p = np.ascontiguousarray(views[:, rr[sl], cc[sl]].transpose(1, 0, 2, 3))
+        out[sl] = graph.run(patch=p, series=None if series is None else series[sl])[0]
+    return out
 
 
 def _score_net(net, z, rr, cc, patch, series, win, batch, dev, use_dense) -> np.ndarray:
@@ -351,6 +423,8 @@ def predict_and_zone(
     progress: Progress | None = None,
     allow_shift: bool = False,
     dense: bool = True,
+    backend: str = "torch",
+    dask: str | None = None,
 ) -> list[float]:
     """Probability raster, 5-class zoning raster and (optionally) the zone table; returns the breaks."""
     progress = progress or NullProgress()
@@ -372,6 +446,8 @@ def predict_and_zone(
         SubProgress(progress, 0, 0.85),
         allow_shift,
         dense,
+        backend,
+        dask,
     )
     try:
         breaks = compute_breaks(sample_values(prob_out), method, 5, user_breaks)

@@ -1,0 +1,130 @@
+"""Susceptibility prediction with windows as Dask tasks (``dask.distributed``), same raster as the local run.
+
+Why: a national map is tens of thousands of windows that need nothing from each other; on a
+cluster each worker can score its share. Design:
+
+* a task is one window: the worker opens the stack itself (a path every worker can read: a shared
+  or network file system, or object storage GDAL reads) and runs :func:`.predict.score_window`,
+  the very function of the local loop, so the numbers are the same;
+* each worker loads the model once (cached by card path and modification time);
+* the client writes the windows into the output as they arrive (one writer, written to a
+  temporary file and renamed), with at most ``2 x workers`` windows in flight, so the client's
+  memory stays bounded by a few windows whatever the map size;
+* ``scheduler=None`` starts a ``LocalCluster`` of ``workers`` processes (one thread each) and
+  shuts it down after; an address (``tcp://host:8786``) uses a running cluster and leaves it up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+
+import rasterio
+
+from ..errors import InvalidInputError, MissingDependencyError
+from ..progress import NullProgress, Progress, check
+from ..raster.io import FLOAT_NODATA, atomic_path
+from .dataset import TemporalMode
+
+_CACHE: dict[tuple[str, float], object] = {}
+
+#: seconds to wait for a scheduler address to answer (a refused connection is retried until then)
+CONNECT_TIMEOUT_S = 20.0
+
+
+def _worker_model(card_path: str):
+    """The loaded model of a card, once per worker process."""
+    from .predict import load_model
+
+    key = (card_path, os.path.getmtime(card_path))
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = load_model(card_path)
+    return _CACHE[key]
+
+
+def window_task(card_path, stack, temporal_stack, nodata, win, mode, batch, device, dense):
+    """Score one window on a worker (a plain function: it must pickle by reference)."""
+    from ..runtime import pick_device
+    from .predict import score_window
+
+    model = _worker_model(card_path)
+    dev = None
+    if model.net is not None:
+        dev = pick_device(device)
+        model.net.to(dev)
+    tds = rasterio.open(temporal_stack) if mode is TemporalMode.CLIMATE else None
+    try:
+        with rasterio.open(stack) as ds:
+            return win, score_window(model, ds, tds, nodata, win, mode, batch, dev, dense, None)
+    finally:
+        if tds is not None:
+            tds.close()
+
+
+def predict_windows_dask(
+    card_path: str,
+    info,
+    mode: TemporalMode,
+    stack: str,
+    out: str,
+    temporal_stack: str | None,
+    block: int,
+    batch: int,
+    device: str,
+    progress: Progress | None = None,
+    dense: bool = True,
+    scheduler: str | None = None,
+    workers: int = 2,
+) -> None:
+    """Write the probability raster of :func:`.predict.predict_stack` with every window a Dask task."""
+    try:
+        from dask.distributed import Client, LocalCluster, wait
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "Prediction on Dask needs dask.distributed: pip install 'dask[distributed]'"
+        ) from exc
+    progress = progress or NullProgress()
+    if scheduler is None and workers < 1:
+        raise InvalidInputError(f"A local Dask cluster needs at least 1 worker, not {workers}.")
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        client = Client(cluster if cluster is not None else scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except OSError as exc:
+        if cluster is not None:
+            cluster.close()
+        raise InvalidInputError(
+            f"Cannot reach the Dask scheduler {scheduler!r} ({exc}). Start it (dask scheduler / dask worker) or leave "
+            "the address empty for a local cluster."
+        ) from exc
+    grid = info.grid
+    prof = grid.profile(1, "float32", FLOAT_NODATA)
+    try:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
+        pending = deque(grid.windows(block))
+        n = len(pending)
+        done = 0
+        args = (str(card_path), str(stack), temporal_stack, info.nodata)
+        with atomic_path(out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
+            running: set = set()
+            while pending or running:
+                while pending and len(running) < 2 * n_workers:
+                    win = pending.popleft()
+                    running.add(client.submit(window_task, *args, win, mode, batch, device, dense, pure=False))
+                finished, running = wait(running, return_when="FIRST_COMPLETED")
+                for fut in finished:
+                    win, res = fut.result()  # a task's exception is raised here, with its message
+                    dst.write(res, 1, window=win)
+                    done += 1
+                    progress.report(done / n, f"window {done}/{n} (Dask)")
+                try:
+                    check(progress)
+                except BaseException:
+                    client.cancel(list(running))
+                    raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,43 @@
+"""model_export_onnx through Processing and the command line, on the shipped crack model."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import onnxruntime as ort
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "resources" / "pretrained" / "crack_cnn_uav75.json"
+
+
+def test_processing_exports_the_shipped_crack_model_for_deepness(run_alg, tmp_path):
+    out = tmp_path / "crack.onnx"
+    res = run_alg("model_export_onnx", {"MODEL": str(SHIPPED), "DEEPNESS": True, "OUTPUT": str(out)})
+    assert res["OUTPUT"] == str(out)
+    sess = ort.InferenceSession(str(out))
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["model_type"]) == "Segmentor" and json.loads(meta["tile_size"]) == 227
+    assert json.loads(meta["landslide_ai_card"])["architecture"] == "cnn"
+    assert sess.get_outputs()[0].shape == [1, 2, 227, 227]
+
+
+def test_cli_exports_and_refuses_to_overwrite_the_card(tmp_path):
+    out = tmp_path / "c.onnx"
+    r = subprocess.run(
+        [sys.executable, "-m", "core", "export-onnx", str(SHIPPED), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "'crack' graph" in r.stdout and out.exists()
+    r = subprocess.run(
+        [sys.executable, "-m", "core", "export-onnx", str(SHIPPED), str(SHIPPED)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 2 and "error" in r.stderr
