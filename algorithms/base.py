@@ -64,16 +64,16 @@ class FeedbackProgress:
         self._fb = feedback or QgsProcessingFeedback()
         self._last = ""
 
-    def report(self, fraction: float, message: str = "") -> None:  # noqa: D102
+    def report(self, fraction: float, message: str = "") -> None:
         self._fb.setProgress(max(0.0, min(100.0, 100.0 * fraction)))
         if message and message != self._last:
             self._fb.setProgressText(message)
             self._last = message
 
-    def is_canceled(self) -> bool:  # noqa: D102
+    def is_canceled(self) -> bool:
         return self._fb.isCanceled()
 
-    def log(self, message: str) -> None:  # noqa: D102
+    def log(self, message: str) -> None:
         self._fb.pushInfo(message)
 
 
@@ -102,16 +102,16 @@ class LandslideAlgorithm(LayerReading, QgsProcessingAlgorithm):
     GROUP = "prepare"
     REQUIRES: tuple[str, ...] = ("rasterio",)
 
-    def name(self) -> str:  # noqa: D102
+    def name(self) -> str:
         return self.NAME
 
-    def displayName(self) -> str:  # noqa: D102
+    def displayName(self) -> str:
         return self.DISPLAY
 
-    def group(self) -> str:  # noqa: D102
+    def group(self) -> str:
         return GROUPS[self.GROUP]
 
-    def groupId(self) -> str:  # noqa: D102
+    def groupId(self) -> str:
         return self.GROUP
 
     def icon(self):
@@ -120,7 +120,7 @@ class LandslideAlgorithm(LayerReading, QgsProcessingAlgorithm):
 
         return QIcon(str(RESOURCES / "icons" / f"{self.GROUP}.svg"))
 
-    def createInstance(self):  # noqa: D102
+    def createInstance(self):
         return type(self)()
 
     def shortHelpString(self) -> str:
@@ -141,7 +141,7 @@ class LandslideAlgorithm(LayerReading, QgsProcessingAlgorithm):
             parts.append(f"<p><i>Method: {h['reference']}</i></p>")
         return "".join(parts)
 
-    def helpUrl(self) -> str:  # noqa: D102
+    def helpUrl(self) -> str:
         return "https://github.com/landslide-ai/landslide-ai#readme"
 
     def add(self, param, advanced: bool = False):

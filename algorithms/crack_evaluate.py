@@ -26,7 +26,7 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
     THRESHOLD, SEED, N_GALLERY = "THRESHOLD", "SEED", "GALLERY_N"
     OUTPUT, CSV, GALLERY = "OUTPUT_HTML", "IMAGES_CSV", "GALLERY"
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterFile(self.MODEL, "Model card (.json from crack_train)", extension="json"))
         folder = QgsProcessingParameterFile.Folder
         self.add(QgsProcessingParameterFile(self.IMAGES, "Labelled folder (crack/, no_crack/)", folder, optional=True))
@@ -55,7 +55,7 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
         )
         add_metric_outputs(self)
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         csv = self.parameterAsFileOutput(parameters, self.CSV, context) or None
         gallery = self.parameterAsString(parameters, self.GALLERY, context) if parameters.get(self.GALLERY) else None

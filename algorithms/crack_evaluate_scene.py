@@ -26,7 +26,7 @@ class CrackEvaluateSceneAlgorithm(LandslideAlgorithm):
     CHIPS, LABELS, MIN_PX, UNFAMILIAR = "CHIPS", "LABELS", "MIN_CRACK_PX", "INCLUDE_UNFAMILIAR"
     THRESHOLD, SEED, OUTPUT, CSV = "THRESHOLD", "SEED", "OUTPUT_HTML", "CHIPS_CSV"
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterVectorLayer(self.CHIPS, "Chip layer (from crack_predict)"))
         self.add(QgsProcessingParameterRasterLayer(self.LABELS, "Crack label raster (crack pixels > 0)"))
         self.add(
@@ -49,7 +49,7 @@ class CrackEvaluateSceneAlgorithm(LandslideAlgorithm):
         )
         add_metric_outputs(self)
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         csv = self.parameterAsFileOutput(parameters, self.CSV, context) or None
         res = evaluate_scene(

@@ -45,7 +45,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
     IMAGES, OVERLAYS = "IMAGES", "OVERLAY_FOLDER"
     WITH_GRADCAM = False
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add(
             QgsProcessingParameterFile(
                 self.MODEL,
@@ -96,7 +96,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
                 )
             )
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         src = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
         spec = self.chip_spec(self, parameters, context)
         if spec.stride_px > spec.chip_px:

@@ -23,7 +23,7 @@ class CrackTileAlgorithm(LandslideAlgorithm, ChipParams):
     GROUP = "cracks"
     OUTPUT, IMAGES = "OUTPUT", "IMAGE_FOLDER"
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add_chip_params(self, 227)
         self.add(QgsProcessingParameterVectorDestination(self.OUTPUT, "Chip index"))
         self.add(
@@ -32,7 +32,7 @@ class CrackTileAlgorithm(LandslideAlgorithm, ChipParams):
             )
         )
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         src = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
         spec = self.chip_spec(self, parameters, context)
         folder = self.parameterAsString(parameters, self.IMAGES, context) if parameters.get(self.IMAGES) else ""

@@ -36,7 +36,7 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
     SE_R, LOSS, POS_FRACTION, WEIGHTS, SEED = "SE_REDUCTION", "LOSS", "POSITIVE_FRACTION", "IMAGENET_WEIGHTS", "SEED"
     OUTPUT_FOLDER, CARD, STAGE1, METRICS = "OUTPUT_FOLDER", "MODEL_CARD", "STAGE1_CARD", "METRICS"
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         d = CrackTrainConfig()
         self.add(
             QgsProcessingParameterFile(
@@ -130,7 +130,7 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
         self.addOutput(QgsProcessingOutputFile(self.STAGE1, "Pretraining-stage model card"))
         self.addOutput(QgsProcessingOutputHtml(self.METRICS, "Test metrics"))
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         cfg = CrackTrainConfig(
             arch=ARCHITECTURES[self.parameterAsEnum(parameters, self.ARCH, context)],
             epochs=self.parameterAsInt(parameters, self.EPOCHS, context),

@@ -51,7 +51,7 @@ def publish(kind: str, **payload) -> None:
     for listener in listeners:
         try:
             listener(kind, payload)
-        except Exception as exc:  # noqa: BLE001 - a plot bug must not fail a training run
+        except Exception as exc:
             import sys
 
             print(f"Landslide AI: event listener failed on {kind}: {exc}", file=sys.stderr)

@@ -42,7 +42,7 @@ class AggregateUnitsAlgorithm(LandslideAlgorithm):
     REQUIRES = ("rasterio", "shapely")
     RASTER, UNITS, STAT, INVENTORY, OUTPUT = "SUSCEPTIBILITY", "UNITS", "STATISTIC", "INVENTORY", "OUTPUT"
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterRasterLayer(self.RASTER, "Susceptibility raster"))
         self.add(
             QgsProcessingParameterVectorLayer(
@@ -59,7 +59,7 @@ class AggregateUnitsAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterFeatureSink(self.OUTPUT, "Units with susceptibility", QgsProcessing.TypeVectorPolygon)
         )
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
         units = self.parameterAsVectorLayer(parameters, self.UNITS, context)
         geoms, feats = self.layer_geometries(parameters, context, self.UNITS, raster.crs())

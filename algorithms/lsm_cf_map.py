@@ -52,7 +52,7 @@ class CfMapAlgorithm(LandslideAlgorithm):
     )
     SCORE, ZONING, TABLE_CSV, TABLE_HTML = "SCORE", "ZONING", "TABLE_CSV", "TABLE_HTML"
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
         self.add(
             QgsProcessingParameterVectorLayer(
@@ -79,7 +79,7 @@ class CfMapAlgorithm(LandslideAlgorithm):
         self.add(QgsProcessingParameterFileDestination(self.TABLE_CSV, "CF table (CSV)", "CSV files (*.csv)"))
         self.addOutput(QgsProcessingOutputHtml(self.TABLE_HTML, "CF table (HTML)"))
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
         pts = self.inventory_points(parameters, context, stack.crs())
         score = self.parameterAsOutputLayer(parameters, self.SCORE, context)

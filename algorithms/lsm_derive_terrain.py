@@ -32,7 +32,7 @@ class DeriveTerrainAlgorithm(LandslideAlgorithm):
     REQUIRES = ("rasterio", "pysheds")
     DEM, VECTORS, OUTPUT_FOLDER, OUTPUT_LAYERS = "DEM", "VECTORS", "OUTPUT_FOLDER", "OUTPUT_LAYERS"
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterRasterLayer(self.DEM, "DEM (projected CRS, metres)"))
         self.add(
             QgsProcessingParameterMultipleLayers(
@@ -53,7 +53,7 @@ class DeriveTerrainAlgorithm(LandslideAlgorithm):
         ]
         return {self.OUTPUT_FOLDER: names}
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         dem = self.parameterAsRasterLayer(parameters, self.DEM, context).source()
         vectors = self.parameterAsLayerList(parameters, self.VECTORS, context)
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)

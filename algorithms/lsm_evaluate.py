@@ -52,7 +52,7 @@ class EvaluateAlgorithm(LandslideAlgorithm):
     AREA, UNITS, STAT, THRESHOLDS, SEED = "TEST_AREA", "UNITS", "UNIT_STATISTIC", "THRESHOLDS", "SEED"
     OUTPUT, CURVES, ZONES = "OUTPUT_HTML", "CURVES_CSV", "ZONES_CSV"
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterRasterLayer(self.RASTER, "Susceptibility raster (ours or another tool's)"))
         self.add(
             QgsProcessingParameterVectorLayer(
@@ -163,7 +163,7 @@ class EvaluateAlgorithm(LandslideAlgorithm):
             sets.append(ls)
         return sets, area
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
         crs = raster.crs()
         text = self.parameterAsString(parameters, self.THRESHOLDS, context).strip()

@@ -51,7 +51,7 @@ class PredictAlgorithm(LandslideAlgorithm):
         "ZONE_TABLE",
     )
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterFile(self.MODEL, "Model card (.json saved by lsm_train)", extension="json"))
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
         self.add(QgsProcessingParameterRasterLayer(self.TEMPORAL, "Temporal (climate) stack", optional=True))
@@ -99,7 +99,7 @@ class PredictAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterFileDestination(self.TABLE, "Zone table (CSV)", "CSV files (*.csv)", optional=True)
         )
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
         temporal = self.parameterAsRasterLayer(parameters, self.TEMPORAL, context)
         method = METHODS[self.parameterAsEnum(parameters, self.METHOD, context)]

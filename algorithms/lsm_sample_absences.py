@@ -59,7 +59,7 @@ class SampleAbsencesAlgorithm(LandslideAlgorithm):
         "OUTPUT",
     )
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         d = SamplingConfig()
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
         self.add(
@@ -139,7 +139,7 @@ class SampleAbsencesAlgorithm(LandslideAlgorithm):
         self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
         self.add(QgsProcessingParameterVectorDestination(self.OUTPUT, "Samples", QgsProcessing.TypeVectorPoint))
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
         pts = self.inventory_points(parameters, context, stack.crs())
         cfg = SamplingConfig(

@@ -47,7 +47,7 @@ class StackFactorsAlgorithm(LandslideAlgorithm):
         "REPORT",
     )
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterMultipleLayers(self.FACTORS, "Factor rasters", QgsProcessing.TypeRaster))
         self.add(
             QgsProcessingParameterString(
@@ -87,7 +87,7 @@ class StackFactorsAlgorithm(LandslideAlgorithm):
         )
         self.addOutput(QgsProcessingOutputFile(self.REPORT, "Alignment report (JSON)"))
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         layers = self.parameterAsLayerList(parameters, self.FACTORS, context)
         names = split_names(self.parameterAsString(parameters, self.NAMES, context)) or [lyr.name() for lyr in layers]
         if len(names) != len(layers):

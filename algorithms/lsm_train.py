@@ -75,7 +75,7 @@ class TrainAlgorithm(LandslideAlgorithm):
         "MODEL_CARD",
     )
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         d = TrainConfig()
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
         self.add(
@@ -199,7 +199,7 @@ class TrainAlgorithm(LandslideAlgorithm):
         self.addOutput(QgsProcessingOutputFile(self.TABLE_CSV, "Comparison table (CSV)"))
         self.addOutput(QgsProcessingOutputFile(self.CARD, "Model card of the model to map (CNN-LSTM-AM when trained)"))
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
         temporal = self.parameterAsRasterLayer(parameters, self.TEMPORAL, context)
         models = tuple(ALL_MODELS[i] for i in self.parameterAsEnums(parameters, self.MODELS, context))

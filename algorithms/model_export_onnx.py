@@ -21,12 +21,12 @@ class ExportOnnxAlgorithm(LandslideAlgorithm):
     REQUIRES = ("torch", "onnx")
     MODEL, DEEPNESS, OUTPUT = "MODEL", "DEEPNESS", "OUTPUT"
 
-    def initAlgorithm(self, config=None):  # noqa: D102
+    def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterFile(self.MODEL, "Model card (.json)", extension="json"))
         self.add(QgsProcessingParameterBoolean(self.DEEPNESS, "Deepness plugin format (crack models)", False))
         self.add(QgsProcessingParameterFileDestination(self.OUTPUT, "ONNX model", "ONNX models (*.onnx)"))
 
-    def execute_engine(self, parameters, context, progress, feedback):  # noqa: D102
+    def execute_engine(self, parameters, context, progress, feedback):
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         kind = export_onnx(
             self.parameterAsFile(parameters, self.MODEL, context),

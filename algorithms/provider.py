@@ -49,16 +49,16 @@ def algorithm_classes() -> list:
 class LandslideAIProvider(QgsProcessingProvider):
     """Provider id ``landslideai``."""
 
-    def id(self) -> str:  # noqa: D102
+    def id(self) -> str:
         return "landslideai"
 
-    def name(self) -> str:  # noqa: D102
+    def name(self) -> str:
         return "Landslide AI"
 
-    def longName(self) -> str:  # noqa: D102
+    def longName(self) -> str:
         return "Landslide AI: susceptibility mapping and crack classification"
 
-    def icon(self):  # noqa: D102
+    def icon(self):
         return QIcon(str(RESOURCES / "icons" / "landslideai.svg"))
 
     def __init__(self) -> None:

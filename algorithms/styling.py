@@ -193,7 +193,7 @@ class QmlPostProcessor(QgsProcessingLayerPostProcessorInterface):
         super().__init__()
         self.qml_path = qml_path
 
-    def postProcessLayer(self, layer, context, feedback):  # noqa: D102
+    def postProcessLayer(self, layer, context, feedback):
         if layer is not None and layer.isValid():
             layer.loadNamedStyle(self.qml_path)
             layer.triggerRepaint()

@@ -8,6 +8,9 @@ child's peak RSS (``VmHWM``).
 
     .venv/bin/python bench/bench_crack_predict.py                  # 20000 x 20000 px, CNN
     .venv/bin/python bench/bench_crack_predict.py --size 4000 --arch resnet50_se
+
+Also in the same run: the same prediction under bf16 autocast and in ONNX Runtime (an export
+beside the card, made before the timing), each as its ratio to torch fp32.
 """
 
 from __future__ import annotations
@@ -97,17 +100,21 @@ def main() -> int:
         print(f"generated {a.size}x{a.size} px orthomosaic in {time.time() - t:.0f} s")
     card = make_card(work / "model", a.arch)
 
-    def run_child(precision: str) -> dict:
-        """crack_predict in a fresh process at ``precision``; seconds, chips, peak RSS."""
+    def run_child(precision: str, backend: str = "torch") -> dict:
+        """crack_predict in a fresh process at ``precision`` with ``backend``; seconds, chips, peak RSS."""
         return run_timed(
             ["from core.cracks.chips import ChipSpec", "from core.cracks.predict import predict_orthomosaic"],
-            f"res = predict_orthomosaic({str(card)!r}, {str(ortho)!r}, {str(work / 'prob.tif')!r},"
-            f" ChipSpec(alpha_band=4), batch={a.batch}, precision={precision!r})",
+            f"res = predict_orthomosaic({str(card)!r}, {str(ortho)!r}, {str(work / f'prob_{backend}.tif')!r},"
+            f" ChipSpec(alpha_band=4), batch={a.batch}, precision={precision!r}, backend={backend!r})",
             "'chips': len(res)",
         )
 
     res = run_child("fp32")
     res_bf16 = run_child("bf16")
+    from core.onnx_models import export_onnx
+
+    export_onnx(card, card.with_suffix(".onnx"))  # beside the card: the backend uses it, no export in the timing
+    res_onnx = run_child("fp32", "onnx")
     import rasterio
     import torch
 
@@ -132,6 +139,13 @@ def main() -> int:
     print(f"ratio end-to-end / bare: {e2e / bare:.2f}")
     e2e_bf16 = res_bf16["chips"] / res_bf16["seconds"]
     print(f"end-to-end crack_predict, bf16 autocast: {e2e_bf16:.1f} chips/s ({e2e_bf16 / e2e:.2f}x fp32)")
+    e2e_onnx = res_onnx["chips"] / res_onnx["seconds"]
+    with rasterio.open(work / "prob_torch.tif") as p, rasterio.open(work / "prob_onnx.tif") as q:
+        diff = float(np.abs(p.read(1) - q.read(1)).max())
+    print(
+        f"end-to-end crack_predict, ONNX Runtime: {e2e_onnx:.1f} chips/s ({e2e_onnx / e2e:.2f}x torch fp32); "
+        f"max |probability difference| {diff:.1e}"
+    )
     gib = res["hwm_kib"] / 2**20
     print(f"peak RSS of the prediction process: {gib:.2f} GiB ({'under' if gib < 2 else 'OVER'} the 2 GiB budget)")
     return 0

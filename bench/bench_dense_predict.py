@@ -5,9 +5,10 @@ processes, so each gets its own peak RSS (``VmHWM``). The per-patch reference pu
 patch through the CNN on its own (about 5 MFLOP a cell), so it runs on a ``--ref-size`` crop; the
 dense path runs on the whole ``--size`` stack. Printed: cells/s of each, the ratio dense /
 per-patch (the issue's aim: >= 50x), the time a 20 000 x 20 000-cell map would take at the dense
-rate, and both peak RSS figures (aim: < 2 GiB). The model is a real CNN-LSTM-AM trained briefly
-on labels derived from slope; its LSTM reads the factor vector as a sequence (temporal mode
-``factor_sequence``, as in the demo).
+rate, and both peak RSS figures (aim: < 2 GiB); then the dense map in ONNX Runtime and on a local
+Dask cluster, each with its ratio to the plain torch run and whether the raster is the same. The
+model is a real CNN-LSTM-AM trained briefly on labels derived from slope; its LSTM reads the
+factor vector as a sequence (temporal mode ``factor_sequence``, as in the demo).
 
     .venv/bin/python bench/bench_dense_predict.py                 # 3000 x 3000 dense, 300 x 300 reference
     .venv/bin/python bench/bench_dense_predict.py --size 6000 --ref-size 400
@@ -74,12 +75,24 @@ def crop(src: Path, dst: Path, size: int) -> None:
                 out.set_band_description(i, ds.descriptions[i - 1])
 
 
-def run_child(card: Path, stack: Path, out: Path, dense: bool, block: int) -> dict:
-    """predict_stack in a fresh process; seconds and peak RSS."""
+def run_child(card: Path, stack: Path, out: Path, dense: bool, block: int, extra: str = "") -> dict:
+    """predict_stack in a fresh process; seconds and peak RSS (``extra``: more keyword arguments)."""
     return run_timed(
         ["from core.susceptibility.predict import predict_stack"],
-        f"predict_stack({str(card)!r}, {str(stack)!r}, {str(out)!r}, block={block}, dense={dense}, allow_shift=True)",
+        f"predict_stack({str(card)!r}, {str(stack)!r}, {str(out)!r}, block={block}, dense={dense}, allow_shift=True"
+        f"{', ' + extra if extra else ''})",
     )
+
+
+def max_diff(a: Path, b: Path) -> float:
+    """Largest absolute difference between two probability rasters (and -1 if their masks differ)."""
+    import rasterio
+
+    with rasterio.open(a) as p, rasterio.open(b) as q:
+        x, y = p.read(1), q.read(1)
+    if not np.array_equal(x == -9999, y == -9999):
+        return -1.0
+    return float(np.abs(x - y).max())
 
 
 def main() -> int:
@@ -96,6 +109,9 @@ def main() -> int:
         action="store_true",
         help="also time the per-patch path of the first (zero-padded) architecture, the issue's baseline",
     )
+    ap.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime run")
+    ap.add_argument("--no-dask", action="store_true", help="skip the local Dask cluster run")
+    ap.add_argument("--workers", type=int, default=2, help="Dask workers of the local cluster")
     a = ap.parse_args()
     import rasterio
 
@@ -134,6 +150,26 @@ def main() -> int:
             f"per-patch, zero-padded architecture (before): {old_rate:,.0f} cells/s; dense / it: {rate / old_rate:.0f}x"
         )
     print(f"20000 x 20000 cells at the dense rate: {4e8 / rate / 3600:.2f} h (aim < 1 h)")
+    if not a.no_onnx:
+        from core.onnx_models import export_onnx
+
+        export_onnx(card, card.with_suffix(".onnx"))  # beside the card: the backend uses it, no export in the timing
+        on = run_child(card, stack, work / "dense_onnx.tif", True, a.block, "backend='onnx'")
+        rate_onnx = a.size**2 / on["seconds"]
+        d = max_diff(work / "dense.tif", work / "dense_onnx.tif")
+        print(
+            f"dense in ONNX Runtime: {rate_onnx:,.0f} cells/s ({rate_onnx / rate:.2f}x torch), peak RSS "
+            f"{on['hwm_kib'] / 2**20:.2f} GiB, max |difference| {d:.1e}"
+        )
+    if not a.no_dask:
+        dk = run_child(card, stack, work / "dense_dask.tif", True, a.block, f"dask='local', dask_workers={a.workers}")
+        rate_dask = a.size**2 / dk["seconds"]
+        same = max_diff(work / "dense.tif", work / "dense_dask.tif") == 0.0
+        print(
+            f"dense on a local Dask cluster ({a.workers} workers, 1 thread each): {rate_dask:,.0f} cells/s "
+            f"({rate_dask / rate:.2f}x the plain run, cluster start included); client peak RSS "
+            f"{dk['hwm_kib'] / 2**20:.2f} GiB; raster identical to the plain run: {same}"
+        )
     return 0
 
 

@@ -218,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
 
             wkt = Grid.from_path(args.stack).crs_wkt
             pts = read_points(args.inventory, wkt, args.where)
-            cfg = SamplingConfig(strategy=Strategy(args.strategy), split=SplitMethod(args.split), seed=args.seed)
-            s = sample_absences(args.stack, pts, cfg, args.cf_zoning, progress=prog)
-            write_samples(s, wkt, args.output, cfg.strategy.value)
+            scfg = SamplingConfig(strategy=Strategy(args.strategy), split=SplitMethod(args.split), seed=args.seed)
+            s = sample_absences(args.stack, pts, scfg, args.cf_zoning, progress=prog)
+            write_samples(s, wkt, args.output, scfg.strategy.value)
             print(f"{args.output}: {int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences")
         elif args.cmd == "train":
             from .susceptibility.comparison import run_training
@@ -270,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                 held = np.asarray(pts.attrs[args.split_field]).astype(str) == "test"
                 sets = [LandslideSet("held out (split = test)", pts.subset(held), held_out=True),
                         LandslideSet("training (split != test)", pts.subset(~held))]  # fmt: skip
-            res = evaluate_map(args.raster, sets, args.out_html, args.curves_csv, args.zones_csv, progress=prog)
-            for r in res.sets:
+            evaluation = evaluate_map(args.raster, sets, args.out_html, args.curves_csv, args.zones_csv, progress=prog)
+            for r in evaluation.sets:
                 c = r.curve
                 print(f"{c.name}: AUC {c.auc:.3f} (95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.note}")
         elif args.cmd == "crack-train":
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             from .raster.grid import Grid
 
             spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
-            res = predict_orthomosaic(
+            chips = predict_orthomosaic(
                 args.model_card or str(SHIPPED_CARD),
                 args.orthomosaic,
                 args.output,
@@ -316,11 +316,11 @@ def main(argv: list[str] | None = None) -> int:
                 precision=args.precision,
                 backend=args.backend,
             )
-            write_chip_layer(args.chips, Grid.from_path(args.orthomosaic), res)
+            write_chip_layer(args.chips, Grid.from_path(args.orthomosaic), chips)
             for note in skill_notes(ModelCard.load(args.model_card or str(SHIPPED_CARD), task="crack")):
                 print("model", note)
-            odd = sum(c.unfamiliar for c in res)
-            print(f"{len(res)} chips, {odd} unfamiliar; {args.output}, {args.chips}")
+            odd = sum(c.unfamiliar for c in chips)
+            print(f"{len(chips)} chips, {odd} unfamiliar; {args.output}, {args.chips}")
         elif args.cmd == "crack-evaluate-scene":
             from .cracks.evaluate_scene import evaluate_scene
 
@@ -328,8 +328,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.chips, args.labels, args.out_html, args.min_crack_px, args.include_unfamiliar, out_csv=args.csv
             )
             print(f"{sc.n_chips} chips ({sc.n_ambiguous} ambiguous, {sc.n_unfamiliar} unfamiliar left out)")
-            for k, v in sc.metrics.items():
-                print(f"{k}: {v:.3f} (95 % CI {sc.intervals[k][0]:.3f}-{sc.intervals[k][1]:.3f})")
+            for metric, value in sc.metrics.items():
+                print(f"{metric}: {value:.3f} (95 % CI {sc.intervals[metric][0]:.3f}-{sc.intervals[metric][1]:.3f})")
         elif args.cmd == "crack-evaluate":
             from .cracks.evaluate import evaluate_images
 
@@ -345,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                 device=args.device,
                 progress=prog,
             )
-            for k, v in ev.metrics.items():
-                print(f"{k}: {v:.3f} (95 % CI {ev.intervals[k][0]:.3f}-{ev.intervals[k][1]:.3f})")
+            for metric, value in ev.metrics.items():
+                print(f"{metric}: {value:.3f} (95 % CI {ev.intervals[metric][0]:.3f}-{ev.intervals[metric][1]:.3f})")
         elif args.cmd == "export-onnx":
             from .onnx_models import export_onnx
 

@@ -116,7 +116,7 @@ def status(module: str) -> Status:
         try:
             mod = importlib.import_module(module)
             version = str(getattr(mod, "__version__", "") or "0")
-        except Exception:  # noqa: BLE001 - any import failure means "not usable"
+        except Exception:
             return Status(dep, None)
     return Status(dep, version)
 

@@ -28,7 +28,7 @@ class MissingDependencyError(LandslideAIError, ImportError):
     """An optional Python package needed by this operation is not installed."""
 
 
-class Canceled(LandslideAIError):
+class Canceled(LandslideAIError):  # noqa: N818 - public name the adapters catch; not an error
     """The user canceled the operation; partial outputs have been removed."""
 
 

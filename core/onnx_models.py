@@ -257,7 +257,7 @@ class OnnxModel:
 
     def run(self, **feeds: np.ndarray) -> list[np.ndarray]:
         """Outputs for the named inputs (those the graph does not have are ignored)."""
-        return self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})
+        return self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})  # type: ignore[attr-defined]
 
 
 def open_onnx(path: str | Path, card: ModelCard, card_path: str | Path, device: str = "cpu") -> OnnxModel:

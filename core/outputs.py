@@ -289,10 +289,10 @@ class OutputTransaction:
         try:
             for src, dest, o in moves:
                 if not dest.parent.exists():
-                    for d in reversed([*dest.parents]):
-                        if not d.exists():
-                            d.mkdir()
-                            made.append(d)
+                    for parent in reversed([*dest.parents]):
+                        if not parent.exists():
+                            parent.mkdir()
+                            made.append(parent)
                 if dest.exists() or dest.is_symlink():
                     bak = Path(o.staging or dest.parent) / f".backup-{len(backups)}"
                     os.replace(dest, bak)
@@ -312,9 +312,9 @@ class OutputTransaction:
             for bak, dest in reversed(backups):
                 with contextlib.suppress(OSError):
                     os.replace(bak, dest)
-            for d in reversed(made):
+            for parent in reversed(made):
                 with contextlib.suppress(OSError):
-                    d.rmdir()
+                    parent.rmdir()
             raise OutputError(describe_os_error(exc)) from exc
         self._committed = True
         self._cleanup(remove_created=False)

@@ -30,13 +30,13 @@ class Progress(Protocol):
 class NullProgress:
     """Progress sink that ignores everything and never cancels."""
 
-    def report(self, fraction: float, message: str = "") -> None:  # noqa: D102
+    def report(self, fraction: float, message: str = "") -> None:
         return None
 
-    def is_canceled(self) -> bool:  # noqa: D102
+    def is_canceled(self) -> bool:
         return False
 
-    def log(self, message: str) -> None:  # noqa: D102
+    def log(self, message: str) -> None:
         return None
 
 
@@ -47,17 +47,17 @@ class ConsoleProgress:
         self._stream = stream or sys.stderr
         self._last = -1
 
-    def report(self, fraction: float, message: str = "") -> None:  # noqa: D102
+    def report(self, fraction: float, message: str = "") -> None:
         pct = int(max(0.0, min(1.0, fraction)) * 100)
         if pct // 5 != self._last // 5 or message:
             self._last = pct
             self._stream.write(f"[{pct:3d}%] {message}\n")
             self._stream.flush()
 
-    def is_canceled(self) -> bool:  # noqa: D102
+    def is_canceled(self) -> bool:
         return False
 
-    def log(self, message: str) -> None:  # noqa: D102
+    def log(self, message: str) -> None:
         self._stream.write(message + "\n")
         self._stream.flush()
 
@@ -74,14 +74,14 @@ class SubProgress:
         self._start = start
         self._end = end
 
-    def report(self, fraction: float, message: str = "") -> None:  # noqa: D102
+    def report(self, fraction: float, message: str = "") -> None:
         f = max(0.0, min(1.0, fraction))
         self._parent.report(self._start + (self._end - self._start) * f, message)
 
-    def is_canceled(self) -> bool:  # noqa: D102
+    def is_canceled(self) -> bool:
         return self._parent.is_canceled()
 
-    def log(self, message: str) -> None:  # noqa: D102
+    def log(self, message: str) -> None:
         self._parent.log(message)
 
 

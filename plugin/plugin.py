@@ -40,13 +40,13 @@ class LandslideAIPlugin:
         self.dock = None
         self.dock_action = None
 
-    def initProcessing(self) -> None:  # noqa: N802 - QGIS API name
+    def initProcessing(self) -> None:
         """Register the provider (also called by qgis_process, which has no GUI)."""
         if self.provider is None:
             self.provider = LandslideAIProvider()
             QgsApplication.processingRegistry().addProvider(self.provider)
 
-    def initGui(self) -> None:  # noqa: N802
+    def initGui(self) -> None:
         """Provider, menu (one submenu per toolbox group), toolbar, dock and the load-time dependency check."""
         self.initProcessing()
         if self.iface is None:

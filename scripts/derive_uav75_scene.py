@@ -28,7 +28,7 @@ from PIL import Image
 from rasterio.transform import from_origin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from derive_uav75_chips import crack_mask, label_of  # noqa: E402
+from derive_uav75_chips import crack_mask, label_of
 
 PHOTO, COLS = 512, 5
 ORIGIN, PIXEL_M, CRS = (500_000.0, 5_000_000.0), 0.001, "EPSG:32632"

@@ -48,9 +48,10 @@ def labelled_images(
     if folder:
         if positives or negatives:
             raise InvalidInputError("Give either a labelled folder or positive/negative folders, not both.")
-        paths, labels, _ = find_images(folder)
-        return paths, labels
-    paths, labels = [], []
+        found, labels_a, _ = find_images(folder)
+        return found, labels_a
+    paths: list[str] = []
+    labels: list[int] = []
     for root, lab in ((positives, 1), (negatives, 0)):
         if not root:
             continue
@@ -96,9 +97,9 @@ def bootstrap_intervals(
     members = [np.flatnonzero(inverse == g) for g in range(names.size)]
     for _ in range(n_boot):
         i = np.concatenate([members[g] for g in rng.integers(0, names.size, names.size)])
-        for k, v in classification_metrics(y[i], p[i], threshold).items():
-            draws.setdefault(k, []).append(v)
-    out = {}
+        for name, value in classification_metrics(y[i], p[i], threshold).items():
+            draws.setdefault(name, []).append(value)
+    out: dict[str, tuple[float, float]] = {}
     for k, v in draws.items():
         a = np.asarray(v, float)
         a = a[np.isfinite(a)]

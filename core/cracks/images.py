@@ -104,7 +104,7 @@ def stratified_split(
         if len(names) < 3:
             units, names = [str(i) for i in idx], [str(i) for i in idx]
         order = rng.permutation(len(names))
-        members = {n: [] for n in names}
+        members: dict[str, list[int]] = {n: [] for n in names}
         for i, u in zip(idx, units):
             members[u].append(i)
         cut_tr, cut_va = fractions[0] * idx.size, (fractions[0] + fractions[1]) * idx.size

@@ -33,7 +33,7 @@ class SqueezeExcitation(nn.Module):
             nn.Sigmoid(),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.fc(x.mean(dim=(2, 3)))
         return x * w[:, :, None, None]
 
@@ -57,7 +57,7 @@ class SmallCNN(nn.Module):
             nn.Linear(128, n_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(self.features(x)))
 
 
@@ -90,7 +90,9 @@ def build_model(
 
 def target_layer(model: nn.Module) -> nn.Module:
     """The last convolutional stage, where Grad-CAM is computed."""
-    return model.features if isinstance(model, SmallCNN) else model.layer4
+    layer = model.features if isinstance(model, SmallCNN) else model.layer4
+    assert isinstance(layer, nn.Module)
+    return layer
 
 
 def freeze_for_finetuning(model: nn.Module) -> list[str]:
@@ -98,10 +100,11 @@ def freeze_for_finetuning(model: nn.Module) -> list[str]:
 
     Returns the names of the parameters left trainable.
     """
-    if isinstance(model, SmallCNN):
-        frozen = [model.features[0], model.features[1]]
-    else:
-        frozen = [model.conv1, model.bn1, model.layer1, model.layer2, model.layer3]
+    frozen: list = (
+        [model.features[0], model.features[1]]
+        if isinstance(model, SmallCNN)
+        else [model.conv1, model.bn1, model.layer1, model.layer2, model.layer3]
+    )
     for m in frozen:
         for p in m.parameters():
             p.requires_grad = False

@@ -203,10 +203,10 @@ def _classify_chips(
     input_px = int(m.card.inputs["input_px"])
     domain = m.card.inputs.get("domain")
     weight = hann2d(spec.chip_px)
-    W, C, S = grid.width, spec.chip_px, spec.stride_px
+    width, chip, stride = grid.width, spec.chip_px, spec.stride_px
     outputs = [("prob", prob_out)] + ([("cam", gradcam_out)] if gradcam_out else [])
-    acc = {k: np.zeros((C, W + C), np.float32) for k, _ in outputs}
-    wsum = np.zeros((C, W + C), np.float32)
+    acc = {k: np.zeros((chip, width + chip), np.float32) for k, _ in outputs}
+    wsum = np.zeros((chip, width + chip), np.float32)
     results: list[ChipResult] = []
     windows = list(chip_windows(grid, spec))
     n_rows = windows[-1][0] + 1
@@ -223,14 +223,14 @@ def _classify_chips(
             top = 0  # image row of the strip's first row
             for r in range(n_rows):
                 check(progress)
-                row_top = r * S
+                row_top = r * stride
                 # flush rows that no chip of this or a later chip row can touch
                 if row_top > top:
                     _flush(dsts, acc, wsum, top, min(row_top, grid.height), src, spec)
                     shift = row_top - top
                     for a in (*acc.values(), wsum):  # roll the strip up; new rows start empty
-                        a[:] = np.roll(a, -shift, axis=0) if shift < C else 0
-                        a[max(0, C - shift) :] = 0
+                        a[:] = np.roll(a, -shift, axis=0) if shift < chip else 0
+                        a[max(0, chip - shift) :] = 0
                     top = row_top
                 chips = []
                 for rr, cc, win in windows:
@@ -245,14 +245,14 @@ def _classify_chips(
                     x = _prep(m, np.stack([c[3] for c in part]), input_px)
                     p, feats = _classify(m, graph, x, dev, precision)
                     dist = distances(feats, domain) if domain else np.full(len(part), np.nan)
-                    cams = _gradcam(m, x, C) if gradcam_out else None
+                    cams = _gradcam(m, x, chip) if gradcam_out else None
                     for j, (rr, cc, win, _, frac) in enumerate(part):
                         odd = bool(domain) and bool(dist[j] > domain["threshold"])
                         results.append(
                             ChipResult(
                                 rr,
                                 cc,
-                                (int(win.col_off), int(win.row_off), C, C),
+                                (int(win.col_off), int(win.row_off), chip, chip),
                                 frac,
                                 float(p[j]),
                                 float(dist[j]),
@@ -262,10 +262,10 @@ def _classify_chips(
                         if odd and mask_unfamiliar:
                             continue
                         c0 = int(win.col_off)
-                        acc["prob"][:, c0 : c0 + C] += weight * p[j]
+                        acc["prob"][:, c0 : c0 + chip] += weight * p[j]
                         if cams is not None:
-                            acc["cam"][:, c0 : c0 + C] += weight * cams[j]
-                        wsum[:, c0 : c0 + C] += weight
+                            acc["cam"][:, c0 : c0 + chip] += weight * cams[j]
+                        wsum[:, c0 : c0 + chip] += weight
                 progress.report((r + 1) / n_rows, f"chip row {r + 1}/{n_rows}")
             _flush(dsts, acc, wsum, top, grid.height, src, spec)
         finally:

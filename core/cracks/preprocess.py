@@ -26,18 +26,18 @@ RECIPE = {
 
 def resize_uint8(x: torch.Tensor, input_px: int) -> torch.Tensor:
     """Resize uint8 (…, 3, H, W) chips to ``input_px`` square (antialiased bilinear, uint8 out)."""
-    from torchvision.transforms.v2 import functional as F
+    from torchvision.transforms.v2 import functional as tvf
 
     if x.shape[-1] == input_px and x.shape[-2] == input_px:
         return x
-    return F.resize(x, [input_px, input_px], antialias=True)
+    return tvf.resize(x, [input_px, input_px], antialias=True)
 
 
 def model_input(
     chips: np.ndarray | torch.Tensor,
     input_px: int,
-    mean: tuple[float, float, float] = IMAGENET_MEAN,
-    std: tuple[float, float, float] = IMAGENET_STD,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Float network input from uint8 RGB chips (3, H, W) or (N, 3, H, W)."""

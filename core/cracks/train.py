@@ -72,7 +72,7 @@ class FocalLoss(nn.Module):
         super().__init__()
         self.gamma, self.weight = gamma, weight
 
-    def forward(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         ce = nn.functional.cross_entropy(logits, y, weight=self.weight, reduction="none")
         pt = torch.exp(-nn.functional.cross_entropy(logits, y, reduction="none"))
         return ((1 - pt) ** self.gamma * ce).mean()

@@ -69,7 +69,7 @@ class Grid:
         t = ds.transform
         if t.b != 0 or t.d != 0:
             raise InvalidInputError(f"{ds.name} is rotated; warp it to a north-up grid first (gdalwarp).")
-        return cls(ds.crs.to_wkt(), tuple(t)[:6], ds.width, ds.height)  # type: ignore[arg-type]
+        return cls(ds.crs.to_wkt(), tuple(t)[:6], ds.width, ds.height)
 
     @classmethod
     def from_path(cls, path: str) -> Grid:
@@ -167,4 +167,4 @@ class Grid:
     @classmethod
     def from_dict(cls, d: dict) -> Grid:
         """Inverse of :meth:`to_dict`."""
-        return cls(d["crs_wkt"], tuple(d["transform"]), int(d["width"]), int(d["height"]))  # type: ignore[arg-type]
+        return cls(d["crs_wkt"], tuple(d["transform"]), int(d["width"]), int(d["height"]))

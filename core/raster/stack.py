@@ -131,7 +131,7 @@ def reference_grid(
         grid = Grid.from_bounds(ref_crs.to_wkt(), bounds, resolution_m)
     if grid.width < MIN_GRID_CELLS or grid.height < MIN_GRID_CELLS:
         areas = {s.name: (b[2] - b[0]) * (b[3] - b[1]) for s, _crs, b in infos}
-        smallest = min(areas, key=areas.get)
+        smallest = min(areas, key=lambda n: areas[n])
         raise GridMismatchError(
             f"The stack would be only {grid.width} x {grid.height} cells of {resolution_m:g} m: the factors' common "
             f"extent is too small (smallest factor: '{smallest}'). Check that every factor covers the study area, "

@@ -149,7 +149,7 @@ def sample_absences(
         for k, win in enumerate(wins):
             check(progress)
             data, ok = read_block(ds, win, info.nodata, "The factor stack")
-            cfz = zs.read(1, window=win) if cf_zoning else None
+            cfz = zs.read(1, window=win) if zs is not None else None
             counts.append(int(_allowed(cfg, data, ok, info.names, cfz, win, grid, tree).sum()))
             progress.report(0.4 * (k + 1) / len(wins), "counting candidate cells")
         total = sum(counts)
@@ -165,7 +165,7 @@ def sample_absences(
             if counts[k] == 0:
                 continue
             data, ok = read_block(ds, win, info.nodata, "The factor stack")
-            cfz = zs.read(1, window=win) if cf_zoning else None
+            cfz = zs.read(1, window=win) if zs is not None else None
             rr, cc = np.nonzero(_allowed(cfg, data, ok, info.names, cfz, win, grid, tree))
             keep = rng.random(rr.size) < p
             cand_r.append(rr[keep] + win.row_off)

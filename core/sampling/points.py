@@ -72,7 +72,9 @@ def read_points(path: str, crs_wkt: str, where: str | None = None, layer: str | 
             ct = osr.CoordinateTransformation(src, target)
     defn = lyr.GetLayerDefn()
     names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
-    xs, ys, cols = [], [], {n: [] for n in names}
+    xs: list[float] = []
+    ys: list[float] = []
+    cols: dict[str, list] = {n: [] for n in names}
     for feat in lyr:
         geom = feat.GetGeometryRef()
         if geom is None:

@@ -131,8 +131,8 @@ def run_training(
                 importance[r.kind] = tree_importance(lm.tree, d.centre[te], prep.features)
         if importance:
             importance_outputs(importance, out)
-    r, flagged = correlation(d.centre, prep.features, corr_threshold)
-    correlation_outputs(r, prep.features, flagged, out, corr_threshold)
+    corr, flagged = correlation(d.centre, prep.features, corr_threshold)
+    correlation_outputs(corr, prep.features, flagged, out, corr_threshold)
     write_text_atomic(out / "history.json", json.dumps({x.kind: x.history for x in results if x.history}))
     progress.report(1.0, "training done")
     return TrainOutputs(str(out), csv, htm, results, importance, flagged, d.labels[d.is_test], cv_res)

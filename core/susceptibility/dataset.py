@@ -95,15 +95,12 @@ def band_stats(path: str, block: int = 1024, one_hot: bool = True) -> Normalisat
     cat_idx = [info.names.index(n) for n in info.categorical] if one_hot else []
     codes: dict[int, set[float]] = {i: set() for i in cat_idx}
     n = 0
-    s = None
-    ss = None
+    s = np.zeros(len(info.names))
+    ss = np.zeros(len(info.names))
     with rasterio.open(path) as ds:
         for win in info.grid.windows(block):
             data, ok = read_block(ds, win, info.nodata, f"The stack {path}")
             v = data[:, ok].astype(np.float64)
-            if s is None:
-                s = np.zeros(v.shape[0])
-                ss = np.zeros(v.shape[0])
             n += v.shape[1]
             s += v.sum(axis=1)
             ss += (v**2).sum(axis=1)
@@ -121,7 +118,7 @@ def band_stats(path: str, block: int = 1024, one_hot: bool = True) -> Normalisat
     std = np.sqrt(np.maximum(ss / n - mean**2, 0))
     std = np.where(std > 1e-12, std, 1.0)
     cats = {str(i): sorted(float(c) for c in codes[i]) for i in cat_idx} or None
-    return Normalisation(mean.tolist(), std.tolist(), cats)
+    return Normalisation([float(v) for v in mean], [float(v) for v in std], cats)
 
 
 def read_patches(path: str, rows: np.ndarray, cols: np.ndarray, patch: int, norm: Normalisation) -> np.ndarray:

@@ -6,17 +6,23 @@ cluster each worker can score its share. Design:
 * a task is one window: the worker opens the stack itself (a path every worker can read: a shared
   or network file system, or object storage GDAL reads) and runs :func:`.predict.score_window`,
   the very function of the local loop, so the numbers are the same;
-* each worker loads the model once (cached by card path and modification time);
+* each worker loads the model once (cached by card path and modification time) and runs torch
+  with the client's thread count, so a worker on the same kind of machine computes the same bits
+  (oneDNN's kernels round differently with other thread counts: about 1e-7 apart);
 * the client writes the windows into the output as they arrive (one writer, written to a
   temporary file and renamed), with at most ``2 x workers`` windows in flight, so the client's
   memory stays bounded by a few windows whatever the map size;
-* ``scheduler=None`` starts a ``LocalCluster`` of ``workers`` processes (one thread each) and
-  shuts it down after; an address (``tcp://host:8786``) uses a running cluster and leaves it up.
+* ``scheduler=None`` starts a ``LocalCluster`` of ``workers`` worker *threads* in this process
+  (torch releases the GIL, so they run in parallel) and shuts it down after. Threads, not
+  processes: a process pool spawns ``sys.executable``, which inside the QGIS desktop is QGIS
+  itself, and re-imports the caller's script; threads also share the loaded model. An address
+  (``tcp://host:8786``) uses a running cluster (worker processes, anywhere) and leaves it up.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 
 import rasterio
@@ -27,6 +33,7 @@ from ..raster.io import FLOAT_NODATA, atomic_path
 from .dataset import TemporalMode
 
 _CACHE: dict[tuple[str, float], object] = {}
+_LOCK = threading.Lock()
 
 #: seconds to wait for a scheduler address to answer (a refused connection is retried until then)
 CONNECT_TIMEOUT_S = 20.0
@@ -37,17 +44,22 @@ def _worker_model(card_path: str):
     from .predict import load_model
 
     key = (card_path, os.path.getmtime(card_path))
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = load_model(card_path)
-    return _CACHE[key]
+    with _LOCK:  # worker threads of one process share the cache
+        if key not in _CACHE:
+            _CACHE.clear()
+            _CACHE[key] = load_model(card_path)
+        return _CACHE[key]
 
 
-def window_task(card_path, stack, temporal_stack, nodata, win, mode, batch, device, dense):
+def window_task(card_path, stack, temporal_stack, nodata, win, mode, batch, device, dense, threads):
     """Score one window on a worker (a plain function: it must pickle by reference)."""
+    import torch
+
     from ..runtime import pick_device
     from .predict import score_window
 
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
     model = _worker_model(card_path)
     dev = None
     if model.net is not None:
@@ -89,7 +101,7 @@ def predict_windows_dask(
         raise InvalidInputError(f"A local Dask cluster needs at least 1 worker, not {workers}.")
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=":0")
     try:
         client = Client(cluster if cluster is not None else scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
     except OSError as exc:
@@ -106,13 +118,16 @@ def predict_windows_dask(
         pending = deque(grid.windows(block))
         n = len(pending)
         done = 0
+        import torch
+
         args = (str(card_path), str(stack), temporal_stack, info.nodata)
+        threads = torch.get_num_threads()
         with atomic_path(out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
             running: set = set()
             while pending or running:
                 while pending and len(running) < 2 * n_workers:
                     win = pending.popleft()
-                    running.add(client.submit(window_task, *args, win, mode, batch, device, dense, pure=False))
+                    running.add(client.submit(window_task, *args, win, mode, batch, device, dense, threads, pure=False))
                 finished, running = wait(running, return_when="FIRST_COMPLETED")
                 for fut in finished:
                     win, res = fut.result()  # a task's exception is raised here, with its message

@@ -46,6 +46,8 @@ def deep_importance(
         inputs_bg.append(torch.from_numpy(patches[bg]))
         inputs_ex.append(torch.from_numpy(patches[ex]))
     if model.lstm is not None:
+        if series is None:
+            raise ValueError("a model with an LSTM branch needs its series to be explained")
         inputs_bg.append(torch.from_numpy(series[bg]))
         inputs_ex.append(torch.from_numpy(series[ex]))
 

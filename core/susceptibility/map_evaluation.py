@@ -235,7 +235,7 @@ def evaluate_map(
         hist = full
         if s.inside_area is not None and area_polygons:
             s = _restrict(s, area_polygons)
-            area = area_mask(raster, area_polygons, s.inside_area)
+            area = area_mask(raster, area_polygons, bool(s.inside_area))
             hist = cell_histogram(raster, mask=area)
         vals = landslide_values(raster, s, area)
         if vals.size == 0:
@@ -249,7 +249,7 @@ def evaluate_map(
         curve = rate_curve(s.name, hist, vals, note, seed)
         zones = zone_densities(hist, vals, breaks, seed=seed)
         res = SetResult(s, curve, zones)
-        if stats is not None:
+        if stats is not None and units is not None:
             px = np.array(
                 [*(s.points.x if s.points is not None else [])] + [g.representative_point().x for g in s.polygons]
             )
@@ -274,7 +274,9 @@ def evaluate_map(
         _write_zones(results, zones_csv)
     write_text_atomic(out_html, _report(raster, results, breaks, Path(png).name, stats, unit_statistic))
     progress.report(1.0, "evaluation done")
-    return MapEvaluation(results, breaks, out_html, curves_csv, zones_csv, None if stats is None else len(units))
+    return MapEvaluation(
+        results, breaks, out_html, curves_csv, zones_csv, None if stats is None or units is None else len(units)
+    )
 
 
 def _write_curves(results: list[SetResult], path: str) -> None:

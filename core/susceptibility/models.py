@@ -113,7 +113,7 @@ class SpatialCNN(nn.Module):
         self.drop = nn.Dropout(hp.dropout)
         self.out_dim = 4 * f
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         s1 = self.stage1(x)
         s2 = self.stage2(self.pool(s1))
         s3 = self.stage3(self.pool(s2))
@@ -149,6 +149,7 @@ def _adaptive_mean(x: torch.Tensor, oh: int, ow: int) -> torch.Tensor:
 def _dilated(block: nn.Sequential, x: torch.Tensor, dilation: int) -> torch.Tensor:
     """A conv-act-BN block applied with its convolution dilated (the dense form of a strided input)."""
     conv = block[0]
+    assert isinstance(conv, nn.Conv2d)
     y = nn.functional.conv2d(x, conv.weight, conv.bias, dilation=dilation)
     for layer in block[1:]:
         y = layer(y)
@@ -177,8 +178,13 @@ def dense_cnn_features(cnn: SpatialCNN, z: torch.Tensor, patch: int) -> torch.Te
     a3 = _dilated(cnn.stage3, f.max_pool2d(a2, 2, stride=1, dilation=2), 4)
     h, w = z.shape[-2] - patch + 1, z.shape[-1] - patch + 1
     # separable box sums: n3 + n3 slices instead of n3 * n3, two 1-D means instead of an n1 x n1 one
-    rows = sum(a3[..., 4 * i : 4 * i + h, :] for i in range(n3))
-    s3 = sum(rows[..., 4 * j : 4 * j + w] for j in range(n3)) / (n3 * n3)
+    rows = a3[..., 0:h, :]
+    for i in range(1, n3):
+        rows = rows + a3[..., 4 * i : 4 * i + h, :]
+    s3 = rows[..., 0:w]
+    for j in range(1, n3):
+        s3 = s3 + rows[..., 4 * j : 4 * j + w]
+    s3 = s3 / (n3 * n3)
     m1 = f.avg_pool2d(f.avg_pool2d(a1, (n1, 1), stride=1), (1, n1), stride=1)[..., :h, :w]
     feats = s3 + cnn.skip(m1)
     return feats[0].flatten(1).T
@@ -199,7 +205,7 @@ class TemporalLSTM(nn.Module):
         self.drop = nn.Dropout(hp.lstm_dropout)
         self.out_dim = hp.lstm_units
 
-    def forward(self, s: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(s)
         return self.drop(out[:, -1])
 
@@ -268,24 +274,24 @@ class SeedEnsemble(nn.Module):
         self.kind = members[0].kind
 
     @property
-    def cnn(self) -> nn.Module | None:
+    def cnn(self) -> SpatialCNN | None:
         """The first member's CNN branch (for callers that only ask whether there is one)."""
-        return self.members[0].cnn
+        return members_of(self)[0].cnn
 
     @property
-    def lstm(self) -> nn.Module | None:
+    def lstm(self) -> TemporalLSTM | None:
         """The first member's LSTM branch (for callers that only ask whether there is one)."""
-        return self.members[0].lstm
+        return members_of(self)[0].lstm
 
     @property
     def needs_series(self) -> bool:
         """True for models with an LSTM branch."""
-        return self.members[0].needs_series
+        return members_of(self)[0].needs_series
 
     @property
     def dense(self) -> bool:
         """True when every member's CNN branch can be computed densely."""
-        return all(m.dense for m in self.members)
+        return all(m.dense for m in members_of(self))
 
     def forward(self, patch: torch.Tensor, series: torch.Tensor | None = None) -> torch.Tensor:
         """Logit of the members' mean probability, shape (N,)."""
@@ -295,7 +301,10 @@ class SeedEnsemble(nn.Module):
 
 def members_of(net: nn.Module) -> list[SusceptibilityNet]:
     """The single networks of a model: its members for an ensemble, else itself."""
-    return list(net.members) if isinstance(net, SeedEnsemble) else [net]
+    if isinstance(net, SeedEnsemble):
+        return [m for m in net.members if isinstance(m, SusceptibilityNet)]
+    assert isinstance(net, SusceptibilityNet)
+    return [net]
 
 
 _TREE_FORMAT = "landslide_ai.tree_model.v1"

@@ -184,7 +184,7 @@ def predict_stack(
     faster end to end for CNN-LSTM-AM at patch 30, bench/bench_dense_predict.py); False pushes every
     patch through on its own (the reference). ``backend="onnx"`` runs deep models in ONNX Runtime
     (``<card>.onnx`` when it matches the weights, else a temporary export; see ``core/onnx_models``).
-    ``dask``: "local" (a LocalCluster of ``dask_workers`` processes) or a scheduler address: every
+    ``dask``: "local" (a LocalCluster of ``dask_workers`` worker threads) or a scheduler address: every
     window is a Dask task (``distributed.py``), and the raster is the same as the local run's.
     """
     progress = progress or NullProgress()
@@ -226,6 +226,8 @@ def predict_stack(
         from ..onnx_models import onnx_backend
 
         with onnx_backend(card_path, model.card, device) as graph:
+            if graph.graph == "dense":  # one run scores a whole window: its activations bound the memory
+                block = min(block, ONNX_DENSE_BLOCK)
             _predict_windows(
                 model, info, mode, stack, out, temporal_stack, block, batch, device, progress, dense, graph
             )
@@ -280,6 +282,10 @@ def score_window(model, ds, tds, nodata, win, mode, batch, dev, dense, graph) ->
     return res
 
 
+#: largest window of the ONNX dense graph, which scores all cells of a window in one run (the torch
+#: path batches the fusion head by DENSE_BATCH cells); 256 x 256 keeps its peak RSS under 2 GiB
+ONNX_DENSE_BLOCK = 256
+
 #: cells per forward of the fusion head and LSTM in the dense path (vectors, not patches: cheap in memory)
 DENSE_BATCH = 4096
 
@@ -308,6 +314,11 @@ def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, use
     return out / len(nets)
 
 
+def _patch_views(z: np.ndarray, patch: int) -> np.ndarray:
+    """(C, H, W, patch, patch) read-only views of every patch of a window (nothing copied)."""
+    return sliding_window_view(z, (patch, patch), axis=(1, 2))  # type: ignore[call-overload]
+
+
 def _score_onnx(graph, z, rr, cc, patch, series, win, batch) -> np.ndarray:
     """Probabilities from an ONNX Runtime graph: the dense graph takes the whole window at once."""
     if series is not None:
@@ -315,7 +326,7 @@ def _score_onnx(graph, z, rr, cc, patch, series, win, batch) -> np.ndarray:
     if graph.graph == "dense":
         cells = (rr * int(win.width) + cc).astype(np.int64)
         return graph.run(window=np.ascontiguousarray(z[None]), series=series, cells=cells)[0]
-    views = sliding_window_view(z, (patch, patch), axis=(1, 2)) if "patch" in graph.inputs else None
+    views = _patch_views(z, patch) if "patch" in graph.inputs else None
     out = np.empty(rr.size, np.float32)
     for i in range(0, rr.size, batch):
         sl = slice(i, i + batch)
@@ -337,7 +348,7 @@ def _score_net(net, z, rr, cc, patch, series, win, batch, dev, use_dense) -> np.
         with torch.no_grad():
             feats = dense_cnn_features(net.cnn, torch.from_numpy(z[None]).to(dev), patch)
             dense = feats[torch.from_numpy(rr * int(win.width) + cc).to(dev)]
-    views = sliding_window_view(z, (patch, patch), axis=(1, 2)) if net.cnn is not None and dense is None else None
+    views = _patch_views(z, patch) if net.cnn is not None and dense is None else None
     out = np.empty(rr.size, np.float32)
     if dense is not None:
         batch = max(batch, DENSE_BATCH)  # only per-cell vectors are batched now, not patches

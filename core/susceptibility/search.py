@@ -71,6 +71,7 @@ def search_hyperparameters(prep, cfg, progress: Progress | None = None) -> DeepH
         return float(np.mean(losses))
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler: optuna.samplers.BaseSampler
     try:
         sampler = optuna.samplers.GPSampler(seed=cfg.seed)
     except (AttributeError, ImportError):  # GPSampler needs optuna >= 3.6 with torch

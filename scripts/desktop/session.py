@@ -82,7 +82,7 @@ def step(fn, delay_ms: int = 300):
             fn()
             STATE["steps"].append({"step": fn.__name__, "seconds": round(time.time() - t, 1)})
             save_state()
-        except Exception:  # noqa: BLE001 - the session must always quit and say why
+        except Exception:
             STATE["errors"].append({"step": fn.__name__, "traceback": traceback.format_exc()})
             finish()
 

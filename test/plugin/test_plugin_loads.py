@@ -95,24 +95,24 @@ class FakeIface:
         self._bar = QgsMessageBar(self._main)
         self.docks = []
 
-    def mainWindow(self):  # noqa: N802
+    def mainWindow(self):
         return self._main
 
-    def pluginMenu(self):  # noqa: N802
+    def pluginMenu(self):
         return self._plugin_menu
 
-    def addToolBar(self, name):  # noqa: N802
+    def addToolBar(self, name):
         return self._main.addToolBar(name)
 
-    def addDockWidget(self, area, dock):  # noqa: N802
+    def addDockWidget(self, area, dock):
         self.docks.append(dock)
         self._main.addDockWidget(area, dock)
 
-    def removeDockWidget(self, dock):  # noqa: N802
+    def removeDockWidget(self, dock):
         self.docks.remove(dock)
         self._main.removeDockWidget(dock)
 
-    def messageBar(self):  # noqa: N802
+    def messageBar(self):
         return self._bar
 
 

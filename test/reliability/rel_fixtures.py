@@ -38,18 +38,18 @@ class Recorder:
         rec = self
 
         class _Feedback(QgsProcessingFeedback):
-            def setProgress(self, value):  # noqa: N802 - QGIS API name
+            def setProgress(self, value):
                 super().setProgress(value)
                 if rec.cancel_at is not None and value >= 100 * rec.cancel_at:
                     self.cancel()
 
-            def setProgressText(self, text):  # noqa: N802
+            def setProgressText(self, text):
                 super().setProgressText(text)
                 rec.messages.append(text)
                 if rec.cancel_on_text and rec.cancel_on_text in text:
                     self.cancel()
 
-            def pushInfo(self, info):  # noqa: N802
+            def pushInfo(self, info):
                 super().pushInfo(info)
                 rec.messages.append(info)
 
