@@ -10,33 +10,21 @@ feedback adapted to ``core.progress.Progress``.
 from __future__ import annotations
 
 import json
-import shutil
 import traceback
 from functools import cache
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingAlgorithm,
-    QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingParameterFeatureSink,
-    QgsProcessingParameterFile,
-    QgsProcessingParameterFileDestination,
-    QgsProcessingParameterFolderDestination,
-    QgsProcessingParameterMultipleLayers,
-    QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterVectorDestination,
 )
 
 from ..core.dependencies import problems
 from ..core.errors import Canceled, LandslideAIError
 from ..core.outputs import OutputTransaction, describe_os_error
 from .layers import LayerReading
-
-#: free bytes below which an unexplained failure while writing is reported as a full disk.
-_LOW_SPACE = 32 * 2**20
+from .output_guard import OutputGuard, low_space_folder
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
@@ -77,24 +65,7 @@ class FeedbackProgress:
         self._fb.pushInfo(message)
 
 
-def _is_provider_uri(path: str) -> bool:
-    """A destination that is not a plain file (memory layer, database connection, ogr: URI)."""
-    return path.startswith(("memory:", "postgres:", "postgresql:", "ogr:", "spatialite:", "dbname=")) or "|" in path
-
-
-def _low_space_folder(tx: OutputTransaction) -> str | None:
-    """The output folder whose disk is (nearly) full, if any: the likely cause of a failed write."""
-    for o in tx.outputs:
-        folder = o.staging or o.final.parent
-        try:
-            if shutil.disk_usage(folder).free < _LOW_SPACE:
-                return str(o.final)
-        except OSError:
-            continue
-    return None
-
-
-class LandslideAlgorithm(LayerReading, QgsProcessingAlgorithm):
+class LandslideAlgorithm(OutputGuard, LayerReading, QgsProcessingAlgorithm):
     """Base class: subclasses set ``NAME``, ``DISPLAY``, ``GROUP`` and ``REQUIRES``."""
 
     NAME = ""
@@ -166,83 +137,6 @@ class LandslideAlgorithm(LayerReading, QgsProcessingAlgorithm):
             ) + ". Install into QGIS's Python, then restart QGIS."
         return True, ""
 
-    # -- outputs: one guard and one all-or-nothing transaction for every algorithm -------------
-    def planned_files(self, parameters, context) -> dict[str, list[str]]:
-        """File names an algorithm knows it will write into each output folder (checked before work)."""
-        return {}
-
-    def _input_paths(self, parameters, context) -> list[str]:
-        """Every file or folder the run reads, from its input parameters (layers by their source)."""
-        paths: list[str] = []
-        for p in self.parameterDefinitions():
-            if p.isDestination() or parameters.get(p.name()) in (None, ""):
-                continue
-            if isinstance(p, QgsProcessingParameterFile):
-                paths.append(self.parameterAsFile(parameters, p.name(), context))
-            elif isinstance(p, QgsProcessingParameterMultipleLayers):
-                if p.layerType() == QgsProcessing.TypeFile:
-                    paths += self.parameterAsFileList(parameters, p.name(), context)
-                else:
-                    paths += [lyr.source() for lyr in self.parameterAsLayerList(parameters, p.name(), context)]
-            elif p.type() in ("raster", "vector", "layer", "source", "mesh", "pointcloud"):
-                lyr = self.parameterAsLayer(parameters, p.name(), context)
-                if lyr is not None:
-                    paths.append(lyr.source())
-        return [s.split("|")[0] for s in paths if s]
-
-    def _declare_outputs(self, parameters, context, tx: OutputTransaction) -> None:
-        planned = self.planned_files(parameters, context)
-        self._final_names: dict[str, str] = {}
-        for p in self.destinationParameterDefinitions():
-            name = p.name()
-            value = parameters.get(name)
-            if value is None or value == "":
-                if p.flags() & p.FlagOptional and not (hasattr(p, "createByDefault") and p.createByDefault()):
-                    continue
-            if isinstance(p, QgsProcessingParameterFolderDestination):
-                path = self.parameterAsFileOutput(parameters, name, context) or self.parameterAsString(
-                    parameters, name, context
-                )
-                if path:
-                    tx.add_folder(name, path, planned.get(name, ()))
-            elif isinstance(
-                p,
-                QgsProcessingParameterRasterDestination
-                | QgsProcessingParameterVectorDestination
-                | QgsProcessingParameterFeatureSink,
-            ):
-                path = self.parameterAsOutputLayer(parameters, name, context)
-                if path and not _is_provider_uri(path):  # memory layers and databases are not files
-                    tx.add_file(name, path)
-            elif isinstance(p, QgsProcessingParameterFileDestination):
-                path = self.parameterAsFileOutput(parameters, name, context)
-                if path:
-                    tx.add_file(name, path)
-
-    def style(self, context, path: str, qml: str, name: str | None = None) -> None:
-        """Write the output's QML sidecar now (staged) and style the loaded layer after publishing."""
-        from .styling import write_sidecar
-
-        self._styles.append((path, write_sidecar(path, qml), name))
-
-    def load_on_completion(self, path: str, name: str) -> None:
-        """Load a (staged) output on the map once the run has published it."""
-        self._loads.append((path, name))
-
-    def _after_commit(self, context, tx: OutputTransaction) -> None:
-        from .styling import QmlPostProcessor
-
-        for path, name in self._loads:
-            final = tx.final_path(path)
-            context.addLayerToLoadOnCompletion(final, QgsProcessingContext.LayerDetails(name, context.project(), name))
-        for path, qml, name in self._styles:
-            final, final_qml = tx.final_path(path), tx.final_path(qml)
-            if context.willLoadLayerOnCompletion(final):
-                details = context.layerToLoadOnCompletionDetails(final)
-                if name:
-                    details.name = name
-                details.setPostProcessor(QmlPostProcessor.create(final_qml))
-
     def processAlgorithm(self, parameters, context, feedback):
         """Guard outputs, run the engine on staged outputs, publish all of them or none.
 
@@ -282,7 +176,7 @@ class LandslideAlgorithm(LayerReading, QgsProcessingAlgorithm):
             tx.rollback()
             raise
         except Exception as exc:
-            low = _low_space_folder(tx)
+            low = low_space_folder(tx)
             tx.rollback()
             if isinstance(exc, OSError) or low:
                 text = (

@@ -1,8 +1,11 @@
-"""Metric outputs shared by the crack evaluation algorithms (numbers a model or script can chain on)."""
+"""Evaluation outputs: the crack evaluations' metric numbers (for models and scripts to chain on) and
+what lsm_evaluate publishes to the dock."""
 
 from __future__ import annotations
 
 from qgis.core import QgsProcessingOutputNumber
+
+from . import events
 
 #: the metrics of core.cracks.evaluate.classification_metrics, in report order
 METRICS = ("accuracy", "precision", "recall", "f1", "false_positive_rate", "roc_auc", "pr_auc")
@@ -24,3 +27,23 @@ def metric_results(metrics: dict[str, float], intervals: dict[str, tuple[float, 
         out[k.upper()] = float(metrics[k])
         out[k.upper() + "_LOW"], out[k.upper() + "_HIGH"] = (float(v) for v in intervals[k])
     return out
+
+
+def publish_evaluation(algorithm: str, res) -> None:
+    """Rate curves of every landslide set and the first set's zone shares, for the dock."""
+    events.publish(
+        "roc",
+        algorithm=algorithm,
+        curves={
+            f"{r.curve.name} (rate)": {"fpr": r.curve.area_share, "tpr": r.curve.landslide_share, "auc": r.curve.auc}
+            for r in res.sets
+        },
+    )
+    first = res.sets[0]
+    events.publish(
+        "zones",
+        algorithm=algorithm,
+        zones=[z.label for z in first.zones],
+        area_share=[z.area_share for z in first.zones],
+        landslide_share=[z.landslide_share for z in first.zones],
+    )

@@ -119,3 +119,14 @@ class LayerReading:
             geoms.append(wkb.loads(bytes(g.asWkb())))
             feats.append(f)
         return geoms, feats
+
+
+def date_key(value) -> str:
+    """A sortable text for a date attribute (QDate, QDateTime, ISO text or a year number)."""
+    if hasattr(value, "toString") and hasattr(value, "isValid"):
+        if hasattr(value, "date"):
+            value = value.date()
+        return value.toString("yyyy-MM-dd") if value.isValid() else ""
+    if isinstance(value, int | float):
+        return f"{int(value):04d}"
+    return str(value or "").strip()[:10]

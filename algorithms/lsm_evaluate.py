@@ -17,21 +17,10 @@ from ..core.errors import InvalidInputError
 from ..core.raster.units import STATISTICS
 from ..core.raster.zoning import validate_user_breaks
 from ..core.sampling.points import Points
-from ..core.susceptibility.map_evaluation import LandslideSet, evaluate_map
-from . import events
+from ..core.susceptibility.map_evaluation import LandslideSet, evaluate_map, summary_lines
 from .base import LandslideAlgorithm
-from .layers import PRESENT
-
-
-def _date_key(value) -> str:
-    """A sortable text for a date attribute (QDate, QDateTime, ISO text or a year number)."""
-    if hasattr(value, "toString") and hasattr(value, "isValid"):
-        if hasattr(value, "date"):
-            value = value.date()
-        return value.toString("yyyy-MM-dd") if value.isValid() else ""
-    if isinstance(value, int | float):
-        return f"{int(value):04d}"
-    return str(value or "").strip()[:10]
+from .eval_outputs import publish_evaluation
+from .layers import PRESENT, date_key
 
 
 class EvaluateAlgorithm(LandslideAlgorithm):
@@ -130,7 +119,7 @@ class EvaluateAlgorithm(LandslideAlgorithm):
             if field and str(f[field]).strip().lower() not in PRESENT:
                 continue
             if date_field:
-                held = _date_key(f[date_field]) >= split_date
+                held = date_key(f[date_field]) >= split_date
             elif split_field:
                 held = str(f[split_field]).strip().lower() == "test"
             else:
@@ -193,39 +182,9 @@ class EvaluateAlgorithm(LandslideAlgorithm):
             self.parameterAsInt(parameters, self.SEED, context),
             progress,
         )
-        from ..core.susceptibility.rates import chance_note
-
-        for r in res.sets:
-            c = r.curve
-            progress.log(
-                f"{c.name}: {'prediction' if r.landslides.held_out else 'success'}-rate AUC {c.auc:.3f} "
-                f"(95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.n_landslides} landslide cells, "
-                f"{c.n_cells} cells: {chance_note(c)}"
-            )
-            if r.unit_auc is not None:
-                progress.log(
-                    f"  unit-level AUC {r.unit_auc:.3f} (95 % CI {r.unit_auc_ci[0]:.3f}-{r.unit_auc_ci[1]:.3f})"
-                )
-        events.publish(
-            "roc",
-            algorithm=self.NAME,
-            curves={
-                f"{r.curve.name} (rate)": {
-                    "fpr": r.curve.area_share,
-                    "tpr": r.curve.landslide_share,
-                    "auc": r.curve.auc,
-                }
-                for r in res.sets
-            },
-        )
-        first = res.sets[0]
-        events.publish(
-            "zones",
-            algorithm=self.NAME,
-            zones=[z.label for z in first.zones],
-            area_share=[z.area_share for z in first.zones],
-            landslide_share=[z.landslide_share for z in first.zones],
-        )
+        for line in summary_lines(res):
+            progress.log(line)
+        publish_evaluation(self.NAME, res)
         result = {self.OUTPUT: out}
         if curves:
             result[self.CURVES] = curves

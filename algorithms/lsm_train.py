@@ -6,7 +6,6 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputFile,
     QgsProcessingOutputHtml,
-    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
@@ -16,25 +15,24 @@ from qgis.core import (
 )
 
 from ..core.susceptibility.comparison import run_training
-from ..core.susceptibility.cross_validation import CVConfig
 from ..core.susceptibility.dataset import TemporalMode
 from ..core.susceptibility.models import ALL_MODELS, DISPLAY, DeepHP
 from ..core.susceptibility.train import TrainConfig
 from . import events
 from .base import LandslideAlgorithm
+from .train_events import epoch_publisher, mapping_card, publish_results
+from .train_params import TrainOptionParams
 
 MODES = [TemporalMode.FACTOR_SEQUENCE, TemporalMode.CLIMATE, TemporalMode.NONE]
 
 
-class TrainAlgorithm(LandslideAlgorithm):
+class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
     """Train, evaluate, explain and save susceptibility models."""
 
     NAME = "lsm_train"
     DISPLAY = "Train and compare susceptibility models"
     GROUP = "train"
     REQUIRES = ("rasterio", "torch", "sklearn", "xgboost", "shap", "matplotlib")
-    CV_FOLDS, CV_BLOCK, CV_BUFFER, CV_GROUPS = "CV_FOLDS", "CV_BLOCK_M", "CV_BUFFER_M", "CV_GROUP_FIELD"
-    CLASS_WEIGHT, AUGMENT, ENSEMBLE, ONE_HOT = "CLASS_WEIGHT", "AUGMENT", "ENSEMBLE", "ONE_HOT"
     (
         STACK,
         SAMPLES,
@@ -135,63 +133,8 @@ class TrainAlgorithm(LandslideAlgorithm):
             ),
             advanced=True,
         )
-        c = CVConfig()
-        self.add(
-            QgsProcessingParameterNumber(
-                self.CV_FOLDS,
-                "Spatial cross-validation folds (0 = single split only)",
-                defaultValue=c.folds,
-                minValue=0,
-            )
-        )
-        self.add(
-            QgsProcessingParameterNumber(
-                self.CV_BLOCK,
-                "CV block size (m; 0 = the factors' correlation length)",
-                QgsProcessingParameterNumber.Double,
-                c.block_m,
-                minValue=0,
-            ),
-            advanced=True,
-        )
-        self.add(
-            QgsProcessingParameterNumber(
-                self.CV_BUFFER,
-                "CV buffer between training and test samples (m)",
-                QgsProcessingParameterNumber.Double,
-                c.buffer_m,
-                minValue=0,
-            ),
-            advanced=True,
-        )
-        self.add(
-            QgsProcessingParameterString(
-                self.CV_GROUPS, "CV groups: samples' mapping-unit field (empty: spatial blocks)", optional=True
-            ),
-            advanced=True,
-        )
-        self.add(
-            QgsProcessingParameterBoolean(
-                self.CLASS_WEIGHT, "Weight landslides by the absence:landslide ratio (deep models)", d.class_weight
-            ),
-            advanced=True,
-        )
-        self.add(
-            QgsProcessingParameterBoolean(
-                self.AUGMENT, "Augment patches by rotations/mirrors (directions rotated with them)", d.augment
-            ),
-            advanced=True,
-        )
-        self.add(
-            QgsProcessingParameterNumber(
-                self.ENSEMBLE, "Seed ensemble: members per deep model", defaultValue=d.ensemble, minValue=1, maxValue=20
-            ),
-            advanced=True,
-        )
-        self.add(
-            QgsProcessingParameterBoolean(self.ONE_HOT, "One-hot encode categorical factors", d.one_hot),
-            advanced=True,
-        )
+        self.add_cv_params()
+        self.add_deep_options()
         self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
         self.add(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda)", "auto"), advanced=True)
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder (models, tables, figures)"))
@@ -214,36 +157,15 @@ class TrainAlgorithm(LandslideAlgorithm):
             search_trials=self.parameterAsInt(parameters, self.TRIALS, context),
             shap_samples=self.parameterAsInt(parameters, self.SHAP, context),
             seed=self.parameterAsInt(parameters, self.SEED, context),
-            class_weight=self.parameterAsBool(parameters, self.CLASS_WEIGHT, context),
-            augment=self.parameterAsBool(parameters, self.AUGMENT, context),
-            ensemble=self.parameterAsInt(parameters, self.ENSEMBLE, context),
-            one_hot=self.parameterAsBool(parameters, self.ONE_HOT, context),
             device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
+            **self.deep_options(parameters, context),
         )
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
-        folds = self.parameterAsInt(parameters, self.CV_FOLDS, context)
-        cv = None
-        if folds >= 2:
-            cv = CVConfig(
-                folds=folds,
-                block_m=self.parameterAsDouble(parameters, self.CV_BLOCK, context),
-                buffer_m=self.parameterAsDouble(parameters, self.CV_BUFFER, context),
-            )
-        group_field = self.parameterAsString(parameters, self.CV_GROUPS, context).strip() or None
+        cv, group_field = self.cv_options(parameters, context)
 
         events.publish("run_started", algorithm=self.NAME, title="Susceptibility models")
 
-        def on_epoch(kind: str, m: dict) -> None:
-            events.publish(
-                "epoch",
-                algorithm=self.NAME,
-                model=DISPLAY[kind],
-                epoch=m["epoch"],
-                loss=m["loss"],
-                val_loss=m["val_loss"],
-                metric=m["val_acc"],
-                metric_name="validation accuracy",
-            )
+        on_epoch = epoch_publisher(self.NAME)
 
         res = run_training(
             stack.source(),
@@ -263,35 +185,3 @@ class TrainAlgorithm(LandslideAlgorithm):
             self.TABLE_CSV: res.table_csv,
             self.CARD: mapping_card(res),
         }
-
-
-def mapping_card(res) -> str:
-    """Card of the model a chained ``lsm_predict`` maps with: the paper's CNN-LSTM-AM when trained.
-
-    Otherwise the first trained model in the paper's order. Deliberately not "the best test AUC":
-    choosing by the test split would make the reported test metrics optimistic.
-    """
-    by_kind = {r.kind: r.card_path for r in res.results}
-    return by_kind.get("cnn_lstm_am") or (res.results[0].card_path if res.results else "")
-
-
-def publish_results(algorithm: str, res) -> None:
-    """ROC curves of all models, the best model's confusion matrix and SHAP importance, for the dock."""
-    import numpy as np
-
-    if not res.results:
-        return
-    events.publish(
-        "roc",
-        algorithm=algorithm,
-        curves={DISPLAY[r.kind]: {**r.roc, "auc": r.metrics["AUC"]} for r in res.results},
-    )
-    y = np.asarray(res.test_labels).astype(int)
-    for r in res.results:
-        yhat = (np.asarray(r.test_prob) >= 0.5).astype(int)
-        matrix = [[int(((y == t) & (yhat == p)).sum()) for p in (0, 1)] for t in (0, 1)]
-        events.publish(
-            "confusion", algorithm=algorithm, model=DISPLAY[r.kind], matrix=matrix, labels=["absence", "landslide"]
-        )
-    for kind, values in res.importance.items():
-        events.publish("importance", algorithm=algorithm, model=DISPLAY[kind], values=dict(values))

@@ -11,10 +11,8 @@ from pathlib import Path
 from qgis.core import QgsProcessingLayerPostProcessorInterface
 
 from ..core.raster.io import write_text_atomic
+from ..core.raster.zoning import ZONE_COLOURS_5, ZONE_LABELS_5
 from .base import RESOURCES
-
-ZONE_COLOURS = ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"]
-ZONE_NAMES = ["Very low", "Low", "Moderate", "High", "Very high"]
 
 _HEAD = (
     "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
@@ -25,7 +23,7 @@ _TAIL = "</pipe>\n<blendMode>0</blendMode>\n</qgis>\n"
 
 def zone_label(z: int, breaks: list[float] | None, prefix: str = "") -> str:
     """Legend label of zone ``z`` (1..5), with its thresholds when known ("Low (0.2 – 0.4)")."""
-    label = ZONE_NAMES[z - 1]
+    label = ZONE_LABELS_5[z - 1]
     if breaks:
         lo = f"{breaks[z - 2]:.3g}" if z > 1 else "min"
         hi = f"{breaks[z - 1]:.3g}" if z < 5 else "max"
@@ -38,7 +36,9 @@ def zoning_qml(breaks: list[float] | None, title: str = "") -> str:
     entries = []
     for z in range(1, 6):
         label = zone_label(z, breaks)
-        entries.append(f'<paletteEntry value="{z}" color="{ZONE_COLOURS[z - 1]}" label="{escape(label)}" alpha="255"/>')
+        entries.append(
+            f'<paletteEntry value="{z}" color="{ZONE_COLOURS_5[z - 1]}" label="{escape(label)}" alpha="255"/>'
+        )
     return (
         _HEAD + '<rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">'
         "<rasterTransparency/><colorPalette>" + "".join(entries) + "</colorPalette></rasterrenderer>\n" + _TAIL
@@ -111,12 +111,7 @@ def unit_zones_qml(breaks: list[float] | None, field: str = "ls_zone", statistic
 
     Built with the QGIS renderer API and exported as QML, so the sidecar and the canvas agree.
     """
-    from qgis.core import (
-        QgsCategorizedSymbolRenderer,
-        QgsFillSymbol,
-        QgsRendererCategory,
-        QgsVectorLayer,
-    )
+    from qgis.core import QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsRendererCategory, QgsVectorLayer
     from qgis.PyQt.QtXml import QDomDocument
 
     layer = QgsVectorLayer(f"Polygon?field={field}:integer", "units", "memory")
@@ -126,7 +121,7 @@ def unit_zones_qml(breaks: list[float] | None, field: str = "ls_zone", statistic
     for z in range(1, 6):
         label = zone_label(z, breaks, f"{statistic} ")
         sym = QgsFillSymbol.createSimple(
-            {"color": ZONE_COLOURS[z - 1], "outline_color": "#4d4d4d", "outline_width": "0.2"}
+            {"color": ZONE_COLOURS_5[z - 1], "outline_color": "#4d4d4d", "outline_width": "0.2"}
         )
         cats.append(QgsRendererCategory(z, sym, label))
     layer.setRenderer(QgsCategorizedSymbolRenderer(field, cats))
@@ -149,9 +144,8 @@ def _stable_xml(text: str) -> str:
     return doctype + "\n" + ET.tostring(root, encoding="unicode") + "\n"
 
 
-#: the styles shipped in resources/styles, from the same functions the algorithms use, so the
-#: files cannot drift from what outputs get (a test compares them). The zoning templates carry
-#: example thresholds; each output's own sidecar carries the thresholds of its run.
+#: styles shipped in resources/styles, made by the functions outputs use (a test compares them); the
+#: zoning templates carry example thresholds, each output's sidecar those of its run
 STATIC_STYLES = {
     "susceptibility_probability.qml": susceptibility_qml,
     "susceptibility_zones.qml": lambda: zoning_qml([0.2, 0.4, 0.6, 0.8]),

@@ -31,13 +31,14 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..algorithms import events
+from ..core.raster.zoning import ZONE_COLOURS_5
 from .pyqtgraph_compat import install as _install_compat
 
 _install_compat()
 
 #: qualitative colours (ColorBrewer Set1 + Dark2), one per model in order of appearance
 PALETTE = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#1b9e77", "#666666"]
-ZONE_COLOURS = ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"]
+ZONE_COLOURS = ZONE_COLOURS_5
 
 
 class _Bridge(QObject):

@@ -18,7 +18,9 @@ from .grid import Grid
 from .io import atomic_path, bounded_gdal_cache, valid_mask
 
 ZONE_NODATA = 0
+#: names and colours of the five susceptibility zones, lowest first (one source for maps, tables and plots)
 ZONE_LABELS_5 = ["Very low", "Low", "Moderate", "High", "Very high"]
+ZONE_COLOURS_5 = ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"]
 
 
 class ZoningMethod(str, Enum):

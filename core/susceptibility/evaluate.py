@@ -101,3 +101,10 @@ def roc(y: np.ndarray, p: np.ndarray) -> dict[str, list[float]]:
     """ROC curve points (FPR, TPR)."""
     fpr, tpr, _ = roc_curve(y, p)
     return {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+
+
+def confusion(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> list[list[int]]:
+    """2 x 2 confusion matrix ``[[TN, FP], [FN, TP]]`` (rows: truth absence/landslide) at ``threshold``."""
+    truth = np.asarray(y).astype(int)
+    pred = (np.asarray(p) >= threshold).astype(int)
+    return [[int(((truth == t) & (pred == q)).sum()) for q in (0, 1)] for t in (0, 1)]

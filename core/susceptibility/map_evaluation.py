@@ -364,3 +364,20 @@ def _report(raster, results, breaks, png, stats, unit_statistic) -> str:
         f"<p><img src='{e(png)}'/></p><p>Zone breaks (equal-area over all valid cells unless given): "
         f"{', '.join(f'{b:.4g}' for b in breaks)}</p>{zone_tables}</body></html>"
     )
+
+
+def summary_lines(ev: MapEvaluation) -> list[str]:
+    """One log line per landslide set (rate AUC, interval, counts, chance said in words), unit AUC below it."""
+    from .rates import chance_note
+
+    lines = []
+    for r in ev.sets:
+        c = r.curve
+        lines.append(
+            f"{c.name}: {'prediction' if r.landslides.held_out else 'success'}-rate AUC {c.auc:.3f} "
+            f"(95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.n_landslides} landslide cells, "
+            f"{c.n_cells} cells: {chance_note(c)}"
+        )
+        if r.unit_auc is not None and r.unit_auc_ci is not None:
+            lines.append(f"  unit-level AUC {r.unit_auc:.3f} (95 % CI {r.unit_auc_ci[0]:.3f}-{r.unit_auc_ci[1]:.3f})")
+    return lines

@@ -24,8 +24,9 @@ from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
 from ..raster.io import bounded_gdal_cache, valid_mask, valid_range
+from ..raster.zoning import ZONE_LABELS_5
 
-ZONE_NAMES = ["Very low", "Low", "Moderate", "High", "Very high"]
+ZONE_NAMES = ZONE_LABELS_5
 
 
 @dataclass

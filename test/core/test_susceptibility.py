@@ -219,3 +219,12 @@ def test_class_weight_shifts_deep_predictions_towards_landslides():
         with torch.no_grad():
             means.append(float(torch.sigmoid(model(torch.from_numpy(patches), None)).mean()))
     assert means[1] > means[0] + 0.05
+
+
+def test_confusion_matrix_rows_are_truth_columns_prediction():
+    from landslide_ai.core.susceptibility.evaluate import confusion
+
+    y = np.array([0, 0, 0, 1, 1])
+    p = np.array([0.1, 0.7, 0.2, 0.9, 0.4])
+    assert confusion(y, p) == [[2, 1], [1, 1]]
+    assert confusion(y, p, threshold=0.05) == [[0, 3], [0, 2]]

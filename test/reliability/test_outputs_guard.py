@@ -535,11 +535,11 @@ def test_disk_full_during_the_engine(refused, sandbox, tmp_path, monkeypatch):
     """A write error inside the engine (GDAL, torch or numpy) becomes the disk-full sentence when space is low."""
     import shutil as sh
 
-    from landslide_ai.algorithms import base
+    from landslide_ai.algorithms import output_guard
 
     s = sandbox
     real = sh.disk_usage
-    monkeypatch.setattr(base.shutil, "disk_usage", lambda p: real(p)._replace(free=1024))
+    monkeypatch.setattr(output_guard.shutil, "disk_usage", lambda p: real(p)._replace(free=1024))
     from landslide_ai.core.susceptibility import predict as pred
 
     def boom(*a, **k):
