@@ -20,6 +20,22 @@ PRESENT = frozenset({"1", "1.0", "true", "t", "yes", "y"})
 class LayerReading:
     """Vector parameters as points, geometries or a readable file."""
 
+    def add_inventory_params(self, label: str = "Landslide inventory (points)", optional: bool = False) -> None:
+        """The landslide point layer (``INVENTORY``) and its optional presence field (``PRESENCE_FIELD``)."""
+        from qgis.core import QgsProcessing, QgsProcessingParameterString, QgsProcessingParameterVectorLayer
+
+        self.add(
+            QgsProcessingParameterVectorLayer("INVENTORY", label, [QgsProcessing.TypeVectorPoint], optional=optional)
+        )
+        self.add(
+            QgsProcessingParameterString(
+                "PRESENCE_FIELD",
+                "Presence field (keep features where it is 1; empty: all)",
+                optional=True,
+                defaultValue="",
+            )
+        )
+
     def inventory_points(
         self, parameters, context, crs, param: str = "INVENTORY", field_param: str = "PRESENCE_FIELD"
     ) -> Points | None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputHtml,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
-    QgsProcessingParameterVectorLayer,
 )
 
 from ..core.errors import InvalidInputError
@@ -54,16 +52,7 @@ class CfMapAlgorithm(LandslideAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
-        self.add(
-            QgsProcessingParameterVectorLayer(
-                self.INVENTORY, "Landslide inventory (points)", [QgsProcessing.TypeVectorPoint]
-            )
-        )
-        self.add(
-            QgsProcessingParameterString(
-                self.FIELD, "Presence field (keep features where it is 1; empty: all)", optional=True, defaultValue=""
-            )
-        )
+        self.add_inventory_params()
         self.add(QgsProcessingParameterString(self.CATEGORICAL, "Categorical factors (comma-separated)", optional=True))
         self.add(
             QgsProcessingParameterNumber(
@@ -93,10 +82,10 @@ class CfMapAlgorithm(LandslideAlgorithm):
             zoning,
             csv,
             htm,
-            set(split_names(self.parameterAsString(parameters, self.CATEGORICAL, context))),
-            self.parameterAsInt(parameters, self.N_CLASSES, context),
-            parse_breaks(self.parameterAsString(parameters, self.BREAKS, context)),
             progress=progress,
+            categorical=set(split_names(self.parameterAsString(parameters, self.CATEGORICAL, context))),
+            n_classes=self.parameterAsInt(parameters, self.N_CLASSES, context),
+            user_breaks=parse_breaks(self.parameterAsString(parameters, self.BREAKS, context)),
         )
         for name, w in res.weights.items():
             progress.log(f"{name}: E = {res.sensitivity[name]:.3f}, weight = {w:.3f}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
@@ -12,7 +11,6 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
-    QgsProcessingParameterVectorLayer,
 )
 
 from ..core.errors import InvalidInputError
@@ -55,19 +53,7 @@ class PredictAlgorithm(LandslideAlgorithm):
         self.add(QgsProcessingParameterFile(self.MODEL, "Model card (.json saved by lsm_train)", extension="json"))
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
         self.add(QgsProcessingParameterRasterLayer(self.TEMPORAL, "Temporal (climate) stack", optional=True))
-        self.add(
-            QgsProcessingParameterVectorLayer(
-                self.INVENTORY,
-                "Landslide inventory (for the zone table)",
-                [QgsProcessing.TypeVectorPoint],
-                optional=True,
-            )
-        )
-        self.add(
-            QgsProcessingParameterString(
-                self.FIELD, "Presence field (keep features where it is 1; empty: all)", optional=True, defaultValue=""
-            )
-        )
+        self.add_inventory_params("Landslide inventory (for the zone table)", optional=True)
         self.add(
             QgsProcessingParameterEnum(
                 self.METHOD, "Zoning", ["Quantile", "Natural breaks (Jenks)", "User thresholds"], defaultValue=0

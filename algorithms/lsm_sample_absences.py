@@ -9,7 +9,6 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
-    QgsProcessingParameterVectorLayer,
 )
 
 from ..core.sampling.absences import SamplingConfig, SplitMethod, Strategy, sample_absences, write_samples
@@ -62,16 +61,7 @@ class SampleAbsencesAlgorithm(LandslideAlgorithm):
     def initAlgorithm(self, config=None):
         d = SamplingConfig()
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
-        self.add(
-            QgsProcessingParameterVectorLayer(
-                self.INVENTORY, "Landslide inventory (points)", [QgsProcessing.TypeVectorPoint]
-            )
-        )
-        self.add(
-            QgsProcessingParameterString(
-                self.FIELD, "Presence field (keep features where it is 1; empty: all)", optional=True, defaultValue=""
-            )
-        )
+        self.add_inventory_params()
         self.add(
             QgsProcessingParameterEnum(
                 self.STRATEGY,

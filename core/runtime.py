@@ -82,3 +82,22 @@ def autocast(device, precision: str = "fp32"):
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def load_weights(module, path, architecture: str) -> None:
+    """Load a saved state dict into ``module`` (on the CPU), or say in one sentence why it cannot be.
+
+    One place for both tasks: torch raises many exception types on a corrupt, truncated or foreign
+    file, and a user needs the same advice whatever the type.
+    """
+    import torch
+
+    from .errors import ModelLoadError
+
+    try:
+        module.load_state_dict(torch.load(path, map_location="cpu"))
+    except Exception as exc:  # torch raises many kinds on a corrupt or foreign file
+        raise ModelLoadError(
+            f"Cannot load the weights {path} as a {architecture} ({type(exc).__name__}): the file is corrupt or "
+            "belongs to another model; use the weights saved with this card, or retrain."
+        ) from exc

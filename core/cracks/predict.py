@@ -24,7 +24,7 @@ from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
-from ..runtime import autocast, pick_device
+from ..runtime import autocast, load_weights, pick_device
 from .chips import ChipSpec, check_orthomosaic, chip_footprint, chip_windows, read_chip
 from .domain import distances, pooled_features
 from .models import build_model, target_layer
@@ -55,13 +55,7 @@ def load_crack_model(card_path: str, device: torch.device) -> LoadedCrackModel:
     except (ValueError, KeyError, TypeError, InvalidInputError) as exc:
         raise ModelLoadError(f"The model card {card_path} names an unusable architecture or classes: {exc}") from exc
     w = card.weights_path(card_path)
-    try:
-        model.load_state_dict(torch.load(w, map_location="cpu"))
-    except Exception as exc:  # torch raises many kinds on a corrupt or foreign file
-        raise ModelLoadError(
-            f"Cannot load {w} as a {card.architecture} ({type(exc).__name__}): the file is corrupt or belongs to "
-            "another model; use the weights saved with this card, or retrain."
-        ) from exc
+    load_weights(model, w, card.architecture)
     resize = card.normalisation.get("resize", RECIPE["resize"])  # cards before the recipe was recorded: the same
     if resize != RECIPE["resize"]:
         raise ModelLoadError(

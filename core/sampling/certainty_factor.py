@@ -192,15 +192,16 @@ def cf_map(
     zoning_out: str,
     table_csv: str | None = None,
     table_html: str | None = None,
-    categorical: set[str] | None = None,
-    n_classes: int = 5,
-    user_breaks: dict[str, list[float]] | None = None,
     block: int = 1024,
     progress: Progress | None = None,
+    **fit_options,
 ) -> CFResult:
-    """Fit the CF model, write the weighted CF score, its 5-class quantile zoning and the CF table."""
+    """Fit the CF model, write the weighted CF score, its 5-class quantile zoning and the CF table.
+
+    ``fit_options``: ``categorical``, ``n_classes``, ``user_breaks`` of :func:`fit_cf`.
+    """
     progress = progress or NullProgress()
-    res = fit_cf(stack, landslides, categorical, n_classes, user_breaks, block, SubProgress(progress, 0, 0.5))
+    res = fit_cf(stack, landslides, block=block, progress=SubProgress(progress, 0, 0.5), **fit_options)
     info = open_stack(stack)
     grid: Grid = info.grid
     prof = grid.profile(1, "float32", FLOAT_NODATA)

@@ -125,13 +125,11 @@ def fit_deep(
     best epoch.
     """
     progress = progress or NullProgress()
+    task = _FitTask(kind, data, train_idx, val_idx, cfg, hp, n_factors, n_vars, on_epoch, augment)
     n = max(1, cfg.ensemble)
     members, hists = [], []
     for i in range(n):
-        sub = SubProgress(progress, i / n, (i + 1) / n)
-        model, hist = _fit_one(
-            kind, data, train_idx, val_idx, cfg, hp, n_factors, n_vars, cfg.seed + i, sub, on_epoch, augment
-        )
+        model, hist = _fit_one(task, cfg.seed + i, SubProgress(progress, i / n, (i + 1) / n))
         members.append(model)
         hists.append(hist)
     hist = dict(hists[0])
@@ -139,21 +137,26 @@ def fit_deep(
     return (members[0] if n == 1 else SeedEnsemble(members)), hist
 
 
-def _fit_one(
-    kind: str,
-    data: SampleSet,
-    train_idx: np.ndarray,
-    val_idx: np.ndarray,
-    cfg: TrainConfig,
-    hp: DeepHP,
-    n_factors: int,
-    n_vars: int,
-    seed: int,
-    progress: Progress,
-    on_epoch: EpochCallback | None,
-    augment: DihedralAugment | None,
-) -> tuple[SusceptibilityNet, dict]:
+@dataclass(frozen=True)
+class _FitTask:
+    """What every member of a deep model is fitted on (only the seed differs between members)."""
+
+    kind: str
+    data: SampleSet
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    cfg: TrainConfig
+    hp: DeepHP
+    n_factors: int
+    n_vars: int
+    on_epoch: EpochCallback | None
+    augment: DihedralAugment | None
+
+
+def _fit_one(task: _FitTask, seed: int, progress: Progress) -> tuple[SusceptibilityNet, dict]:
     """Adam + binary cross-entropy with early stopping on validation loss; returns the best model."""
+    kind, data, cfg, hp, on_epoch, augment = task.kind, task.data, task.cfg, task.hp, task.on_epoch, task.augment
+    train_idx, val_idx, n_factors, n_vars = task.train_idx, task.val_idx, task.n_factors, task.n_vars
     seed_everything(seed)
     device = pick_device(cfg.device)
     model = SusceptibilityNet(kind, n_factors, n_vars, hp, int(data.patches.shape[-1])).to(device)

@@ -60,7 +60,7 @@ def load_model(card_path: str) -> LoadedModel:
     cn = card.normalisation.get("climate")
     climate_norm = Normalisation(**cn) if cn else None
     if card.architecture in DEEP_MODELS:
-        import torch
+        from ..runtime import load_weights
 
         hpd = {k: v for k, v in card.hyperparameters.items() if k in DeepHP().to_dict()}
         hpd.setdefault("cnn_padding", "same")  # cards written before the unpadded variant existed
@@ -75,13 +75,7 @@ def load_model(card_path: str) -> LoadedModel:
             for _ in range(int(card.hyperparameters.get("ensemble", 1)))
         ]
         net = members[0] if len(members) == 1 else SeedEnsemble(members)
-        try:
-            net.load_state_dict(torch.load(w, map_location="cpu"))
-        except Exception as exc:  # torch raises many kinds on a corrupt or foreign file
-            raise ModelLoadError(
-                f"Cannot load the weights {w} as a {card.architecture} ({type(exc).__name__}): the file is corrupt or "
-                "belongs to another model; use the weights saved with this card, or retrain."
-            ) from exc
+        load_weights(net, w, card.architecture)
         return LoadedModel(card, card.architecture, net.eval(), None, norm, climate_norm)
     try:
         tree = load_tree_model(w)
@@ -428,16 +422,14 @@ def predict_and_zone(
     temporal_stack: str | None = None,
     landslides: Points | None = None,
     table_csv: str | None = None,
-    block: int = 256,
-    batch: int = 512,
-    device: str = "auto",
     progress: Progress | None = None,
-    allow_shift: bool = False,
-    dense: bool = True,
-    backend: str = "torch",
-    dask: str | None = None,
+    **options,
 ) -> list[float]:
-    """Probability raster, 5-class zoning raster and (optionally) the zone table; returns the breaks."""
+    """Probability raster, 5-class zoning raster and (optionally) the zone table; returns the breaks.
+
+    ``options``: the keyword settings of :func:`predict_stack` (block, batch, device, allow_shift,
+    dense, backend, dask, dask_workers), passed on unchanged.
+    """
     progress = progress or NullProgress()
     if ZoningMethod(method) is ZoningMethod.USER:
         validate_user_breaks(user_breaks)  # before the (long) prediction, not after it
@@ -446,20 +438,7 @@ def predict_and_zone(
         raise InvalidInputError(
             "The probability map, the zoning and the zone table need three different paths, none of them the stack."
         )
-    predict_stack(
-        card_path,
-        stack,
-        prob_out,
-        temporal_stack,
-        block,
-        batch,
-        device,
-        SubProgress(progress, 0, 0.85),
-        allow_shift,
-        dense,
-        backend,
-        dask,
-    )
+    predict_stack(card_path, stack, prob_out, temporal_stack, progress=SubProgress(progress, 0, 0.85), **options)
     try:
         breaks = compute_breaks(sample_values(prob_out), method, 5, user_breaks)
         zone_raster(prob_out, zoning_out, breaks, progress=SubProgress(progress, 0.85, 0.97))
