@@ -26,6 +26,8 @@ from .io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, read_padded, vali
 
 #: band metadata item marking a categorical factor (codes, not quantities)
 CATEGORICAL_TAG = "LSM_CATEGORICAL"
+#: dataset metadata item holding a temporal stack's layout as JSON ({"n_steps": 12, "variables": [...]})
+TEMPORAL_TAG = "LSM_TEMPORAL"
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,8 @@ def stack_factors(
                     dst.set_band_description(i + 1, spec.name)
                     if spec.categorical:  # travels with the raster, not only in the JSON sidecar
                         dst.update_tags(i + 1, **{CATEGORICAL_TAG: "1"})
+                if temporal:
+                    dst.update_tags(**{TEMPORAL_TAG: json.dumps(temporal)})
                 for k, win in enumerate(grid.windows(block)):
                     check(progress)
                     data = np.stack([v.read(s.band, window=win) for v, s in zip(vrts, factors)])
@@ -280,6 +284,41 @@ class StackInfo:
     nodata: float | None
     #: names of the categorical factors (band metadata written by :func:`stack_factors`)
     categorical: tuple[str, ...] = ()
+    #: layout of a temporal (climate) stack, ``{"n_steps": 12, "variables": ["rain", "temp"]}``, else None
+    temporal: dict | None = None
+
+
+def _sidecar_layout(path: str) -> dict | None:
+    """The temporal layout of a stack written before the layout travelled in its metadata."""
+    report = Path(str(path) + ".json")
+    if not report.exists():
+        return None
+    try:
+        return json.loads(report.read_text(encoding="utf-8")).get("temporal")
+    except (json.JSONDecodeError, OSError, AttributeError):
+        return None
+
+
+def temporal_layout(info: StackInfo) -> tuple[int, int]:
+    """(n_steps, n_variables) of a variable-major temporal stack, from its layout or its band names.
+
+    Band names ``rain_01 .. rain_12, temp_01 .. temp_12`` (what :func:`monthly_specs` writes) are
+    read as 2 variables x 12 steps when the layout is missing; anything else is refused rather
+    than guessed, since a wrong split would feed the LSTM scrambled months.
+    """
+    if info.temporal:
+        n_vars = len(info.temporal["variables"])
+    else:
+        prefixes = list(dict.fromkeys(n.rsplit("_", 1)[0] for n in info.names))
+        n_vars = len(prefixes)
+        if any("_" not in n for n in info.names) or prefixes == ["band"]:  # GDAL's default names say nothing
+            n_vars = 0
+    if n_vars < 1 or len(info.names) % n_vars:
+        raise InvalidInputError(
+            f"The temporal stack {info.path} does not say how its {len(info.names)} bands split into variables and "
+            "months. Build it with lsm_stack_factors (monthly rainfall and temperature rasters)."
+        )
+    return len(info.names) // n_vars, n_vars
 
 
 def open_stack(path: str) -> StackInfo:
@@ -300,7 +339,10 @@ def open_stack(path: str) -> StackInfo:
                 )
             names = [d or f"band_{i + 1}" for i, d in enumerate(ds.descriptions)]
             categorical = tuple(n for i, n in enumerate(names) if ds.tags(i + 1).get(CATEGORICAL_TAG) == "1")
-            return StackInfo(str(path), grid, names, ds.nodatavals[0], categorical)
+            tag = ds.tags().get(TEMPORAL_TAG)
+            return StackInfo(
+                str(path), grid, names, ds.nodatavals[0], categorical, json.loads(tag) if tag else _sidecar_layout(path)
+            )
     except rasterio.errors.RasterioIOError as exc:
         raise InvalidInputError(f"Cannot open the stack {path}: {exc}") from exc
 

@@ -6,7 +6,6 @@ hyper-parameter search: early stopping uses a validation set carved out of the *
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import torch
 from ..errors import InvalidInputError
 from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, SubProgress, check
-from ..raster.stack import open_stack
+from ..raster.stack import open_stack, temporal_layout
 from ..runtime import pick_device
 from ..sampling.absences import SamplingConfig, SplitMethod, split_samples
 from ..sampling.points import read_points
@@ -142,11 +141,8 @@ def prepare(
         if not temporal_stack:
             raise InvalidInputError("Temporal mode 'climate' needs a temporal stack (monthly rainfall + temperature).")
         check_temporal_grid(info.grid, temporal_stack)
-        report = Path(str(temporal_stack) + ".json")
-        layout = json.loads(report.read_text()).get("temporal") if report.exists() else None
         tinfo = open_stack(temporal_stack)
-        n_vars = len(layout["variables"]) if layout else 2
-        n_steps = len(tinfo.names) // n_vars
+        n_steps, n_vars = temporal_layout(tinfo)
         climate_norm = band_stats(temporal_stack)
         climate = read_series(temporal_stack, rows, cols, n_steps, n_vars, climate_norm)
         climate_names = tinfo.names

@@ -79,6 +79,29 @@ def test_climate_stack_layout(climate_setup):
         assert ds.transform == st.transform and ds.shape == st.shape
 
 
+def test_temporal_layout_travels_in_the_raster_and_unknown_layouts_are_refused(climate_setup, tmp_path):
+    """The layout is read from the stack's own metadata (a copy without its JSON sidecar keeps it);
+    a stack with GDAL's default band names and no layout is refused instead of split by a guess."""
+    import shutil
+
+    from landslide_ai.core.errors import InvalidInputError
+    from landslide_ai.core.raster.stack import open_stack, temporal_layout
+
+    _, _, clim, _ = climate_setup
+    copy = tmp_path / "copy.tif"
+    shutil.copy(clim, copy)
+    info = open_stack(str(copy))
+    assert info.temporal == {"n_steps": 12, "variables": ["rain", "temp"]}
+    assert temporal_layout(info) == (12, 2)
+    with rasterio.open(clim) as src:
+        prof, data = src.profile, src.read()
+    bare = tmp_path / "bare.tif"
+    with rasterio.open(bare, "w", **prof) as dst:
+        dst.write(data)
+    with pytest.raises(InvalidInputError, match="does not say how its 24 bands split.*lsm_stack_factors"):
+        temporal_layout(open_stack(str(bare)))
+
+
 def test_cnn_lstm_am_with_monthly_climate(climate_setup, tmp_path):
     d, stack, clim, samples = climate_setup
     cfg = TrainConfig(
