@@ -26,10 +26,10 @@ RECIPE = {
 
 def resize_uint8(x: torch.Tensor, input_px: int) -> torch.Tensor:
     """Resize uint8 (…, 3, H, W) chips to ``input_px`` square (antialiased bilinear, uint8 out)."""
+    if x.shape[-1] == input_px and x.shape[-2] == input_px:
+        return x  # before the import: torchvision costs seconds to import and a chip at input size needs none
     from torchvision.transforms.v2 import functional as tvf
 
-    if x.shape[-1] == input_px and x.shape[-2] == input_px:
-        return x
     return tvf.resize(x, [input_px, input_px], antialias=True)
 
 

@@ -21,7 +21,19 @@ import numpy as np
 FLOAT_NODATA = -9999.0
 
 #: GeoTIFF creation options: tiled and compressed, so QGIS renders large outputs quickly.
-GTIFF_OPTIONS = {"tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate", "bigtiff": "if_safer"}
+#: every engine-written GeoTIFF: tiled, deflate-compressed (lossless, readable everywhere) on all cores
+#: at level 1, BigTIFF when needed. Why: closing a 6000 x 6000 float32 crack-probability raster took
+#: 3.4 s of an 18 s prediction at the default level on one core, 2.0 s on two, 0.24 s at level 1;
+#: the file grows from 9.2 to 12.4 MB (a susceptibility map: 29.1 to 29.5 MB). Profiled 2026-11-22.
+GTIFF_OPTIONS = {
+    "tiled": True,
+    "blockxsize": 256,
+    "blockysize": 256,
+    "compress": "deflate",
+    "bigtiff": "if_safer",
+    "num_threads": "all_cpus",
+    "zlevel": 1,
+}
 
 
 @contextlib.contextmanager
