@@ -122,8 +122,11 @@ def _susceptibility_module(card_path: str | Path):
 
 
 def _exportable_pools(model):
-    """Replace adaptive average pools by their bin matrices (same means; the exporter cannot express
-    an output size that does not divide the input, e.g. the paper CNN's 4 x 4 pool of a 13 x 13 map)."""
+    """Replace adaptive average pools by their bin matrices (the same means).
+
+    Why: the exporter cannot express an output size that does not divide the input, e.g. the paper
+    CNN's 4 x 4 pool of a 13 x 13 map.
+    """
     import torch
 
     from .susceptibility.models import _adaptive_mean
@@ -280,8 +283,11 @@ def open_onnx(path: str | Path, card: ModelCard, card_path: str | Path, device: 
 
 
 class onnx_backend:  # noqa: N801 - used like a function in a with statement
-    """Context manager: an :class:`OnnxModel` for a card, from ``<card>.onnx`` beside it when that file
-    matches the weights, else from a temporary export removed on exit."""
+    """Context manager giving an :class:`OnnxModel` for a card.
+
+    The session reads ``<card>.onnx`` beside the card when that file matches the weights, else a
+    temporary export removed on exit.
+    """
 
     def __init__(self, card_path: str | Path, card: ModelCard, device: str = "cpu") -> None:
         self.card_path, self.card, self.device = Path(card_path), card, device

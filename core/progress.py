@@ -31,13 +31,14 @@ class NullProgress:
     """Progress sink that ignores everything and never cancels."""
 
     def report(self, fraction: float, message: str = "") -> None:
-        return None
+        """Ignore the progress."""
 
     def is_canceled(self) -> bool:
+        """Never canceled."""
         return False
 
     def log(self, message: str) -> None:
-        return None
+        """Ignore the message."""
 
 
 class ConsoleProgress:
@@ -48,6 +49,7 @@ class ConsoleProgress:
         self._last = -1
 
     def report(self, fraction: float, message: str = "") -> None:
+        """Print every 5 % step and every message."""
         pct = int(max(0.0, min(1.0, fraction)) * 100)
         if pct // 5 != self._last // 5 or message:
             self._last = pct
@@ -55,9 +57,11 @@ class ConsoleProgress:
             self._stream.flush()
 
     def is_canceled(self) -> bool:
+        """A terminal run stops with Ctrl-C, not through this flag."""
         return False
 
     def log(self, message: str) -> None:
+        """Print the message on its own line."""
         self._stream.write(message + "\n")
         self._stream.flush()
 
@@ -75,13 +79,16 @@ class SubProgress:
         self._end = end
 
     def report(self, fraction: float, message: str = "") -> None:
+        """Report ``fraction`` of this phase as the matching share of the parent's slice."""
         f = max(0.0, min(1.0, fraction))
         self._parent.report(self._start + (self._end - self._start) * f, message)
 
     def is_canceled(self) -> bool:
+        """The parent's cancel flag."""
         return self._parent.is_canceled()
 
     def log(self, message: str) -> None:
+        """Pass the message to the parent."""
         self._parent.log(message)
 
 

@@ -64,6 +64,7 @@ def labelled_images(
 
 
 def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accuracy, precision, recall, F1, false-positive rate at ``threshold``; ROC and PR AUC (NaN for one class)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     yhat = p >= threshold
@@ -87,8 +88,11 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> di
 def bootstrap_intervals(
     y, p, threshold, n_boot, seed, groups: np.ndarray | None = None
 ) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap; with ``groups``, whole groups are resampled (overlapping or neighbouring
-    chips are not independent, and resampling them one by one would make the interval too narrow)."""
+    """Percentile bootstrap intervals of every metric; with ``groups``, whole groups are resampled.
+
+    Why groups: overlapping or neighbouring chips are not independent, and resampling them one by
+    one would make the interval too narrow.
+    """
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {}
     if groups is None:

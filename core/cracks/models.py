@@ -34,6 +34,7 @@ class SqueezeExcitation(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> the same map with each channel scaled by its learnt excitation."""
         w = self.fc(x.mean(dim=(2, 3)))
         return x * w[:, :, None, None]
 
@@ -58,6 +59,7 @@ class SmallCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (N, n_classes) of normalised chips (N, 3, H, W)."""
         return self.classifier(self.pool(self.features(x)))
 
 

@@ -1,6 +1,8 @@
-"""Crack classifier training: folder-per-class images, stratified 7:2:1 split, augmentation,
-Adam + cross-entropy (class-weighted or focal), ReduceLROnPlateau, early stopping, and the
-paper's two-stage transfer learning (pretrain on a source set, fine-tune with conv1..layer3 frozen).
+"""Crack classifier training, as the paper describes it.
+
+Folder-per-class images, stratified 7:2:1 split, augmentation, Adam + cross-entropy (class-weighted
+or focal), ReduceLROnPlateau, early stopping, and the paper's two-stage transfer learning (pretrain
+on a source set, fine-tune with conv1..layer3 frozen).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class FocalLoss(nn.Module):
         self.gamma, self.weight = gamma, weight
 
     def forward(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean focal loss of class logits (N, K) against labels (N,)."""
         ce = nn.functional.cross_entropy(logits, y, weight=self.weight, reduction="none")
         pt = torch.exp(-nn.functional.cross_entropy(logits, y, reduction="none"))
         return ((1 - pt) ** self.gamma * ce).mean()

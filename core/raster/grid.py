@@ -147,7 +147,7 @@ class Grid:
         return (rows >= 0) & (rows < self.height) & (cols >= 0) & (cols < self.width)
 
     def profile(self, count: int = 1, dtype: str = "float32", nodata: float | None = FLOAT_NODATA) -> dict:
-        """rasterio creation profile of a tiled, compressed GeoTIFF on this grid (every engine writer uses it)."""
+        """Rasterio creation profile of a tiled, compressed GeoTIFF on this grid (every engine writer uses it)."""
         return {
             "driver": "GTiff",
             "width": self.width,

@@ -276,7 +276,6 @@ def cross_validate(
     on_epoch: Callable | None = None,
 ) -> CVResult:
     """Spatial k-fold CV of ``cfg.models`` on ``prep`` (see the module docstring)."""
-
     progress = progress or NullProgress()
     hp = hp or cfg.hp
     d = prep.data

@@ -1,5 +1,7 @@
-"""Fitting one susceptibility model: the training settings, the deep models' epoch loop with
-early stopping, batched deep prediction, the tree/GLM/GAM fits and the validation split.
+"""Fitting one susceptibility model.
+
+The training settings, the deep models' epoch loop with early stopping, batched deep prediction,
+the tree/GLM/GAM fits and the validation split.
 
 Why a module of its own: the model comparison (``train.py``), the spatial cross-validation and the
 Bayesian search all fit models the same way; with the fitting here none of them imports another

@@ -210,7 +210,8 @@ def evaluate_map(
         sets: landslide sets; a set with ``inside_area`` is evaluated against the cells inside
             (True) or outside (False) ``area_polygons`` only.
         out_html: report path (a PNG of the curves is written beside it).
-        curves_csv, zones_csv: optional tables.
+        curves_csv: optional table of the rate curves.
+        zones_csv: optional table of the zone densities.
         area_polygons: polygons of the held-out area (raster CRS).
         units: mapping-unit polygons (raster CRS) for the unit-level AUC.
         unit_statistic: mean, max, p50 or p90 of the raster per unit.

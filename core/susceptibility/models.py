@@ -114,6 +114,7 @@ class SpatialCNN(nn.Module):
         self.out_dim = 4 * f
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features (N, 4 * filters) of standardised patches (N, C, P, P)."""
         s1 = self.stage1(x)
         s2 = self.stage2(self.pool(s1))
         s3 = self.stage3(self.pool(s2))
@@ -206,6 +207,7 @@ class TemporalLSTM(nn.Module):
         self.out_dim = hp.lstm_units
 
     def forward(self, s: torch.Tensor) -> torch.Tensor:
+        """Last hidden state (N, units) of series (N, T, V)."""
         out, _ = self.lstm(s)
         return self.drop(out[:, -1])
 
