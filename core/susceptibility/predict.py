@@ -111,6 +111,12 @@ SPREAD_RATIO = 10.0
 
 def stack_sample_stats(path: str, max_side: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Per-band mean and std of a decimated read of the stack (bounded memory, one pass of GDAL)."""
+    vals = _decimated_values(path, max_side)
+    return vals.mean(axis=1), vals.std(axis=1)
+
+
+def _decimated_values(path: str, max_side: int = 512) -> np.ndarray:
+    """(bands, cells) values of the common valid cells of a decimated (nearest) read of a stack."""
     with rasterio.open(path) as ds:
         f = max(1, int(np.ceil(max(ds.width, ds.height) / max_side)))
         shape = (ds.count, max(1, ds.height // f), max(1, ds.width // f))
@@ -120,8 +126,36 @@ def stack_sample_stats(path: str, max_side: int = 512) -> tuple[np.ndarray, np.n
             ok &= np.all(data != ds.nodata, axis=0)
     if not ok.any():
         raise InvalidInputError(f"The stack {path} has no valid cell (every cell is nodata in some band).")
-    vals = data[:, ok]
-    return vals.mean(axis=1), vals.std(axis=1)
+    return data[:, ok]
+
+
+#: share of a categorical factor's cells with codes the model never saw above which prediction warns
+UNSEEN_CODE_SHARE = 0.01
+
+
+def unseen_category_warnings(model: LoadedModel, stack: str) -> list[str]:
+    """Sentences for categorical factors whose stack codes the training stack never had.
+
+    Such cells get all-zero indicators (as nodata of that factor would), so a model applied to an
+    area with another geology maps them without its lithology term: the user must know.
+    """
+    cats = model.norm.categories or {}
+    if not cats:
+        return []
+    vals = _decimated_values(stack)
+    names = model.card.inputs["factors"]
+    out = []
+    for i, codes in cats.items():
+        v = vals[int(i)]
+        unseen = ~np.isin(v.astype(np.float32), np.asarray(codes, np.float32))
+        if unseen.mean() > UNSEEN_CODE_SHARE:
+            new = sorted({float(c) for c in np.unique(v[unseen])})[:8]
+            out.append(
+                f"{unseen.mean():.0%} of the cells of the categorical factor '{names[int(i)]}' have codes the model "
+                f"was not trained on ({', '.join(f'{c:g}' for c in new)}); those cells are mapped as if that factor "
+                "were missing. Retrain with a stack that contains these classes, or reclassify them to trained codes."
+            )
+    return out
 
 
 def check_stack_distribution(model: LoadedModel, stack: str) -> None:
@@ -189,6 +223,8 @@ def predict_stack(
     check_stack_matches(model, info.names, info.grid.resolution[0])
     if not allow_shift:
         check_stack_distribution(model, stack)
+    for w in unseen_category_warnings(model, stack):
+        progress.log("Warning: " + w)
     mode = TemporalMode(model.card.inputs.get("temporal_mode", "none"))
     if mode is TemporalMode.CLIMATE:
         if not temporal_stack:

@@ -194,3 +194,55 @@ def test_one_hot_ensemble_augmented_model_maps_through_its_card(litho_stack, tmp
     r, c = info.grid.rowcol(prep.x[te], prep.y[te])
     assert np.allclose(maps[0][r, c], want, atol=1e-5)
     assert np.allclose(res[0].test_prob, want, atol=1e-5)
+
+
+def test_unseen_category_codes_are_warned_at_prediction(litho_stack, tmp_path):
+    """A categorical code the training stack never had gets all-zero indicators: mapped, but said."""
+    from landslide_ai.core.sampling.absences import Samples, write_samples
+    from landslide_ai.core.susceptibility.predict import predict_stack
+    from landslide_ai.core.susceptibility.train import prepare, train_all
+
+    stack, litho = litho_stack
+    info = open_stack(stack)
+    rng = np.random.default_rng(5)
+    rows, cols = rng.integers(3, 37, 80), rng.integers(3, 37, 80)
+    x, y = info.grid.xy(rows, cols)
+    s = Samples(rows, cols, np.asarray(x), np.asarray(y), (litho[rows, cols] == 7).astype(int), cols > 25, cols // 10)
+    write_samples(s, info.grid.crs_wkt, str(tmp_path / "s.gpkg"), "buffer")
+    cfg = TrainConfig(models=("glm",))
+    card = train_all(prepare(stack, str(tmp_path / "s.gpkg"), cfg), cfg, str(tmp_path / "m"))[0].card_path
+    other_litho = litho.copy()
+    other_litho[:, 30:] = 5.0  # a rock type the model never saw, on a quarter of the area
+    d = tmp_path / "other"
+    d.mkdir()
+    with rasterio.open(stack) as src:
+        slope = src.read(1)
+        slope[slope == src.nodata] = -9999.0
+    other = str(d / "stack.tif")
+    stack_factors(
+        [
+            FactorSpec(write_raster(d / "slope.tif", slope), "slope"),
+            FactorSpec(write_raster(d / "litho.tif", other_litho), "lithology", categorical=True),
+        ],
+        other,
+    )
+
+    class Log:
+        lines: list = []
+
+        def report(self, *a):
+            pass
+
+        def is_canceled(self):
+            return False
+
+        def log(self, m):
+            self.lines.append(m)
+
+    log = Log()
+    predict_stack(card, other, str(tmp_path / "p.tif"), progress=log, allow_shift=True)
+    warn = [m for m in log.lines if "not trained on" in m]
+    assert len(warn) == 1 and "'lithology'" in warn[0] and "(5)" in warn[0] and "25%" in warn[0]
+    log.lines.clear()
+    predict_stack(card, stack, str(tmp_path / "q.tif"), progress=log)
+    assert not [m for m in log.lines if "not trained on" in m]
