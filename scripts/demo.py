@@ -75,46 +75,10 @@ def main() -> int:
         print(f"   ({time.time() - t:.1f} s)", flush=True)
         return r
 
-    run("lsm_derive_terrain", {"DEM": dem, "OUTPUT_FOLDER": str(out / "terrain")})
-    t = out / "terrain"
-    stack = run(
-        "lsm_stack_factors",
-        {
-            "FACTORS": [
-                dem,
-                str(t / "slope.tif"),
-                str(t / "northness.tif"),
-                str(t / "eastness.tif"),
-                str(t / "plan_curvature.tif"),
-                str(t / "twi.tif"),
-            ],
-            "NAMES": "elevation,slope,northness,eastness,plan_curvature,twi",
-            "RESOLUTION": a.resolution,
-            "OUTPUT": str(out / "stack.tif"),
-        },
-    )["OUTPUT"]
-    cf = run(
-        "lsm_cf_map",
-        {
-            "STACK": stack,
-            "INVENTORY": inv,
-            "PRESENCE_FIELD": "lslpts",
-            "SCORE": str(out / "cf_score.tif"),
-            "ZONING": str(out / "cf_zoning.tif"),
-            "TABLE_CSV": str(out / "cf_table.csv"),
-        },
-    )
-    samples = run(
-        "lsm_sample_absences",
-        {
-            "STACK": stack,
-            "INVENTORY": inv,
-            "PRESENCE_FIELD": "lslpts",
-            "STRATEGY": 2,
-            "CF_ZONING": cf["ZONING"],
-            "OUTPUT": str(out / "samples.gpkg"),
-        },
-    )["OUTPUT"]
+    from ecuador_pipeline import prepare
+
+    prep = prepare(run, out, dem, inv, resolution=a.resolution)
+    stack, samples = prep["stack"], prep["samples"]
     tr = run(
         "lsm_train",
         {
@@ -186,7 +150,7 @@ def main() -> int:
     )
     project = QgsProject.instance()
     for path, name in (
-        (cf["ZONING"], "CF zoning"),
+        (prep["cf_zoning"], "CF zoning"),
         (pr["ZONING"], "Susceptibility zoning (CNN-LSTM-AM)"),
         (pr["OUTPUT"], "Susceptibility (CNN-LSTM-AM)"),
     ):

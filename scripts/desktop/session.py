@@ -13,6 +13,7 @@ QGIS runs this file before its event loop starts, so the work is a chain of step
 import json
 import os
 import subprocess
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -173,40 +174,11 @@ def prepare() -> None:
     inv = str(
         shutil.copy(DATA / "ecuador_rbsf" / "landslide_points_all.gpkg", OUTD)
     )  # QGIS writes into opened GeoPackages
-    t = OUTD / "terrain"
-    run("lsm_derive_terrain", {"DEM": dem, "OUTPUT_FOLDER": str(t)})
-    stack = run(
-        "lsm_stack_factors",
-        {
-            "FACTORS": [dem]
-            + [str(t / f"{n}.tif") for n in ("slope", "northness", "eastness", "plan_curvature", "twi")],
-            "NAMES": "elevation,slope,northness,eastness,plan_curvature,twi",
-            "RESOLUTION": 30.0,
-            "OUTPUT": str(OUTD / "stack.tif"),
-        },
-    )["OUTPUT"]
-    cf = run(
-        "lsm_cf_map",
-        {
-            "STACK": stack,
-            "INVENTORY": inv,
-            "PRESENCE_FIELD": "lslpts",
-            "SCORE": str(OUTD / "cf_score.tif"),
-            "ZONING": str(OUTD / "cf_zoning.tif"),
-            "TABLE_CSV": str(OUTD / "cf.csv"),
-        },
-    )
-    samples = run(
-        "lsm_sample_absences",
-        {
-            "STACK": stack,
-            "INVENTORY": inv,
-            "PRESENCE_FIELD": "lslpts",
-            "STRATEGY": 2,
-            "CF_ZONING": cf["ZONING"],
-            "OUTPUT": str(OUTD / "samples.gpkg"),
-        },
-    )["OUTPUT"]
+    sys.path.insert(0, str(REPO / "scripts"))
+    from ecuador_pipeline import prepare as prepare_samples
+
+    prep = prepare_samples(run, OUTD, dem, inv)
+    stack, samples = prep["stack"], prep["samples"]
     STATE["inputs"] = {"stack": stack, "inventory": inv}
     params = {
         "STACK": stack,

@@ -1,0 +1,66 @@
+"""The susceptibility pipeline on the bundled Ecuador sample, up to the training samples.
+
+Why a module: the demo (``scripts/demo.py``) and the desktop session (``scripts/desktop/session.py``)
+ran the same four Processing steps spelled out twice; a change to one (factor names, resolution)
+went missing in the other. Both call :func:`prepare` with their own ``run`` (the demo prints each
+step, the session records its time in its state file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+#: terrain factors of the demo stack: northness/eastness instead of aspect (aspect is circular and
+#: GDAL leaves flat cells without one; see README "Scientific choices")
+TERRAIN = ("slope", "northness", "eastness", "plan_curvature", "twi")
+FACTOR_NAMES = ("elevation", *TERRAIN)
+
+
+def prepare(
+    run: Callable[[str, dict], dict],
+    out: Path,
+    dem: str,
+    inventory: str,
+    presence_field: str = "lslpts",
+    resolution: float = 30.0,
+) -> dict[str, str]:
+    """Terrain factors -> 30 m stack -> certainty-factor map -> absences from CF zones 1-2.
+
+    Returns the paths of the ``stack``, the ``cf_zoning`` and the ``samples`` (the paper's
+    strategy (c)); everything is written under ``out``.
+    """
+    terrain = out / "terrain"
+    run("lsm_derive_terrain", {"DEM": dem, "OUTPUT_FOLDER": str(terrain)})
+    stack = run(
+        "lsm_stack_factors",
+        {
+            "FACTORS": [dem] + [str(terrain / f"{n}.tif") for n in TERRAIN],
+            "NAMES": ",".join(FACTOR_NAMES),
+            "RESOLUTION": resolution,
+            "OUTPUT": str(out / "stack.tif"),
+        },
+    )["OUTPUT"]
+    cf = run(
+        "lsm_cf_map",
+        {
+            "STACK": stack,
+            "INVENTORY": inventory,
+            "PRESENCE_FIELD": presence_field,
+            "SCORE": str(out / "cf_score.tif"),
+            "ZONING": str(out / "cf_zoning.tif"),
+            "TABLE_CSV": str(out / "cf_table.csv"),
+        },
+    )
+    samples = run(
+        "lsm_sample_absences",
+        {
+            "STACK": stack,
+            "INVENTORY": inventory,
+            "PRESENCE_FIELD": presence_field,
+            "STRATEGY": 2,
+            "CF_ZONING": cf["ZONING"],
+            "OUTPUT": str(out / "samples.gpkg"),
+        },
+    )["OUTPUT"]
+    return {"stack": stack, "cf_zoning": cf["ZONING"], "samples": samples}
