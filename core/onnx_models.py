@@ -67,7 +67,7 @@ def weights_sha256(card: ModelCard, card_path: str | Path) -> str:
 
 
 def _susceptibility_module(card_path: str | Path):
-    """(torch module, example inputs, input names, dynamic axes, graph kind) of a susceptibility card."""
+    """(torch module, example inputs, input names, dynamic axes, graph kind, card) of a susceptibility card."""
     import torch
 
     from .susceptibility.models import dense_cnn_features, members_of
