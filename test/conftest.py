@@ -106,6 +106,30 @@ def tiny_factors(tmp_path_factory):
     return paths, inv
 
 
+@pytest.fixture(scope="session")
+def tiny_samples(tiny_factors, tmp_path_factory):
+    """(stack, samples, landslide points): the tiny factors stacked, absences by a 90 m buffer, 450 m blocks.
+
+    One spelling for the core tier's training tests (they used to build the same pair each).
+    """
+    from rasterio.crs import CRS
+
+    from landslide_ai.core.raster.stack import FactorSpec, stack_factors
+    from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample_absences, write_samples
+    from landslide_ai.core.sampling.points import read_points
+
+    paths, inv = tiny_factors
+    d = tmp_path_factory.mktemp("tiny_samples")
+    wkt = CRS.from_epsg(32717).to_wkt()
+    stack = str(d / "stack.tif")
+    stack_factors([FactorSpec(p, n) for n, p in paths.items()], stack)
+    pts = read_points(inv, wkt)
+    cfg = SamplingConfig(strategy=Strategy.BUFFER, buffer_m=90, block_size_m=450, min_spacing_m=30)
+    samples = str(d / "samples.gpkg")
+    write_samples(sample_absences(stack, pts, cfg), wkt, samples, "buffer")
+    return stack, samples, pts
+
+
 sys.path.insert(0, str(Path(__file__).resolve().parent / "core"))  # shared fixtures-helpers of the core tier
 sys.path.insert(0, str(Path(__file__).resolve().parent / "reliability"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "algorithms"))

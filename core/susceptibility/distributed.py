@@ -6,7 +6,9 @@ cluster each worker can score its share. Design:
 * a task is one window: the worker opens the stack itself (a path every worker can read: a shared
   or network file system, or object storage GDAL reads) and runs :func:`.predict.score_window`,
   the very function of the local loop, so the numbers are the same;
-* each worker loads the model once (cached by card path and modification time) and runs torch
+* each worker thread loads the model once (cached by card path and modification time; per thread,
+  since torch modules are not safe to call from two threads at once: an LSTM re-flattens its
+  weights on the first call, and two threads doing so raced in a test) and runs torch
   with the client's thread count, so a worker on the same kind of machine computes the same bits
   (oneDNN's kernels round differently with other thread counts: about 1e-7 apart);
 * the client writes the windows into the output as they arrive (one writer, written to a
@@ -32,23 +34,21 @@ from ..progress import NullProgress, Progress, check
 from ..raster.io import FLOAT_NODATA, atomic_path
 from .dataset import TemporalMode
 
-_CACHE: dict[tuple[str, float], object] = {}
-_LOCK = threading.Lock()
+_LOCAL = threading.local()  # one model cache per worker thread
 
 #: seconds to wait for a scheduler address to answer (a refused connection is retried until then)
 CONNECT_TIMEOUT_S = 20.0
 
 
 def _worker_model(card_path: str):
-    """The loaded model of a card, once per worker process."""
+    """The loaded model of a card, once per worker thread (see the module docstring)."""
     from .predict import load_model
 
     key = (card_path, os.path.getmtime(card_path))
-    with _LOCK:  # worker threads of one process share the cache
-        if key not in _CACHE:
-            _CACHE.clear()
-            _CACHE[key] = load_model(card_path)
-        return _CACHE[key]
+    cache = getattr(_LOCAL, "models", None)
+    if cache is None or key not in cache:
+        _LOCAL.models = cache = {key: load_model(card_path)}
+    return cache[key]
 
 
 def window_task(card_path, stack, temporal_stack, nodata, win, mode, batch, device, dense, threads):

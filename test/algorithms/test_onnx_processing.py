@@ -22,22 +22,16 @@ def test_processing_exports_the_shipped_crack_model_for_deepness(run_alg, tmp_pa
     assert sess.get_outputs()[0].shape == [1, 2, 227, 227]
 
 
+def _export(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "core", "export-onnx", *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
 def test_cli_exports_and_refuses_to_overwrite_the_card(tmp_path):
     out = tmp_path / "c.onnx"
-    r = subprocess.run(
-        [sys.executable, "-m", "core", "export-onnx", str(SHIPPED), str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = _export(str(SHIPPED), str(out))
     assert r.returncode == 0, r.stderr
     assert "'crack' graph" in r.stdout and out.exists()
-    r = subprocess.run(
-        [sys.executable, "-m", "core", "export-onnx", str(SHIPPED), str(SHIPPED)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 2 and "error" in r.stderr
+    before = SHIPPED.read_bytes()
+    r = _export(str(SHIPPED), str(SHIPPED))
+    assert r.returncode == 2 and "error" in r.stderr and SHIPPED.read_bytes() == before

@@ -16,9 +16,6 @@ from landslide_ai.core.cracks.predict import load_crack_model, predict_orthomosa
 from landslide_ai.core.errors import InvalidInputError, ModelLoadError
 from landslide_ai.core.model_card import ModelCard
 from landslide_ai.core.onnx_models import CARD_KEY, GRAPH_KEY, export_onnx, open_onnx
-from landslide_ai.core.raster.stack import FactorSpec, stack_factors
-from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample_absences, write_samples
-from landslide_ai.core.sampling.points import read_points
 from landslide_ai.core.susceptibility.predict import predict_stack
 from landslide_ai.core.susceptibility.train import TrainConfig, prepare, train_all
 
@@ -26,19 +23,10 @@ WKT = CRS.from_epsg(32717).to_wkt()
 
 
 @pytest.fixture(scope="module")
-def lsm_models(tiny_factors, tmp_path_factory):
+def lsm_models(tiny_samples, tmp_path_factory):
     """CNN-LSTM-AM at patch 18 (dense graph, a 2-member ensemble), CNN at patch 8 (patch graph), LSTM, RF."""
-    paths, inv = tiny_factors
+    stack, samples, _ = tiny_samples
     d = tmp_path_factory.mktemp("onnx_lsm")
-    stack = str(d / "stack.tif")
-    stack_factors([FactorSpec(p, n) for n, p in paths.items()], stack)
-    s = sample_absences(
-        stack,
-        read_points(inv, WKT),
-        SamplingConfig(strategy=Strategy.BUFFER, buffer_m=90, block_size_m=450, min_spacing_m=30),
-    )
-    samples = str(d / "samples.gpkg")
-    write_samples(s, WKT, samples, "buffer")
     cards = {}
     for patch, models, ens in ((18, ("cnn_lstm_am",), 2), (8, ("cnn", "lstm", "rf"), 1)):
         cfg = TrainConfig(models=models, patch_size=patch, epochs=2, batch_size=16, rf_trees=10, ensemble=ens)

@@ -43,17 +43,9 @@ def test_xgboost_lr_learns_a_separable_problem():
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_factors, tmp_path_factory):
-    paths, inv = tiny_factors
+def trained(tiny_samples, tmp_path_factory):
+    stack, samples, pts = tiny_samples
     d = tmp_path_factory.mktemp("trained")
-    stack = str(d / "stack.tif")
-    stack_factors([FactorSpec(p, n) for n, p in paths.items()], stack)
-    pts = read_points(inv, WKT)
-    s = sample_absences(
-        stack, pts, SamplingConfig(strategy=Strategy.BUFFER, buffer_m=90, block_size_m=450, min_spacing_m=30)
-    )
-    samples = str(d / "samples.gpkg")
-    write_samples(s, WKT, samples, "buffer")
     cfg = TrainConfig(
         patch_size=8,
         epochs=3,
@@ -158,9 +150,6 @@ def test_stack_with_undeclared_nan_is_refused(trained, tmp_path):
 
 def test_spatial_cv_folds_blocks_and_prediction_rate(tiny_factors, tmp_path):
     """Folds keep whole blocks, every model gets k fold results, intervals contain the estimate."""
-    from landslide_ai.core.raster.stack import FactorSpec, stack_factors
-    from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample_absences, write_samples
-    from landslide_ai.core.sampling.points import read_points
     from landslide_ai.core.susceptibility.cross_validation import CVConfig, correlation_length_m, cross_validate
     from landslide_ai.core.susceptibility.train import TrainConfig, prepare
 
