@@ -26,10 +26,10 @@ from ..core.cracks.predict import (
 )
 from ..core.model_card import ModelCard
 from ..core.raster.grid import Grid
+from ..core.runtime import BACKENDS
 from . import events
 from .base import LandslideAlgorithm
 from .chip_params import ChipParams
-from .lsm_predict import BACKENDS
 from .styling import crack_probability_qml, gradcam_qml
 
 

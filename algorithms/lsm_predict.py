@@ -15,13 +15,11 @@ from qgis.core import (
 
 from ..core.errors import InvalidInputError
 from ..core.raster.zoning import ZoningMethod
+from ..core.runtime import BACKENDS
 from ..core.susceptibility.predict import predict_and_zone
 from . import events
 from .base import LandslideAlgorithm
 from .styling import susceptibility_qml, zoning_qml
-
-#: deep-model runtimes: torch (the reference) or ONNX Runtime (core/onnx_models.py)
-BACKENDS = ("torch", "onnx")
 
 METHODS = [ZoningMethod.QUANTILE, ZoningMethod.NATURAL_BREAKS, ZoningMethod.USER]
 

@@ -18,7 +18,8 @@ Graphs (all float32, dynamic batch/window sizes; exported with the TorchScript e
 * crack for the Deepness plugin (``deepness``): ``input`` (1, 3, S, S) in [0, 1] (Deepness divides
   by 255 and applies ``standardization_mean/std`` from the metadata) -> ``output`` (1, 2, S, S):
   the chip's [no crack, crack] probabilities over the whole tile, a ``Segmentor`` in Deepness's
-  terms, with ``class_names``, ``tile_size`` and (when the card knows it) ``resolution``.
+  terms, with ``class_names`` and ``tile_size`` (no ``resolution``: cards do not record a ground
+  pixel size, so the user keeps the orthomosaic's own).
 """
 
 from __future__ import annotations
@@ -153,31 +154,24 @@ def _crack_module(card_path: str | Path, deepness: bool):
     """(torch module, example inputs, input names, dynamic axes, graph kind, card) of a crack card."""
     import torch
 
-    from .cracks.models import target_layer
+    from .cracks.domain import pooled_features
     from .cracks.predict import load_crack_model
 
     lm = load_crack_model(str(card_path), torch.device("cpu"))
     model = _exportable_pools(lm.model.to(memory_format=torch.contiguous_format))
     s = int(lm.card.inputs["input_px"])
-    layer = target_layer(model)
 
     class Graph(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
-            self.register_buffer("mean", lm.mean.cpu())
-            self.register_buffer("std", lm.std.cpu())
 
         def forward(self, x):
             if deepness:  # Deepness feeds [0, 1] and standardises itself; the graph returns a mask
                 p = torch.softmax(self.model(x), 1)
                 return p[:, :, None, None].expand(-1, -1, x.shape[-2], x.shape[-1])
-            feats: list = []
-            h = layer.register_forward_hook(lambda _m, _i, out: feats.append(out.mean(dim=(2, 3))))
-            try:
+            with pooled_features(self.model) as feats:  # the features the domain check reads in torch
                 p = torch.softmax(self.model(x), 1)[:, 1]
-            finally:
-                h.remove()
             return p, feats[0]
 
     if deepness:
@@ -205,9 +199,8 @@ def deepness_metadata(card: ModelCard) -> dict[str, object]:
         "standardization_std": [float(v) for v in card.normalisation["std"]],
         "seg_thresh": 0.5,
     }
-    cm = card.inputs.get("ground_resolution_cm")
-    if cm:  # chips of chip_px ground pixels were resized to input_px: the model's own pixel is coarser
-        meta["resolution"] = float(cm) * int(card.inputs.get("chip_px", s)) / s
+    # no "resolution": crack cards do not record the ground size of a pixel, so Deepness keeps the
+    # user's processing resolution (choose the orthomosaic's own, as crack_predict works at)
     return meta
 
 

@@ -17,6 +17,15 @@ from .errors import InvalidInputError
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
+#: runtimes of the deep models: torch (the reference) or ONNX Runtime (``core/onnx_models.py``)
+BACKENDS = ("torch", "onnx")
+
+
+def check_backend(backend: str) -> None:
+    """Refuse an unknown runtime name before any work."""
+    if backend not in BACKENDS:
+        raise InvalidInputError(f"Unknown backend '{backend}': use {' or '.join(BACKENDS)}.")
+
 
 def pick_device(name: str | None = "auto"):
     """A ``torch.device`` for ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, refused clearly if absent.

@@ -24,7 +24,7 @@ from ..model_card import ModelCard
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
-from ..runtime import autocast, load_weights, pick_device
+from ..runtime import autocast, check_backend, load_weights, pick_device
 from .chips import ChipSpec, check_orthomosaic, chip_footprint, chip_windows, read_chip
 from .domain import distances, pooled_features
 from .models import build_model, target_layer
@@ -158,8 +158,7 @@ def predict_orthomosaic(
     temporary export); Grad-CAM needs gradients, so it stays a torch-only output.
     """
     progress = progress or NullProgress()
-    if backend not in ("torch", "onnx"):
-        raise InvalidInputError(f"Unknown backend '{backend}': use torch or onnx.")
+    check_backend(backend)
     if backend == "onnx" and (gradcam_out or precision != "fp32"):
         raise InvalidInputError(
             "The ONNX backend computes probabilities only, in fp32: Grad-CAM needs gradients and bf16 is a torch "

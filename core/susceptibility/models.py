@@ -17,6 +17,7 @@ Tree models (``rf``, ``xgb_lr``) take the centre cell's factor vector.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -124,6 +125,7 @@ class SpatialCNN(nn.Module):
         return self.drop((s3 + skip).mean(dim=(2, 3)))
 
 
+@functools.lru_cache(maxsize=64)
 def _bin_matrix(n_in: int, n_out: int) -> torch.Tensor:
     """(n_out, n_in) averaging matrix of adaptive average pooling's bins (floor/ceil bounds).
 

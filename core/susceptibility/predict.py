@@ -31,6 +31,7 @@ from ..raster.zoning import (
     validate_user_breaks,
     zone_raster,
 )
+from ..runtime import check_backend
 from ..sampling.points import Points
 from .dataset import Normalisation, TemporalMode, check_temporal_grid
 from .models import DEEP_MODELS, DeepHP, SeedEnsemble, SusceptibilityNet, load_tree_model, members_of
@@ -216,8 +217,7 @@ def predict_stack(
     window is a Dask task (``distributed.py``), and the raster is the same as the local run's.
     """
     progress = progress or NullProgress()
-    if backend not in ("torch", "onnx"):
-        raise InvalidInputError(f"Unknown backend '{backend}': use torch or onnx.")
+    check_backend(backend)
     model = load_model(card_path)
     info = open_stack(stack)
     check_stack_matches(model, info.names, info.grid.resolution[0])

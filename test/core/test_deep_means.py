@@ -121,6 +121,22 @@ def test_augmentation_refuses_aspect_and_half_a_vector():
         DihedralAugment.for_features(["slope", "northness"], norm, ["slope", "northness"])
 
 
+def test_each_patch_of_a_batch_gets_one_of_the_eight_symmetries():
+    """``__call__`` gives every row one whole symmetry of its own patch (identity included), draws
+    them from the generator (same seed, same draws) and uses more than one in a batch."""
+    norm = Normalisation([0.0, 0.1, -0.2], [1.0, 0.7, 0.6])
+    aug = DihedralAugment.for_features(["slope", "northness", "eastness"], norm, ["slope", "northness", "eastness"])
+    x = torch.randn(64, 3, 9, 9)
+    out = aug(x, torch.Generator().manual_seed(7))
+    assert torch.equal(out, aug(x, torch.Generator().manual_seed(7)))
+    used = set()
+    for i in range(x.shape[0]):
+        hits = [s for s in SYMMETRIES if torch.allclose(out[i], aug.transform(x[i : i + 1], *s)[0], atol=1e-6)]
+        assert hits, f"row {i} is not a symmetry of its input"
+        used.add(hits[0])
+    assert len(used) >= 6 and not torch.equal(out, x)
+
+
 def _toy(n=160, seed=0):
     rng = np.random.default_rng(seed)
     labels = (np.arange(n) % 3 == 0).astype(int)

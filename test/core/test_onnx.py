@@ -100,6 +100,9 @@ def test_crack_onnx_classifies_like_torch_and_maps_the_same(crack_model, tmp_pat
         res[backend] = predict_orthomosaic(crack_model, o, str(tmp_path / f"{backend}.tif"), spec, backend=backend)
     assert [c.window for c in res["torch"]] == [c.window for c in res["onnx"]]
     assert np.allclose([c.probability for c in res["torch"]], [c.probability for c in res["onnx"]], atol=1e-5)
+    # the domain check reads the same pooled features in both runtimes
+    assert np.allclose([c.domain_distance for c in res["torch"]], [c.domain_distance for c in res["onnx"]], atol=1e-4)
+    assert np.isfinite([c.domain_distance for c in res["onnx"]]).all()
     a, b = (rasterio.open(tmp_path / f"{k}.tif").read(1) for k in ("torch", "onnx"))
     assert np.abs(a - b).max() < 1e-5
     with pytest.raises(InvalidInputError, match="Grad-CAM needs gradients"):
@@ -116,7 +119,9 @@ def test_deepness_export_reads_as_a_deepness_segmentor(crack_model, tmp_path):  
     sess = ort.InferenceSession(str(tmp_path / "d.onnx"))
     meta = {k: json.loads(v) for k, v in sess.get_modelmeta().custom_metadata_map.items() if not k.startswith("lands")}
     assert meta["model_type"].capitalize() == "Segmentor"
-    assert meta["class_names"] == {"0": "no_crack", "1": "crack"} or len(meta["class_names"]) == 2
+    classes = ModelCard.load(crack_model).classes
+    assert meta["class_names"] == {str(i): c for i, c in enumerate(classes)} and classes[1] == "crack"
+    assert "resolution" not in meta  # cards do not record a ground pixel size
     inp, out = sess.get_inputs()[0], sess.get_outputs()[0]
     assert inp.shape == [1, 3, meta["tile_size"], meta["tile_size"]] and len(out.shape) == 4 and out.shape[0] == 1
     tile = np.random.default_rng(0).integers(0, 255, (48, 48, 3), dtype=np.uint8)
