@@ -24,7 +24,7 @@ from ..core.cracks.predict import (
     skill_notes,
     write_chip_layer,
 )
-from ..core.model_card import ModelCard
+from ..core.model_card import CrackCard
 from ..core.raster.grid import Grid
 from ..core.runtime import BACKENDS
 from . import events
@@ -117,7 +117,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             precision=["fp32", "bf16"][self.parameterAsEnum(parameters, self.PRECISION, context)],
             backend="torch" if self.WITH_GRADCAM else BACKENDS[self.parameterAsEnum(parameters, self.BACKEND, context)],
         )
-        for note in skill_notes(ModelCard.load(self.parameterAsFile(parameters, self.MODEL, context), task="crack")):
+        for note in skill_notes(CrackCard.load(self.parameterAsFile(parameters, self.MODEL, context))):
             progress.log(("Warning: model " if "chance" in note else "Model ") + note)
         odd = sum(c.unfamiliar for c in res)
         if odd:

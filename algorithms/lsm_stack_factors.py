@@ -17,8 +17,7 @@ from qgis.core import (
 
 from ..core.errors import InvalidInputError
 from ..core.progress import SubProgress
-from ..core.raster.grid import Grid
-from ..core.raster.stack import FactorSpec, monthly_specs, reference_grid, stack_factors
+from ..core.raster.stack import FactorSpec, monthly_specs, stack_factors
 from .base import LandslideAlgorithm
 
 
@@ -106,9 +105,10 @@ class StackFactorsAlgorithm(LandslideAlgorithm):
             ext = self.parameterAsExtent(parameters, self.EXTENT, context, target)
             if not ext.isNull():
                 bounds = (ext.xMinimum(), ext.yMinimum(), ext.xMaximum(), ext.yMaximum())
-        grid = reference_grid(specs, res, crs_wkt, bounds)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        stack_factors(specs, out, grid=grid, progress=SubProgress(progress, 0, 0.6))
+        stack = stack_factors(
+            specs, out, resolution_m=res, crs_wkt=crs_wkt, bounds=bounds, progress=SubProgress(progress, 0, 0.6)
+        )
         result = {self.OUTPUT: out, self.REPORT: out + ".json"}
         rain = self.parameterAsLayerList(parameters, self.RAIN, context)
         temp = self.parameterAsLayerList(parameters, self.TEMP, context)
@@ -117,8 +117,6 @@ class StackFactorsAlgorithm(LandslideAlgorithm):
             if not tout:
                 tout = str(Path(out).with_name(Path(out).stem + "_climate.tif"))
             tspecs, layout = monthly_specs([r.source() for r in rain], [t.source() for t in temp])
-            stack_factors(
-                tspecs, tout, grid=Grid.from_path(out), progress=SubProgress(progress, 0.6, 1.0), temporal=layout
-            )
+            stack_factors(tspecs, tout, grid=stack.grid, progress=SubProgress(progress, 0.6, 1.0), temporal=layout)
             result[self.TEMPORAL_OUTPUT] = tout
         return result

@@ -65,13 +65,12 @@ def make_card(out: Path, arch: str) -> Path:
 
     from core.cracks.models import CLASSES, build_model
     from core.cracks.preprocess import RECIPE
-    from core.model_card import ModelCard
+    from core.model_card import CrackCard
 
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     torch.save(build_model(arch).state_dict(), out / f"{arch}.pt")
-    card = ModelCard(
-        task="crack",
+    card = CrackCard.create(
         architecture=arch,
         weights_file=f"{arch}.pt",
         inputs={"input_px": 227},

@@ -198,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                 name, _, rest = f.partition("=")
                 path, _, kind = rest.partition(":")
                 specs.append(FactorSpec(path, name, kind == "categorical"))
-            rep = stack_factors(specs, args.output, resolution_m=args.resolution, progress=prog)
-            print(f"{args.output}: {rep.valid_cells} valid of {rep.total_cells} cells")
+            rep = stack_factors(specs, args.output, resolution_m=args.resolution, progress=prog).report
+            if rep:
+                print(f"{args.output}: {rep.valid_cells} valid of {rep.total_cells} cells")
         elif args.cmd == "cf-map":
             from .raster.grid import Grid
             from .sampling.certainty_factor import cf_map
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "crack-predict":
             from .cracks.chips import ChipSpec
             from .cracks.predict import SHIPPED_CARD, predict_orthomosaic, skill_notes, write_chip_layer
-            from .model_card import ModelCard
+            from .model_card import CrackCard
             from .raster.grid import Grid
 
             spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                 backend=args.backend,
             )
             write_chip_layer(args.chips, Grid.from_path(args.orthomosaic), chips)
-            for note in skill_notes(ModelCard.load(args.model_card or str(SHIPPED_CARD), task="crack")):
+            for note in skill_notes(CrackCard.load(args.model_card or str(SHIPPED_CARD))):
                 print("model", note)
             odd = sum(c.unfamiliar for c in chips)
             print(f"{len(chips)} chips, {odd} unfamiliar; {args.output}, {args.chips}")

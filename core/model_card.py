@@ -11,13 +11,75 @@ import json
 import platform
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from .errors import ModelLoadError
 from .raster.io import write_text_atomic
 
 CARD_VERSION = 1
+
+C = TypeVar("C", bound="ModelCard")
+
+
+class ModelKind(StrEnum):
+    """The susceptibility model kinds; a ``StrEnum``, so the card's plain string compares equal.
+
+    Why one enum: the kinds used to be spelled as tuples and string literals in five modules
+    (``kind in ("lstm", "cnn_lstm", "cnn_lstm_am")``); what a kind *is* (deep, uses the climate
+    series, a tabular baseline) is now answered here once.
+    """
+
+    CNN = "cnn"
+    LSTM = "lstm"
+    CNN_LSTM = "cnn_lstm"
+    CNN_LSTM_AM = "cnn_lstm_am"
+    RF = "rf"
+    XGB_LR = "xgb_lr"
+    GLM = "glm"
+    GAM = "gam"
+
+    @property
+    def is_deep(self) -> bool:
+        """A torch network on factor patches and/or series (saved as ``.pt``)."""
+        return self in _DEEP
+
+    @property
+    def uses_series(self) -> bool:
+        """Has an LSTM branch, so needs the monthly climate series (or a factor sequence)."""
+        return self in (ModelKind.LSTM, ModelKind.CNN_LSTM, ModelKind.CNN_LSTM_AM)
+
+    @property
+    def is_tree(self) -> bool:
+        """A tree ensemble (Random Forest, XGBoost + LR) of centre-cell factor vectors."""
+        return self in (ModelKind.RF, ModelKind.XGB_LR)
+
+    @property
+    def display(self) -> str:
+        """The name shown in tables, plots and layer names."""
+        return _DISPLAY[self]
+
+
+_DEEP = (ModelKind.CNN, ModelKind.LSTM, ModelKind.CNN_LSTM, ModelKind.CNN_LSTM_AM)
+_DISPLAY = {
+    ModelKind.CNN: "CNN",
+    ModelKind.LSTM: "LSTM",
+    ModelKind.CNN_LSTM: "CNN-LSTM",
+    ModelKind.CNN_LSTM_AM: "CNN-LSTM-AM",
+    ModelKind.RF: "Random Forest",
+    ModelKind.XGB_LR: "XGBoost-LR",
+    ModelKind.GLM: "GLM (logistic)",
+    ModelKind.GAM: "GAM (splines + logistic)",
+}
+
+
+class CrackArch(StrEnum):
+    """The crack classifiers of the paper (Sect. 2.2)."""
+
+    CNN = "cnn"
+    RESNET50 = "resnet50"
+    RESNET50_SE = "resnet50_se"
 
 
 def library_versions() -> dict[str, str]:
@@ -55,6 +117,19 @@ class ModelCard:
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     card_version: int = CARD_VERSION
 
+    #: the task a subclass reads and writes ("" = the untyped base, which dispatches on load)
+    TASK: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        """A typed card only ever holds its own task."""
+        if self.TASK and self.task != self.TASK:
+            raise ModelLoadError(f"A {type(self).__name__} holds '{self.TASK}' models, not '{self.task}'.")
+
+    @classmethod
+    def create(cls: type[C], **fields: Any) -> C:
+        """A new card of this subclass's task (the one writer: trainers call this, then :meth:`save`)."""
+        return cls(task=cls.TASK, **fields)
+
     def to_json(self, indent: int | None = 2) -> str:
         """The card as JSON text (what :meth:`save` writes and ONNX exports embed)."""
         return json.dumps(asdict(self), indent=indent, default=_json_default)
@@ -64,8 +139,13 @@ class ModelCard:
         write_text_atomic(path, self.to_json())
 
     @classmethod
-    def load(cls, path: str | Path, task: str | None = None) -> ModelCard:
-        """Read a card; a missing or malformed card is a :class:`ModelLoadError`."""
+    def load(cls: type[C], path: str | Path, task: str | None = None) -> C:
+        """Read and schema-check a card; a missing or malformed card is a :class:`ModelLoadError`.
+
+        ``SusceptibilityCard.load`` / ``CrackCard.load`` refuse the other task; ``ModelCard.load``
+        returns whichever typed card the file holds.
+        """
+        task = task or cls.TASK or None
         p = Path(path)
         if p.suffix != ".json":
             p = p.with_suffix(".json")
@@ -76,12 +156,128 @@ class ModelCard:
         except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
             raise ModelLoadError(f"The model card {p} is not readable JSON ({exc}): re-save it or retrain.") from exc
         validate_card(d, str(p), task)
-        return cls(**{k: v for k, v in d.items() if k in _FIELDS})
+        typed = _CARD_CLASSES[d["task"]]
+        card = typed(**{k: v for k, v in d.items() if k in _FIELDS})
+        assert isinstance(card, cls)
+        return card
 
     def weights_path(self, card_path: str | Path) -> Path:
         """Weights file resolved next to the card."""
         return Path(card_path).with_suffix(".json").parent / self.weights_file
 
+
+@dataclass
+class SusceptibilityCard(ModelCard):
+    """A susceptibility model's card: typed accessors are the one reader of its ``inputs``/``normalisation``."""
+
+    TASK: ClassVar[str] = "susceptibility"
+
+    @property
+    def kind(self) -> ModelKind:
+        """The model kind (an unknown one is refused by :func:`validate_card`)."""
+        return ModelKind(self.architecture)
+
+    @property
+    def factors(self) -> list[str]:
+        """The stack's factor names, in band order, the model was trained on."""
+        return list(self.inputs["factors"])
+
+    @property
+    def patch_size(self) -> int:
+        """Patch side in cells (1 for the tabular models)."""
+        return int(self.inputs.get("patch_size") or 0)
+
+    @property
+    def n_vars(self) -> int:
+        """Variables per time step of the LSTM input."""
+        return int(self.inputs["n_vars"])
+
+    @property
+    def n_steps(self) -> int | None:
+        """Time steps of the LSTM input (None: cards from before it was recorded)."""
+        v = self.inputs.get("n_steps")
+        return int(v) if v else None
+
+    @property
+    def temporal_mode(self) -> str:
+        """``climate``, ``factor_sequence`` or ``none``."""
+        return str(self.inputs.get("temporal_mode", "none"))
+
+    @property
+    def resolution_m(self) -> float | None:
+        """Cell size of the training stack (None: not recorded)."""
+        v = self.inputs.get("resolution_m")
+        return float(v) if v else None
+
+    @property
+    def factor_normalisation(self) -> dict[str, Any]:
+        """Keyword arguments of ``dataset.Normalisation`` for the factors."""
+        return dict(self.normalisation["factors"])
+
+    @property
+    def climate_normalisation(self) -> dict[str, Any] | None:
+        """Keyword arguments of ``dataset.Normalisation`` for the climate series, if any."""
+        cn = self.normalisation.get("climate")
+        return dict(cn) if cn else None
+
+    @property
+    def ensemble(self) -> int:
+        """Members of a seed ensemble (1 = a single network)."""
+        return int(self.hyperparameters.get("ensemble", 1))
+
+
+@dataclass
+class CrackCard(ModelCard):
+    """A crack classifier's card: typed accessors are the one reader of its ``inputs``/``normalisation``."""
+
+    TASK: ClassVar[str] = "crack"
+
+    @property
+    def arch(self) -> CrackArch:
+        """The architecture (an unknown one is refused by :func:`validate_card`)."""
+        return CrackArch(self.architecture)
+
+    @property
+    def input_px(self) -> int:
+        """Side of the square network input in px."""
+        return int(self.inputs["input_px"])
+
+    @property
+    def mean(self) -> tuple[float, float, float]:
+        """Per-channel mean of the normalisation (R, G, B, on the 0-1 scale)."""
+        r, g, b = (float(v) for v in self.normalisation["mean"])
+        return r, g, b
+
+    @property
+    def std(self) -> tuple[float, float, float]:
+        """Per-channel standard deviation of the normalisation."""
+        r, g, b = (float(v) for v in self.normalisation["std"])
+        return r, g, b
+
+    @property
+    def resize(self) -> str | None:
+        """The resize recipe (None: cards from before it was recorded)."""
+        v = self.normalisation.get("resize")
+        return str(v) if v else None
+
+    @property
+    def domain(self) -> dict[str, Any] | None:
+        """Training-domain statistics of the pooled features (None: no domain check possible)."""
+        d = self.inputs.get("domain")
+        return d if isinstance(d, dict) else None
+
+    @property
+    def se_reduction(self) -> int:
+        """Squeeze-and-excitation reduction ratio (used by ``resnet50_se``)."""
+        return int(self.hyperparameters.get("se_reduction", self.inputs.get("se_reduction", 16)))
+
+    @property
+    def dropout(self) -> float:
+        """Dropout before the head."""
+        return float(self.hyperparameters.get("dropout", 0.5))
+
+
+_CARD_CLASSES: dict[str, type[ModelCard]] = {"susceptibility": SusceptibilityCard, "crack": CrackCard}
 
 _FIELDS = {
     "task": str,
@@ -147,6 +343,9 @@ def validate_card(d: Any, where: str, task: str | None = None) -> None:
             raise bad(f"{section}.{key}", "the key is missing")
         if not isinstance(v, types) or isinstance(v, bool):
             raise bad(f"{section}.{key}", f"expected {types[0].__name__}, found {type(v).__name__}")
+    kinds = [k.value for k in (ModelKind if d["task"] == "susceptibility" else CrackArch)]
+    if d["architecture"] not in kinds:
+        raise bad("architecture", f"'{d['architecture']}' is not one of {kinds}")
     if d["task"] == "susceptibility":
         names = d["inputs"]["factors"]
         norm = d["normalisation"]["factors"]

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import MissingDependencyError, ModelLoadError
-from .model_card import ModelCard
+from .model_card import CrackCard, ModelCard
 from .raster.io import atomic_path
 
 CARD_KEY = "landslide_ai_card"
@@ -80,11 +80,11 @@ def _susceptibility_module(card_path: str | Path):
             f"{card_path} is a {lm.kind} model (scikit-learn/XGBoost): ONNX export is for the deep models."
         )
     nets = members_of(lm.net)
-    patch = int(lm.card.inputs["patch_size"]) if lm.net.cnn is not None else 1
+    patch = lm.card.patch_size if lm.net.cnn is not None else 1
     c = lm.norm.n_channels
     has_series = lm.net.lstm is not None
     dense = lm.net.cnn is not None and lm.net.dense
-    t, v = int(lm.card.inputs.get("n_steps") or c), int(lm.card.inputs["n_vars"])
+    t, v = lm.card.n_steps or c, lm.card.n_vars
 
     class Graph(torch.nn.Module):
         def __init__(self) -> None:
@@ -159,7 +159,7 @@ def _crack_module(card_path: str | Path, deepness: bool):
 
     lm = load_crack_model(str(card_path), torch.device("cpu"))
     model = _exportable_pools(lm.model.to(memory_format=torch.contiguous_format))
-    s = int(lm.card.inputs["input_px"])
+    s = lm.card.input_px
 
     class Graph(torch.nn.Module):
         def __init__(self) -> None:
@@ -186,17 +186,17 @@ def _crack_module(card_path: str | Path, deepness: bool):
     )
 
 
-def deepness_metadata(card: ModelCard) -> dict[str, object]:
+def deepness_metadata(card: CrackCard) -> dict[str, object]:
     """Deepness's metadata keys for a crack card (values JSON-encoded as Deepness reads them)."""
-    s = int(card.inputs["input_px"])
+    s = card.input_px
     meta: dict[str, object] = {
         "model_type": "Segmentor",
         "class_names": {str(i): n for i, n in enumerate(card.classes)},
         "tile_size": s,
         "tiles_size": s,  # the key of Deepness's documentation; its code reads tile_size
         "tiles_overlap": 0,
-        "standardization_mean": [float(v) for v in card.normalisation["mean"]],
-        "standardization_std": [float(v) for v in card.normalisation["std"]],
+        "standardization_mean": list(card.mean),
+        "standardization_std": list(card.std),
         "seg_thresh": 0.5,
     }
     # no "resolution": crack cards do not record the ground size of a pixel, so Deepness keeps the

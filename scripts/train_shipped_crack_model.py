@@ -54,7 +54,7 @@ def main() -> int:
     from landslide_ai.core.cracks.evaluate_scene import evaluate_scene
     from landslide_ai.core.cracks.predict import predict_orthomosaic, write_chip_layer
     from landslide_ai.core.cracks.train import CrackTrainConfig, train_crack_model
-    from landslide_ai.core.model_card import ModelCard
+    from landslide_ai.core.model_card import CrackCard
     from landslide_ai.core.raster.grid import Grid
 
     data = ROOT / "sample_data"
@@ -87,7 +87,7 @@ def main() -> int:
     )
     write_chip_layer(str(work / "chips.gpkg"), Grid.from_path(str(scene / "scene_rgb.tif")), chips)
     sc = evaluate_scene(str(work / "chips.gpkg"), str(scene / "crack_labels.tif"), str(work / "scene.html"))
-    c = ModelCard.load(card, task="crack")
+    c = CrackCard.load(card)
 
     def fig(metrics: dict, ci: dict) -> dict:
         return {k: {"value": round(v, 4), "ci95": [round(x, 4) for x in ci[k]]} for k, v in metrics.items()}

@@ -116,9 +116,7 @@ def score_images(card_path: str, paths: list[str], batch: int = 32, device: str 
     progress = progress or NullProgress()
     dev = pick_device(device)
     m = load_crack_model(card_path, dev)
-    size = int(m.card.inputs["input_px"])
-    mean = tuple(float(v) for v in m.card.normalisation["mean"])
-    std = tuple(float(v) for v in m.card.normalisation["std"])
+    size, mean, std = m.card.input_px, m.card.mean, m.card.std
     out = np.empty(len(paths), np.float64)
     for i in range(0, len(paths), batch):
         check(progress)

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..early_stopping import EarlyStopping
 from ..errors import InvalidInputError
-from ..model_card import ModelCard
+from ..model_card import CrackCard
 from ..progress import NullProgress, Progress, check
 from ..runtime import pick_device, seed_everything
 from .domain import fit_domain, image_features
@@ -202,8 +202,7 @@ def _save_card(
     domain = fit_domain(np.concatenate([_train_features(model, s, cfg) for s in domain_sets]))
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out / f"{name}.pt")
-    card = ModelCard(
-        task="crack",
+    card = CrackCard.create(
         architecture=cfg.arch,
         weights_file=f"{name}.pt",
         inputs={"input_px": cfg.input_px, "bands": "RGB uint8", "se_reduction": cfg.se_reduction, "domain": domain},
@@ -229,13 +228,8 @@ def start_from_card(card_path: str, cfg: CrackTrainConfig) -> tuple[nn.Module, C
     from .predict import load_crack_model
 
     m = load_crack_model(card_path, torch.device("cpu"))
-    hp = m.card.hyperparameters
     cfg = replace(
-        cfg,
-        arch=m.card.architecture,
-        input_px=int(m.card.inputs["input_px"]),
-        se_reduction=int(hp.get("se_reduction", cfg.se_reduction)),
-        dropout=float(hp.get("dropout", cfg.dropout)),
+        cfg, arch=m.card.arch.value, input_px=m.card.input_px, se_reduction=m.card.se_reduction, dropout=m.card.dropout
     )
     return m.model.train(), cfg
 

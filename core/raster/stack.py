@@ -10,7 +10,7 @@ common nodata mask that training and prediction rely on.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -155,7 +155,9 @@ def stack_factors(
     block: int = 512,
     progress: Progress | None = None,
     temporal: dict | None = None,
-) -> StackReport:
+    crs_wkt: str | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> Stack:
     """Resample ``factors`` onto one grid and write a float32 multiband GeoTIFF.
 
     Each factor's own nodata value (or NaN) is honoured when reading, so factors with different
@@ -165,18 +167,21 @@ def stack_factors(
     Args:
         factors: the factors, in band order.
         output: GeoTIFF path.
-        grid: reference grid; default :func:`reference_grid` of the factors at ``resolution_m``.
+        grid: reference grid (e.g. a factor stack's, for its climate stack); default
+            :func:`reference_grid` of the factors at ``resolution_m`` in ``crs_wkt`` over ``bounds``.
         resolution_m: cell size when ``grid`` is not given.
         block: window size in cells (memory is O(block^2 * n_factors)).
         progress: progress sink.
         temporal: optional layout metadata (``{"n_steps": 12, "variables": [...]}``) for climate stacks.
+        crs_wkt: target CRS when ``grid`` is not given (default: the first factor's).
+        bounds: target extent (xmin, ymin, xmax, ymax) in that CRS when ``grid`` is not given.
 
     Returns:
-        The alignment report.
+        The written stack (opened as :func:`open_stack` does), its alignment report in ``report``.
     """
     progress = progress or NullProgress()
     if grid is None:
-        grid = reference_grid(factors, resolution_m)
+        grid = reference_grid(factors, resolution_m, crs_wkt, bounds)
     else:
         reference_grid(factors, grid.resolution[0], grid.crs_wkt, grid.bounds)  # same CRS checks
     report = StackReport(
@@ -256,7 +261,7 @@ def stack_factors(
         for s in sources:
             s.close()
     write_text_atomic(Path(str(output) + ".json"), report.to_json())
-    return report
+    return replace(open_stack(str(output)), report=report)
 
 
 def monthly_specs(rain: list[str], temp: list[str]) -> tuple[list[FactorSpec], dict]:
@@ -275,8 +280,14 @@ def monthly_specs(rain: list[str], temp: list[str]) -> tuple[list[FactorSpec], d
 
 
 @dataclass(frozen=True)
-class StackInfo:
-    """A stack as the trainers and predictors see it."""
+class Stack:
+    """A factor (or climate) stack, opened and validated once, then passed to every engine step.
+
+    Why a value and not a path: the stack used to travel as a path string re-opened about ten times
+    per run, its layout in a sidecar file found by name. :func:`open_stack` reads everything a step
+    needs from the raster itself (band names, nodata, categorical flags, temporal layout), and
+    :func:`stack_factors` returns the stack it wrote; functions taking a ``StackLike`` accept either.
+    """
 
     path: str
     grid: Grid
@@ -286,6 +297,17 @@ class StackInfo:
     categorical: tuple[str, ...] = ()
     #: layout of a temporal (climate) stack, ``{"n_steps": 12, "variables": ["rain", "temp"]}``, else None
     temporal: dict | None = None
+    #: the alignment report, when this value came from :func:`stack_factors` (also in ``<path>.json``)
+    report: StackReport | None = field(default=None, compare=False, repr=False)
+
+
+#: a stack or its path (functions open a path once with :func:`as_stack`)
+StackLike = Stack | str
+
+
+def as_stack(stack: StackLike) -> Stack:
+    """The :class:`Stack` of a path (opened and validated), or the value itself."""
+    return stack if isinstance(stack, Stack) else open_stack(stack)
 
 
 def _sidecar_layout(path: str) -> dict | None:
@@ -299,7 +321,7 @@ def _sidecar_layout(path: str) -> dict | None:
         return None
 
 
-def temporal_layout(info: StackInfo) -> tuple[int, int]:
+def temporal_layout(info: Stack) -> tuple[int, int]:
     """(n_steps, n_variables) of a variable-major temporal stack, from its layout or its band names.
 
     Band names ``rain_01 .. rain_12, temp_01 .. temp_12`` (what :func:`monthly_specs` writes) are
@@ -321,7 +343,7 @@ def temporal_layout(info: StackInfo) -> tuple[int, int]:
     return len(info.names) // n_vars, n_vars
 
 
-def open_stack(path: str) -> StackInfo:
+def open_stack(path: str) -> Stack:
     """Describe a stack and refuse ambiguous ones.
 
     A multiband stack whose bands declare *different* nodata values cannot have one common mask,
@@ -340,7 +362,7 @@ def open_stack(path: str) -> StackInfo:
             names = [d or f"band_{i + 1}" for i, d in enumerate(ds.descriptions)]
             categorical = tuple(n for i, n in enumerate(names) if ds.tags(i + 1).get(CATEGORICAL_TAG) == "1")
             tag = ds.tags().get(TEMPORAL_TAG)
-            return StackInfo(
+            return Stack(
                 str(path), grid, names, ds.nodatavals[0], categorical, json.loads(tag) if tag else _sidecar_layout(path)
             )
     except rasterio.errors.RasterioIOError as exc:

@@ -123,7 +123,7 @@ def run_training(
                     50,
                     cfg.seed,
                     prep.features,
-                    lm.card.inputs["temporal_mode"],
+                    lm.card.temporal_mode,
                     ["rain", "temp"],
                     te,
                 )

@@ -34,7 +34,7 @@ from ..sampling.absences import block_keys
 from .dataset import SampleSet, read_patches, read_series, series_for
 from .evaluate import METRICS, degenerate_flags, metrics
 from .fitting import fit_deep, fit_tree, make_augment, predict_deep, validation_split
-from .models import DEEP_MODELS, DISPLAY, DeepHP
+from .models import DEEP_MODELS, DISPLAY, SERIES_MODELS, DeepHP
 from .rates import bootstrap_mean_ci
 
 
@@ -309,7 +309,7 @@ def cross_validate(
     rr, cc, cell_fold = rr[has], cc[has], cell_fold[has]
     cells = _cells_set(prep, stack, temporal_stack, rr, cc, cfg)
     device = pick_device(cfg.device)
-    kinds = [m for m in cfg.models if not (m in ("lstm", "cnn_lstm", "cnn_lstm_am") and d.series is None)]
+    kinds = [m for m in cfg.models if not (m in SERIES_MODELS and d.series is None)]
     results = []
     n_steps = len(kinds) * cv.folds
     step = 0

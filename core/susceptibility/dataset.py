@@ -17,7 +17,7 @@ from rasterio.windows import Window
 from ..errors import GridMismatchError, InvalidInputError
 from ..raster.grid import Grid
 from ..raster.io import bounded_gdal_cache, valid_mask
-from ..raster.stack import open_stack, read_block
+from ..raster.stack import StackLike, as_stack, read_block
 
 
 class TemporalMode(str, Enum):
@@ -85,13 +85,14 @@ class Normalisation:
 
 
 @bounded_gdal_cache
-def band_stats(path: str, block: int = 1024, one_hot: bool = True) -> Normalisation:
+def band_stats(stack: StackLike, block: int = 1024, one_hot: bool = True) -> Normalisation:
     """Mean and std of every band over the stack's common valid cells (streaming, windowed).
 
     With ``one_hot``, the codes of the stack's categorical bands (band metadata written by
     ``lsm_stack_factors``) are collected too, label-free over the whole stack like the statistics.
     """
-    info = open_stack(path)
+    info = as_stack(stack)
+    path = info.path
     cat_idx = [info.names.index(n) for n in info.categorical] if one_hot else []
     codes: dict[int, set[float]] = {i: set() for i in cat_idx}
     n = 0
@@ -121,11 +122,12 @@ def band_stats(path: str, block: int = 1024, one_hot: bool = True) -> Normalisat
     return Normalisation([float(v) for v in mean], [float(v) for v in std], cats)
 
 
-def read_patches(path: str, rows: np.ndarray, cols: np.ndarray, patch: int, norm: Normalisation) -> np.ndarray:
+def read_patches(stack: StackLike, rows: np.ndarray, cols: np.ndarray, patch: int, norm: Normalisation) -> np.ndarray:
     """Model-input (N, C', patch, patch) patches centred on cells (centre index ``patch // 2``)."""
     half = patch // 2
     out = np.zeros((rows.size, norm.n_channels, patch, patch), np.float32)
-    info = open_stack(path)
+    info = as_stack(stack)
+    path = info.path
     with rasterio.open(path) as ds:
         for i, (r, c) in enumerate(zip(rows, cols)):
             win = Window(int(c) - half, int(r) - half, patch, patch)
@@ -135,10 +137,11 @@ def read_patches(path: str, rows: np.ndarray, cols: np.ndarray, patch: int, norm
 
 
 def read_series(
-    path: str, rows: np.ndarray, cols: np.ndarray, n_steps: int, n_vars: int, norm: Normalisation
+    stack: StackLike, rows: np.ndarray, cols: np.ndarray, n_steps: int, n_vars: int, norm: Normalisation
 ) -> np.ndarray:
     """Standardised (N, n_steps, n_vars) climate series of cells from a variable-major temporal stack."""
-    info = open_stack(path)
+    info = as_stack(stack)
+    path = info.path
     if len(info.names) != n_steps * n_vars:
         raise InvalidInputError(
             f"The temporal stack {path} has {len(info.names)} bands; expected {n_steps} steps x {n_vars} variables."
@@ -191,9 +194,9 @@ def series_for(mode: TemporalMode, patches: np.ndarray, climate: np.ndarray | No
     return None
 
 
-def check_temporal_grid(stack: Grid, temporal: str) -> None:
+def check_temporal_grid(stack: Grid, temporal: StackLike) -> None:
     """The temporal stack must share the factor stack's grid cell for cell."""
-    t = open_stack(temporal).grid
+    t = as_stack(temporal).grid
     if not stack.same_as(t):
         raise GridMismatchError(
             "The temporal (climate) stack is not on the factor stack's grid; build it with lsm_stack_factors "

@@ -25,23 +25,19 @@ import numpy as np
 import torch
 from torch import nn
 
-DEEP_MODELS = ("cnn", "lstm", "cnn_lstm", "cnn_lstm_am")
-TREE_MODELS = ("rf", "xgb_lr")
+from ..model_card import ModelKind
+
+# the kinds' names and roles come from one enum (``model_card.ModelKind``); these tuples are views of it
+DEEP_MODELS = tuple(k.value for k in ModelKind if k.is_deep)
+TREE_MODELS = tuple(k.value for k in ModelKind if k.is_tree)
 #: statistical baselines a reviewer asks for, on the same centre-cell factor vectors and folds
-GLM_MODELS = ("glm", "gam")
+GLM_MODELS = (ModelKind.GLM.value, ModelKind.GAM.value)
 #: models of centre-cell factor vectors (no patch, no sequence): trees and the GLM/GAM baselines
 TABULAR_MODELS = TREE_MODELS + GLM_MODELS
 ALL_MODELS = DEEP_MODELS + TABULAR_MODELS
-DISPLAY = {
-    "cnn": "CNN",
-    "lstm": "LSTM",
-    "cnn_lstm": "CNN-LSTM",
-    "cnn_lstm_am": "CNN-LSTM-AM",
-    "rf": "Random Forest",
-    "xgb_lr": "XGBoost-LR",
-    "glm": "GLM (logistic)",
-    "gam": "GAM (splines + logistic)",
-}
+#: models with an LSTM branch (need the climate series or a factor sequence)
+SERIES_MODELS = tuple(k.value for k in ModelKind if k.uses_series)
+DISPLAY = {k.value: k.display for k in ModelKind}
 _ACT = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 
 

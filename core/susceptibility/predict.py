@@ -17,11 +17,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from rasterio.windows import Window
 
 from ..errors import GridMismatchError, InvalidInputError, ModelLoadError
-from ..model_card import ModelCard
+from ..model_card import SusceptibilityCard
 from ..outputs import norm_path
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, write_text_atomic
-from ..raster.stack import open_stack, read_block
+from ..raster.stack import StackLike, as_stack, read_block
 from ..raster.zoning import (
     ZONE_LABELS_5,
     ZoningMethod,
@@ -34,14 +34,14 @@ from ..raster.zoning import (
 from ..runtime import check_backend
 from ..sampling.points import Points
 from .dataset import Normalisation, TemporalMode, check_temporal_grid
-from .models import DEEP_MODELS, DeepHP, SeedEnsemble, SusceptibilityNet, load_tree_model, members_of
+from .models import DeepHP, SeedEnsemble, SusceptibilityNet, load_tree_model, members_of
 
 
 @dataclass
 class LoadedModel:
     """A model ready to score cells."""
 
-    card: ModelCard
+    card: SusceptibilityCard
     kind: str
     net: SusceptibilityNet | SeedEnsemble | None
     tree: object | None
@@ -51,16 +51,14 @@ class LoadedModel:
 
 def load_model(card_path: str) -> LoadedModel:
     """Load a model from its card (the weights file sits beside it)."""
-    card = ModelCard.load(card_path, task="susceptibility")
-    if card.task != "susceptibility":
-        raise ModelLoadError(f"{card_path} is a '{card.task}' model, not a susceptibility model.")
+    card = SusceptibilityCard.load(card_path)
     w = card.weights_path(card_path)
     if not w.exists():
         raise ModelLoadError(f"The weights file {w} named by the model card is missing.")
-    norm = Normalisation(**card.normalisation["factors"])
-    cn = card.normalisation.get("climate")
+    norm = Normalisation(**card.factor_normalisation)
+    cn = card.climate_normalisation
     climate_norm = Normalisation(**cn) if cn else None
-    if card.architecture in DEEP_MODELS:
+    if card.kind.is_deep:
         from ..runtime import load_weights
 
         hpd = {k: v for k, v in card.hyperparameters.items() if k in DeepHP().to_dict()}
@@ -69,11 +67,11 @@ def load_model(card_path: str) -> LoadedModel:
             SusceptibilityNet(
                 card.architecture,
                 norm.n_channels,
-                card.inputs["n_vars"],
+                card.n_vars,
                 DeepHP(**hpd),
-                int(card.inputs.get("patch_size") or 0),
+                card.patch_size,
             )
-            for _ in range(int(card.hyperparameters.get("ensemble", 1)))
+            for _ in range(card.ensemble)
         ]
         net = members[0] if len(members) == 1 else SeedEnsemble(members)
         load_weights(net, w, card.architecture)
@@ -90,13 +88,13 @@ def load_model(card_path: str) -> LoadedModel:
 
 def check_stack_matches(model: LoadedModel, names: list[str], resolution: float) -> None:
     """Refuse a stack whose factors (names or order) or resolution differ from the training stack."""
-    want = model.card.inputs["factors"]
+    want = model.card.factors
     if names != want:
         raise GridMismatchError(
             f"The model was trained on factors {want} (in this order) but the stack has {names}. "
             "Stack the same factors in the same order with lsm_stack_factors."
         )
-    res = float(model.card.inputs.get("resolution_m", resolution))
+    res = model.card.resolution_m or resolution
     if abs(res - resolution) > 0.01 * res:
         raise GridMismatchError(
             f"The model was trained on a {res:g} m grid but the stack has {resolution:g} m cells; patches would "
@@ -112,11 +110,11 @@ SPREAD_RATIO = 10.0
 
 def stack_sample_stats(path: str, max_side: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Per-band mean and std of a decimated read of the stack (bounded memory, one pass of GDAL)."""
-    vals = _decimated_values(path, max_side)
+    vals = decimated_values(path, max_side)
     return vals.mean(axis=1), vals.std(axis=1)
 
 
-def _decimated_values(path: str, max_side: int = 512) -> np.ndarray:
+def decimated_values(path: str, max_side: int = 512) -> np.ndarray:
     """(bands, cells) values of the common valid cells of a decimated (nearest) read of a stack."""
     with rasterio.open(path) as ds:
         f = max(1, int(np.ceil(max(ds.width, ds.height) / max_side)))
@@ -134,17 +132,18 @@ def _decimated_values(path: str, max_side: int = 512) -> np.ndarray:
 UNSEEN_CODE_SHARE = 0.01
 
 
-def unseen_category_warnings(model: LoadedModel, stack: str) -> list[str]:
+def unseen_category_warnings(model: LoadedModel, stack: str, vals: np.ndarray | None = None) -> list[str]:
     """Sentences for categorical factors whose stack codes the training stack never had.
 
     Such cells get all-zero indicators (as nodata of that factor would), so a model applied to an
-    area with another geology maps them without its lithology term: the user must know.
+    area with another geology maps them without its lithology term: the user must know. ``vals``:
+    a :func:`decimated_values` read already made (the distribution check reads the same cells).
     """
     cats = model.norm.categories or {}
     if not cats:
         return []
-    vals = _decimated_values(stack)
-    names = model.card.inputs["factors"]
+    vals = decimated_values(stack) if vals is None else vals
+    names = model.card.factors
     out = []
     for i, codes in cats.items():
         v = vals[int(i)]
@@ -159,7 +158,7 @@ def unseen_category_warnings(model: LoadedModel, stack: str) -> list[str]:
     return out
 
 
-def check_stack_distribution(model: LoadedModel, stack: str) -> None:
+def check_stack_distribution(model: LoadedModel, stack: str, vals: np.ndarray | None = None) -> None:
     """Refuse a stack whose factors are clearly unlike the training stack's (e.g. two bands swapped).
 
     The card stores each factor's mean/std; names and order alone cannot catch bands written in
@@ -167,8 +166,9 @@ def check_stack_distribution(model: LoadedModel, stack: str) -> None:
     """
     want_m = np.asarray(model.norm.mean, np.float64)
     want_s = np.maximum(np.asarray(model.norm.std, np.float64), 1e-9)
-    mean, std = stack_sample_stats(stack)
-    names = model.card.inputs["factors"]
+    vals = decimated_values(stack) if vals is None else vals
+    mean, std = vals.mean(axis=1), vals.std(axis=1)
+    names = model.card.factors
     z = np.abs(mean - want_m) / want_s
     ratio = np.maximum(std, 1e-9) / want_s
     bad = [i for i in range(len(names)) if z[i] > SHIFT_SD or not (1 / SPREAD_RATIO <= ratio[i] <= SPREAD_RATIO)]
@@ -194,9 +194,9 @@ def check_stack_distribution(model: LoadedModel, stack: str) -> None:
 @bounded_gdal_cache
 def predict_stack(
     card_path: str,
-    stack: str,
+    stack: StackLike,
     out: str,
-    temporal_stack: str | None = None,
+    temporal_stack: StackLike | None = None,
     block: int = 256,
     batch: int = 512,
     device: str = "auto",
@@ -219,13 +219,16 @@ def predict_stack(
     progress = progress or NullProgress()
     check_backend(backend)
     model = load_model(card_path)
-    info = open_stack(stack)
+    info = as_stack(stack)
+    stack = info.path
+    temporal_stack = as_stack(temporal_stack).path if temporal_stack is not None else None
     check_stack_matches(model, info.names, info.grid.resolution[0])
+    vals = decimated_values(stack) if not allow_shift or model.norm.categories else None
     if not allow_shift:
-        check_stack_distribution(model, stack)
-    for w in unseen_category_warnings(model, stack):
+        check_stack_distribution(model, stack, vals)
+    for w in unseen_category_warnings(model, stack, vals):
         progress.log("Warning: " + w)
-    mode = TemporalMode(model.card.inputs.get("temporal_mode", "none"))
+    mode = TemporalMode(model.card.temporal_mode)
     if mode is TemporalMode.CLIMATE:
         if not temporal_stack:
             raise ModelLoadError("This model's LSTM branch reads monthly climate: give the temporal stack too.")
@@ -295,7 +298,7 @@ def score_window(model, ds, tds, nodata, win, mode, batch, dev, dense, graph) ->
     The unit of work of the local loop and of a Dask task alike, so both write the same numbers.
     """
     deep = model.net is not None
-    patch = int(model.card.inputs["patch_size"]) if deep and model.net.cnn is not None else 1
+    patch = model.card.patch_size if deep and model.net.cnn is not None else 1
     half = patch // 2
     big = Window(win.col_off - half, win.row_off - half, win.width + patch - 1, win.height + patch - 1)
     data, ok_big = read_block(ds, big, nodata, "The factor stack")
@@ -334,7 +337,7 @@ def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, use
     elif mode is TemporalMode.CLIMATE:
         clim, cok = read_block(tds, win, tds.nodata, "The temporal stack")
         cz = model.climate_norm.apply(clim, cok)[:, rr, cc].T  # (M, T*V) variable-major
-        nv = model.card.inputs["n_vars"]
+        nv = model.card.n_vars
         series = cz.reshape(-1, nv, cz.shape[1] // nv).transpose(0, 2, 1).copy()
     if graph is not None:
         return _score_onnx(graph, z, rr, cc, patch, series, win, batch)

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInputError
-from ..model_card import ModelCard
+from ..model_card import SusceptibilityCard
 from ..progress import NullProgress, Progress, SubProgress, check
-from ..raster.stack import open_stack, temporal_layout
+from ..raster.stack import StackLike, as_stack, temporal_layout
 from ..runtime import pick_device
 from ..sampling.absences import SamplingConfig, SplitMethod, split_samples
 from ..sampling.points import read_points
@@ -40,7 +40,7 @@ from .fitting import (
     predict_deep,
     validation_split,
 )
-from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, DeepHP, save_tree_model
+from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, SERIES_MODELS, DeepHP, save_tree_model
 from .search import search_hyperparameters
 
 
@@ -68,10 +68,10 @@ class Prepared:
 
 
 def prepare(
-    stack: str,
+    stack: StackLike,
     samples: str,
     cfg: TrainConfig,
-    temporal_stack: str | None = None,
+    temporal_stack: StackLike | None = None,
     label_field: str = "label",
     split_field: str = "split",
     block_size_m: float = 1000.0,
@@ -79,7 +79,7 @@ def prepare(
 ) -> Prepared:
     """Read sample patches (and series) for every sample point of ``samples``."""
     progress = progress or NullProgress()
-    info = open_stack(stack)
+    info = as_stack(stack)
     if cfg.patch_size > min(info.grid.width, info.grid.height):
         raise InvalidInputError(
             f"The patch ({cfg.patch_size} x {cfg.patch_size} cells) is larger than the stack "
@@ -127,24 +127,24 @@ def prepare(
     if not is_test.any() or is_test.all():
         raise InvalidInputError("The samples need both 'train' and 'test' rows in their split field.")
     progress.report(0.1, "normalisation statistics")
-    norm = band_stats(stack, one_hot=cfg.one_hot)
+    norm = band_stats(info, one_hot=cfg.one_hot)
     if norm.categories:
         progress.log(
             "One-hot encoding the categorical factor(s) "
             + ", ".join(f"{info.names[int(i)]} ({len(c)} classes)" for i, c in norm.categories.items())
         )
     progress.report(0.3, f"reading {rows.size} patches of {cfg.patch_size}x{cfg.patch_size}")
-    patches = read_patches(stack, rows, cols, cfg.patch_size, norm)
+    patches = read_patches(info, rows, cols, cfg.patch_size, norm)
     climate = climate_norm = climate_names = None
     n_steps, n_vars = norm.n_channels, 1
     if cfg.temporal_mode is TemporalMode.CLIMATE:
         if not temporal_stack:
             raise InvalidInputError("Temporal mode 'climate' needs a temporal stack (monthly rainfall + temperature).")
-        check_temporal_grid(info.grid, temporal_stack)
-        tinfo = open_stack(temporal_stack)
+        tinfo = as_stack(temporal_stack)
+        check_temporal_grid(info.grid, tinfo)
         n_steps, n_vars = temporal_layout(tinfo)
-        climate_norm = band_stats(temporal_stack)
-        climate = read_series(temporal_stack, rows, cols, n_steps, n_vars, climate_norm)
+        climate_norm = band_stats(tinfo)
+        climate = read_series(tinfo, rows, cols, n_steps, n_vars, climate_norm)
         climate_names = tinfo.names
     series = series_for(cfg.temporal_mode, patches, climate)
     progress.report(1.0, "samples read")
@@ -181,16 +181,15 @@ class ModelResult:
 
 def _card(
     kind: str, prep: Prepared, cfg: TrainConfig, hp: DeepHP | None, weights: str, m: dict, extra: dict
-) -> ModelCard:
-    return ModelCard(
-        task="susceptibility",
+) -> SusceptibilityCard:
+    return SusceptibilityCard.create(
         architecture=kind,
         weights_file=weights,
         inputs={
             "factors": prep.names,
             "features": prep.features,
             "patch_size": cfg.patch_size if kind in DEEP_MODELS else 1,
-            "temporal_mode": cfg.temporal_mode.value if kind in ("lstm", "cnn_lstm", "cnn_lstm_am") else "none",
+            "temporal_mode": cfg.temporal_mode.value if kind in SERIES_MODELS else "none",
             "climate_bands": prep.climate_names,
             "n_steps": prep.n_steps,
             "n_vars": prep.n_vars,
@@ -232,7 +231,7 @@ def train_all(
     if unknown:
         raise InvalidInputError(f"Unknown model(s) {sorted(unknown)}; choose from {list(ALL_MODELS)}.")
     if data.series is None:
-        skipped = [m for m in models if m in ("lstm", "cnn_lstm", "cnn_lstm_am")]
+        skipped = [m for m in models if m in SERIES_MODELS]
         if skipped:
             progress.log(f"Temporal mode 'none': skipping {', '.join(skipped)} (they need an LSTM input).")
         models = [m for m in models if m not in skipped]

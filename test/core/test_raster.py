@@ -33,7 +33,7 @@ def test_stack_resamples_onto_reference_and_masks_common_nodata(tmp_path):
     cat = np.repeat(np.repeat(np.array([[1, 2], [3, 4]], np.float32), 5, 0), 5, 1)
     pc = write_raster(tmp_path / "c.tif", cat, nodata=0)
     out = tmp_path / "stack.tif"
-    rep = stack_factors(
+    st = stack_factors(
         [FactorSpec(pa, "a"), FactorSpec(pb, "b"), FactorSpec(pc, "landuse", categorical=True)],
         str(out),
         resolution_m=30.0,
@@ -48,7 +48,9 @@ def test_stack_resamples_onto_reference_and_masks_common_nodata(tmp_path):
     assert set(np.unique(data[2][data[2] != FLOAT_NODATA])) <= {1, 2, 3, 4}  # nearest keeps codes
     assert data[0, 5, 5] == pytest.approx(55.0, abs=1e-4)
     report = json.loads((tmp_path / "stack.tif.json").read_text())
-    assert report["valid_cells"] == rep.valid_cells < 100
+    assert st.report is not None and report["valid_cells"] == st.report.valid_cells < 100
+    # the returned value is the stack as open_stack reads it back (band metadata included)
+    assert st == open_stack(str(out)) and st.names == ["a", "b", "landuse"] and st.categorical == ("landuse",)
     assert [f["resampling"] for f in report["factors"]] == ["bilinear", "bilinear", "nearest"]
 
 

@@ -80,6 +80,8 @@ CARD_EDITS = [
     ("weights in another folder", lambda d: d.update(weights_file="../x.pt"), "'weights_file'"),
     ("unknown task", lambda d: d.update(task="flood"), "'task'"),
     ("classes not a list", lambda d: d.update(classes="crack"), "'classes'"),
+    ("unknown architecture", lambda d: d.update(architecture="transformer"), "'architecture'"),
+    ("crack architecture on a susceptibility card", lambda d: d.update(architecture="resnet50_se"), "'architecture'"),
 ]
 
 
