@@ -34,7 +34,7 @@ GROUPS = {
     "train": "3 Train & evaluate",
     "map": "4 Map & interpret",
     "cracks": "Cracks",
-    "workflows": "5 Workflows (models)",  # the .model3 files of resources/models
+    "workflows": "5 Workflows (models)",  # the .model3 files of resources/workflows
 }
 
 

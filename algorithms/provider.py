@@ -66,7 +66,7 @@ class LandslideAIProvider(QgsProcessingProvider):
         self._registered = False
 
     def loadAlgorithms(self) -> None:
-        """The algorithms, then the Model Designer workflows of resources/models.
+        """The algorithms, then the Model Designer workflows of resources/workflows.
 
         A model's children are resolved through the registry, which does not hold this provider
         while it first loads; so the workflows are added by a refresh once the registry has it.
@@ -92,11 +92,11 @@ class LandslideAIProvider(QgsProcessingProvider):
 
 
 def workflow_models() -> list:
-    """The .model3 files of resources/models as algorithms (group "5 Workflows (models)")."""
+    """The .model3 files of resources/workflows as algorithms (group "5 Workflows (models)")."""
     from qgis.core import QgsProcessingModelAlgorithm
 
     out = []
-    for path in sorted((RESOURCES / "models").glob("*.model3")):
+    for path in sorted((RESOURCES / "workflows").glob("*.model3")):
         m = QgsProcessingModelAlgorithm()
         if m.fromFile(str(path)):
             m.setSourceFilePath(str(path))

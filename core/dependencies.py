@@ -39,20 +39,8 @@ DEPENDENCIES: dict[str, Dependency] = {
     for d in (
         Dependency("numpy", "numpy", "1.23", "comes with QGIS", "arrays"),
         Dependency("osgeo", "GDAL", "3.4", "comes with QGIS (Debian: python3-gdal)", "raster/vector I/O"),
-        Dependency(
-            "rasterio",
-            "rasterio",
-            "1.3",
-            _apt("rasterio"),
-            "windowed I/O",
-        ),
-        Dependency(
-            "sklearn",
-            "scikit-learn",
-            "1.1",
-            _apt("sklearn", "scikit-learn"),
-            "RF, metrics",
-        ),
+        Dependency("rasterio", "rasterio", "1.3", _apt("rasterio"), "windowed I/O"),
+        Dependency("sklearn", "scikit-learn", "1.1", _apt("sklearn", "scikit-learn"), "RF, metrics"),
         Dependency("shapely", "shapely", "1.8", _apt("shapely", "shapely"), "mapping units, held-out areas"),
         Dependency("matplotlib", "matplotlib", "3.5", "comes with QGIS (Debian: python3-matplotlib)", "report figures"),
         Dependency("torch", "torch", "2.2", "pip install torch", "deep models"),
@@ -63,13 +51,7 @@ DEPENDENCIES: dict[str, Dependency] = {
         Dependency("captum", "captum", "0.7", "pip install captum", "Grad-CAM"),
         Dependency("pysheds", "pysheds", "0.4", "pip install pysheds", "flow accumulation for TWI"),
         Dependency("jenkspy", "jenkspy", "0.4", "pip install jenkspy", "natural-breaks zoning"),
-        Dependency(
-            "pyqtgraph",
-            "pyqtgraph",
-            "0.12",
-            _apt("pyqtgraph"),
-            "dock plots",
-        ),
+        Dependency("pyqtgraph", "pyqtgraph", "0.12", _apt("pyqtgraph"), "dock plots"),
     )
 }
 

@@ -1,4 +1,4 @@
-"""Write resources/styles/*.qml and resources/models/*.model3 from their single sources.
+"""Write resources/styles/*.qml and resources/workflows/*.model3 from their single sources.
 
 Styles come from ``algorithms.styling.STATIC_STYLES`` (the functions outputs are styled with);
 the Model Designer models are built here with the QGIS model API rather than hand-edited XML, so
@@ -238,7 +238,7 @@ def _dependency(child_id: str):
     return QgsProcessingModelChildDependency(child_id)
 
 
-MODELS = {"susceptibility_workflow.model3": susceptibility_model, "crack_workflow.model3": crack_model}
+WORKFLOWS = {"susceptibility_workflow.model3": susceptibility_model, "crack_workflow.model3": crack_model}
 
 
 def build(out_dir: Path | None = None) -> list[Path]:
@@ -256,9 +256,9 @@ def build(out_dir: Path | None = None) -> list[Path]:
         reg.addProvider(provider)
 
     written = write_static_styles()
-    out = out_dir or ROOT / "resources" / "models"
+    out = out_dir or ROOT / "resources" / "workflows"
     out.mkdir(parents=True, exist_ok=True)
-    for name, make in MODELS.items():
+    for name, make in WORKFLOWS.items():
         m = make()
         if not m.toFile(str(out / name)):
             raise OSError(f"could not write {out / name}")

@@ -41,18 +41,12 @@ def main() -> int:
     link.symlink_to(ROOT, target_is_directory=True)
     sys.path.insert(0, str(link.parent))
     sys.path.insert(0, "/usr/share/qgis/python/plugins")
-    from qgis.core import QgsApplication, QgsProject, QgsRasterLayer, QgsVectorLayer
+    from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 
-    app = QgsApplication([], False)
-    app.initQgis()
+    from landslide_ai.algorithms.pipeline import start_headless
+
+    app = start_headless()
     import processing
-    from processing.core.Processing import Processing
-
-    Processing.initialize()
-    from landslide_ai.algorithms.provider import LandslideAIProvider
-
-    provider = LandslideAIProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
     from qgis.core import QgsProcessingFeedback
 
     class Fb(QgsProcessingFeedback):
@@ -215,6 +209,8 @@ def run_cracks(run, out: Path, a, project) -> None:
     model over the (crack-free) maize orthomosaic to show the unfamiliar-chip mask."""
     from qgis.core import QgsRasterLayer, QgsVectorLayer
 
+    from landslide_ai.algorithms.pipeline import crack_map_params
+
     data = ROOT / "sample_data"
     metrics = ("ROC_AUC", "PR_AUC", "ACCURACY", "RECALL", "PRECISION", "F1")
     rows = ["model,transfer,split_test_auc,held_out_images," + ",".join(m.lower() for m in metrics)]
@@ -258,25 +254,14 @@ def run_cracks(run, out: Path, a, project) -> None:
     project.addMapLayer(QgsRasterLayer(str(scene), "UAV75 test scene"))
     for label, card in (("shipped CNN", str(shipped)), ("ResNet50+SE (transfer)", cards[("resnet50_se", True)])):
         tag = "shipped" if card == str(shipped) else "resnet50_se_tl"
-        g = run(
-            "crack_gradcam",
-            {
-                "MODEL": card,
-                "INPUT": str(scene),
-                "CHIP_PX": 227,
-                "STRIDE_PX": 256,
-                "OUTPUT": str(out / f"scene_probability_{tag}.tif"),
-                "CHIPS": str(out / f"scene_chips_{tag}.gpkg"),
-                "GRADCAM": str(out / f"scene_gradcam_{tag}.tif"),
-            },
-        )
+        g = run("crack_gradcam", crack_map_params(card, str(scene), out, 227, 256, gradcam=True, prefix=f"scene_{tag}"))
         s = run(
             "crack_evaluate_scene",
             {
                 "CHIPS": g["CHIPS"],
                 "LABELS": str(labels),
                 "OUTPUT_HTML": str(out / f"scene_evaluation_{tag}.html"),
-                "CHIPS_CSV": str(out / f"scene_chips_{tag}.csv"),
+                "CHIPS_CSV": str(out / f"scene_{tag}_chips.csv"),
             },
         )
         n_used = sum(1 for line in Path(s["CHIPS_CSV"]).read_text().splitlines()[1:] if line.endswith(",1"))
@@ -290,15 +275,7 @@ def run_cracks(run, out: Path, a, project) -> None:
     ortho = str(data / "drone_orthomosaic" / "fotomap_small_2cm_epsg32633.tif")
     p = run(
         "crack_predict",
-        {
-            "MODEL": str(shipped),
-            "INPUT": ortho,
-            "ALPHA_BAND": 4,
-            "CHIP_PX": 227,
-            "STRIDE_PX": 113,
-            "OUTPUT": str(out / "maize_crack_probability.tif"),
-            "CHIPS": str(out / "maize_chips.gpkg"),
-        },
+        crack_map_params(str(shipped), ortho, out, alpha_band=4, prefix="maize"),
     )
     project.addMapLayer(QgsRasterLayer(ortho, "Maize orthomosaic (no cracks)"))
     lyr = QgsRasterLayer(p["OUTPUT"], "Crack probability over maize (shipped CNN; unfamiliar chips masked)")

@@ -30,37 +30,11 @@ def prepare(
     Returns the paths of the ``stack``, the ``cf_zoning`` and the ``samples`` (the paper's
     strategy (c)); everything is written under ``out``.
     """
+    from landslide_ai.algorithms.pipeline import susceptibility_samples
+
     terrain = out / "terrain"
     run("lsm_derive_terrain", {"DEM": dem, "OUTPUT_FOLDER": str(terrain)})
-    stack = run(
-        "lsm_stack_factors",
-        {
-            "FACTORS": [dem] + [str(terrain / f"{n}.tif") for n in TERRAIN],
-            "NAMES": ",".join(FACTOR_NAMES),
-            "RESOLUTION": resolution,
-            "OUTPUT": str(out / "stack.tif"),
-        },
-    )["OUTPUT"]
-    cf = run(
-        "lsm_cf_map",
-        {
-            "STACK": stack,
-            "INVENTORY": inventory,
-            "PRESENCE_FIELD": presence_field,
-            "SCORE": str(out / "cf_score.tif"),
-            "ZONING": str(out / "cf_zoning.tif"),
-            "TABLE_CSV": str(out / "cf_table.csv"),
-        },
+    factors = [dem] + [str(terrain / f"{n}.tif") for n in TERRAIN]
+    return susceptibility_samples(
+        run, out, factors, list(FACTOR_NAMES), inventory, resolution=resolution, presence_field=presence_field
     )
-    samples = run(
-        "lsm_sample_absences",
-        {
-            "STACK": stack,
-            "INVENTORY": inventory,
-            "PRESENCE_FIELD": presence_field,
-            "STRATEGY": 2,
-            "CF_ZONING": cf["ZONING"],
-            "OUTPUT": str(out / "samples.gpkg"),
-        },
-    )["OUTPUT"]
-    return {"stack": stack, "cf_zoning": cf["ZONING"], "samples": samples}

@@ -30,15 +30,9 @@ def qgis_app():
     sys.path.insert(0, "/usr/share/qgis/python/plugins")
     from qgis.core import QgsApplication
 
-    app = QgsApplication([], True)
-    app.initQgis()
-    from processing.core.Processing import Processing
+    from landslide_ai.algorithms.pipeline import start_headless
 
-    Processing.initialize()
-    from landslide_ai.algorithms.provider import LandslideAIProvider
-
-    provider = LandslideAIProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
+    app = start_headless(gui=True)
     yield app
     reg = QgsApplication.processingRegistry()
     if reg.providerById("landslideai") is not None:
@@ -59,12 +53,42 @@ def run_alg(qgis_app):
     return _run
 
 
+def train_params(stack: str, samples: str, out, models: list[int], epochs: int = 2, **extra) -> dict:
+    """``lsm_train`` parameters for a quick test run: no CV, 8-cell patches, no SHAP unless asked."""
+    return {
+        "STACK": stack,
+        "SAMPLES": samples,
+        "CV_FOLDS": 0,
+        "MODELS": models,
+        "PATCH_SIZE": 8,
+        "EPOCHS": epochs,
+        "SHAP_SAMPLES": 0,
+        "OUTPUT_FOLDER": str(out),
+    } | extra
+
+
+#: the plugin menu's submenus as a user sees them, in order (the desktop and the plugin tests check it)
+MENU_ORDER = [
+    "1 Prepare factors",
+    "2 Sample",
+    "3 Train & evaluate",
+    "4 Map & interpret",
+    "Cracks",
+    "5 Workflows (models)",
+]
+
+#: the pixel grid of the synthetic orthomosaics (2 cm pixels, UTM 33N)
+ORTHO_TRANSFORM = (0.02, 0, 638838.7, 0, -0.02, 5802604.9)
+
+
 def write_raster(path, arr, transform=(30.0, 0, 500000.0, 0, -30.0, 9560000.0), crs="EPSG:32717", nodata=-9999.0):
-    """Write a float32 GeoTIFF (1 band or (bands, h, w))."""
+    """Write a GeoTIFF of 1 band or (bands, h, w): float32, or uint8 when ``arr`` is uint8 (images)."""
     import rasterio
     from affine import Affine
 
-    arr = np.asarray(arr, np.float32)
+    arr = np.asarray(arr) if np.asarray(arr).dtype == np.uint8 else np.asarray(arr, np.float32)
+    if arr.dtype == np.uint8:
+        nodata = None
     if arr.ndim == 2:
         arr = arr[None]
     with rasterio.open(
@@ -74,7 +98,7 @@ def write_raster(path, arr, transform=(30.0, 0, 500000.0, 0, -30.0, 9560000.0), 
         width=arr.shape[2],
         height=arr.shape[1],
         count=arr.shape[0],
-        dtype="float32",
+        dtype=arr.dtype.name,
         crs=crs,
         transform=Affine(*transform),
         nodata=nodata,

@@ -276,21 +276,10 @@ def cracks() -> None:
     )["MODEL_CARD"]
     ortho = str(DATA / "drone_orthomosaic" / "fotomap_small_2cm_epsg32633.tif")
     images = sorted(str(p) for p in (chips / "crack").glob("*.jpg"))[:4]
-    g = run(
-        "crack_gradcam",
-        {
-            "MODEL": card,
-            "INPUT": ortho,
-            "ALPHA_BAND": 4,
-            "CHIP_PX": 227,
-            "STRIDE_PX": 113,
-            "OUTPUT": str(OUTD / "crack_probability.tif"),
-            "CHIPS": str(OUTD / "crack_chips.gpkg"),
-            "GRADCAM": str(OUTD / "gradcam.tif"),
-            "IMAGES": images,
-            "OVERLAY_FOLDER": str(OUTD / "overlays"),
-        },
-    )
+    from landslide_ai.algorithms.pipeline import crack_map_params
+
+    params = crack_map_params(card, ortho, OUTD, alpha_band=4, gradcam=True, IMAGES=images)
+    g = run("crack_gradcam", params | {"OVERLAY_FOLDER": str(OUTD / "overlays")})
     QgsApplication.processEvents()  # deliver the queued "gradcam" event to the dock
     root = QgsProject.instance().layerTreeRoot()
     for lyr in QgsProject.instance().mapLayers().values():

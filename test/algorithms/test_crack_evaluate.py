@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from landslide_ai.algorithms.pipeline import crack_map_params
 
 
 def test_crack_evaluate_labelled_folder(run_alg, world, tmp_path):
@@ -88,18 +89,20 @@ def test_cli_crack_evaluate_and_map_evaluate(run_alg, world, tmp_path):
 
 def _chips(run_alg, world, tmp_path, mask_unfamiliar: bool = False) -> dict:
     """crack_predict of the world's model over its orthomosaic: 48 px chips that do not overlap."""
-    return run_alg(
-        "crack_predict",
-        {
-            "MODEL": world["crack_card"],
-            "INPUT": world["ortho"],
-            "CHIP_PX": 48,
-            "STRIDE_PX": 48,
-            "MASK_UNFAMILIAR": mask_unfamiliar,
-            "OUTPUT": str(tmp_path / "p.tif"),
-            "CHIPS": str(tmp_path / "chips.gpkg"),
-        },
-    )
+    params = crack_map_params(world["crack_card"], world["ortho"], tmp_path, 48, 48, MASK_UNFAMILIAR=mask_unfamiliar)
+    return run_alg("crack_predict", params)
+
+
+def _scene_params(chips: str, labels: str, out: Path) -> dict:
+    """crack_evaluate_scene of a chip layer against labels, unfamiliar chips included, 60 crack px per chip."""
+    return {
+        "CHIPS": chips,
+        "LABELS": labels,
+        "MIN_CRACK_PX": 60,
+        "INCLUDE_UNFAMILIAR": True,
+        "OUTPUT_HTML": str(out) + ".html",
+        "CHIPS_CSV": str(out) + ".csv",
+    }
 
 
 def _labels_like(ortho: str, path: Path, crack_rows: slice) -> str:
@@ -123,17 +126,7 @@ def test_crack_evaluate_scene_truth_from_pixel_labels(run_alg, world, tmp_path):
 
     pred = _chips(run_alg, world, tmp_path)
     labels = _labels_like(world["ortho"], tmp_path / "lab.tif", slice(40, 42))
-    r = run_alg(
-        "crack_evaluate_scene",
-        {
-            "CHIPS": pred["CHIPS"],
-            "LABELS": labels,
-            "MIN_CRACK_PX": 60,
-            "INCLUDE_UNFAMILIAR": True,
-            "OUTPUT_HTML": str(tmp_path / "scene.html"),
-            "CHIPS_CSV": str(tmp_path / "scene.csv"),
-        },
-    )
+    r = run_alg("crack_evaluate_scene", _scene_params(pred["CHIPS"], labels, tmp_path / "scene"))
     rows = list(csv.DictReader(open(r["CHIPS_CSV"])))
     assert rows, "no chip rows"
     for row in rows:
@@ -192,16 +185,6 @@ def test_vector_inputs_keep_layer_name_and_filter(run_alg, world, tmp_path):
     assert layer.isValid()
     layer.setSubsetString('"row" = 0')
     labels = _labels_like(world["ortho"], tmp_path / "lab.tif", slice(40, 42))
-    r = run_alg(
-        "crack_evaluate_scene",
-        {
-            "CHIPS": layer,
-            "LABELS": labels,
-            "MIN_CRACK_PX": 60,
-            "INCLUDE_UNFAMILIAR": True,
-            "OUTPUT_HTML": str(tmp_path / "s.html"),
-            "CHIPS_CSV": str(tmp_path / "s.csv"),
-        },
-    )
+    r = run_alg("crack_evaluate_scene", _scene_params(layer, labels, tmp_path / "s"))
     rows = list(csv.DictReader(open(r["CHIPS_CSV"])))
     assert rows and {row["row"] for row in rows} == {"0"}

@@ -8,6 +8,9 @@ import rasterio
 from test_crack_predict import ortho
 from test_crack_training import make_set
 
+from conftest import write_raster
+from landslide_ai.algorithms.pipeline import crack_map_params
+
 
 @pytest.fixture(scope="module")
 def model(run_alg, tmp_path_factory):
@@ -45,22 +48,10 @@ def test_tile_predict_gradcam(run_alg, model, tmp_path):
 
     lyr = QgsVectorLayer(t["OUTPUT"], "c")
     assert lyr.featureCount() == len(list((tmp_path / "imgs").glob("*.png"))) > 0
-    g = run_alg(
-        "crack_gradcam",
-        {
-            "MODEL": model,
-            "INPUT": o,
-            "ALPHA_BAND": 4,
-            "CHIP_PX": 48,
-            "STRIDE_PX": 24,
-            "OUTPUT": str(tmp_path / "p.tif"),
-            "CHIPS": str(tmp_path / "pc.gpkg"),
-            "GRADCAM": str(tmp_path / "cam.tif"),
-        },
-    )
+    g = run_alg("crack_gradcam", crack_map_params(model, o, tmp_path, 48, 24, alpha_band=4, gradcam=True))
     with rasterio.open(g["OUTPUT"]) as p, rasterio.open(o) as src:
         assert p.transform == src.transform and p.crs == src.crs
-    assert (tmp_path / "p.qml").exists() and (tmp_path / "cam.qml").exists()
+    assert (tmp_path / "crack_probability.qml").exists() and (tmp_path / "crack_gradcam.qml").exists()
     assert QgsVectorLayer(g["CHIPS"], "c").fields().indexOf("probability") >= 0
 
 
@@ -68,43 +59,12 @@ def test_geographic_orthomosaic_and_wrong_model_are_refused(run_alg, model, tmp_
     from qgis.core import QgsProcessingException
 
     geo = tmp_path / "geo.tif"
-    with rasterio.open(
-        geo,
-        "w",
-        driver="GTiff",
-        width=60,
-        height=60,
-        count=3,
-        dtype="uint8",
-        crs="EPSG:4326",
-        transform=rasterio.Affine(1e-6, 0, 16.0, 0, -1e-6, 52.0),
-    ) as ds:
-        ds.write(np.full((3, 60, 60), 100, np.uint8))
+    write_raster(geo, np.full((3, 60, 60), 100, np.uint8), (1e-6, 0, 16.0, 0, -1e-6, 52.0), "EPSG:4326")
     with pytest.raises(QgsProcessingException, match="geographic"):
-        run_alg(
-            "crack_predict",
-            {
-                "MODEL": model,
-                "INPUT": str(geo),
-                "CHIP_PX": 48,
-                "STRIDE_PX": 48,
-                "OUTPUT": str(tmp_path / "a.tif"),
-                "CHIPS": str(tmp_path / "a.gpkg"),
-            },
-        )
-    assert not (tmp_path / "a.tif").exists()
+        run_alg("crack_predict", crack_map_params(model, str(geo), tmp_path, 48, 48, prefix="a"))
+    assert not (tmp_path / "a_probability.tif").exists()
     card = Path(model).with_name("fake.json")
     card.write_text(Path(model).read_text().replace('"task": "crack"', '"task": "susceptibility"'))
     with pytest.raises(QgsProcessingException, match="not a crack classifier"):
-        run_alg(
-            "crack_predict",
-            {
-                "MODEL": str(card),
-                "INPUT": ortho(tmp_path / "o.tif"),
-                "CHIP_PX": 48,
-                "STRIDE_PX": 48,
-                "OUTPUT": str(tmp_path / "b.tif"),
-                "CHIPS": str(tmp_path / "b.gpkg"),
-            },
-        )
-    assert not (tmp_path / "b.tif").exists()
+        run_alg("crack_predict", crack_map_params(str(card), ortho(tmp_path / "o.tif"), tmp_path, 48, 48, prefix="b"))
+    assert not (tmp_path / "b_probability.tif").exists()

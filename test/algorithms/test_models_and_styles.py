@@ -20,9 +20,9 @@ def test_shipped_resources_equal_what_their_sources_build(qgis_app, tmp_path):
 
     for name, make in STATIC_STYLES.items():
         assert style_file(name).read_text(encoding="utf-8") == make(), f"{name}: run scripts/build_resources.py"
-    for name, make in build_resources.MODELS.items():
+    for name, make in build_resources.WORKFLOWS.items():
         assert make().toFile(str(tmp_path / name))
-        shipped = _canonical(ROOT / "resources" / "models" / name)
+        shipped = _canonical(ROOT / "resources" / "workflows" / name)
         assert _canonical(tmp_path / name) == shipped, f"{name}: run scripts/build_resources.py"
 
 

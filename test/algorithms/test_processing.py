@@ -6,57 +6,20 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import write_raster
+from conftest import train_params, write_raster
+from landslide_ai.algorithms.pipeline import susceptibility_samples
 
 
 @pytest.fixture(scope="module")
 def pipeline(run_alg, tiny_factors, tmp_path_factory):
     paths, inv = tiny_factors
     d = tmp_path_factory.mktemp("alg")
-    stack = run_alg(
-        "lsm_stack_factors",
-        {
-            "FACTORS": list(paths.values()),
-            "NAMES": "elev,slope,twi",
-            "RESOLUTION": 30.0,
-            "OUTPUT": str(d / "stack.tif"),
-        },
+    pre = susceptibility_samples(
+        run_alg, d, list(paths.values()), ["elev", "slope", "twi"], inv, BLOCK_SIZE_M=450.0, MIN_SPACING_M=30.0
     )
-    cf = run_alg(
-        "lsm_cf_map",
-        {
-            "STACK": stack["OUTPUT"],
-            "INVENTORY": inv,
-            "SCORE": str(d / "cf.tif"),
-            "ZONING": str(d / "cfz.tif"),
-            "TABLE_CSV": str(d / "cf.csv"),
-        },
-    )
-    samples = run_alg(
-        "lsm_sample_absences",
-        {
-            "STACK": stack["OUTPUT"],
-            "INVENTORY": inv,
-            "STRATEGY": 2,
-            "CF_ZONING": cf["ZONING"],
-            "BLOCK_SIZE_M": 450.0,
-            "MIN_SPACING_M": 30.0,
-            "OUTPUT": str(d / "samples.gpkg"),
-        },
-    )
-    train = run_alg(
-        "lsm_train",
-        {
-            "STACK": stack["OUTPUT"],
-            "SAMPLES": samples["OUTPUT"],
-            "CV_FOLDS": 0,
-            "MODELS": [3, 4],
-            "PATCH_SIZE": 8,
-            "EPOCHS": 2,
-            "SHAP_SAMPLES": 5,
-            "OUTPUT_FOLDER": str(d / "models"),
-        },
-    )
+    stack, samples = {"OUTPUT": pre["stack"], "REPORT": pre["stack_report"]}, {"OUTPUT": pre["samples"]}
+    cf = {"ZONING": pre["cf_zoning"], "SCORE": pre["cf_score"], "TABLE_HTML": pre["cf_table_html"]}
+    train = run_alg("lsm_train", train_params(pre["stack"], pre["samples"], d / "models", [3, 4], SHAP_SAMPLES=5))
     return d, stack, cf, samples, train, inv
 
 
@@ -65,7 +28,7 @@ def test_pipeline_outputs(pipeline, run_alg):
     assert Path(stack["REPORT"]).exists()
     with rasterio.open(stack["OUTPUT"]) as ds:
         assert ds.descriptions == ("elev", "slope", "twi") and ds.res == (30.0, 30.0)
-    assert Path(cf["TABLE_HTML"]).exists() and (d / "cfz.qml").exists()
+    assert Path(cf["TABLE_HTML"]).exists() and (d / "cf_zoning.qml").exists()
     from qgis.core import QgsVectorLayer
 
     lyr = QgsVectorLayer(samples["OUTPUT"], "s")
@@ -162,7 +125,7 @@ def test_qgis_process_runs_lsm_predict_headless(pipeline, tmp_path):
     """The acceptance command: qgis_process.bin run_alg landslideai:lsm_predict, in its own profile."""
     import subprocess
 
-    d, stack, *_ = pipeline
+    d, stack, cf, *_ = pipeline
     root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in __import__("os").environ.items() if k != "QGIS_CUSTOM_CONFIG_PATH"}
     env["LANDSLIDEAI_QGIS_PROFILE"] = str(tmp_path / "profile")
@@ -184,7 +147,7 @@ def test_qgis_process_runs_lsm_predict_headless(pipeline, tmp_path):
         p = ds.read(1)
     assert p.max() <= 1 and (p >= 0).sum() > 3000
     bad = subprocess.run(
-        cmd[:-3] + [f"STACK={d / 'cfz.tif'}", f"OUTPUT={tmp_path / 'bad.tif'}", f"ZONING={tmp_path / 'badz.tif'}"],
+        [*cmd[:-3], f"STACK={cf['ZONING']}", f"OUTPUT={tmp_path / 'bad.tif'}", f"ZONING={tmp_path / 'badz.tif'}"],
         capture_output=True,
         text=True,
         env=env,

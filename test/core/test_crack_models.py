@@ -5,6 +5,7 @@ import pytest
 import rasterio
 import torch
 
+from conftest import ORTHO_TRANSFORM, write_raster
 from landslide_ai.core.cracks.chips import ChipSpec, chip_footprint, iter_chips
 from landslide_ai.core.cracks.models import SqueezeExcitation, build_model, freeze_for_finetuning
 from landslide_ai.core.errors import InvalidInputError
@@ -34,18 +35,7 @@ def test_chip_footprints_equal_their_pixel_windows(tmp_path):
     data = rng.integers(0, 255, (4, 100, 130), dtype=np.uint8)
     data[3] = 255
     data[3, :, :40] = 0  # alpha: left strip is nodata
-    with rasterio.open(
-        p,
-        "w",
-        driver="GTiff",
-        width=130,
-        height=100,
-        count=4,
-        dtype="uint8",
-        crs="EPSG:32633",
-        transform=rasterio.Affine(0.02, 0, 638838.7, 0, -0.02, 5802604.9),
-    ) as ds:
-        ds.write(data)
+    write_raster(p, data, ORTHO_TRANSFORM, "EPSG:32633")
     spec = ChipSpec(chip_px=32, stride_px=16, alpha_band=4, min_valid=0.5)
     chips = list(iter_chips(str(p), spec))
     g = Grid.from_path(str(p))

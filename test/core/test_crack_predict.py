@@ -6,6 +6,7 @@ import rasterio
 from osgeo import ogr
 from test_crack_training import make_set
 
+from conftest import ORTHO_TRANSFORM, write_raster
 from landslide_ai.core.cracks.chips import ChipSpec
 from landslide_ai.core.cracks.predict import predict_orthomosaic, write_chip_layer
 from landslide_ai.core.cracks.train import CrackTrainConfig, train_crack_model
@@ -28,19 +29,7 @@ def ortho(path, h=100, w=150, alpha=True):
     data[3] = 255
     if alpha:
         data[3, :, 120:] = 0
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=w,
-        height=h,
-        count=4,
-        dtype="uint8",
-        crs="EPSG:32633",
-        transform=rasterio.Affine(0.02, 0, 638838.7, 0, -0.02, 5802604.9),
-    ) as ds:
-        ds.write(data)
-    return str(path)
+    return write_raster(path, data, ORTHO_TRANSFORM, "EPSG:32633")
 
 
 def test_no_overlap_stitching_reproduces_chip_probabilities(crack_model, tmp_path):
@@ -77,19 +66,7 @@ def test_overlapping_chips_are_blended_between_their_values(crack_model, tmp_pat
 
 
 def test_all_nodata_area_is_refused_without_output(crack_model, tmp_path):
-    p = tmp_path / "empty.tif"
-    with rasterio.open(
-        p,
-        "w",
-        driver="GTiff",
-        width=60,
-        height=60,
-        count=4,
-        dtype="uint8",
-        crs="EPSG:32633",
-        transform=rasterio.Affine(0.02, 0, 0, 0, -0.02, 0),
-    ) as ds:
-        ds.write(np.zeros((4, 60, 60), np.uint8))
+    p = write_raster(tmp_path / "empty.tif", np.zeros((4, 60, 60), np.uint8), (0.02, 0, 0, 0, -0.02, 0), "EPSG:32633")
     with pytest.raises(InvalidInputError, match="all nodata"):
         predict_orthomosaic(
             crack_model, str(p), str(tmp_path / "out.tif"), ChipSpec(chip_px=48, stride_px=48, alpha_band=4)
@@ -123,11 +100,7 @@ def test_same_chip_same_probability_through_every_path(tmp_path):
     with torch.no_grad():
         p_train = float(torch.softmax(m.model(x[None]), 1)[0, 1])
     tif = d / "chip.tif"
-    with rasterio.open(
-        tif, "w", driver="GTiff", width=61, height=61, count=3, dtype="uint8", crs="EPSG:32633",
-        transform=rasterio.Affine(0.02, 0, 638838.7, 0, -0.02, 5802604.9),
-    ) as ds:  # fmt: skip
-        ds.write(chip.transpose(2, 0, 1))
+    write_raster(tif, chip.transpose(2, 0, 1), ORTHO_TRANSFORM, "EPSG:32633")
     res = predict_orthomosaic(card, str(tif), str(d / "p.tif"), ChipSpec(61, 61, (1, 2, 3), 0, 0.5))
     p_ortho = res[0].probability
     p_cam = gradcam_chips(card, [str(png)])[0]["probability"]

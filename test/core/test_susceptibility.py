@@ -114,16 +114,20 @@ def test_window_size_does_not_change_predictions(trained, tmp_path):
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
 
 
+def _edited_stack(stack: str, dest: str, edit, names=None) -> str:
+    """A copy of ``stack`` with ``edit(data)`` applied and the given band names (default: the same)."""
+    with rasterio.open(stack) as ds:
+        prof, data, names = ds.profile, ds.read(), names or ds.descriptions
+    with rasterio.open(dest, "w", **prof) as out:
+        out.write(edit(data))
+        for i, n in enumerate(names, 1):
+            out.set_band_description(i, n)
+    return dest
+
+
 def test_model_factor_mismatch_is_refused(trained, tmp_path):
     stack, _, d, _, _, _ = trained
-    other = str(tmp_path / "other.tif")
-    with rasterio.open(stack) as ds:
-        prof = ds.profile
-        data = ds.read()
-    with rasterio.open(other, "w", **prof) as out:
-        out.write(data[::-1])
-        for i, n in enumerate(["twi", "slope", "elev"], 1):
-            out.set_band_description(i, n)
+    other = _edited_stack(stack, str(tmp_path / "other.tif"), lambda a: a[::-1], ["twi", "slope", "elev"])
     dest = tmp_path / "p.tif"
     with pytest.raises(GridMismatchError, match="trained on factors"):
         predict_stack(str(d / "models" / "rf.json"), other, str(dest))
@@ -132,16 +136,12 @@ def test_model_factor_mismatch_is_refused(trained, tmp_path):
 
 def test_stack_with_undeclared_nan_is_refused(trained, tmp_path):
     stack, _, d, _, _, _ = trained
-    bad = str(tmp_path / "nan.tif")
-    with rasterio.open(stack) as ds:
-        prof = ds.profile
-        data = ds.read()
-        names = ds.descriptions
-    data[1, 10, 10] = np.nan
-    with rasterio.open(bad, "w", **prof) as out:
-        out.write(data)
-        for i, n in enumerate(names, 1):
-            out.set_band_description(i, n)
+
+    def hole(a):
+        a[1, 10, 10] = np.nan
+        return a
+
+    bad = _edited_stack(stack, str(tmp_path / "nan.tif"), hole)
     dest = tmp_path / "p.tif"
     with pytest.raises(InvalidInputError, match="NaN"):
         predict_stack(str(d / "models" / "cnn.json"), bad, str(dest))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import MENU_ORDER, ROOT
 
 pytestmark = pytest.mark.skipif(
     not (Path("/usr/bin/qgis.bin").exists() and shutil.which("xvfb-run")), reason="needs the QGIS desktop and Xvfb"
@@ -39,14 +39,7 @@ def test_plugin_loads_from_the_zip_with_provider_menu_and_dock(session):
     assert (
         "landslideai:lsm_train" in state["algorithms"] and "landslideai:susceptibility_workflow" in state["algorithms"]
     )
-    assert state["menu"][:6] == [
-        "1 Prepare factors",
-        "2 Sample",
-        "3 Train & evaluate",
-        "4 Map & interpret",
-        "Cracks",
-        "5 Workflows (models)",
-    ]
+    assert state["menu"][:6] == MENU_ORDER
 
 
 def test_log_has_no_python_error_or_plugin_warning(session):

@@ -3,6 +3,8 @@
 import configparser
 from pathlib import Path
 
+from conftest import MENU_ORDER
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -131,14 +133,7 @@ def test_menu_has_one_submenu_per_group_plus_dock_and_diagnostics(qgis_app):
     try:
         menu = next(a.menu() for a in iface.pluginMenu().actions() if a.text() == "Landslide AI")
         subs = {a.text(): [x.text() for x in a.menu().actions()] for a in menu.actions() if a.menu()}
-        assert list(subs) == [
-            "1 Prepare factors",
-            "2 Sample",
-            "3 Train & evaluate",
-            "4 Map & interpret",
-            "Cracks",
-            "5 Workflows (models)",
-        ]
+        assert list(subs) == MENU_ORDER
         assert sorted(subs["5 Workflows (models)"]) == ["crack_workflow", "susceptibility_workflow"]
         assert "Train and compare susceptibility models" in subs["3 Train & evaluate"]
         assert "Evaluate a susceptibility map" in subs["3 Train & evaluate"]

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import write_raster
+from conftest import train_params, write_raster
+from landslide_ai.algorithms.pipeline import susceptibility_samples
 
 FACTOR_NAMES = "elev,slope,twi"
 
@@ -104,45 +105,11 @@ def world(run_alg, tiny_factors, tmp_path_factory):
 
     paths, inv = tiny_factors
     d = tmp_path_factory.mktemp("world")
-    stack = run_alg(
-        "lsm_stack_factors",
-        {"FACTORS": list(paths.values()), "NAMES": FACTOR_NAMES, "RESOLUTION": 30.0, "OUTPUT": str(d / "stack.tif")},
-    )["OUTPUT"]
-    cf = run_alg(
-        "lsm_cf_map",
-        {
-            "STACK": stack,
-            "INVENTORY": inv,
-            "SCORE": str(d / "cf.tif"),
-            "ZONING": str(d / "cfz.tif"),
-            "TABLE_CSV": str(d / "cf.csv"),
-        },
+    pre = susceptibility_samples(
+        run_alg, d, list(paths.values()), FACTOR_NAMES.split(","), inv, BLOCK_SIZE_M=450.0, MIN_SPACING_M=30.0
     )
-    samples = run_alg(
-        "lsm_sample_absences",
-        {
-            "STACK": stack,
-            "INVENTORY": inv,
-            "STRATEGY": 2,
-            "CF_ZONING": cf["ZONING"],
-            "BLOCK_SIZE_M": 450.0,
-            "MIN_SPACING_M": 30.0,
-            "OUTPUT": str(d / "samples.gpkg"),
-        },
-    )["OUTPUT"]
-    models = run_alg(
-        "lsm_train",
-        {
-            "STACK": stack,
-            "SAMPLES": samples,
-            "CV_FOLDS": 0,
-            "MODELS": [0, 4, 5],
-            "PATCH_SIZE": 8,
-            "EPOCHS": 1,
-            "SHAP_SAMPLES": 0,
-            "OUTPUT_FOLDER": str(d / "models"),
-        },
-    )
+    stack, samples = pre["stack"], pre["samples"]
+    models = run_alg("lsm_train", train_params(stack, samples, d / "models", [0, 4, 5], epochs=1))
     crack_dir = tmp_path_factory.mktemp("crack")
     crack_card = run_alg(
         "crack_train",
@@ -160,7 +127,7 @@ def world(run_alg, tiny_factors, tmp_path_factory):
         "factors": paths,
         "inventory": inv,
         "stack": stack,
-        "cf_zoning": cf["ZONING"],
+        "cf_zoning": pre["cf_zoning"],
         "samples": samples,
         "models": Path(models["OUTPUT_FOLDER"]),
         "rf": str(Path(models["OUTPUT_FOLDER"]) / "rf.json"),

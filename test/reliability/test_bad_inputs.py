@@ -14,7 +14,7 @@ import rasterio
 from PIL import Image
 from rel_fixtures import FACTOR_NAMES, Recorder, band_swapped_copy, write_dem
 
-from conftest import ROOT, write_raster
+from conftest import ROOT, train_params, write_raster
 
 
 def predict_params(model: str, stack: str, out: Path, **extra) -> dict:
@@ -46,14 +46,7 @@ def test_cuda_without_a_gpu_in_training(refused, world, tmp_path):
         pytest.skip("this machine has a GPU")
     refused(
         "lsm_train",
-        {
-            "STACK": world["stack"],
-            "SAMPLES": world["samples"],
-            "CV_FOLDS": 0,
-            "MODELS": [4],
-            "DEVICE": "cuda",
-            "OUTPUT_FOLDER": str(tmp_path / "m"),
-        },
+        train_params(world["stack"], world["samples"], str(tmp_path / "m"), [4], DEVICE="cuda"),
         "no usable CUDA",
         tmp_path,
     )
@@ -188,14 +181,7 @@ def test_bad_sample_labels(refused, world, tmp_path, values, match):
     samples = _samples_with(world, tmp_path, values)
     refused(
         "lsm_train",
-        {
-            "STACK": world["stack"],
-            "SAMPLES": samples,
-            "CV_FOLDS": 0,
-            "MODELS": [4],
-            "SHAP_SAMPLES": 0,
-            "OUTPUT_FOLDER": str(tmp_path / "m"),
-        },
+        train_params(world["stack"], samples, str(tmp_path / "m"), [4]),
         match,
         tmp_path,
     )
@@ -204,14 +190,7 @@ def test_bad_sample_labels(refused, world, tmp_path, values, match):
 def test_patch_larger_than_the_stack(refused, world, tmp_path):
     refused(
         "lsm_train",
-        {
-            "STACK": world["stack"],
-            "SAMPLES": world["samples"],
-            "CV_FOLDS": 0,
-            "MODELS": [0],
-            "PATCH_SIZE": 128,
-            "OUTPUT_FOLDER": str(tmp_path / "m"),
-        },
+        train_params(world["stack"], world["samples"], str(tmp_path / "m"), [0], PATCH_SIZE=128),
         "larger than the stack",
         tmp_path,
     )
@@ -504,20 +483,7 @@ def test_lsm_train_same_seed_same_metrics_and_weights(run_fb, world, tmp_path):
 
     runs = []
     for k in range(2):
-        r = run_fb(
-            "lsm_train",
-            {
-                "STACK": world["stack"],
-                "SAMPLES": world["samples"],
-                "CV_FOLDS": 0,
-                "MODELS": [0, 4],
-                "PATCH_SIZE": 8,
-                "EPOCHS": 2,
-                "SHAP_SAMPLES": 0,
-                "SEED": 11,
-                "OUTPUT_FOLDER": str(tmp_path / f"m{k}"),
-            },
-        )
+        r = run_fb("lsm_train", train_params(world["stack"], world["samples"], tmp_path / f"m{k}", [0, 4], SEED=11))
         runs.append(Path(r["OUTPUT_FOLDER"]))
     assert (runs[0] / "comparison.csv").read_text() == (runs[1] / "comparison.csv").read_text()
     a, b = torch.load(runs[0] / "cnn.pt"), torch.load(runs[1] / "cnn.pt")
@@ -600,14 +566,7 @@ def test_sampling_rule_that_decides_the_metrics_is_flagged(run_fb, world, tmp_pa
     rec = Recorder()
     r = run_fb(
         "lsm_train",
-        {
-            "STACK": world["stack"],
-            "SAMPLES": samples,
-            "CV_FOLDS": 0,
-            "MODELS": [4],
-            "SHAP_SAMPLES": 0,
-            "OUTPUT_FOLDER": str(tmp_path / "m"),
-        },
+        train_params(world["stack"], samples, str(tmp_path / "m"), [4]),
         rec,
     )
     page = Path(r["TABLE_HTML"]).read_text()
@@ -622,16 +581,7 @@ def test_patch_covering_much_of_the_area_is_warned(run_fb, world, tmp_path):
     rec = Recorder()
     run_fb(
         "lsm_train",
-        {
-            "STACK": world["stack"],
-            "SAMPLES": world["samples"],
-            "CV_FOLDS": 0,
-            "MODELS": [0],
-            "PATCH_SIZE": 20,
-            "EPOCHS": 1,
-            "SHAP_SAMPLES": 0,
-            "OUTPUT_FOLDER": str(tmp_path / "m"),
-        },
+        train_params(world["stack"], world["samples"], str(tmp_path / "m"), [0], epochs=1, PATCH_SIZE=20),
         rec,
     )
     assert "covers 11% of the stack's grid" in rec.text()

@@ -15,6 +15,8 @@ import pytest
 import rasterio
 from rel_fixtures import FACTOR_NAMES, Recorder
 
+from conftest import train_params
+
 
 def no_staging_left(*folders: Path) -> None:
     for f in folders:
@@ -251,14 +253,7 @@ def test_train_refuses_a_folder_with_the_users_table(refused, world, tmp_path):
     (out / "comparison.csv").write_text("the user's own table\n")
     refused(
         "lsm_train",
-        {
-            "STACK": world["stack"],
-            "SAMPLES": world["samples"],
-            "CV_FOLDS": 0,
-            "MODELS": [4],
-            "SHAP_SAMPLES": 0,
-            "OUTPUT_FOLDER": str(out),
-        },
+        train_params(world["stack"], world["samples"], str(out), [4]),
         "did not write",
         out,
     )
@@ -346,16 +341,7 @@ def _cf(w, o):
 
 
 def _train(w, o):
-    return {
-        "STACK": w["stack"],
-        "SAMPLES": w["samples"],
-        "CV_FOLDS": 0,
-        "MODELS": [4, 0],
-        "PATCH_SIZE": 8,
-        "EPOCHS": 3,
-        "SHAP_SAMPLES": 0,
-        "OUTPUT_FOLDER": str(o / "models"),
-    }
+    return train_params(w["stack"], w["samples"], o / "models", [4, 0], epochs=3)
 
 
 def _predict(w, o):

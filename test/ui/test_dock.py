@@ -7,6 +7,8 @@ import pytest
 from test_crack_predict import ortho
 from test_crack_training import make_set
 
+from landslide_ai.algorithms.pipeline import crack_map_params
+
 
 @pytest.fixture(scope="module")
 def dock(qgis_app):
@@ -120,21 +122,9 @@ def test_crack_runs_feed_curves_and_the_gradcam_viewer(qgis_app, dock, run_alg, 
     assert all(len(c["epoch"]) >= 1 for c in dock.curves.values())
     assert "cnn_tl" in dock.confusion
     images = sorted(str(p) for p in (Path(t) / "crack").glob("*.png"))[:3]
-    run_alg(
-        "crack_gradcam",
-        {
-            "MODEL": card,
-            "INPUT": ortho(tmp_path / "o.tif"),
-            "ALPHA_BAND": 4,
-            "CHIP_PX": 48,
-            "STRIDE_PX": 48,
-            "OUTPUT": str(tmp_path / "p.tif"),
-            "CHIPS": str(tmp_path / "c.gpkg"),
-            "GRADCAM": str(tmp_path / "cam.tif"),
-            "IMAGES": images,
-            "OVERLAY_FOLDER": str(tmp_path / "overlays"),
-        },
-    )
+    o = ortho(tmp_path / "o.tif")
+    params = crack_map_params(card, o, tmp_path, 48, 48, alpha_band=4, gradcam=True, IMAGES=images)
+    run_alg("crack_gradcam", params | {"OVERLAY_FOLDER": str(tmp_path / "overlays")})
     _pump(qgis_app)
     assert [it["name"] for it in dock.gradcam] == [Path(p).name for p in images]
     chip, heat, overlay = (img.image for img in dock._cam_images)
