@@ -16,13 +16,13 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
+from ..core.cracks.chips import write_chip_layer
 from ..core.cracks.predict import (
     SHIPPED_CARD,
     gradcam_chips,
     gradcam_overlays,
     predict_orthomosaic,
     skill_notes,
-    write_chip_layer,
 )
 from ..core.model_card import CrackCard
 from ..core.raster.grid import Grid

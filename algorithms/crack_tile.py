@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from qgis.core import QgsProcessingParameterFolderDestination, QgsProcessingParameterVectorDestination
 
-from ..core.cracks.chips import iter_chips
-from ..core.cracks.predict import write_chip_layer
-from ..core.errors import InvalidInputError
-from ..core.progress import check
-from ..core.raster.grid import Grid
+from ..core.cracks.chips import tile_orthomosaic
 from .base import LandslideAlgorithm
 from .chip_params import ChipParams
 
@@ -34,22 +28,9 @@ class CrackTileAlgorithm(LandslideAlgorithm, ChipParams):
 
     def execute_engine(self, parameters, context, progress, feedback):
         src = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
-        spec = self.chip_spec(self, parameters, context)
         folder = self.parameterAsString(parameters, self.IMAGES, context) if parameters.get(self.IMAGES) else ""
-        chips = []
-        for chip, rgb in iter_chips(src, spec):
-            check(progress)
-            chips.append(chip)
-            if folder:
-                from PIL import Image
-
-                Path(folder).mkdir(parents=True, exist_ok=True)
-                Image.fromarray(rgb.transpose(1, 2, 0)).save(Path(folder) / f"chip_r{chip.row:04d}_c{chip.col:04d}.png")
-        if not chips:
-            raise InvalidInputError("No chip has enough valid pixels: the area is all nodata.")
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         if not out.lower().endswith(".gpkg"):
             out = out.rsplit(".", 1)[0] + ".gpkg"
-        write_chip_layer(out, Grid.from_path(src), chips, probability=False)
-        progress.log(f"{len(chips)} chips")
+        tile_orthomosaic(src, self.chip_spec(self, parameters, context), out, folder or None, progress)
         return {self.OUTPUT: out, self.IMAGES: folder}

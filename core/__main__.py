@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     ct.add_argument("--input-px", type=int, default=227)
     ct.add_argument("--seed", type=int, default=42)
     ct.add_argument("--device", default="auto")
+    tl = sub.add_parser("crack-tile", help="chip index layer (and chip images for labelling) over an orthomosaic")
+    tl.add_argument("orthomosaic")
+    tl.add_argument("chips", help="chip index layer (GeoPackage)")
+    tl.add_argument("--images", help="folder for the chips as PNG images")
+    tl.add_argument("--chip-px", type=int, default=227)
+    tl.add_argument("--stride-px", type=int, default=227)
+    tl.add_argument("--alpha-band", type=int, default=-1, help="-1 = the declared alpha band, 0 = none")
     cp = sub.add_parser("crack-predict", help="crack-probability raster and chip layer over an orthomosaic")
     cp.add_argument("orthomosaic")
     cp.add_argument("output", help="crack-probability GeoTIFF")
@@ -135,12 +142,19 @@ _OUT_FILES = {
     "sample": ("output",),
     "predict": ("output", "zoning"),
     "evaluate": ("out_html", "curves_csv", "zones_csv"),
+    "crack-tile": ("chips",),
     "crack-predict": ("output", "chips", "gradcam"),
     "crack-evaluate-scene": ("out_html", "csv"),
     "crack-evaluate": ("out_html", "csv"),
     "export-onnx": ("output",),
 }
-_OUT_DIRS = {"derive-terrain": "out_dir", "train": "out_dir", "crack-train": "out_dir", "crack-evaluate": "gallery"}
+_OUT_DIRS = {
+    "derive-terrain": "out_dir",
+    "train": "out_dir",
+    "crack-train": "out_dir",
+    "crack-evaluate": "gallery",
+    "crack-tile": "images",
+}
 
 
 def guard_outputs(args: argparse.Namespace) -> None:
@@ -298,9 +312,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(card)
             print({k: round(v, 3) for k, v in m.items() if isinstance(v, float)})
+        elif args.cmd == "crack-tile":
+            from .cracks.chips import ChipSpec, tile_orthomosaic
+
+            spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
+            tiles = tile_orthomosaic(args.orthomosaic, spec, args.chips, args.images, prog)
+            print(f"{len(tiles)} chips; {args.chips}" + (f", images in {args.images}" if args.images else ""))
         elif args.cmd == "crack-predict":
-            from .cracks.chips import ChipSpec
-            from .cracks.predict import SHIPPED_CARD, predict_orthomosaic, skill_notes, write_chip_layer
+            from .cracks.chips import ChipSpec, write_chip_layer
+            from .cracks.predict import SHIPPED_CARD, predict_orthomosaic, skill_notes
             from .model_card import CrackCard
             from .raster.grid import Grid
 

@@ -49,10 +49,10 @@ def main() -> int:
     link = Path(tempfile.mkdtemp(prefix="lsai_")) / "landslide_ai"
     link.symlink_to(ROOT, target_is_directory=True)
     sys.path.insert(0, str(link.parent))
-    from landslide_ai.core.cracks.chips import ChipSpec
+    from landslide_ai.core.cracks.chips import ChipSpec, write_chip_layer
     from landslide_ai.core.cracks.evaluate import evaluate_images
     from landslide_ai.core.cracks.evaluate_scene import evaluate_scene
-    from landslide_ai.core.cracks.predict import predict_orthomosaic, write_chip_layer
+    from landslide_ai.core.cracks.predict import predict_orthomosaic
     from landslide_ai.core.cracks.train import CrackTrainConfig, train_crack_model
     from landslide_ai.core.model_card import CrackCard
     from landslide_ai.core.raster.grid import Grid

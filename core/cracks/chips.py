@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import rasterio
+from osgeo import ogr, osr
 from rasterio.windows import Window
 
 from ..errors import InvalidInputError
+from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
-from ..raster.io import read_padded
+from ..raster.io import atomic_path, read_padded
 
 #: ``ChipSpec.alpha_band`` value meaning "the band declared alpha in the file, else none".
 AUTO_ALPHA = -1
@@ -144,3 +147,66 @@ def chip_footprint(grid: Grid, win: Window) -> tuple[float, float, float, float]
     left, top = a * (win.col_off, win.row_off)
     right, bottom = a * (win.col_off + win.width, win.row_off + win.height)
     return left, bottom, right, top
+
+
+def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = True) -> None:
+    """Chip footprints (exact pixel windows) with row, col, valid fraction and probability, as GeoPackage."""
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(grid.crs_wkt)
+    with atomic_path(path) as tmp:
+        ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
+        lyr = ds.CreateLayer(Path(path).stem, srs, ogr.wkbPolygon)
+        for name, t in (("row", ogr.OFTInteger), ("col", ogr.OFTInteger), ("valid_fraction", ogr.OFTReal)):
+            lyr.CreateField(ogr.FieldDefn(name, t))
+        if probability:
+            lyr.CreateField(ogr.FieldDefn("probability", ogr.OFTReal))
+            lyr.CreateField(ogr.FieldDefn("domain_distance", ogr.OFTReal))
+            lyr.CreateField(ogr.FieldDefn("unfamiliar", ogr.OFTInteger))
+        ds.StartTransaction()
+        for c in chips:
+            win = Window(*c.window) if isinstance(c.window, tuple) else c.window
+            left, bottom, right, top = chip_footprint(grid, win)
+            ring = ogr.Geometry(ogr.wkbLinearRing)
+            for x, y in ((left, top), (right, top), (right, bottom), (left, bottom), (left, top)):
+                ring.AddPoint_2D(x, y)
+            poly = ogr.Geometry(ogr.wkbPolygon)
+            poly.AddGeometry(ring)
+            f = ogr.Feature(lyr.GetLayerDefn())
+            f.SetField("row", int(c.row))
+            f.SetField("col", int(c.col))
+            f.SetField("valid_fraction", float(c.valid_fraction))
+            if probability:
+                f.SetField("probability", float(c.probability))
+                if np.isfinite(c.domain_distance):
+                    f.SetField("domain_distance", float(c.domain_distance))
+                f.SetField("unfamiliar", int(c.unfamiliar))
+            f.SetGeometry(poly)
+            lyr.CreateFeature(f)
+        ds.CommitTransaction()
+        ds = None
+
+
+def tile_orthomosaic(
+    path: str, spec: ChipSpec, out_layer: str, image_folder: str | None = None, progress: Progress | None = None
+) -> list[Chip]:
+    """The chip index layer (GeoPackage) over an orthomosaic, and optionally each chip as a PNG for labelling.
+
+    Why in the engine: ``crack_tile`` and ``python -m core crack-tile`` give the same chips and
+    files; the images are named ``chip_r<row>_c<col>.png`` after the chip's pixel offsets.
+    """
+    progress = progress or NullProgress()
+    chips = []
+    for chip, rgb in iter_chips(path, spec):
+        check(progress)
+        chips.append(chip)
+        if image_folder:
+            from PIL import Image
+
+            Path(image_folder).mkdir(parents=True, exist_ok=True)
+            with atomic_path(Path(image_folder) / f"chip_r{chip.row:04d}_c{chip.col:04d}.png") as tmp:
+                Image.fromarray(rgb.transpose(1, 2, 0)).save(tmp, format="PNG")
+    if not chips:
+        raise InvalidInputError("No chip has enough valid pixels: the area is all nodata.")
+    write_chip_layer(out_layer, Grid.from_path(path), chips, probability=False)
+    progress.log(f"{len(chips)} chips")
+    return chips

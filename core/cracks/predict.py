@@ -17,15 +17,13 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import torch
-from osgeo import ogr, osr
 
 from ..errors import InvalidInputError, ModelLoadError
 from ..model_card import CrackCard
 from ..progress import NullProgress, Progress, check
-from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
 from ..runtime import autocast, check_backend, load_weights, pick_device
-from .chips import ChipSpec, check_orthomosaic, chip_footprint, chip_windows, read_chip
+from .chips import ChipSpec, check_orthomosaic, chip_windows, read_chip
 from .domain import distances, pooled_features
 from .models import build_model, target_layer
 from .preprocess import RECIPE, model_input, resize_uint8
@@ -284,45 +282,6 @@ def _flush(dsts, acc, wsum, top: int, end: int, src, spec: ChipSpec) -> None:
         a[:n] = acc[k][:n, :width]
         v = np.where((ws > 0) & valid, a / np.maximum(ws, 1e-12), FLOAT_NODATA)
         d.write(v.astype(np.float32), 1, window=win)
-
-
-def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = True) -> None:
-    """Chip footprints (exact pixel windows) with row, col, valid fraction and probability, as GeoPackage."""
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(grid.crs_wkt)
-    with atomic_path(path) as tmp:
-        ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
-        lyr = ds.CreateLayer(Path(path).stem, srs, ogr.wkbPolygon)
-        for name, t in (("row", ogr.OFTInteger), ("col", ogr.OFTInteger), ("valid_fraction", ogr.OFTReal)):
-            lyr.CreateField(ogr.FieldDefn(name, t))
-        if probability:
-            lyr.CreateField(ogr.FieldDefn("probability", ogr.OFTReal))
-            lyr.CreateField(ogr.FieldDefn("domain_distance", ogr.OFTReal))
-            lyr.CreateField(ogr.FieldDefn("unfamiliar", ogr.OFTInteger))
-        ds.StartTransaction()
-        from rasterio.windows import Window
-
-        for c in chips:
-            win = Window(*c.window) if isinstance(c.window, tuple) else c.window
-            left, bottom, right, top = chip_footprint(grid, win)
-            ring = ogr.Geometry(ogr.wkbLinearRing)
-            for x, y in ((left, top), (right, top), (right, bottom), (left, bottom), (left, top)):
-                ring.AddPoint_2D(x, y)
-            poly = ogr.Geometry(ogr.wkbPolygon)
-            poly.AddGeometry(ring)
-            f = ogr.Feature(lyr.GetLayerDefn())
-            f.SetField("row", int(c.row))
-            f.SetField("col", int(c.col))
-            f.SetField("valid_fraction", float(c.valid_fraction))
-            if probability:
-                f.SetField("probability", float(c.probability))
-                if np.isfinite(c.domain_distance):
-                    f.SetField("domain_distance", float(c.domain_distance))
-                f.SetField("unfamiliar", int(c.unfamiliar))
-            f.SetGeometry(poly)
-            lyr.CreateFeature(f)
-        ds.CommitTransaction()
-        ds = None
 
 
 def gradcam_chips(card_path: str, images: list[str], device: str = "cpu") -> list[dict]:

@@ -46,3 +46,27 @@ def test_cli_refuses_outputs_that_would_overwrite_inputs(tiny_factors, tmp_path)
     r = _cli("derive-terrain", str(dem), str(tmp_path / "terrain"))
     assert r.returncode == 2 and "would overwrite the input" in r.stderr, r.stderr
     assert sorted(p.name for p in dem.parent.iterdir()) == ["slope.tif"]
+
+
+def test_cli_crack_tile_writes_the_same_chips_as_the_algorithm_engine(tmp_path):
+    """``crack-tile`` = ``tile_orthomosaic``: one chip per valid window, a PNG per chip, alpha strip skipped."""
+    import numpy as np
+    from osgeo import ogr
+
+    from conftest import write_raster
+
+    data = np.full((4, 100, 150), 150, np.uint8)
+    data[3, :, 120:] = 0  # alpha: the right strip is nodata
+    o = write_raster(tmp_path / "o.tif", data, (0.02, 0, 638838.7, 0, -0.02, 5802604.9), "EPSG:32633")
+    sizes = ("--chip-px", "50", "--stride-px", "50")
+    r = _cli("crack-tile", o, str(tmp_path / "chips.gpkg"), "--images", str(tmp_path / "img"), *sizes)
+    assert r.returncode == 0, r.stderr
+    ds = ogr.Open(str(tmp_path / "chips.gpkg"))
+    cols = sorted({f.GetField("col") for f in ds.GetLayer()})
+    assert ds.GetLayer().GetFeatureCount() == 4 and cols == [0, 1]  # 2 x 2 chips; the third column is 40 % valid
+    assert sorted(p.name for p in (tmp_path / "img").glob("*.png")) == [
+        "chip_r0000_c0000.png",
+        "chip_r0000_c0001.png",
+        "chip_r0001_c0000.png",
+        "chip_r0001_c0001.png",
+    ]

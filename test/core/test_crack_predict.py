@@ -7,8 +7,8 @@ from osgeo import ogr
 from test_crack_training import make_set
 
 from conftest import ORTHO_TRANSFORM, write_raster
-from landslide_ai.core.cracks.chips import ChipSpec
-from landslide_ai.core.cracks.predict import predict_orthomosaic, write_chip_layer
+from landslide_ai.core.cracks.chips import ChipSpec, write_chip_layer
+from landslide_ai.core.cracks.predict import predict_orthomosaic
 from landslide_ai.core.cracks.train import CrackTrainConfig, train_crack_model
 from landslide_ai.core.errors import InvalidInputError
 from landslide_ai.core.raster.grid import Grid
