@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from qgis.core import (
     QgsFeature,
     QgsFeatureSink,
@@ -17,20 +16,12 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from ..core.raster.units import STATISTICS, unit_statistics, unit_zones, units_with_points
+from ..core.raster.units import STATISTICS, UNIT_FIELDS, unit_rows, unit_statistics, unit_zones, units_with_points
 from .base import LandslideAlgorithm
 from .styling import unit_zones_qml
 
-#: fields added to every unit (prefixed so that they do not clash with the unit layer's own)
-NEW_FIELDS = [
-    ("ls_cells", QVariant.Int),
-    ("ls_mean", QVariant.Double),
-    ("ls_max", QVariant.Double),
-    ("ls_p50", QVariant.Double),
-    ("ls_p90", QVariant.Double),
-    ("ls_zone", QVariant.Int),
-    ("landslides", QVariant.Int),
-]
+#: fields added to every unit: the engine's, as QGIS field types
+NEW_FIELDS = [(name, QVariant.Int if kind is int else QVariant.Double) for name, kind in UNIT_FIELDS]
 
 
 class AggregateUnitsAlgorithm(LandslideAlgorithm):
@@ -78,22 +69,10 @@ class AggregateUnitsAlgorithm(LandslideAlgorithm):
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
 
-        def num(v) -> float | None:
-            return None if not np.isfinite(v) else float(v)
-
-        for i, f in enumerate(feats):
+        for f, values in zip(feats, unit_rows(stats, zones, hits)):
             out = QgsFeature(fields)
             out.setGeometry(f.geometry())
             attrs = dict(zip(units.fields().names(), f.attributes()))
-            values = {
-                "ls_cells": int(stats.n_cells[i]),
-                "ls_mean": num(stats.mean[i]),
-                "ls_max": num(stats.maximum[i]),
-                "ls_p50": num(stats.p50[i]),
-                "ls_p90": num(stats.p90[i]),
-                "ls_zone": int(zones[i]),
-                "landslides": None if hits is None else int(hits[i]),
-            }
             attrs.update(values)
             out.setAttributes([attrs.get(name) for name in fields.names()])
             sink.addFeature(out, QgsFeatureSink.FastInsert)

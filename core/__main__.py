@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     ct.add_argument("--input-px", type=int, default=227)
     ct.add_argument("--seed", type=int, default=42)
     ct.add_argument("--device", default="auto")
+    au = sub.add_parser("aggregate-units", help="a susceptibility raster summarised and zoned per mapping unit")
+    au.add_argument("raster")
+    au.add_argument("units", help="polygon layer (slope units, catchments, parcels)")
+    au.add_argument("output", help="GeoPackage of the units with ls_* fields")
+    au.add_argument("--statistic", choices=["mean", "max", "p50", "p90"], default="mean", help="zoned statistic")
+    au.add_argument("--inventory", help="landslide points, counted per unit")
+    au.add_argument("--where", default=None, help="OGR filter on the inventory, e.g. 'lslpts = 1'")
     tl = sub.add_parser("crack-tile", help="chip index layer (and chip images for labelling) over an orthomosaic")
     tl.add_argument("orthomosaic")
     tl.add_argument("chips", help="chip index layer (GeoPackage)")
@@ -143,6 +150,7 @@ _OUT_FILES = {
     "predict": ("output", "zoning"),
     "evaluate": ("out_html", "curves_csv", "zones_csv"),
     "crack-tile": ("chips",),
+    "aggregate-units": ("output",),
     "crack-predict": ("output", "chips", "gradcam"),
     "crack-evaluate-scene": ("out_html", "csv"),
     "crack-evaluate": ("out_html", "csv"),
@@ -312,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(card)
             print({k: round(v, 3) for k, v in m.items() if isinstance(v, float)})
+        elif args.cmd == "aggregate-units":
+            from .raster.units import aggregate_units_file
+
+            breaks = aggregate_units_file(
+                args.raster, args.units, args.output, args.statistic, args.inventory, args.where, prog
+            )
+            print(f"{args.output}: unit zone breaks ({args.statistic}) " + ", ".join(f"{b:.4f}" for b in breaks))
         elif args.cmd == "crack-tile":
             from .cracks.chips import ChipSpec, tile_orthomosaic
 

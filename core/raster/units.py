@@ -149,3 +149,121 @@ def unit_zones(values: np.ndarray, n_classes: int = 5) -> tuple[np.ndarray, list
     zones = np.zeros(values.size, np.int32)
     zones[ok] = np.digitize(values[ok], breaks) + 1
     return zones, breaks
+
+
+#: the fields every unit gains (prefixed so that they do not clash with the unit layer's own);
+#: ``int`` / ``float`` is the field type
+UNIT_FIELDS: tuple[tuple[str, type], ...] = (
+    ("ls_cells", int),
+    ("ls_mean", float),
+    ("ls_max", float),
+    ("ls_p50", float),
+    ("ls_p90", float),
+    ("ls_zone", int),
+    ("landslides", int),
+)
+
+
+def unit_rows(stats: UnitStats, zones: np.ndarray, hits: np.ndarray | None) -> list[dict[str, float | int | None]]:
+    """The :data:`UNIT_FIELDS` values of every unit (None where a unit has no value).
+
+    Why one function: ``lsm_aggregate_units`` and ``python -m core aggregate-units`` write the
+    same rows into their own layer types.
+    """
+
+    def num(v: float) -> float | None:
+        return float(v) if np.isfinite(v) else None
+
+    return [
+        {
+            "ls_cells": int(stats.n_cells[i]),
+            "ls_mean": num(stats.mean[i]),
+            "ls_max": num(stats.maximum[i]),
+            "ls_p50": num(stats.p50[i]),
+            "ls_p90": num(stats.p90[i]),
+            "ls_zone": int(zones[i]),
+            "landslides": None if hits is None else int(hits[i]),
+        }
+        for i in range(zones.size)
+    ]
+
+
+def aggregate_units_file(
+    raster: str,
+    units: str,
+    output: str,
+    statistic: str = "mean",
+    inventory: str | None = None,
+    where: str | None = None,
+    progress: Progress | None = None,
+) -> list[float]:
+    """The command line's ``lsm_aggregate_units``: units read and written with OGR (GeoPackage out).
+
+    The output holds every unit with a geometry, its own fields and :data:`UNIT_FIELDS`, in the
+    raster's CRS; it is written atomically. Returns the zone breaks of ``statistic``.
+    """
+    from osgeo import ogr, osr
+    from shapely import wkb
+
+    from ..sampling.points import read_points
+    from .io import atomic_path
+
+    if statistic not in STATISTICS:
+        raise InvalidInputError(f"Unknown statistic '{statistic}'; choose one of {', '.join(STATISTICS)}.")
+    grid = Grid.from_path(raster)
+    ds = ogr.Open(str(units))
+    if ds is None:
+        raise InvalidInputError(f"Cannot open the mapping units {units}.")
+    lyr = ds.GetLayer(0)
+    target = osr.SpatialReference()
+    target.ImportFromWkt(grid.crs_wkt)
+    target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    src = lyr.GetSpatialRef()
+    ct = None
+    if src is not None:
+        src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        ct = None if src.IsSame(target) else osr.CoordinateTransformation(src, target)
+    geoms, ogr_geoms, attrs = [], [], []
+    defn = lyr.GetLayerDefn()
+    for f in lyr:
+        g = f.GetGeometryRef()
+        if g is None or g.IsEmpty():
+            continue
+        g = g.Clone()
+        if ct is not None:
+            g.Transform(ct)
+        geoms.append(wkb.loads(bytes(g.ExportToWkb())))
+        ogr_geoms.append(g)
+        attrs.append([f.GetField(i) for i in range(defn.GetFieldCount())])
+    if not geoms:
+        raise InvalidInputError(f"The mapping units {units} hold no polygon with a geometry.")
+    stats = unit_statistics(raster, geoms, progress=progress)
+    zones, breaks = unit_zones(stats.statistic(statistic))
+    hits = None
+    if inventory:
+        pts = read_points(inventory, grid.crs_wkt, where)
+        hits = units_with_points(geoms, pts.x, pts.y)
+    rows = unit_rows(stats, zones, hits)
+    with atomic_path(output) as tmp:
+        out = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
+        ol = out.CreateLayer("units", target, lyr.GetGeomType())
+        own = [defn.GetFieldDefn(i) for i in range(defn.GetFieldCount())]
+        for fd in own:
+            if fd.GetName() not in dict(UNIT_FIELDS):
+                ol.CreateField(fd)
+        for name, kind in UNIT_FIELDS:
+            ol.CreateField(ogr.FieldDefn(name, ogr.OFTInteger if kind is int else ogr.OFTReal))
+        out.StartTransaction()
+        for g, a, row in zip(ogr_geoms, attrs, rows):
+            f = ogr.Feature(ol.GetLayerDefn())
+            for fd, v in zip(own, a):
+                if fd.GetName() not in row and v is not None:
+                    f.SetField(fd.GetName(), v)
+            for k, v in row.items():
+                if v is not None:
+                    f.SetField(k, v)
+            f.SetGeometry(g)
+            ol.CreateFeature(f)
+        out.CommitTransaction()
+        out = None
+    return breaks

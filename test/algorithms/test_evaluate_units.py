@@ -178,3 +178,21 @@ def test_aggregate_units_matches_numpy(run_alg, world, mapped, tmp_path):
     ) >= 4
     assert sum(g["landslides"] for g in feats.values()) == 40
     assert Path(r["OUTPUT"]).with_suffix(".qml").exists()
+    # the command line gives every unit the same fields and values as the algorithm
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    cli_out = tmp_path / "cli.gpkg"
+    cmd = [sys.executable, "-m", "core", "aggregate-units", prob, path, str(cli_out), "--inventory", world["inventory"]]
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    cli_ds = ogr.Open(str(cli_out))  # held: a layer outlived by its dataset crashes GDAL
+    cli = {f.GetField("name"): f for f in cli_ds.GetLayer()}
+    assert set(cli) == set(feats)
+    for name, g in feats.items():
+        for k in ("ls_cells", "ls_zone", "landslides"):
+            assert cli[name].GetField(k) == g[k], (name, k)
+        for k in ("ls_mean", "ls_max", "ls_p50", "ls_p90"):
+            assert cli[name].GetField(k) == pytest.approx(g[k], abs=1e-9), (name, k)
