@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qgis.core import (
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
@@ -23,7 +24,7 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
     GROUP = "cracks"
     REQUIRES = ("torch", "torchvision", "sklearn", "PIL", "captum", "matplotlib")
     MODEL, IMAGES, POSITIVES, NEGATIVES = "MODEL", "IMAGES", "POSITIVES", "NEGATIVES"
-    THRESHOLD, SEED, N_GALLERY = "THRESHOLD", "SEED", "GALLERY_N"
+    THRESHOLD, SEED, N_GALLERY, MASK = "THRESHOLD", "SEED", "GALLERY_N", "MASK_UNFAMILIAR"
     OUTPUT, CSV, GALLERY = "OUTPUT_HTML", "IMAGES_CSV", "GALLERY"
 
     def initAlgorithm(self, config=None):
@@ -35,6 +36,11 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
         self.add(
             QgsProcessingParameterNumber(
                 self.THRESHOLD, "Decision threshold", QgsProcessingParameterNumber.Double, 0.5, minValue=0, maxValue=1
+            )
+        )
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.MASK, "Score images unlike the training images as 'no crack' (as the map masks them)", True
             )
         )
         self.add(QgsProcessingParameterNumber(self.SEED, "Bootstrap seed", defaultValue=0), advanced=True)
@@ -71,7 +77,10 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
             self.parameterAsDouble(parameters, self.THRESHOLD, context),
             seed=self.parameterAsInt(parameters, self.SEED, context),
             progress=progress,
+            mask_unfamiliar=self.parameterAsBool(parameters, self.MASK, context),
         )
+        if res.unfamiliar.any():
+            progress.log(f"{int(res.unfamiliar.sum())} image(s) unlike the training images (see the report)")
         for k, v in res.metrics.items():
             lo, hi = res.intervals[k]
             progress.log(f"{k}: {v:.3f} (95 % CI {lo:.3f}-{hi:.3f})")

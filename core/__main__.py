@@ -135,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     ce.add_argument("--csv", help="per-image scores")
     ce.add_argument("--gallery", help="folder for Grad-CAM PNGs of the worst mistakes")
     ce.add_argument("--threshold", type=float, default=0.5)
+    ce.add_argument("--keep-unfamiliar", action="store_true", help="score images unlike the training ones as they are")
     ce.add_argument("--device", default="auto")
     ex = sub.add_parser("export-onnx", help="a deep model card as an ONNX file with the card inside")
     ex.add_argument("model_card")
@@ -367,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             for metric, value in sc.metrics.items():
                 print(f"{metric}: {value:.3f} (95 % CI {sc.intervals[metric][0]:.3f}-{sc.intervals[metric][1]:.3f})")
         elif args.cmd == "crack-evaluate":
-            from .cracks.evaluate import evaluate_images
+            from .cracks.evaluate import evaluate_images, unfamiliar_notes
 
             ev = evaluate_images(
                 args.model_card,
@@ -380,7 +381,10 @@ def main(argv: list[str] | None = None) -> int:
                 threshold=args.threshold,
                 device=args.device,
                 progress=prog,
+                mask_unfamiliar=not args.keep_unfamiliar,
             )
+            for note in unfamiliar_notes(ev.labels, ev.unfamiliar, not args.keep_unfamiliar):
+                print(note)
             for metric, value in ev.metrics.items():
                 print(f"{metric}: {value:.3f} (95 % CI {ev.intervals[metric][0]:.3f}-{ev.intervals[metric][1]:.3f})")
         elif args.cmd == "export-onnx":

@@ -21,6 +21,7 @@ from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, check
 from ..raster.io import write_csv_atomic, write_text_atomic
 from ..runtime import pick_device
+from .domain import distances, pooled_features
 from .images import find_images, image_files, open_rgb
 from .predict import gradcam_chips, gradcam_overlays, load_crack_model
 from .preprocess import model_input
@@ -39,6 +40,10 @@ class CrackEvaluation:
     html: str
     csv: str | None
     gallery: list[str]
+    #: distance of each image from the model's training domain (NaN: the card records no domain)
+    domain_distance: np.ndarray
+    #: images outside the training domain; with masking they were scored as "no crack"
+    unfamiliar: np.ndarray
 
 
 def labelled_images(
@@ -111,21 +116,34 @@ def bootstrap_intervals(
     return out
 
 
-def score_images(card_path: str, paths: list[str], batch: int = 32, device: str = "auto", progress=None) -> np.ndarray:
-    """Crack probability of each image (whole image resized to the model's input, as in training)."""
+def score_images(
+    card_path: str, paths: list[str], batch: int = 32, device: str = "auto", progress: Progress | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Crack probability and training-domain distance of each image, and the card's distance threshold.
+
+    Each whole image is resized to the model's input, as in training. The distance is the one
+    ``crack_predict`` uses to mark chips unfamiliar (``cracks.domain``); NaN and an infinite
+    threshold when the card records no domain.
+    """
     progress = progress or NullProgress()
     dev = pick_device(device)
     m = load_crack_model(card_path, dev)
-    size, mean, std = m.card.input_px, m.card.mean, m.card.std
+    size, mean, std, domain = m.card.input_px, m.card.mean, m.card.std, m.card.domain
     out = np.empty(len(paths), np.float64)
-    for i in range(0, len(paths), batch):
-        check(progress)
-        part = paths[i : i + batch]
-        x = torch.stack([model_input(np.asarray(open_rgb(p)).transpose(2, 0, 1), size, mean, std, dev) for p in part])
-        with torch.no_grad():
-            out[i : i + len(part)] = torch.softmax(m.model(x), 1)[:, 1].cpu().numpy()
-        progress.report(min(1.0, (i + len(part)) / len(paths)), f"scored {i + len(part)}/{len(paths)} images")
-    return out
+    dist = np.full(len(paths), np.nan)
+    with pooled_features(m.model) as feats:
+        for i in range(0, len(paths), batch):
+            check(progress)
+            part = paths[i : i + batch]
+            x = torch.stack(
+                [model_input(np.asarray(open_rgb(p)).transpose(2, 0, 1), size, mean, std, dev) for p in part]
+            )
+            with torch.no_grad():
+                out[i : i + len(part)] = torch.softmax(m.model(x), 1)[:, 1].cpu().numpy()
+            if domain:
+                dist[i : i + len(part)] = distances(feats[0].numpy(), domain)
+            progress.report(min(1.0, (i + len(part)) / len(paths)), f"scored {i + len(part)}/{len(paths)} images")
+    return out, dist, float(domain["threshold"]) if domain else float("inf")
 
 
 def evaluate_images(
@@ -142,21 +160,31 @@ def evaluate_images(
     seed: int = 0,
     device: str = "auto",
     progress: Progress | None = None,
+    mask_unfamiliar: bool = True,
 ) -> CrackEvaluation:
-    """Score a labelled image set; write the HTML report, the per-image CSV and a worst-error gallery."""
+    """Score a labelled image set; write the HTML report, the per-image CSV and a worst-error gallery.
+
+    ``mask_unfamiliar`` (default, as ``crack_predict``): images outside the model's training domain
+    are scored as "no crack" (probability 0), which is what the map shows there (nothing). So
+    crack-free imagery of another kind is not counted as false positives, and cracks the model
+    does not recognise as its kind of imagery count as misses. Off: the raw probabilities.
+    """
     progress = progress or NullProgress()
     paths, y = labelled_images(folder, positives, negatives)
-    p = score_images(card_path, paths, device=device, progress=progress)
+    raw, dist, limit = score_images(card_path, paths, device=device, progress=progress)
+    odd = dist > limit
+    p = np.where(odd, 0.0, raw) if mask_unfamiliar else raw
     met = classification_metrics(y, p, threshold)
     ci = bootstrap_intervals(y, p, threshold, n_boot, seed)
     yhat = p >= threshold
     confusion = [[int(((y == t) & (yhat == q)).sum()) for q in (0, 1)] for t in (0, 1)]
     if out_csv:
         rows = [
-            [path, int(lab), f"{prob:.6f}", int(pred), int(bool(pred) == bool(lab))]
-            for path, lab, prob, pred in zip(paths, y, p, yhat)
+            [path, int(lab), f"{prob:.6f}", f"{r:.6f}", f"{d:.4f}", int(u), int(pred), int(bool(pred) == bool(lab))]
+            for path, lab, prob, r, d, u, pred in zip(paths, y, p, raw, dist, odd, yhat)
         ]
-        write_csv_atomic(out_csv, ["image", "label", "probability", "predicted", "correct"], rows)
+        head = ["image", "label", "probability", "raw_probability", "domain_distance", "unfamiliar", "predicted"]
+        write_csv_atomic(out_csv, [*head, "correct"], rows)
     gallery: list[str] = []
     items: list[dict] = []
     if gallery_dir and n_gallery > 0:
@@ -168,8 +196,22 @@ def evaluate_images(
                 it["name"] = f"{'false_negative' if y[i] == 1 else 'false_positive'}_{Path(paths[i]).name}"
             gallery = gradcam_overlays(items, gallery_dir)
     title = f"Crack model {Path(card_path).name} on {len(paths)} images"
-    write_text_atomic(out_html, report_html(title, y, met, ci, confusion, threshold, gallery, out_html))
-    return CrackEvaluation(met, ci, confusion, paths, y, p, out_html, out_csv, gallery)
+    notes = unfamiliar_notes(y, odd, mask_unfamiliar)
+    write_text_atomic(out_html, report_html(title, y, met, ci, confusion, threshold, gallery, out_html, notes))
+    return CrackEvaluation(met, ci, confusion, paths, y, p, out_html, out_csv, gallery, dist, odd)
+
+
+def unfamiliar_notes(y: np.ndarray, odd: np.ndarray, masked: bool) -> list[str]:
+    """What the unfamiliar images did to the figures, per class (empty when there were none)."""
+    if not odd.any():
+        return []
+    pos, neg = int((odd & (y == 1)).sum()), int((odd & (y == 0)).sum())
+    how = "scored as 'no crack' (masked, as on the map)" if masked else "scored with their raw probability"
+    return [
+        f"{int(odd.sum())} of {odd.size} images lie outside the model's training domain ({pos} crack, {neg} "
+        f"crack-free) and were {how}. Many unfamiliar crack images mean the model was not trained on imagery "
+        "like this: fine-tune it on labelled images of this kind (crack_train, 'Start from model')."
+    ]
 
 
 def report_html(

@@ -26,7 +26,8 @@ def test_crack_evaluate_labelled_folder(run_alg, world, tmp_path):
         },
     )
     rows = Path(r["IMAGES_CSV"]).read_text().splitlines()
-    assert rows[0] == "image,label,probability,predicted,correct" and len(rows) == 1 + 24
+    head = "image,label,probability,raw_probability,domain_distance,unfamiliar,predicted,correct"
+    assert rows[0] == head and len(rows) == 1 + 24
     wrong = sum(1 for row in rows[1:] if row.endswith(",0"))
     page = Path(r["OUTPUT_HTML"]).read_text()
     assert "roc_auc" in page and "95 % CI" in page and "24 images (12 crack, 12 crack-free images)" in page

@@ -1,5 +1,7 @@
 """Crack prediction stitched onto the orthomosaic grid, Grad-CAM raster, chip layer, bad inputs."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -184,3 +186,28 @@ def test_bf16_precision_stays_close_and_unknown_precision_is_refused(crack_model
     with pytest.raises(InvalidInputError, match="precision"):
         predict_orthomosaic(crack_model, o, str(tmp_path / "c.tif"), spec, precision="fp8")
     assert not (tmp_path / "c.tif").exists()
+
+
+def test_evaluation_scores_unfamiliar_images_as_no_crack(crack_model, tmp_path):
+    """With masking (the default), images outside the card's domain count as 'no crack', as on the map."""
+    import json
+
+    from landslide_ai.core.cracks.evaluate import evaluate_images
+
+    images = Path(crack_model).parents[1] / "imgs"
+    raw = evaluate_images(crack_model, str(tmp_path / "a.html"), str(images), n_gallery=0, mask_unfamiliar=False)
+    assert raw.domain_distance.shape == raw.probabilities.shape and np.isfinite(raw.domain_distance).all()
+    # the same card with a domain threshold below every distance: every image is unfamiliar
+    card = json.loads(Path(crack_model).read_text())
+    card["inputs"]["domain"]["threshold"] = 0.0
+    strict = Path(crack_model).with_name("strict.json")
+    strict.write_text(json.dumps(card))
+    masked = evaluate_images(
+        str(strict), str(tmp_path / "m.html"), str(images), n_gallery=0, out_csv=str(tmp_path / "m.csv")
+    )
+    assert masked.unfamiliar.all() and (masked.probabilities == 0).all()
+    assert masked.metrics["false_positive_rate"] == 0 and masked.metrics["recall"] == 0
+    assert "training domain (12 crack, 12 crack-free)" in Path(masked.html).read_text()
+    assert ",1," in Path(tmp_path / "m.csv").read_text().splitlines()[1]  # the unfamiliar column
+    kept = evaluate_images(str(strict), str(tmp_path / "k.html"), str(images), n_gallery=0, mask_unfamiliar=False)
+    np.testing.assert_allclose(kept.probabilities, raw.probabilities)
