@@ -24,6 +24,13 @@ Graphs (all float32, dynamic batch/window sizes; exported with the TorchScript e
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
 import hashlib
 import json
 import tempfile
@@ -42,7 +49,7 @@ WEIGHTS_KEY = "landslide_ai_weights_sha256"
 OPSET = 17
 
 
-def _ort():
+def _ort() -> ModuleType:
     try:
         import onnxruntime
     except ImportError as exc:
@@ -50,7 +57,7 @@ def _ort():
     return onnxruntime
 
 
-def _onnx():
+def _onnx() -> ModuleType:
     try:
         import onnx
     except ImportError as exc:
@@ -67,7 +74,7 @@ def weights_sha256(card: ModelCard, card_path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _susceptibility_module(card_path: str | Path):
+def _susceptibility_module(card_path: str | Path) -> tuple[torch.nn.Module, tuple, list[str], dict, str, ModelCard]:
     """(torch module, example inputs, input names, dynamic axes, graph kind, card) of a susceptibility card."""
     import torch
 
@@ -83,6 +90,7 @@ def _susceptibility_module(card_path: str | Path):
     patch = lm.card.patch_size if lm.net.cnn is not None else 1
     c = lm.norm.n_channels
     has_series = lm.net.lstm is not None
+    has_cnn = lm.net.cnn is not None
     dense = lm.net.cnn is not None and lm.net.dense
     t, v = lm.card.n_steps or c, lm.card.n_vars
 
@@ -91,12 +99,15 @@ def _susceptibility_module(card_path: str | Path):
             super().__init__()
             self.members = torch.nn.ModuleList(nets)
 
-        def forward(self, *xs):
+        def forward(self, *xs: torch.Tensor) -> Any:
             if dense:
                 z, s, idx = xs[0], (xs[1] if has_series else None), xs[-1]
-                outs = [torch.sigmoid(m.fuse(dense_cnn_features(m.cnn, z, patch)[idx], s)) for m in self.members]
+                outs = []
+                for m in nets:
+                    assert m.cnn is not None  # a dense graph has the CNN branch
+                    outs.append(torch.sigmoid(m.fuse(dense_cnn_features(m.cnn, z, patch)[idx], s)))
             else:
-                p = xs[0] if lm.net.cnn is not None else None
+                p = xs[0] if has_cnn else None
                 s = xs[-1] if has_series else None
                 outs = [torch.sigmoid(m(p, s)) for m in self.members]
             return torch.stack(outs).mean(0)
@@ -122,7 +133,7 @@ def _susceptibility_module(card_path: str | Path):
     return Graph().eval(), tuple(ex), names, axes, ("dense" if dense else "patch"), lm.card
 
 
-def _exportable_pools(model):
+def _exportable_pools(model: torch.nn.Module) -> torch.nn.Module:
     """Replace adaptive average pools by their bin matrices (the same means).
 
     Why: the exporter cannot express an output size that does not divide the input, e.g. the paper
@@ -133,24 +144,26 @@ def _exportable_pools(model):
     from .susceptibility.models import _adaptive_mean
 
     class AdaptiveMean(torch.nn.Module):
-        def __init__(self, size) -> None:
+        def __init__(self, size: int | tuple[int | None, int | None]) -> None:
             super().__init__()
             self.size = (size, size) if isinstance(size, int) else tuple(size)
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> Any:
             oh = int(x.shape[-2]) if self.size[0] is None else self.size[0]
             ow = int(x.shape[-1]) if self.size[1] is None else self.size[1]
             return _adaptive_mean(x, oh, ow)
 
     for name, child in list(model.named_children()):
         if isinstance(child, torch.nn.AdaptiveAvgPool2d):
-            setattr(model, name, AdaptiveMean(child.output_size))
+            setattr(model, name, AdaptiveMean(child.output_size))  # type: ignore[arg-type]
         else:
             _exportable_pools(child)
     return model
 
 
-def _crack_module(card_path: str | Path, deepness: bool):
+def _crack_module(
+    card_path: str | Path, deepness: bool
+) -> tuple[torch.nn.Module, tuple, list[str], dict, str, ModelCard]:
     """(torch module, example inputs, input names, dynamic axes, graph kind, card) of a crack card."""
     import torch
 
@@ -166,7 +179,7 @@ def _crack_module(card_path: str | Path, deepness: bool):
             super().__init__()
             self.model = model
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> Any:
             if deepness:  # Deepness feeds [0, 1] and standardises itself; the graph returns a mask
                 p = torch.softmax(self.model(x), 1)
                 return p[:, :, None, None].expand(-1, -1, x.shape[-2], x.shape[-1])
@@ -235,7 +248,7 @@ def export_onnx(card_path: str | Path, out: str | Path, deepness: bool = False) 
             GRAPH_KEY: kind,
             WEIGHTS_KEY: weights_sha256(card, card_path),
         }
-        if deepness:
+        if deepness and isinstance(card, CrackCard):  # refused above for susceptibility cards
             meta.update({k: json.dumps(v) for k, v in deepness_metadata(card).items()})
         for k, v in meta.items():
             model.metadata_props.add(key=k, value=str(v))
@@ -251,9 +264,9 @@ class OnnxModel:
     graph: str
     inputs: list[str]
 
-    def run(self, **feeds: np.ndarray) -> list[np.ndarray]:
-        """Outputs for the named inputs (those the graph does not have are ignored)."""
-        return self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})  # type: ignore[attr-defined]
+    def run(self, **feeds: np.ndarray | None) -> list[np.ndarray]:
+        """Outputs for the named inputs (None, or those the graph does not have, are left out)."""
+        return self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs and v is not None})  # type: ignore[attr-defined]
 
 
 def open_onnx(path: str | Path, card: ModelCard, card_path: str | Path, device: str = "cpu") -> OnnxModel:

@@ -243,7 +243,7 @@ class OutputTransaction:
                 return str(base / rel) if str(rel) != "." else str(base)
         return path
 
-    def map_result(self, value):
+    def map_result(self, value: object) -> object:
         """``final_path`` applied to a result value (str, list or dict of them)."""
         if isinstance(value, str):
             return self.final_path(value)

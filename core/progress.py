@@ -8,7 +8,7 @@ promptly and partial outputs can be cleaned up by the caller.
 from __future__ import annotations
 
 import sys
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TextIO, runtime_checkable
 
 from .errors import Canceled
 
@@ -44,7 +44,7 @@ class NullProgress:
 class ConsoleProgress:
     """Progress sink for the command line: prints messages and coarse percentages to stderr."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stderr
         self._last = -1
 

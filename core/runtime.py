@@ -7,6 +7,15 @@ seed gave different weights.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
 import contextlib
 import random
 import re
@@ -27,7 +36,7 @@ def check_backend(backend: str) -> None:
         raise InvalidInputError(f"Unknown backend '{backend}': use {' or '.join(BACKENDS)}.")
 
 
-def pick_device(name: str | None = "auto"):
+def pick_device(name: str | None = "auto") -> torch.device:
     """A ``torch.device`` for ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, refused clearly if absent.
 
     ``auto`` is CUDA when a GPU is present, else the CPU.
@@ -76,7 +85,7 @@ def seed_everything(seed: int) -> None:
 PRECISIONS = ("fp32", "bf16")
 
 
-def autocast(device, precision: str = "fp32"):
+def autocast(device: torch.device, precision: str = "fp32") -> AbstractContextManager:
     """The forward-pass context of ``precision`` on ``device`` (fp32: nothing; bf16: torch autocast).
 
     Why bf16 is an option and not the default: it changes probabilities in the third decimal
@@ -93,7 +102,7 @@ def autocast(device, precision: str = "fp32"):
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-def load_weights(module, path, architecture: str) -> None:
+def load_weights(module: nn.Module, path: str | Path, architecture: str) -> None:
     """Load a saved state dict into ``module`` (on the CPU), or say in one sentence why it cannot be.
 
     One place for both tasks: torch raises many exception types on a corrupt, truncated or foreign

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from osgeo import ogr, osr
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from ..errors import InvalidInputError
@@ -26,7 +27,7 @@ from ..raster.io import atomic_path, read_padded
 AUTO_ALPHA = -1
 
 
-def resolve_alpha(ds, alpha_band: int) -> int:
+def resolve_alpha(ds: DatasetReader, alpha_band: int) -> int:
     """The 1-based alpha band to use (0 = none): ``AUTO_ALPHA`` looks for a band declared alpha."""
     if alpha_band != AUTO_ALPHA:
         return alpha_band
@@ -109,7 +110,7 @@ def chip_windows(grid: Grid, spec: ChipSpec) -> Iterator[tuple[int, int, Window]
             yield r, c, Window(c * spec.stride_px, r * spec.stride_px, spec.chip_px, spec.chip_px)
 
 
-def read_chip(ds, win: Window, spec: ChipSpec) -> tuple[np.ndarray, np.ndarray]:
+def read_chip(ds: DatasetReader, win: Window, spec: ChipSpec) -> tuple[np.ndarray, np.ndarray]:
     """(3, H, W) uint8 RGB and the (H, W) valid mask of one chip window (outside the image = invalid)."""
     rgb = read_padded(ds, win, 0, indexes=list(spec.rgb_bands)).astype(np.uint8)
     valid = read_padded_mask(ds, win)
@@ -122,7 +123,7 @@ def read_chip(ds, win: Window, spec: ChipSpec) -> tuple[np.ndarray, np.ndarray]:
     return rgb, valid
 
 
-def read_padded_mask(ds, win: Window) -> np.ndarray:
+def read_padded_mask(ds: DatasetReader, win: Window) -> np.ndarray:
     """True where the window lies inside the raster."""
     r0, c0, h, w = int(win.row_off), int(win.col_off), int(win.height), int(win.width)
     m = np.zeros((h, w), bool)

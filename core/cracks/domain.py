@@ -15,6 +15,7 @@ because the quantile of a small training set is noisy.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -29,11 +30,11 @@ MEDIAN_FACTOR = 2.0
 
 
 @contextmanager
-def pooled_features(model: nn.Module):
+def pooled_features(model: nn.Module) -> Iterator[list[torch.Tensor]]:
     """Within the block, ``feats[0]`` holds the (N, C) pooled last-stage features of the latest forward."""
     feats: list[torch.Tensor] = []
 
-    def hook(_module, _inp, out):
+    def hook(_module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
         feats[:] = [out.detach().float().mean(dim=(2, 3)).cpu()]
 
     handle = target_layer(model).register_forward_hook(hook)
@@ -65,7 +66,7 @@ def distances(features: np.ndarray, domain: dict) -> np.ndarray:
     return np.sqrt(np.mean(z**2, axis=1))
 
 
-def image_features(model: nn.Module, batches) -> np.ndarray:
+def image_features(model: nn.Module, batches: Iterable) -> np.ndarray:
     """Pooled features of every batch (an iterable of input tensors or (input, label) pairs)."""
     model.eval()
     out = []

@@ -91,7 +91,7 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> di
 
 
 def bootstrap_intervals(
-    y, p, threshold, n_boot, seed, groups: np.ndarray | None = None
+    y: np.ndarray, p: np.ndarray, threshold: float, n_boot: int, seed: int, groups: np.ndarray | None = None
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals of every metric; with ``groups``, whole groups are resampled.
 

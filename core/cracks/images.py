@@ -8,6 +8,7 @@ whole source photos per split) are the part of training a reviewer checks for le
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ import torch
 from ..errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from .train import CrackTrainConfig
 
 #: the split stratum of hard negatives (crack-free images of the target imagery)
@@ -144,7 +147,7 @@ def check_image(path: str) -> None:
         )
 
 
-def open_rgb(path: str):
+def open_rgb(path: str) -> Image.Image:
     """An 8-bit image as a PIL RGB image, refused clearly if unreadable or not 8-bit."""
     from PIL import Image
 
@@ -159,13 +162,13 @@ def open_rgb(path: str):
 class ImageDataset(torch.utils.data.Dataset):
     """Reads images lazily; a corrupt file is a clear error naming the file."""
 
-    def __init__(self, paths: list[str], labels: np.ndarray, tf) -> None:
+    def __init__(self, paths: list[str], labels: np.ndarray, tf: Callable) -> None:
         self.paths, self.labels, self.tf = paths, labels, tf
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         return self.tf(open_rgb(self.paths[i])), int(self.labels[i])
 
 

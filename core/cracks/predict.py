@@ -10,6 +10,14 @@ value) and the weighted mean is written. Chip rows are processed in order and a 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from rasterio.io import DatasetReader, DatasetWriter
+
+if TYPE_CHECKING:
+    from ..onnx_models import OnnxModel
+
+
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +29,7 @@ import torch
 from ..errors import InvalidInputError, ModelLoadError
 from ..model_card import CrackCard
 from ..progress import NullProgress, Progress, check
+from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
 from ..runtime import autocast, check_backend, load_weights, pick_device
 from .chips import ChipSpec, check_orthomosaic, chip_windows, read_chip
@@ -172,7 +181,9 @@ def predict_orthomosaic(
         )
 
 
-def _classify(m: LoadedCrackModel, graph, x: torch.Tensor, dev, precision: str) -> tuple[np.ndarray, np.ndarray]:
+def _classify(
+    m: LoadedCrackModel, graph: OnnxModel | None, x: torch.Tensor, dev: torch.device, precision: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Crack probabilities (N,) and pooled last-stage features (N, K) of a batch of network inputs."""
     if graph is not None:
         p, f = graph.run(image=x.contiguous().cpu().numpy())
@@ -183,7 +194,18 @@ def _classify(m: LoadedCrackModel, graph, x: torch.Tensor, dev, precision: str) 
 
 
 def _classify_chips(
-    m, graph, ortho, grid, prob_out, spec, gradcam_out, batch, dev, progress, mask_unfamiliar, precision
+    m: LoadedCrackModel,
+    graph: OnnxModel | None,
+    ortho: str,
+    grid: Grid,
+    prob_out: str,
+    spec: ChipSpec,
+    gradcam_out: str | None,
+    batch: int,
+    dev: torch.device,
+    progress: Progress,
+    mask_unfamiliar: bool,
+    precision: str,
 ) -> list[ChipResult]:
     """The chip-row loop of :func:`predict_orthomosaic`."""
     input_px = m.card.input_px
@@ -233,7 +255,7 @@ def _classify_chips(
                     dist = distances(feats, domain) if domain else np.full(len(part), np.nan)
                     cams = _gradcam(m, x, chip) if gradcam_out else None
                     for j, (rr, cc, win, _, frac) in enumerate(part):
-                        odd = bool(domain) and bool(dist[j] > domain["threshold"])
+                        odd = domain is not None and bool(dist[j] > domain["threshold"])
                         results.append(
                             ChipResult(
                                 rr,
@@ -265,7 +287,15 @@ def _classify_chips(
     return results
 
 
-def _flush(dsts, acc, wsum, top: int, end: int, src, spec: ChipSpec) -> None:
+def _flush(
+    dsts: dict[str, DatasetWriter],
+    acc: dict[str, np.ndarray],
+    wsum: np.ndarray,
+    top: int,
+    end: int,
+    src: DatasetReader,
+    spec: ChipSpec,
+) -> None:
     """Write image rows [top, end) of the strip: weighted mean where covered and valid, else nodata."""
     if end <= top:
         return

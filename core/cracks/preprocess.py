@@ -9,6 +9,8 @@ prediction over an orthomosaic and Grad-CAM now all call :func:`model_input` (or
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -50,7 +52,7 @@ def model_input(
     return (x.float() / 255.0 - m) / s
 
 
-def training_transforms(input_px: int, train: bool):
+def training_transforms(input_px: int, train: bool) -> Callable:
     """The same resize and normalisation as :func:`model_input`, with augmentation when training.
 
     Augmentation (rot90 multiples, horizontal flip p=0.5, colour jitter 0.2/0.2/0.2/0.1) comes

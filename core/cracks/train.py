@@ -62,7 +62,7 @@ class CrackTrainConfig:
         )
 
 
-def transforms(input_px: int, train: bool):
+def transforms(input_px: int, train: bool) -> Callable:
     """Training/evaluation transforms: :func:`preprocess.training_transforms` (one path everywhere)."""
     return training_transforms(input_px, train)
 
@@ -81,7 +81,9 @@ class FocalLoss(nn.Module):
         return ((1 - pt) ** self.gamma * ce).mean()
 
 
-def evaluate(model: nn.Module, loader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+def evaluate(
+    model: nn.Module, loader: torch.utils.data.DataLoader, device: torch.device
+) -> tuple[np.ndarray, np.ndarray]:
     """Labels and crack probabilities over a loader."""
     model.eval()
     ys, ps = [], []
@@ -108,7 +110,7 @@ def crack_metrics(y: np.ndarray, p: np.ndarray) -> dict:
 
 
 def split_loader(
-    data: ImageSet, split: str, cfg: CrackTrainConfig, augment: bool = False, generator=None
+    data: ImageSet, split: str, cfg: CrackTrainConfig, augment: bool = False, generator: torch.Generator | None = None
 ) -> torch.utils.data.DataLoader:
     """Images of one split through the training (``augment``) or evaluation transforms, in batches."""
     sel = data.split == split
@@ -240,7 +242,7 @@ def train_crack_model(
     cfg: CrackTrainConfig,
     source: str | None = None,
     progress: Progress | None = None,
-    on_epoch=None,
+    on_epoch: Callable[[dict], None] | None = None,
     name: str | None = None,
     init_card: str | None = None,
     hard_negatives: str | None = None,

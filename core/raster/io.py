@@ -7,6 +7,14 @@ in the destination folder and renames it into place only on success.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rasterio.io import DatasetReader
+    from rasterio.windows import Window
+
+
 import contextlib
 import functools
 import os
@@ -80,7 +88,9 @@ def write_csv_atomic(path: str | os.PathLike[str], head: list[str], rows: list[l
     write_text_atomic(path, buf.getvalue())
 
 
-def valid_range(ds, windows, mask=None) -> tuple[float, float]:
+def valid_range(
+    ds: DatasetReader, windows: Iterable[Window], mask: Callable[[Window], np.ndarray] | None = None
+) -> tuple[float, float]:
     """(min, max) of band 1's valid cells over ``windows`` (optionally only where ``mask(win)``); inf if none."""
     lo, hi = np.inf, -np.inf
     for win in windows:
@@ -113,7 +123,7 @@ def bounded_gdal_cache(func: F) -> F:
     """Run ``func`` with GDAL's block cache capped at ``GDAL_CACHE_MB`` (bounded memory)."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: object, **kwargs: object) -> object:
         import rasterio
 
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
@@ -122,7 +132,7 @@ def bounded_gdal_cache(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def read_padded(ds, win, fill: float, indexes=None) -> np.ndarray:
+def read_padded(ds: DatasetReader, win: Window, fill: float, indexes: int | list[int] | None = None) -> np.ndarray:
     """Read a window that may extend past the raster's edges, padding outside cells with ``fill``.
 
     rasterio's ``boundless=True`` builds a warped VRT for every call, which is slow and holds

@@ -18,6 +18,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
+from rasterio.windows import Window
 
 from ..errors import GridMismatchError, InvalidInputError
 from ..progress import NullProgress, Progress, check
@@ -369,7 +370,9 @@ def open_stack(path: str) -> Stack:
         raise InvalidInputError(f"Cannot open the stack {path}: {exc}") from exc
 
 
-def read_block(ds: rasterio.io.DatasetReader, win, nodata: float | None, what: str) -> tuple[np.ndarray, np.ndarray]:
+def read_block(
+    ds: rasterio.io.DatasetReader, win: Window, nodata: float | None, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Read all bands of a window and the common valid mask, refusing undeclared NaN cells.
 
     NaN cells that are not the declared nodata mean the stack was not made by

@@ -12,6 +12,12 @@ exact to 1/``bins`` of the raster's range.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shapely.strtree import STRtree
+
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +50,7 @@ class UnitStats:
 STATISTICS = ("mean", "max", "p50", "p90")
 
 
-def strtree(geoms: list):
+def strtree(geoms: list) -> STRtree:
     """A shapely STRtree (its 1.8 -> 2.0 deprecation notice silenced: both query by geometry here)."""
     import warnings
 
@@ -55,7 +61,7 @@ def strtree(geoms: list):
         return STRtree(geoms)
 
 
-def _tree(geoms: list):
+def _tree(geoms: list) -> tuple[STRtree, dict[int, int]]:
     tree = strtree(geoms)
     index = {id(g): i for i, g in enumerate(geoms)}
     return tree, index

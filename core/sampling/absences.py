@@ -20,6 +20,7 @@ from enum import Enum
 
 import numpy as np
 import rasterio
+from rasterio.windows import Window
 from scipy.spatial import cKDTree
 
 from ..errors import InvalidInputError
@@ -81,7 +82,7 @@ def _allowed(
     ok: np.ndarray,
     names: list[str],
     cfz: np.ndarray | None,
-    win,
+    win: Window,
     grid: Grid,
     tree: cKDTree,
 ) -> np.ndarray:

@@ -18,6 +18,7 @@ import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -194,7 +195,7 @@ def cf_map(
     table_html: str | None = None,
     block: int = 1024,
     progress: Progress | None = None,
-    **fit_options,
+    **fit_options: Any,
 ) -> CFResult:
     """Fit the CF model, write the weighted CF score, its 5-class quantile zoning and the CF table.
 

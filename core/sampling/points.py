@@ -91,7 +91,7 @@ def read_points(path: str, crs_wkt: str, where: str | None = None, layer: str | 
     return Points(np.asarray(xs, float), np.asarray(ys, float), {k: np.asarray(v) for k, v in cols.items()})
 
 
-def gdal_open_csv(path: str, opts: list[str]):
+def gdal_open_csv(path: str, opts: list[str]) -> ogr.DataSource:
     """Open a CSV of points through OGR's CSV driver, detecting the coordinate columns."""
     from osgeo import gdal
 

@@ -20,6 +20,12 @@ rule. Here:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .train import Prepared
+
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,7 +39,7 @@ from ..runtime import pick_device
 from ..sampling.absences import block_keys
 from .dataset import SampleSet, read_patches, read_series, series_for
 from .evaluate import METRICS, degenerate_flags, metrics
-from .fitting import fit_deep, fit_tree, make_augment, predict_deep, validation_split
+from .fitting import EpochCallback, TrainConfig, fit_deep, fit_tree, make_augment, predict_deep, validation_split
 from .models import DEEP_MODELS, DISPLAY, SERIES_MODELS, DeepHP
 from .rates import bootstrap_mean_ci
 
@@ -265,9 +271,9 @@ def _rate_cells(stack: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cross_validate(
-    prep,
+    prep: Prepared,
     stack: str,
-    cfg,
+    cfg: TrainConfig,
     cv: CVConfig,
     temporal_stack: str | None = None,
     groups: np.ndarray | None = None,
@@ -383,7 +389,7 @@ def cross_validate(
     return CVResult(results, folds, grp, note, corr, block)
 
 
-def _fold_epochs(on_epoch, fold: int):
+def _fold_epochs(on_epoch: EpochCallback | None, fold: int) -> EpochCallback | None:
     if on_epoch is None:
         return None
     return lambda kind, m: on_epoch(kind, {**m, "fold": fold + 1})
@@ -395,7 +401,15 @@ def _cell_xy(stack: str, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray
     return np.asarray(xs, float), np.asarray(ys, float)
 
 
-def _cell_folds(cx, cy, prep, folds, grp, block, by_groups: bool) -> np.ndarray:
+def _cell_folds(
+    cx: np.ndarray,
+    cy: np.ndarray,
+    prep: Prepared,
+    folds: np.ndarray,
+    grp: np.ndarray,
+    block: float | None,
+    by_groups: bool,
+) -> np.ndarray:
     """Fold of each sampled cell: the fold of its block (-1: a block without samples, or unit groups)."""
     if by_groups or block is None:
         # units are polygons we do not have here: a cell belongs to the fold of its nearest sample
@@ -407,7 +421,9 @@ def _cell_folds(cx, cy, prep, folds, grp, block, by_groups: bool) -> np.ndarray:
     return np.array([fold_of_key.get(k, -1) for k in block_keys(cx, cy, block).tolist()], np.int64)
 
 
-def _cells_set(prep, stack: str, temporal_stack: str | None, rows, cols, cfg) -> SampleSet:
+def _cells_set(
+    prep: Prepared, stack: str, temporal_stack: str | None, rows: np.ndarray, cols: np.ndarray, cfg: TrainConfig
+) -> SampleSet:
     """Model inputs for arbitrary cells, normalised like the samples."""
     patches = read_patches(stack, rows, cols, cfg.patch_size, prep.norm)
     climate = None

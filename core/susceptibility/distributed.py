@@ -23,6 +23,16 @@ cluster each worker can score its share. Design:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
+from rasterio.windows import Window
+
+if TYPE_CHECKING:
+    from ..raster.stack import Stack
+    from .predict import LoadedModel
+
+
 import os
 import threading
 from collections import deque
@@ -40,7 +50,7 @@ _LOCAL = threading.local()  # one model cache per worker thread
 CONNECT_TIMEOUT_S = 20.0
 
 
-def _worker_model(card_path: str):
+def _worker_model(card_path: str) -> LoadedModel:
     """The loaded model of a card, once per worker thread (see the module docstring)."""
     from .predict import load_model
 
@@ -51,7 +61,18 @@ def _worker_model(card_path: str):
     return cache[key]
 
 
-def window_task(card_path, stack, temporal_stack, nodata, win, mode, batch, device, dense, threads):
+def window_task(
+    card_path: str,
+    stack: str,
+    temporal_stack: str | None,
+    nodata: float | None,
+    win: Window,
+    mode: TemporalMode,
+    batch: int,
+    device: str,
+    dense: bool,
+    threads: int,
+) -> tuple[Window, np.ndarray]:
     """Score one window on a worker (a plain function: it must pickle by reference)."""
     import torch
 
@@ -76,7 +97,7 @@ def window_task(card_path, stack, temporal_stack, nodata, win, mode, batch, devi
 
 def predict_windows_dask(
     card_path: str,
-    info,
+    info: Stack,
     mode: TemporalMode,
     stack: str,
     out: str,

@@ -8,12 +8,19 @@ explained test samples. Tree models: ``shap.TreeExplainer`` on the centre-cell v
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+
 import numpy as np
 
 from ..errors import MissingDependencyError
 
 
-def _shap():
+def _shap() -> ModuleType:
     try:
         import shap
     except ImportError as exc:
@@ -22,7 +29,7 @@ def _shap():
 
 
 def deep_importance(
-    model,
+    model: torch.nn.Module,
     patches: np.ndarray,
     series: np.ndarray | None,
     background: int,
@@ -52,11 +59,11 @@ def deep_importance(
         inputs_ex.append(torch.from_numpy(series[ex]))
 
     class Wrap(torch.nn.Module):
-        def __init__(self, m):
+        def __init__(self, m: torch.nn.Module) -> None:
             super().__init__()
             self.m = m
 
-        def forward(self, *xs):
+        def forward(self, *xs: torch.Tensor) -> torch.Tensor:
             p = xs[0] if uses_cnn else None
             s = xs[-1] if self.m.lstm is not None else None
             return torch.sigmoid(self.m(p, s)).unsqueeze(1)
@@ -83,7 +90,7 @@ def deep_importance(
     return out
 
 
-def tree_importance(model, x: np.ndarray, names: list[str]) -> dict[str, float]:
+def tree_importance(model: object, x: np.ndarray, names: list[str]) -> dict[str, float]:
     """Mean |SHAP| per factor for a Random Forest (TreeExplainer, positive class)."""
     shap = _shap()
     sv = shap.TreeExplainer(model).shap_values(x)

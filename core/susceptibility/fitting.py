@@ -10,6 +10,12 @@ Bayesian search all fit models the same way; with the fitting here none of them 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sklearn.compose import ColumnTransformer
+
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -82,7 +88,9 @@ def validation_split(data: SampleSet, fraction: float, seed: int) -> tuple[np.nd
     return perm[n_val:], perm[:n_val]
 
 
-def _tensors(data: SampleSet, idx: np.ndarray, device: torch.device):
+def _tensors(
+    data: SampleSet, idx: np.ndarray, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     p = torch.from_numpy(data.patches[idx]).to(device)
     s = torch.from_numpy(data.series[idx]).to(device) if data.series is not None else None
     y = torch.from_numpy(data.labels[idx].astype(np.float32)).to(device)
@@ -230,7 +238,7 @@ def make_augment(
     return DihedralAugment.for_features(features, norm, names)
 
 
-def _gam_basis(x: np.ndarray, n_knots: int = 5):
+def _gam_basis(x: np.ndarray, n_knots: int = 5) -> ColumnTransformer:
     """Per-column cubic B-spline bases (quantile knots where distinct), 0/1 columns passed through."""
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import SplineTransformer
@@ -247,7 +255,7 @@ def _gam_basis(x: np.ndarray, n_knots: int = 5):
     return ColumnTransformer(parts)
 
 
-def fit_tree(kind: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
+def fit_tree(kind: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> Any:
     """Random Forest, XGBoost-LR, GLM or GAM on centre-cell factor vectors.
 
     GLM: L2 logistic regression on the (already standardised) factors. GAM-style: each factor

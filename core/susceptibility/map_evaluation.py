@@ -10,6 +10,15 @@ from chance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rasterio.io import DatasetReader
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +34,7 @@ from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.grid import Grid
 from ..raster.io import atomic_path, bounded_gdal_cache, valid_mask, write_csv_atomic, write_text_atomic
-from ..raster.units import strtree, unit_statistics, units_with_points
+from ..raster.units import UnitStats, strtree, unit_statistics, units_with_points
 from ..sampling.points import Points
 from .rates import (
     RateCurve,
@@ -76,7 +85,7 @@ class MapEvaluation:
     n_units: int | None = None
 
 
-def landslide_values(raster: str, ls: LandslideSet, area=None) -> np.ndarray:
+def landslide_values(raster: str, ls: LandslideSet, area: BaseGeometry | None = None) -> np.ndarray:
     """Raster values at landslide points and at every cell (centre) inside landslide polygons.
 
     Polygons count with their area (all their cells), as in area-based success-rate curves;
@@ -139,7 +148,7 @@ def _inside_any(polygons: list, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array([any(g.covers(Point(px, py)) for g in tree.query(Point(px, py))) for px, py in zip(x, y)], bool)
 
 
-def _overlaps(win: Window, ds) -> bool:
+def _overlaps(win: Window, ds: DatasetReader) -> bool:
     return (
         win.col_off < ds.width
         and win.row_off < ds.height
@@ -148,7 +157,7 @@ def _overlaps(win: Window, ds) -> bool:
     )
 
 
-def area_mask(raster: str, polygons: list, inside: bool = True):
+def area_mask(raster: str, polygons: list, inside: bool = True) -> Callable[[Window], np.ndarray]:
     """A window -> mask function: cells whose centre is inside (or outside) ``polygons``."""
     from shapely.geometry import box
 
@@ -319,7 +328,9 @@ def _curves_figure(results: list[SetResult], path: str) -> None:
     plt.close(fig)
 
 
-def _report(raster, results, breaks, png, stats, unit_statistic) -> str:
+def _report(
+    raster: str, results: list, breaks: list[float], png: str, stats: UnitStats | None, unit_statistic: str
+) -> str:
     e = html.escape
     rows = "".join(
         f"<tr><td>{e(r.curve.name)}</td><td>{'prediction' if r.landslides.held_out else 'success'}</td>"

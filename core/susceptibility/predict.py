@@ -7,6 +7,17 @@ memory is bounded by the window and batch sizes, not by the stack.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from rasterio.io import DatasetReader
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..onnx_models import OnnxModel
+    from ..raster.stack import Stack
+
+
 import html
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +55,7 @@ class LoadedModel:
     card: SusceptibilityCard
     kind: str
     net: SusceptibilityNet | SeedEnsemble | None
-    tree: object | None
+    tree: Any
     norm: Normalisation
     climate_norm: Normalisation | None
 
@@ -268,7 +279,20 @@ def predict_stack(
     _predict_windows(model, info, mode, stack, out, temporal_stack, block, batch, device, progress, dense, None)
 
 
-def _predict_windows(model, info, mode, stack, out, temporal_stack, block, batch, device, progress, dense, graph):
+def _predict_windows(
+    model: LoadedModel,
+    info: Stack,
+    mode: TemporalMode,
+    stack: str,
+    out: str,
+    temporal_stack: str | None,
+    block: int,
+    batch: int,
+    device: str,
+    progress: Progress,
+    dense: bool,
+    graph: OnnxModel | None,
+) -> None:
     """The window loop of :func:`predict_stack` (``graph``: an ONNX Runtime model, or None for torch)."""
     grid = info.grid
     dev = None
@@ -292,13 +316,24 @@ def _predict_windows(model, info, mode, stack, out, temporal_stack, block, batch
             tds.close()
 
 
-def score_window(model, ds, tds, nodata, win, mode, batch, dev, dense, graph) -> np.ndarray:
+def score_window(
+    model: LoadedModel,
+    ds: DatasetReader,
+    tds: DatasetReader | None,
+    nodata: float | None,
+    win: Window,
+    mode: TemporalMode,
+    batch: int,
+    dev: torch.device | None,
+    dense: bool,
+    graph: OnnxModel | None,
+) -> np.ndarray:
     """Probabilities of one window (nodata where a factor is missing), read with its halo from ``ds``.
 
     The unit of work of the local loop and of a Dask task alike, so both write the same numbers.
     """
     deep = model.net is not None
-    patch = model.card.patch_size if deep and model.net.cnn is not None else 1
+    patch = model.card.patch_size if deep and model.net is not None and model.net.cnn is not None else 1
     half = patch // 2
     big = Window(win.col_off - half, win.row_off - half, win.width + patch - 1, win.height + patch - 1)
     data, ok_big = read_block(ds, big, nodata, "The factor stack")
@@ -309,6 +344,7 @@ def score_window(model, ds, tds, nodata, win, mode, batch, dev, dense, graph) ->
     if rr.size:
         centre = z[:, half : half + win.height, half : half + win.width][:, rr, cc].T  # (M, C)
         if deep:
+            assert dev is not None  # deep models are moved to a device before the window loop
             res[rr, cc] = _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, dense, graph)
         else:
             res[rr, cc] = model.tree.predict_proba(centre)[:, 1]
@@ -323,18 +359,34 @@ ONNX_DENSE_BLOCK = 256
 DENSE_BATCH = 4096
 
 
-def _score_deep(model, z, rr, cc, patch, centre, mode, tds, win, batch, dev, use_dense=True, graph=None) -> np.ndarray:
+def _score_deep(
+    model: LoadedModel,
+    z: np.ndarray,
+    rr: np.ndarray,
+    cc: np.ndarray,
+    patch: int,
+    centre: np.ndarray,
+    mode: TemporalMode,
+    tds: DatasetReader | None,
+    win: Window,
+    batch: int,
+    dev: torch.device,
+    use_dense: bool = True,
+    graph: OnnxModel | None = None,
+) -> np.ndarray:
     """Probabilities of the valid cells (rr, cc) of one window; ``z`` holds the window plus its halo.
 
     A model with the unpadded CNN computes its CNN branch densely over the window in one pass
     (:func:`..models.dense_cnn_features`, equal to the per-patch pass); otherwise patches are
     pushed through in batches of ``batch`` (views, copied one batch at a time).
     """
+    assert model.net is not None  # a deep model
     nets = members_of(model.net)
     series = None
     if mode is TemporalMode.FACTOR_SEQUENCE:
         series = centre[:, :, None]
     elif mode is TemporalMode.CLIMATE:
+        assert tds is not None and model.climate_norm is not None  # checked before the window loop
         clim, cok = read_block(tds, win, tds.nodata, "The temporal stack")
         cz = model.climate_norm.apply(clim, cok)[:, rr, cc].T  # (M, T*V) variable-major
         nv = model.card.n_vars
@@ -352,7 +404,16 @@ def _patch_views(z: np.ndarray, patch: int) -> np.ndarray:
     return sliding_window_view(z, (patch, patch), axis=(1, 2))  # type: ignore[call-overload]
 
 
-def _score_onnx(graph, z, rr, cc, patch, series, win, batch) -> np.ndarray:
+def _score_onnx(
+    graph: OnnxModel,
+    z: np.ndarray,
+    rr: np.ndarray,
+    cc: np.ndarray,
+    patch: int,
+    series: np.ndarray | None,
+    win: Window,
+    batch: int,
+) -> np.ndarray:
     """Probabilities from an ONNX Runtime graph: the dense graph takes the whole window at once."""
     if series is not None:
         series = np.ascontiguousarray(series, np.float32)
@@ -370,7 +431,18 @@ def _score_onnx(graph, z, rr, cc, patch, series, win, batch) -> np.ndarray:
     return out
 
 
-def _score_net(net, z, rr, cc, patch, series, win, batch, dev, use_dense) -> np.ndarray:
+def _score_net(
+    net: SusceptibilityNet,
+    z: np.ndarray,
+    rr: np.ndarray,
+    cc: np.ndarray,
+    patch: int,
+    series: np.ndarray | None,
+    win: Window,
+    batch: int,
+    dev: torch.device,
+    use_dense: bool,
+) -> np.ndarray:
     """Probabilities of one network for the valid cells (rr, cc) of a window (see :func:`_score_deep`)."""
     import torch
 
@@ -462,7 +534,7 @@ def predict_and_zone(
     landslides: Points | None = None,
     table_csv: str | None = None,
     progress: Progress | None = None,
-    **options,
+    **options: Any,
 ) -> list[float]:
     """Probability raster, 5-class zoning raster and (optionally) the zone table; returns the breaks.
 

@@ -15,10 +15,12 @@ so the AUC is exact up to the bin width (1/4096 of the range by default).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import rasterio
+from rasterio.windows import Window
 
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, check
@@ -81,7 +83,7 @@ class ZoneRow:
 def cell_histogram(
     raster: str,
     bins: int = 4096,
-    mask=None,
+    mask: np.ndarray | Callable[[Window], np.ndarray] | None = None,
     block: int = 1024,
     progress: Progress | None = None,
 ) -> CellHistogram:
@@ -119,9 +121,10 @@ def cell_histogram(
     return CellHistogram(edges, counts, nod)
 
 
-def _mask_window(mask, win) -> np.ndarray:
+def _mask_window(mask: np.ndarray | Callable[[Window], np.ndarray] | None, win: Window) -> np.ndarray:
     if callable(mask):
         return mask(win)
+    assert mask is not None  # callers pass a mask
     r0, c0 = int(win.row_off), int(win.col_off)
     return mask[r0 : r0 + int(win.height), c0 : c0 + int(win.width)]
 

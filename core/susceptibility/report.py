@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .cross_validation import CVResult
+    from .train import ModelResult
+
+
 import html
 import json
 from pathlib import Path
@@ -13,7 +23,7 @@ from .evaluate import METRICS
 from .models import DISPLAY
 
 
-def _plt():
+def _plt() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +33,11 @@ def _plt():
 
 
 def comparison_table(
-    results, out_dir: Path, split_note: str, warnings: list[str] | None = None, cv=None
+    results: list[ModelResult],
+    out_dir: Path,
+    split_note: str,
+    warnings: list[str] | None = None,
+    cv: CVResult | None = None,
 ) -> tuple[str, str]:
     """The comparison page (warnings, then spatial CV when run, then the single split) and its CSV.
 
@@ -59,7 +73,7 @@ def comparison_table(
     return str(csv), str(htm)
 
 
-def _cv_section(cv) -> str:
+def _cv_section(cv: CVResult | None) -> str:
     """The spatial cross-validation table, first on the page: the figures to quote."""
     if cv is None:
         return ""
@@ -78,13 +92,13 @@ def _cv_section(cv) -> str:
     )
 
 
-def _savefig(fig, path: Path) -> None:
+def _savefig(fig: Figure, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     _plt().close(fig)
 
 
-def roc_figure(results, path: Path) -> None:
+def roc_figure(results: list[ModelResult], path: Path) -> None:
     """ROC curves of all models on one plot."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -96,7 +110,7 @@ def roc_figure(results, path: Path) -> None:
     _savefig(fig, path)
 
 
-def curves_figure(results, path: Path) -> None:
+def curves_figure(results: list[ModelResult], path: Path) -> None:
     """Training and validation loss/accuracy per epoch of the deep models."""
     deep = [r for r in results if r.history]
     if not deep:
@@ -105,6 +119,7 @@ def curves_figure(results, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for r in deep:
         h = r.history
+        assert h is not None
         line = axes[0].plot(h["loss"], label=f"{DISPLAY[r.kind]} train")[0]
         axes[0].plot(h["val_loss"], "--", color=line.get_color(), label=f"{DISPLAY[r.kind]} val")
         axes[1].plot(h["acc"], color=line.get_color())

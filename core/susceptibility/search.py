@@ -8,6 +8,13 @@ decay it would swamp the loss, so the search uses [1e-5, 1e-1] on a log scale (d
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .fitting import TrainConfig
+    from .train import Prepared
+
+
 import numpy as np
 
 from ..errors import MissingDependencyError
@@ -16,7 +23,7 @@ from .fitting import fit_deep, make_augment, predict_deep
 from .models import DeepHP
 
 
-def search_hyperparameters(prep, cfg, progress: Progress | None = None) -> DeepHP:
+def search_hyperparameters(prep: Prepared, cfg: TrainConfig, progress: Progress | None = None) -> DeepHP:
     """Best :class:`DeepHP` for ``cfg.search_model`` after ``cfg.search_trials`` trials."""
     progress = progress or NullProgress()
     try:
