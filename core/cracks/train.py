@@ -179,9 +179,11 @@ def fit(
     return model, hist
 
 
-def _train_features(model: nn.Module, data: ImageSet, cfg: CrackTrainConfig) -> np.ndarray:
-    """Pooled last-stage features of the training images (no augmentation): the model's domain."""
-    return image_features(model, split_loader(data, "train", cfg))
+def _split_features(model: nn.Module, data: ImageSet, cfg: CrackTrainConfig, split: str) -> np.ndarray:
+    """Pooled last-stage features of one split's images (no augmentation)."""
+    if not (data.split == split).any():
+        return np.empty((0, 0))
+    return image_features(model, split_loader(data, split, cfg))
 
 
 def _test_metrics(model: nn.Module, data: ImageSet, cfg: CrackTrainConfig) -> dict:
@@ -201,7 +203,9 @@ def _save_card(
     training: dict,
 ) -> str:
     """Weights + card (domain statistics from the training images of ``domain_sets``)."""
-    domain = fit_domain(np.concatenate([_train_features(model, s, cfg) for s in domain_sets]))
+    train = np.concatenate([_split_features(model, s, cfg, "train") for s in domain_sets])
+    val = [f for f in (_split_features(model, s, cfg, "val") for s in domain_sets) if f.size]
+    domain = fit_domain(train, np.concatenate(val) if val else None)
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out / f"{name}.pt")
     card = CrackCard.create(

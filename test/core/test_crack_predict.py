@@ -211,3 +211,19 @@ def test_evaluation_scores_unfamiliar_images_as_no_crack(crack_model, tmp_path):
     assert ",1," in Path(tmp_path / "m.csv").read_text().splitlines()[1]  # the unfamiliar column
     kept = evaluate_images(str(strict), str(tmp_path / "k.html"), str(images), n_gallery=0, mask_unfamiliar=False)
     np.testing.assert_allclose(kept.probabilities, raw.probabilities)
+
+
+def test_domain_threshold_is_calibrated_on_images_the_network_was_not_fitted_on():
+    """Unseen in-domain images lie farther out than training images: the threshold must cover them."""
+    from landslide_ai.core.cracks.domain import DOMAIN_QUANTILE, distances, fit_domain
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(0, 1, (200, 16))
+    unseen = rng.normal(0, 2.2, (100, 16))  # the same kind of images, features more spread
+    alone, calibrated = fit_domain(train), fit_domain(train, unseen)
+    d = distances(unseen, calibrated)
+    assert calibrated["threshold"] > alone["threshold"] and calibrated["n_calibration_images"] == 100
+    assert np.mean(d > alone["threshold"]) > 0.3  # the training-only threshold flags many unseen images
+    assert np.mean(d > calibrated["threshold"]) <= 1 - DOMAIN_QUANTILE + 0.01
+    far = rng.normal(9, 1, (50, 16))  # another kind of imagery stays unfamiliar
+    assert np.all(distances(far, calibrated) > calibrated["threshold"])
