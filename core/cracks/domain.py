@@ -44,9 +44,7 @@ def pooled_features(model: nn.Module) -> Iterator[list[torch.Tensor]]:
         handle.remove()
 
 
-def fit_domain(
-    features: np.ndarray, calibration: np.ndarray | None = None, quantile: float = DOMAIN_QUANTILE
-) -> dict:
+def fit_domain(features: np.ndarray, calibration: np.ndarray | None = None, quantile: float = DOMAIN_QUANTILE) -> dict:
     """The card's ``domain`` entry from the training images' features (N, C).
 
     ``calibration``: features of in-domain images the network was not fitted on (the validation

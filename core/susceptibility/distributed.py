@@ -29,8 +29,7 @@ import numpy as np
 from rasterio.windows import Window
 
 if TYPE_CHECKING:
-    from ..raster.stack import Stack
-    from .predict import LoadedModel
+    from .predict import LoadedModel, WindowJob
 
 
 import os
@@ -97,16 +96,8 @@ def window_task(
 
 def predict_windows_dask(
     card_path: str,
-    info: Stack,
-    mode: TemporalMode,
-    stack: str,
-    out: str,
-    temporal_stack: str | None,
-    block: int,
-    batch: int,
-    device: str,
+    job: WindowJob,
     progress: Progress | None = None,
-    dense: bool = True,
     scheduler: str | None = None,
     workers: int = 2,
 ) -> None:
@@ -132,23 +123,24 @@ def predict_windows_dask(
             f"Cannot reach the Dask scheduler {scheduler!r} ({exc}). Start it (dask scheduler / dask worker) or leave "
             "the address empty for a local cluster."
         ) from exc
-    grid = info.grid
+    grid = job.info.grid
     prof = grid.profile(1, "float32", FLOAT_NODATA)
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
-        pending = deque(grid.windows(block))
+        pending = deque(grid.windows(job.block))
         n = len(pending)
         done = 0
         import torch
 
-        args = (str(card_path), str(stack), temporal_stack, info.nodata)
+        args = (str(card_path), job.stack, job.temporal_stack, job.info.nodata)
         threads = torch.get_num_threads()
-        with atomic_path(out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
+        with atomic_path(job.out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
             running: set = set()
             while pending or running:
                 while pending and len(running) < 2 * n_workers:
                     win = pending.popleft()
-                    running.add(client.submit(window_task, *args, win, mode, batch, device, dense, threads, pure=False))
+                    task = (*args, win, job.mode, job.batch, job.device, job.dense, threads)
+                    running.add(client.submit(window_task, *task, pure=False))
                 finished, running = wait(running, return_when="FIRST_COMPLETED")
                 for fut in finished:
                     win, res = fut.result()  # a task's exception is raised here, with its message

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -244,71 +244,62 @@ def predict_stack(
         if not temporal_stack:
             raise ModelLoadError("This model's LSTM branch reads monthly climate: give the temporal stack too.")
         check_temporal_grid(info.grid, temporal_stack)
+    job = WindowJob(info, mode, out, temporal_stack, block, batch, device, dense)
     if dask:
         if backend != "torch":
             raise InvalidInputError("Prediction on Dask runs the torch backend; choose one of Dask or ONNX.")
         from .distributed import predict_windows_dask
 
         scheduler = None if dask.strip().lower() == "local" else dask.strip()
-        predict_windows_dask(
-            card_path,
-            info,
-            mode,
-            stack,
-            out,
-            temporal_stack,
-            block,
-            batch,
-            device,
-            progress,
-            dense,
-            scheduler,
-            dask_workers,
-        )
+        predict_windows_dask(card_path, job, progress, scheduler, dask_workers)
         return
     if backend == "onnx" and model.net is not None:
         from ..onnx_models import onnx_backend
 
         with onnx_backend(card_path, model.card, device) as graph:
             if graph.graph == "dense":  # one run scores a whole window: its activations bound the memory
-                block = min(block, ONNX_DENSE_BLOCK)
-            _predict_windows(
-                model, info, mode, stack, out, temporal_stack, block, batch, device, progress, dense, graph
-            )
+                job = replace(job, block=min(block, ONNX_DENSE_BLOCK))
+            _predict_windows(model, job, progress, graph)
         return
-    _predict_windows(model, info, mode, stack, out, temporal_stack, block, batch, device, progress, dense, None)
+    _predict_windows(model, job, progress, None)
 
 
-def _predict_windows(
-    model: LoadedModel,
-    info: Stack,
-    mode: TemporalMode,
-    stack: str,
-    out: str,
-    temporal_stack: str | None,
-    block: int,
-    batch: int,
-    device: str,
-    progress: Progress,
-    dense: bool,
-    graph: OnnxModel | None,
-) -> None:
+@dataclass(frozen=True)
+class WindowJob:
+    """One probability raster to write window by window (the local loop and the Dask tasks share it)."""
+
+    info: Stack
+    mode: TemporalMode
+    out: str
+    temporal_stack: str | None
+    block: int
+    batch: int
+    device: str
+    dense: bool
+
+    @property
+    def stack(self) -> str:
+        """Path of the factor stack."""
+        return self.info.path
+
+
+def _predict_windows(model: LoadedModel, job: WindowJob, progress: Progress, graph: OnnxModel | None) -> None:
     """The window loop of :func:`predict_stack` (``graph``: an ONNX Runtime model, or None for torch)."""
-    grid = info.grid
+    grid = job.info.grid
     dev = None
     if model.net is not None:
         from ..runtime import pick_device
 
-        dev = pick_device(device)
+        dev = pick_device(job.device)
         model.net.to(dev)
     prof = grid.profile(1, "float32", FLOAT_NODATA)
-    tds = rasterio.open(temporal_stack) if mode is TemporalMode.CLIMATE else None
+    tds = rasterio.open(job.temporal_stack) if job.mode is TemporalMode.CLIMATE else None
     try:
-        with rasterio.open(stack) as ds, atomic_path(out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
-            n = grid.n_windows(block)
-            for k, win in enumerate(grid.windows(block)):
+        with rasterio.open(job.stack) as ds, atomic_path(job.out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
+            n = grid.n_windows(job.block)
+            for k, win in enumerate(grid.windows(job.block)):
                 check(progress)
-                res = score_window(model, ds, tds, info.nodata, win, mode, batch, dev, dense, graph)
+                res = score_window(model, ds, tds, job.info.nodata, win, job.mode, job.batch, dev, job.dense, graph)
                 dst.write(res, 1, window=win)
                 progress.report((k + 1) / n, f"window {k + 1}/{n}")
     finally:
@@ -391,12 +382,37 @@ def _score_deep(
         cz = model.climate_norm.apply(clim, cok)[:, rr, cc].T  # (M, T*V) variable-major
         nv = model.card.n_vars
         series = cz.reshape(-1, nv, cz.shape[1] // nv).transpose(0, 2, 1).copy()
+    cells = WindowCells(z, rr, cc, patch, win, series)
     if graph is not None:
-        return _score_onnx(graph, z, rr, cc, patch, series, win, batch)
+        return _score_onnx(graph, cells, batch)
     out = np.zeros(rr.size, np.float32)
     for net in nets:  # a seed ensemble's probability is its members' mean
-        out += _score_net(net, z, rr, cc, patch, series, win, batch, dev, use_dense)
+        out += _score_net(net, cells, batch, dev, use_dense)
     return out / len(nets)
+
+
+@dataclass(frozen=True)
+class WindowCells:
+    """The valid cells of one window with their model inputs (what every scoring path reads)."""
+
+    #: standardised factors of the window plus its halo of ``patch // 2`` cells, (C', H + patch - 1, W + patch - 1)
+    z: np.ndarray
+    #: rows and columns of the valid cells in the window
+    rr: np.ndarray
+    cc: np.ndarray
+    patch: int
+    win: Window
+    #: (M, T, V) LSTM input of the valid cells, or None
+    series: np.ndarray | None
+
+    @property
+    def flat(self) -> np.ndarray:
+        """Row-major index of each valid cell in the window."""
+        return (self.rr * int(self.win.width) + self.cc).astype(np.int64)
+
+    def patches(self, views: np.ndarray, sl: slice) -> np.ndarray:
+        """(n, C', patch, patch) contiguous patches of the cells ``sl`` from :func:`_patch_views`."""
+        return np.ascontiguousarray(views[:, self.rr[sl], self.cc[sl]].transpose(1, 0, 2, 3))
 
 
 def _patch_views(z: np.ndarray, patch: int) -> np.ndarray:
@@ -404,61 +420,40 @@ def _patch_views(z: np.ndarray, patch: int) -> np.ndarray:
     return sliding_window_view(z, (patch, patch), axis=(1, 2))  # type: ignore[call-overload]
 
 
-def _score_onnx(
-    graph: OnnxModel,
-    z: np.ndarray,
-    rr: np.ndarray,
-    cc: np.ndarray,
-    patch: int,
-    series: np.ndarray | None,
-    win: Window,
-    batch: int,
-) -> np.ndarray:
+def _score_onnx(graph: OnnxModel, cells: WindowCells, batch: int) -> np.ndarray:
     """Probabilities from an ONNX Runtime graph: the dense graph takes the whole window at once."""
-    if series is not None:
-        series = np.ascontiguousarray(series, np.float32)
+    series = None if cells.series is None else np.ascontiguousarray(cells.series, np.float32)
     if graph.graph == "dense":
-        cells = (rr * int(win.width) + cc).astype(np.int64)
-        return graph.run(window=np.ascontiguousarray(z[None]), series=series, cells=cells)[0]
-    views = _patch_views(z, patch) if "patch" in graph.inputs else None
-    out = np.empty(rr.size, np.float32)
-    for i in range(0, rr.size, batch):
+        return graph.run(window=np.ascontiguousarray(cells.z[None]), series=series, cells=cells.flat)[0]
+    views = _patch_views(cells.z, cells.patch) if "patch" in graph.inputs else None
+    out = np.empty(cells.rr.size, np.float32)
+    for i in range(0, cells.rr.size, batch):
         sl = slice(i, i + batch)
-        p = None
-        if views is not None:
-            p = np.ascontiguousarray(views[:, rr[sl], cc[sl]].transpose(1, 0, 2, 3))
+        p = None if views is None else cells.patches(views, sl)
         out[sl] = graph.run(patch=p, series=None if series is None else series[sl])[0]
     return out
 
 
 def _score_net(
-    net: SusceptibilityNet,
-    z: np.ndarray,
-    rr: np.ndarray,
-    cc: np.ndarray,
-    patch: int,
-    series: np.ndarray | None,
-    win: Window,
-    batch: int,
-    dev: torch.device,
-    use_dense: bool,
+    net: SusceptibilityNet, cells: WindowCells, batch: int, dev: torch.device, use_dense: bool
 ) -> np.ndarray:
     """Probabilities of one network for the valid cells (rr, cc) of a window (see :func:`_score_deep`)."""
     import torch
 
     from .models import dense_cnn_features
 
+    z, series = cells.z, cells.series
     dense = None
     if use_dense and net.cnn is not None and net.dense:
         with torch.no_grad():
-            feats = dense_cnn_features(net.cnn, torch.from_numpy(z[None]).to(dev), patch)
-            dense = feats[torch.from_numpy(rr * int(win.width) + cc).to(dev)]
-    views = _patch_views(z, patch) if net.cnn is not None and dense is None else None
-    out = np.empty(rr.size, np.float32)
+            feats = dense_cnn_features(net.cnn, torch.from_numpy(z[None]).to(dev), cells.patch)
+            dense = feats[torch.from_numpy(cells.flat).to(dev)]
+    views = _patch_views(z, cells.patch) if net.cnn is not None and dense is None else None
+    out = np.empty(cells.rr.size, np.float32)
     if dense is not None:
         batch = max(batch, DENSE_BATCH)  # only per-cell vectors are batched now, not patches
     with torch.no_grad():
-        for i in range(0, rr.size, batch):
+        for i in range(0, cells.rr.size, batch):
             sl = slice(i, i + batch)
             s = torch.from_numpy(np.ascontiguousarray(series[sl])).to(dev) if series is not None else None
             if dense is not None:
@@ -466,7 +461,7 @@ def _score_net(
             else:
                 p = None
                 if views is not None:
-                    p = torch.from_numpy(np.ascontiguousarray(views[:, rr[sl], cc[sl]].transpose(1, 0, 2, 3))).to(dev)
+                    p = torch.from_numpy(cells.patches(views, sl)).to(dev)
                 logit = net(p, s)
             out[sl] = torch.sigmoid(logit).cpu().numpy()
     return out
