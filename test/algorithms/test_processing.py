@@ -1,5 +1,6 @@
 """Algorithms in real QGIS through processing.run, from stacking to a styled susceptibility map."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,18 @@ import rasterio
 
 from conftest import train_params, write_raster
 from landslide_ai.algorithms.pipeline import susceptibility_samples
+
+
+@dataclass
+class Pipeline:
+    """The module's one real pipeline run: folder, then each step's Processing results, then the inventory."""
+
+    dir: Path
+    stack: dict
+    cf: dict
+    samples: dict
+    train: dict
+    inventory: str
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +33,12 @@ def pipeline(run_alg, tiny_factors, tmp_path_factory):
     stack, samples = {"OUTPUT": pre["stack"], "REPORT": pre["stack_report"]}, {"OUTPUT": pre["samples"]}
     cf = {"ZONING": pre["cf_zoning"], "SCORE": pre["cf_score"], "TABLE_HTML": pre["cf_table_html"]}
     train = run_alg("lsm_train", train_params(pre["stack"], pre["samples"], d / "models", [3, 4], SHAP_SAMPLES=5))
-    return d, stack, cf, samples, train, inv
+    return Pipeline(d, stack, cf, samples, train, inv)
 
 
 def test_pipeline_outputs(pipeline, run_alg):
-    d, stack, cf, samples, train, inv = pipeline
+    p = pipeline
+    d, stack, cf, samples, train, inv = p.dir, p.stack, p.cf, p.samples, p.train, p.inventory
     assert Path(stack["REPORT"]).exists()
     with rasterio.open(stack["OUTPUT"]) as ds:
         assert ds.descriptions == ("elev", "slope", "twi") and ds.res == (30.0, 30.0)
@@ -81,7 +95,7 @@ def test_inventory_outside_grid_is_refused(run_alg, pipeline, tmp_path):
 
     from landslide_ai.core.sampling.points import write_points
 
-    d, stack, *_ = pipeline
+    stack = pipeline.stack
     far = str(tmp_path / "far.gpkg")
     write_points(far, CRS.from_epsg(32717).to_wkt(), np.array([100.0]), np.array([100.0]), {"id": np.array([1])})
     out = tmp_path / "cf.tif"
@@ -102,7 +116,7 @@ def test_inventory_outside_grid_is_refused(run_alg, pipeline, tmp_path):
 def test_mismatched_model_is_refused(run_alg, pipeline, tiny_factors, tmp_path):
     from qgis.core import QgsProcessingException
 
-    d, *_ = pipeline
+    d = pipeline.dir
     paths, _ = tiny_factors
     two = run_alg(
         "lsm_stack_factors",
@@ -125,7 +139,7 @@ def test_qgis_process_runs_lsm_predict_headless(pipeline, tmp_path):
     """The acceptance command: qgis_process.bin run_alg landslideai:lsm_predict, in its own profile."""
     import subprocess
 
-    d, stack, cf, *_ = pipeline
+    d, stack, cf = pipeline.dir, pipeline.stack, pipeline.cf
     root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in __import__("os").environ.items() if k != "QGIS_CUSTOM_CONFIG_PATH"}
     env["LANDSLIDEAI_QGIS_PROFILE"] = str(tmp_path / "profile")

@@ -1,6 +1,8 @@
 """Models, training, prediction and model-card checks on tiny seeded data."""
 
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,8 +44,20 @@ def test_xgboost_lr_learns_a_separable_problem():
     assert ((m.predict_proba(x)[:, 1] > 0.5) == y).mean() > 0.9
 
 
+@dataclass
+class Trained:
+    """What the ``trained`` fixture built: every model kind trained once on the tiny samples."""
+
+    stack: str
+    samples: str
+    dir: Path
+    out: object  # the run_training result
+    epochs: list
+    points: object
+
+
 @pytest.fixture(scope="module")
-def trained(tiny_samples, tmp_path_factory):
+def trained(tiny_samples, tmp_path_factory) -> Trained:
     stack, samples, pts = tiny_samples
     d = tmp_path_factory.mktemp("trained")
     cfg = TrainConfig(
@@ -57,11 +71,11 @@ def trained(tiny_samples, tmp_path_factory):
     )
     epochs = []
     out = run_training(stack, samples, str(d / "models"), cfg, on_epoch=lambda k, m: epochs.append((k, m)))
-    return stack, samples, d, out, epochs, pts
+    return Trained(stack, samples, d, out, epochs, pts)
 
 
 def test_training_writes_all_models_with_cards_and_reports(trained):
-    stack, _, d, out, epochs, _ = trained
+    d, out, epochs = trained.dir, trained.out, trained.epochs
     kinds = [r.kind for r in out.results]
     assert kinds == ["cnn", "lstm", "cnn_lstm", "cnn_lstm_am", "rf", "xgb_lr", "glm", "gam"]
     for r in out.results:
@@ -81,7 +95,7 @@ def test_training_writes_all_models_with_cards_and_reports(trained):
 
 
 def test_prediction_covers_valid_cells_and_zones(trained, tmp_path):
-    stack, _, d, _, _, pts = trained
+    stack, d, pts = trained.stack, trained.dir, trained.points
     for kind in ("cnn_lstm_am", "rf"):
         prob, zones, table = tmp_path / f"{kind}.tif", tmp_path / f"{kind}_z.tif", tmp_path / f"{kind}.csv"
         breaks = predict_and_zone(
@@ -105,7 +119,7 @@ def test_prediction_covers_valid_cells_and_zones(trained, tmp_path):
 
 
 def test_window_size_does_not_change_predictions(trained, tmp_path):
-    stack, _, d, _, _, _ = trained
+    stack, d = trained.stack, trained.dir
     outs = []
     for block in (7, 64):
         p = tmp_path / f"p{block}.tif"
@@ -126,7 +140,7 @@ def _edited_stack(stack: str, dest: str, edit, names=None) -> str:
 
 
 def test_model_factor_mismatch_is_refused(trained, tmp_path):
-    stack, _, d, _, _, _ = trained
+    stack, d = trained.stack, trained.dir
     other = _edited_stack(stack, str(tmp_path / "other.tif"), lambda a: a[::-1], ["twi", "slope", "elev"])
     dest = tmp_path / "p.tif"
     with pytest.raises(GridMismatchError, match="trained on factors"):
@@ -135,7 +149,7 @@ def test_model_factor_mismatch_is_refused(trained, tmp_path):
 
 
 def test_stack_with_undeclared_nan_is_refused(trained, tmp_path):
-    stack, _, d, _, _, _ = trained
+    stack, d = trained.stack, trained.dir
 
     def hole(a):
         a[1, 10, 10] = np.nan
