@@ -111,7 +111,9 @@ def plan_curvature(dem: str, out: str, block: int = 512, progress: Progress | No
     """Plan curvature (1/100 m, positive = convex / divergent across the slope), windowed.
 
     Zevenbergen & Thorne (1987) second derivatives of the 3x3 neighbourhood; cells next to
-    nodata are nodata. Units follow ArcGIS (x100) so values are of order 1.
+    nodata are nodata. Units follow ArcGIS (x100) so values are of order 1. Sign: a valley or
+    hollow (flow converging) is negative, a ridge or nose positive; tested on valleys and ridges
+    at six bearings and on a paraboloid (versions before 2026-11-22 had the sign reversed).
     """
     progress = progress or NullProgress()
     grid = _check_dem(dem)
@@ -139,7 +141,7 @@ def plan_curvature(dem: str, out: str, block: int = 512, progress: Progress | No
                     p = g**2 + h**2
                     # flat cells (no gradient) have no plan curvature direction: 0 by convention; cells
                     # whose 3x3 neighbourhood touches nodata have p = NaN and stay nodata (was 0 before)
-                    plan = np.where(p > 1e-12, -2 * (d * h**2 + e * g**2 - f * g * h) / p, 0.0) * -100.0
+                    plan = np.where(p > 1e-12, 2 * (d * h**2 + e * g**2 - f * g * h) / p, 0.0) * -100.0
                     plan = np.where(np.isfinite(p) & np.isfinite(z5), plan, np.nan)
                 out_arr = np.where(np.isfinite(plan), plan, FLOAT_NODATA).astype(np.float32)
                 dst.write(out_arr, 1, window=win)

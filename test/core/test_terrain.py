@@ -48,3 +48,45 @@ def test_flat_cells_have_no_direction_but_stay_valid(tmp_path):
         assert f[k][0, 0] == -9999
     assert np.allclose(f["eastness"][5:15, 14:18], -1.0, atol=1e-4)
     assert set(TERRAIN_FACTORS) == set(f)
+
+
+def _xy(n: int = 41, cell: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+    """Cell-centre coordinates about the grid centre, y north-positive (row 0 is north)."""
+    r, c = np.mgrid[0:n, 0:n].astype(float)
+    return (c - n // 2) * cell, (n // 2 - r) * cell
+
+
+@pytest.mark.parametrize("theta", [0, 30, 45, 90, 135, 200])
+@pytest.mark.parametrize(("a", "sign"), [(0.004, -1), (-0.004, 1)], ids=["valley", "ridge"])
+def test_plan_curvature_sign_of_valleys_and_ridges(tmp_path, theta, a, sign):
+    """z = a v^2 + b u along a downslope axis u at any bearing: a valley (a > 0) converges, so its plan
+    curvature is negative (concave), a ridge's positive; its value on the axis is -200 a (1/100 m units).
+
+    Why many bearings: the cross term F G H of Zevenbergen & Thorne only matters off the grid axes.
+    """
+    x, y = _xy()
+    t = np.deg2rad(theta)
+    u, v = x * np.cos(t) + y * np.sin(t), -x * np.sin(t) + y * np.cos(t)
+    f = _derive(tmp_path, 1000 + a * v**2 + 0.3 * u)
+    on_axis = f["plan_curvature"][20, 20]
+    assert np.sign(on_axis) == sign and on_axis == pytest.approx(-200 * a, rel=1e-3)
+
+
+def test_paraboloid_bowl_is_concave_everywhere_and_dome_convex(tmp_path):
+    """z = a r^2: every contour is a circle; water converges into the bowl (plan curvature -200 a off the
+    flat centre) and diverges from the dome (+200 a)."""
+    x, y = _xy()
+    for a, name in ((0.002, "bowl"), (-0.002, "dome")):
+        pc = _derive(tmp_path, 1000 + a * (x**2 + y**2), name)["plan_curvature"]
+        ring = (np.hypot(x, y) > 60) & (np.hypot(x, y) < 500)
+        assert np.allclose(pc[ring], -200 * a, rtol=1e-3), name
+
+
+def test_twi_is_highest_along_the_valley_axis(tmp_path):
+    """A V-shaped valley draining east: flow gathers on the axis, so TWI there exceeds its flanks'."""
+    x, y = _xy()
+    f = _derive(tmp_path, 1000 + 0.2 * np.abs(y) - 0.05 * x)
+    twi = f["twi"]
+    axis, flank = twi[20, 10:30], twi[8, 10:30]
+    assert np.all(axis > flank + 1.0)  # ln(a / tan b): many more upslope cells on the axis
+    assert np.all(np.diff(twi[20, 5:35]) >= -1e-6)  # accumulation grows downstream (eastwards)
