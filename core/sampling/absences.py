@@ -27,7 +27,7 @@ from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
 from ..raster.io import bounded_gdal_cache
-from ..raster.stack import open_stack, read_block
+from ..raster.stack import StackLike, as_stack, read_block
 from .points import Points, points_on_grid, write_points
 
 
@@ -104,7 +104,7 @@ def _allowed(
 
 @bounded_gdal_cache
 def sample_absences(
-    stack: str,
+    stack: StackLike,
     landslides: Points,
     cfg: SamplingConfig,
     cf_zoning: str | None = None,
@@ -113,7 +113,8 @@ def sample_absences(
 ) -> Samples:
     """Landslide cells plus absences drawn with ``cfg.strategy``, split into train and test."""
     progress = progress or NullProgress()
-    info = open_stack(stack)
+    info = as_stack(stack)
+    stack = info.path
     grid = info.grid
     if cfg.strategy is Strategy.SLOPE and cfg.slope_band not in info.names:
         raise InvalidInputError(

@@ -27,7 +27,7 @@ from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, write_text_atomic
-from ..raster.stack import open_stack, read_block
+from ..raster.stack import StackLike, as_stack, read_block
 from ..raster.zoning import ZoningMethod, compute_breaks, sample_values, zone_raster
 from .points import Points, points_on_grid
 
@@ -107,7 +107,7 @@ def certainty_factor(ppa: np.ndarray, pps: float) -> np.ndarray:
 
 @bounded_gdal_cache
 def fit_cf(
-    stack: str,
+    stack: StackLike,
     landslides: Points,
     categorical: set[str] | None = None,
     n_classes: int = 5,
@@ -119,7 +119,8 @@ def fit_cf(
     progress = progress or NullProgress()
     categorical = categorical or set()
     user_breaks = user_breaks or {}
-    info = open_stack(stack)
+    info = as_stack(stack)
+    stack = info.path
     unknown = (categorical | set(user_breaks)) - set(info.names)
     if unknown:
         raise InvalidInputError(f"Unknown factor name(s) {sorted(unknown)}; the stack has {info.names}.")
@@ -187,7 +188,7 @@ def fit_cf(
 
 @bounded_gdal_cache
 def cf_map(
-    stack: str,
+    stack: StackLike,
     landslides: Points,
     score_out: str,
     zoning_out: str,
@@ -202,8 +203,9 @@ def cf_map(
     ``fit_options``: ``categorical``, ``n_classes``, ``user_breaks`` of :func:`fit_cf`.
     """
     progress = progress or NullProgress()
-    res = fit_cf(stack, landslides, block=block, progress=SubProgress(progress, 0, 0.5), **fit_options)
-    info = open_stack(stack)
+    info = as_stack(stack)
+    stack = info.path
+    res = fit_cf(info, landslides, block=block, progress=SubProgress(progress, 0, 0.5), **fit_options)
     grid: Grid = info.grid
     prof = grid.profile(1, "float32", FLOAT_NODATA)
     w = np.array([res.weights[f.name] for f in res.factors])
