@@ -227,3 +227,22 @@ def test_domain_threshold_is_calibrated_on_images_the_network_was_not_fitted_on(
     assert np.mean(d > calibrated["threshold"]) <= 1 - DOMAIN_QUANTILE + 0.01
     far = rng.normal(9, 1, (50, 16))  # another kind of imagery stays unfamiliar
     assert np.all(distances(far, calibrated) > calibrated["threshold"])
+
+
+def test_intervals_of_proportions_never_claim_certainty_from_few_images():
+    """0 false positives among 20 crack-free images: the bootstrap alone says 0-0; Wilson says 0-0.16."""
+    from landslide_ai.core.cracks.evaluate import bootstrap_intervals, wilson_interval
+
+    y = np.array([0] * 20 + [1] * 20)
+    p = np.r_[np.full(20, 0.1), np.full(20, 0.9)]
+    ci = bootstrap_intervals(y, p, 0.5, 200, 0)
+    lo, hi = wilson_interval(0, 20)
+    assert lo == 0.0 and hi == pytest.approx(0.161, abs=1e-3)
+    assert ci["false_positive_rate"] == (0.0, hi) and ci["recall"] == (pytest.approx(1 - hi), 1.0)
+    assert ci["roc_auc"] == (1.0, 1.0)  # not a proportion: the bootstrap's
+    # a proportion in the middle: the bootstrap and Wilson agree roughly, the wider one is kept
+    y2 = np.r_[np.zeros(50), np.ones(50)].astype(int)
+    p2 = np.r_[np.linspace(0, 1, 50), np.linspace(0.3, 1.3, 50)]
+    ci2 = bootstrap_intervals(y2, p2, 0.5, 500, 0)
+    w = wilson_interval(int((p2[50:] >= 0.5).sum()), 50)
+    assert ci2["recall"][0] <= w[0] and ci2["recall"][1] >= w[1]
