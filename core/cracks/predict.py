@@ -86,6 +86,11 @@ def skill_notes(card: CrackCard) -> list[str]:
         if not isinstance(auc, dict):
             continue
         lo, hi = auc["ci95"]
+        fpr = figs.get("false_positive_rate")
+        if not np.isfinite(auc["value"]) and isinstance(fpr, dict):  # crack-free images only
+            flo, fhi = fpr["ci95"]
+            notes.append(f"held-out {name} (crack-free): false-positive rate {fpr['value']:.2f} ({flo:.2f}-{fhi:.2f})")
+            continue
         line = f"held-out {name}: ROC AUC {auc['value']:.2f} (95 % CI {lo:.2f}-{hi:.2f})"
         if lo <= 0.5:
             line += ": NOT distinguishable from chance; do not read this map as crack detection"

@@ -246,3 +246,30 @@ def test_intervals_of_proportions_never_claim_certainty_from_few_images():
     ci2 = bootstrap_intervals(y2, p2, 0.5, 500, 0)
     w = wilson_interval(int((p2[50:] >= 0.5).sum()), 50)
     assert ci2["recall"][0] <= w[0] and ci2["recall"][1] >= w[1]
+
+
+def test_skill_notes_say_chance_and_read_crack_free_sets_by_their_false_positive_rate():
+    from landslide_ai.core.cracks.predict import skill_notes
+    from landslide_ai.core.model_card import CrackCard
+
+    nan = float("nan")
+    card = CrackCard.create(
+        architecture="cnn",
+        weights_file="c.pt",
+        inputs={"input_px": 64},
+        normalisation={"mean": [0.5] * 3, "std": [0.2] * 3},
+        classes=["no_crack", "crack"],
+        metrics={
+            "held_out": {
+                "drone": {"roc_auc": {"value": 0.55, "ci95": [0.40, 0.70]}},
+                "concrete": {"roc_auc": {"value": 0.98, "ci95": [0.96, 0.99]}},
+                "aerial": {
+                    "roc_auc": {"value": nan, "ci95": [nan, nan]},
+                    "false_positive_rate": {"value": 0.0, "ci95": [0.0, 0.16]},
+                },
+            }
+        },
+    )
+    notes = skill_notes(card)
+    assert "NOT distinguishable from chance" in notes[0] and "chance" not in notes[1]
+    assert notes[2] == "held-out aerial (crack-free): false-positive rate 0.00 (0.00-0.16)"
