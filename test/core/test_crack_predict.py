@@ -273,3 +273,19 @@ def test_skill_notes_say_chance_and_read_crack_free_sets_by_their_false_positive
     notes = skill_notes(card)
     assert "NOT distinguishable from chance" in notes[0] and "chance" not in notes[1]
     assert notes[2] == "held-out aerial (crack-free): false-positive rate 0.00 (0.00-0.16)"
+
+
+def test_shipped_concrete_model_loads_and_its_card_reports_where_it_works():
+    """The concrete card's held-out figures: skill on concrete, chance on drone chips, said so."""
+    import torch
+
+    from landslide_ai.core.cracks.predict import load_crack_model, skill_notes
+
+    card = Path(__file__).resolve().parents[2] / "resources" / "pretrained" / "crack_cnn_concrete.json"
+    m = load_crack_model(str(card), torch.device("cpu"))
+    assert m.card.input_px == 227 and m.card.domain is not None and m.card.domain["n_calibration_images"] > 0
+    notes = skill_notes(m.card)
+    concrete = next(n for n in notes if "concrete_held_out" in n)
+    drone = next(n for n in notes if "uav75" in n)
+    assert "chance" not in concrete and "NOT distinguishable from chance" in drone
+    assert any("aerial_crack_free (crack-free): false-positive rate" in n for n in notes)
