@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -47,6 +46,7 @@ def main() -> int:
     sys.path.insert(0, str(link.parent))
     sys.path.insert(0, str(ROOT / "scripts"))
     from study_crack_transfer import aerial_chips, held_out_concrete
+    from train_shipped_crack_model import figures, install
 
     from landslide_ai.core.cracks.evaluate import evaluate_images
     from landslide_ai.core.cracks.train import CrackTrainConfig, train_crack_model
@@ -80,19 +80,12 @@ def main() -> int:
             "what": what + "; unfamiliar images scored 'no crack' (masked, the default)",
             "images": len(ev.paths),
             "unfamiliar": int(ev.unfamiliar.sum()),
-            **{
-                k: {"value": round(v, 4), "ci95": [round(x, 4) for x in ev.intervals[k]]} for k, v in ev.metrics.items()
-            },
+            **figures(ev.metrics, ev.intervals),
         }
     c.training["wall_seconds_cpu"] = round(train_s, 1)
     c.training["recipe"] = "python scripts/train_concrete_crack_model.py " + " ".join(sys.argv[1:])
     c.save(card)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for f in (f"{NAME}.json", f"{NAME}.pt"):
-        tmp = out / f".{f}.tmp"
-        shutil.copyfile(Path(card).parent / f, tmp)
-        tmp.replace(out / f)
+    install(card, Path(a.out), NAME)
     print(json.dumps({"train_s": round(train_s, 1), "split_test": m, "held_out": c.metrics["held_out"]}, indent=1))
     return 0
 

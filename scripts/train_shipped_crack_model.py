@@ -89,14 +89,11 @@ def main() -> int:
     sc = evaluate_scene(str(work / "chips.gpkg"), str(scene / "crack_labels.tif"), str(work / "scene.html"))
     c = CrackCard.load(card)
 
-    def fig(metrics: dict, ci: dict) -> dict:
-        return {k: {"value": round(v, 4), "ci95": [round(x, 4) for x in ci[k]]} for k, v in metrics.items()}
-
     c.metrics["held_out"] = {
         "uav75_test_chips": {
             "what": "chips of UAV75's 15 test photos (never trained on); bootstrap over images",
             "images": len(ev.paths),
-            **fig(ev.metrics, ev.intervals),
+            **figures(ev.metrics, ev.intervals),
         },
         "uav75_scene": {
             "what": "crack_predict over sample_data/uav75_scene (227 px chips, stride 256) vs pixel labels "
@@ -104,21 +101,30 @@ def main() -> int:
             "chips": sc.n_chips,
             "ambiguous": sc.n_ambiguous,
             "unfamiliar": sc.n_unfamiliar,
-            **fig(sc.metrics, sc.intervals),
+            **figures(sc.metrics, sc.intervals),
         },
     }
     c.training["wall_seconds_cpu"] = round(train_s, 1)
     c.training["recipe"] = "python scripts/train_shipped_crack_model.py " + " ".join(sys.argv[1:])
     c.training["target_chips"] = f"{target.name} (stride {a.chip_stride} px)" if target.parent == work else target.name
     c.save(card)
-    out = Path(a.out)
+    install(card, Path(a.out), NAME)
+    print(json.dumps({"train_s": round(train_s, 1), "split_test": m, "held_out": c.metrics["held_out"]}, indent=1))
+    return 0
+
+
+def figures(metrics: dict, ci: dict) -> dict:
+    """Metrics as the card's ``held_out`` entries read them: value and 95 % interval, rounded."""
+    return {k: {"value": round(v, 4), "ci95": [round(x, 4) for x in ci[k]]} for k, v in metrics.items()}
+
+
+def install(card: str, out: Path, name: str) -> None:
+    """Copy the card and its weights to ``out`` (each written whole, then renamed)."""
     out.mkdir(parents=True, exist_ok=True)
-    for f in (f"{NAME}.json", f"{NAME}.pt"):
+    for f in (f"{name}.json", f"{name}.pt"):
         tmp = out / f".{f}.tmp"
         shutil.copyfile(Path(card).parent / f, tmp)
         tmp.replace(out / f)
-    print(json.dumps({"train_s": round(train_s, 1), "split_test": m, "held_out": c.metrics["held_out"]}, indent=1))
-    return 0
 
 
 if __name__ == "__main__":
