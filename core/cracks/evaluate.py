@@ -222,7 +222,7 @@ def evaluate_images(
         wrong = np.flatnonzero(yhat != (y == 1))
         worst = wrong[np.argsort(-np.abs(p[wrong] - threshold))][:n_gallery]  # most confident mistakes first
         if worst.size:
-            items = gradcam_chips(card_path, [paths[i] for i in worst], device="cpu")
+            items = gradcam_chips(card_path, [paths[i] for i in worst], device=device)
             for it, i in zip(items, worst):
                 it["name"] = f"{'false_negative' if y[i] == 1 else 'false_positive'}_{Path(paths[i]).name}"
             gallery = gradcam_overlays(items, gallery_dir)

@@ -319,7 +319,7 @@ def _flush(
         d.write(v.astype(np.float32), 1, window=win)
 
 
-def gradcam_chips(card_path: str, images: list[str], device: str = "cpu") -> list[dict]:
+def gradcam_chips(card_path: str, images: list[str], device: str = "auto") -> list[dict]:
     """Chip, Grad-CAM heatmap (0..1) and crack probability of each image, at the model's input size."""
     from .images import open_rgb
 
