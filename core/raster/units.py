@@ -217,7 +217,10 @@ def aggregate_units_file(
     if statistic not in STATISTICS:
         raise InvalidInputError(f"Unknown statistic '{statistic}'; choose one of {', '.join(STATISTICS)}.")
     grid = Grid.from_path(raster)
-    ds = ogr.Open(str(units))
+    try:
+        ds = ogr.Open(str(units))
+    except RuntimeError as exc:  # GDAL raises when exceptions are on (sampling.points turns them on)
+        raise InvalidInputError(f"Cannot open the mapping units {units}: {exc}") from exc
     if ds is None:
         raise InvalidInputError(f"Cannot open the mapping units {units}.")
     lyr = ds.GetLayer(0)
@@ -235,6 +238,11 @@ def aggregate_units_file(
         g = f.GetGeometryRef()
         if g is None or g.IsEmpty():
             continue
+        if ogr.GT_Flatten(g.GetGeometryType()) not in (ogr.wkbPolygon, ogr.wkbMultiPolygon):
+            raise InvalidInputError(
+                f"The mapping units {units} must be polygons (slope units, catchments, parcels); feature "
+                f"{f.GetFID()} is a {g.GetGeometryName().lower()}."
+            )
         g = g.Clone()
         if ct is not None:
             g.Transform(ct)

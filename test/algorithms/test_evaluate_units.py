@@ -196,3 +196,18 @@ def test_aggregate_units_matches_numpy(run_alg, world, mapped, tmp_path):
             assert cli[name].GetField(k) == g[k], (name, k)
         for k in ("ls_mean", "ls_max", "ls_p50", "ls_p90"):
             assert cli[name].GetField(k) == pytest.approx(g[k], abs=1e-9), (name, k)
+
+
+def test_cli_aggregate_units_refuses_points_and_missing_files_without_output(world, mapped, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    _, prob, _, _ = mapped
+    for units, match in ((world["inventory"], "must be polygons"), (str(tmp_path / "none.gpkg"), "Cannot open")):
+        out = tmp_path / "u.gpkg"
+        cmd = [sys.executable, "-m", "core", "aggregate-units", prob, units, str(out)]
+        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and match in r.stderr, r.stderr[-500:]
+        assert not out.exists()
