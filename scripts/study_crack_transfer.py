@@ -17,7 +17,7 @@ Intervals: 95 % percentile bootstrap over images. Settings:
   cross-entropy, class-weighted cross-entropy, focal loss), at 112 px (time);
 - resolution: the native 227 px vs 112 px (2x down-sampling) and 64 px, weighted CE, balanced.
 
-Usage (about 30 min on 2 CPU cores; figures go into the README)::
+Usage (9 min on 2 CPU cores, measured; figures go into the README)::
 
     bash -c 'source scripts/qgis_env.sh; $VENV/bin/python scripts/study_crack_transfer.py'
 """
