@@ -93,7 +93,7 @@ def main() -> int:
                 row = {
                     "input_px": px,
                     "loss": loss,
-                    "crack_share": frac,
+                    "crack_images_kept": frac,
                     "set": set_name,
                     "masked": mask,
                     "images": len(ev.paths),

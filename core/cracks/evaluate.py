@@ -72,9 +72,7 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> di
     """Accuracy, precision, recall, F1, false-positive rate at ``threshold``; ROC and PR AUC (NaN for one class)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    yhat = p >= threshold
-    tp, fp = int((yhat & (y == 1)).sum()), int((yhat & (y == 0)).sum())
-    fn, tn = int((~yhat & (y == 1)).sum()), int((~yhat & (y == 0)).sum())
+    (tn, fp), (fn, tp) = confusion(y, p, threshold)
     nan = float("nan")
     prec = tp / (tp + fp) if tp + fp else nan
     rec = tp / (tp + fn) if tp + fn else nan
@@ -100,11 +98,15 @@ def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[float, floa
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
+def confusion(y: np.ndarray, p: np.ndarray, threshold: float) -> list[list[int]]:
+    """``[[TN, FP], [FN, TP]]`` at ``threshold`` (rows: truth no crack / crack; columns: predicted)."""
+    yhat = p >= threshold
+    return [[int(((y == t) & (yhat == q)).sum()) for q in (False, True)] for t in (0, 1)]
+
+
 def _proportion_counts(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, tuple[int, int]]:
     """(hits, trials) of each proportion metric of :func:`classification_metrics`."""
-    yhat = p >= threshold
-    tp, fp = int((yhat & (y == 1)).sum()), int((yhat & (y == 0)).sum())
-    fn, tn = int((~yhat & (y == 1)).sum()), int((~yhat & (y == 0)).sum())
+    (tn, fp), (fn, tp) = confusion(y, p, threshold)
     return {
         "accuracy": (tp + tn, y.size),
         "precision": (tp, tp + fp),
@@ -208,7 +210,7 @@ def evaluate_images(
     met = classification_metrics(y, p, threshold)
     ci = bootstrap_intervals(y, p, threshold, n_boot, seed)
     yhat = p >= threshold
-    confusion = [[int(((y == t) & (yhat == q)).sum()) for q in (0, 1)] for t in (0, 1)]
+    matrix = confusion(y, p, threshold)
     if out_csv:
         rows = [
             [path, int(lab), f"{prob:.6f}", f"{r:.6f}", f"{d:.4f}", int(u), int(pred), int(bool(pred) == bool(lab))]
@@ -228,8 +230,8 @@ def evaluate_images(
             gallery = gradcam_overlays(items, gallery_dir)
     title = f"Crack model {Path(card_path).name} on {len(paths)} images"
     notes = unfamiliar_notes(y, odd, mask_unfamiliar)
-    write_text_atomic(out_html, report_html(title, y, met, ci, confusion, threshold, gallery, out_html, notes))
-    return CrackEvaluation(met, ci, confusion, paths, y, p, out_html, out_csv, gallery, dist, odd)
+    write_text_atomic(out_html, report_html(title, y, met, ci, matrix, threshold, gallery, out_html, notes))
+    return CrackEvaluation(met, ci, matrix, paths, y, p, out_html, out_csv, gallery, dist, odd)
 
 
 def unfamiliar_notes(y: np.ndarray, odd: np.ndarray, masked: bool) -> list[str]:

@@ -23,7 +23,7 @@ from rasterio.windows import from_bounds
 
 from ..errors import InvalidInputError
 from ..raster.io import write_csv_atomic, write_text_atomic
-from .evaluate import bootstrap_intervals, classification_metrics, report_html
+from .evaluate import bootstrap_intervals, classification_metrics, confusion, report_html
 
 #: a chip with at least this many crack pixels is a crack chip (the rule of scripts/derive_uav75_chips.py)
 MIN_CRACK_PX = 150
@@ -133,8 +133,7 @@ def evaluate_scene(
     # chips in one 2 x 2 block of chip positions are resampled together (they overlap or touch)
     groups = np.array([f"{r // 2}_{c // 2}" for r, c in zip(rows, cols)])
     ci = bootstrap_intervals(y, p, threshold, n_boot, seed, groups)
-    yhat = p >= threshold
-    confusion = [[int(((y == t) & (yhat == q)).sum()) for q in (0, 1)] for t in (0, 1)]
+    matrix = confusion(y, p, threshold)
     n_amb, n_odd = int((y_all == -1).sum()), int((odd & (y_all >= 0)).sum())
     notes = [
         f"{n_amb} ambiguous chip(s) (1 to {min_crack_px - 1} crack pixels) left out; "
@@ -153,7 +152,7 @@ def evaluate_scene(
     write_text_atomic(
         out_html,
         report_html(
-            title, y, met, ci, confusion, threshold, [], out_html, notes, unit="chips", resampled="2 x 2 chip blocks"
+            title, y, met, ci, matrix, threshold, [], out_html, notes, unit="chips", resampled="2 x 2 chip blocks"
         ),
     )
-    return SceneEvaluation(met, ci, confusion, int(use.sum()), n_amb, n_odd, y, p, out_html)
+    return SceneEvaluation(met, ci, matrix, int(use.sum()), n_amb, n_odd, y, p, out_html)

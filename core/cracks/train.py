@@ -203,7 +203,7 @@ def _save_card(
     training: dict,
 ) -> str:
     """Weights + card (domain statistics from the training images of ``domain_sets``)."""
-    train = np.concatenate([_split_features(model, s, cfg, "train") for s in domain_sets])
+    train = np.concatenate([f for f in (_split_features(model, s, cfg, "train") for s in domain_sets) if f.size])
     val = [f for f in (_split_features(model, s, cfg, "val") for s in domain_sets) if f.size]
     domain = fit_domain(train, np.concatenate(val) if val else None)
     out.mkdir(parents=True, exist_ok=True)

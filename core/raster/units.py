@@ -208,10 +208,10 @@ def aggregate_units_file(
     The output holds every unit with a geometry, its own fields and :data:`UNIT_FIELDS`, in the
     raster's CRS; it is written atomically. Returns the zone breaks of ``statistic``.
     """
-    from osgeo import ogr, osr
+    from osgeo import ogr
     from shapely import wkb
 
-    from ..sampling.points import read_points
+    from ..sampling.points import layer_transform, read_points
     from .io import atomic_path
 
     if statistic not in STATISTICS:
@@ -224,14 +224,7 @@ def aggregate_units_file(
     if ds is None:
         raise InvalidInputError(f"Cannot open the mapping units {units}.")
     lyr = ds.GetLayer(0)
-    target = osr.SpatialReference()
-    target.ImportFromWkt(grid.crs_wkt)
-    target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    src = lyr.GetSpatialRef()
-    ct = None
-    if src is not None:
-        src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        ct = None if src.IsSame(target) else osr.CoordinateTransformation(src, target)
+    target, ct = layer_transform(lyr, grid.crs_wkt)
     geoms, ogr_geoms, attrs = [], [], []
     defn = lyr.GetLayerDefn()
     for f in lyr:

@@ -35,6 +35,18 @@ class Points:
         return Points(self.x[mask], self.y[mask], {k: np.asarray(v)[mask] for k, v in self.attrs.items()})
 
 
+def layer_transform(lyr: ogr.Layer, crs_wkt: str) -> tuple[osr.SpatialReference, osr.CoordinateTransformation | None]:
+    """The target CRS (x, y axis order) and the transformation of ``lyr`` into it (None: none needed)."""
+    target = osr.SpatialReference()
+    target.ImportFromWkt(crs_wkt)
+    target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    src = lyr.GetSpatialRef()
+    if src is None:
+        return target, None
+    src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return target, None if src.IsSame(target) else osr.CoordinateTransformation(src, target)
+
+
 def read_points(path: str, crs_wkt: str, where: str | None = None, layer: str | None = None) -> Points:
     """Read a point layer (GPKG, SHP, GeoJSON, CSV with x,y) reprojected to ``crs_wkt``.
 
@@ -61,15 +73,7 @@ def read_points(path: str, crs_wkt: str, where: str | None = None, layer: str | 
             lyr.SetAttributeFilter(where)
         except RuntimeError as exc:
             raise InvalidInputError(f"Invalid filter '{where}' on {path}: {exc}") from exc
-    target = osr.SpatialReference()
-    target.ImportFromWkt(crs_wkt)
-    target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    src = lyr.GetSpatialRef()
-    ct = None
-    if src is not None:
-        src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        if not src.IsSame(target):
-            ct = osr.CoordinateTransformation(src, target)
+    _, ct = layer_transform(lyr, crs_wkt)
     defn = lyr.GetLayerDefn()
     names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
     xs: list[float] = []

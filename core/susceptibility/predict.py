@@ -119,12 +119,6 @@ SHIFT_SD = 5.0
 SPREAD_RATIO = 10.0
 
 
-def stack_sample_stats(path: str, max_side: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Per-band mean and std of a decimated read of the stack (bounded memory, one pass of GDAL)."""
-    vals = decimated_values(path, max_side)
-    return vals.mean(axis=1), vals.std(axis=1)
-
-
 def decimated_values(path: str, max_side: int = 512) -> np.ndarray:
     """(bands, cells) values of the common valid cells of a decimated (nearest) read of a stack."""
     with rasterio.open(path) as ds:
