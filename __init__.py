@@ -6,7 +6,16 @@ for torch or the engine until the plugin is actually loaded.
 
 
 def classFactory(iface):  # noqa: N802 - QGIS API name
-    """Create the plugin instance (called by QGIS)."""
+    """Create the plugin instance (called by QGIS, and by qgis_process with ``iface=None``).
+
+    First, the packages the user installed with the plugin's installer (a private folder of the
+    QGIS profile) are appended to ``sys.path``, after QGIS's own, so that every algorithm sees them.
+    """
+    from qgis.core import QgsApplication
+
+    from .plugin.installer import Layout, activate
+
+    activate(Layout.for_profile(QgsApplication.qgisSettingsDirPath()))
     from .plugin.plugin import LandslideAIPlugin
 
     return LandslideAIPlugin(iface)

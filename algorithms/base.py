@@ -20,8 +20,8 @@ from qgis.core import (
     QgsProcessingFeedback,
 )
 
-from ..core.dependencies import problems
-from ..core.errors import Canceled, LandslideAIError
+from ..core.dependencies import DEPENDENCIES, INSTALLER_MENU, problems, status
+from ..core.errors import Canceled, LandslideAIError, MissingDependencyError
 from ..core.outputs import OutputTransaction, describe_os_error
 from .layers import LayerReading
 from .output_guard import OutputGuard, low_space_folder
@@ -62,16 +62,26 @@ class FeedbackProgress:
         return self._fb.isCanceled()
 
     def log(self, message: str) -> None:
-        self._fb.pushInfo(message)
+        if message.startswith("WARNING") and hasattr(self._fb, "pushWarning"):
+            self._fb.pushWarning(message)
+        else:
+            self._fb.pushInfo(message)
 
 
 class LandslideAlgorithm(OutputGuard, LayerReading, QgsProcessingAlgorithm):
-    """Base class: subclasses set ``NAME``, ``DISPLAY``, ``GROUP`` and ``REQUIRES``."""
+    """Base class: subclasses set ``NAME``, ``DISPLAY``, ``GROUP``, ``REQUIRES`` and ``OPTIONAL``.
+
+    ``REQUIRES``: packages without which the algorithm cannot run at all (``canExecute`` is False
+    and the toolbox says what to install). ``OPTIONAL``: packages only some choices need (a deep
+    model, SHAP, the ONNX backend); the engine checks them when the run asks for them
+    (``core.dependencies.require``), so that a QGIS without torch still trains a Random Forest.
+    """
 
     NAME = ""
     DISPLAY = ""
     GROUP = "prepare"
     REQUIRES: tuple[str, ...] = ("rasterio",)
+    OPTIONAL: tuple[str, ...] = ()
 
     def name(self) -> str:
         return self.NAME
@@ -108,9 +118,23 @@ class LandslideAlgorithm(OutputGuard, LayerReading, QgsProcessingAlgorithm):
             parts.append(
                 "<h3>Outputs</h3><ul>" + "".join(f"<li><b>{k}</b>: {v}</li>" for k, v in h["outputs"].items()) + "</ul>"
             )
+        parts.append(self.packages_help())
         if h.get("reference"):
             parts.append(f"<p><i>Method: {h['reference']}</i></p>")
         return "".join(parts)
+
+    def packages_help(self) -> str:
+        """The Python packages this algorithm uses and whether this QGIS has them (help panel)."""
+        mods = [m for m in (*self.REQUIRES, *self.OPTIONAL) if m in DEPENDENCIES]
+        if not mods:
+            return ""
+        items = []
+        for m in mods:
+            s = status(m)
+            need = "needed" if m in self.REQUIRES else f"for {s.dependency.purpose}"
+            state = f"installed ({s.installed})" if s.ok else f"<b>missing</b>: {s.problem}"
+            items.append(f"<li>{s.dependency.distribution} ({need}): {state}</li>")
+        return "<h3>Python packages</h3><ul>" + "".join(items) + "</ul>"
 
     def helpUrl(self) -> str:
         return "https://github.com/landslide-ai/landslide-ai#readme"
@@ -132,9 +156,7 @@ class LandslideAlgorithm(OutputGuard, LayerReading, QgsProcessingAlgorithm):
         """
         found = problems(self.REQUIRES)
         if found:
-            return False, f"{self.DISPLAY} cannot run: " + "; ".join(
-                found
-            ) + ". Install into QGIS's Python, then restart QGIS."
+            return False, f"{self.DISPLAY} cannot run: " + "; ".join(found) + "."
         return True, ""
 
     def processAlgorithm(self, parameters, context, feedback):
@@ -155,7 +177,7 @@ class LandslideAlgorithm(OutputGuard, LayerReading, QgsProcessingAlgorithm):
                 tx.add_input(path)
             self._declare_outputs(parameters, context, tx)
             tx.check()
-            if any(p.name() == "DEVICE" for p in self.parameterDefinitions()):
+            if status("torch").ok and any(p.name() == "DEVICE" for p in self.parameterDefinitions()):
                 from ..core.runtime import pick_device
 
                 pick_device(self.parameterAsString(parameters, "DEVICE", context) or "auto")  # refused before work
@@ -166,6 +188,19 @@ class LandslideAlgorithm(OutputGuard, LayerReading, QgsProcessingAlgorithm):
             tx.commit()
             self._after_commit(context, tx)
             return tx.map_result(result)
+        except MissingDependencyError as exc:
+            tx.rollback()
+            hint = "" if INSTALLER_MENU in str(exc) else f" Install them with {INSTALLER_MENU}."
+            raise QgsProcessingException(f"{exc}{hint} Nothing was written.") from exc
+        except ImportError as exc:  # a package the engine imports lazily, unchecked: still say which and how
+            tx.rollback()
+            if feedback is not None:
+                feedback.pushDebugInfo(traceback.format_exc())
+            name = (exc.name or str(exc)).split(".")[0]
+            raise QgsProcessingException(
+                f"{self.DISPLAY} needs the Python package '{name}', which this QGIS cannot import ({exc}). "
+                f"Install it with {INSTALLER_MENU}. Nothing was written."
+            ) from exc
         except Canceled as exc:
             tx.rollback()
             raise QgsProcessingException("Canceled: nothing was written and no existing file was changed.") from exc

@@ -10,7 +10,6 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from ..core.cracks.evaluate import evaluate_images
 from . import events
 from .base import LandslideAlgorithm
 from .eval_outputs import add_metric_outputs, metric_results
@@ -22,7 +21,8 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
     NAME = "crack_evaluate"
     DISPLAY = "Evaluate crack classifier on images"
     GROUP = "cracks"
-    REQUIRES = ("torch", "torchvision", "sklearn", "PIL", "captum", "matplotlib")
+    REQUIRES = ("torch", "torchvision", "sklearn", "PIL")
+    OPTIONAL = ("captum",)
     MODEL, IMAGES, POSITIVES, NEGATIVES = "MODEL", "IMAGES", "POSITIVES", "NEGATIVES"
     THRESHOLD, SEED, N_GALLERY, MASK = "THRESHOLD", "SEED", "GALLERY_N", "MASK_UNFAMILIAR"
     OUTPUT, CSV, GALLERY = "OUTPUT_HTML", "IMAGES_CSV", "GALLERY"
@@ -62,6 +62,8 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
         add_metric_outputs(self)
 
     def execute_engine(self, parameters, context, progress, feedback):
+        from ..core.cracks.evaluate import evaluate_images  # needs torch: imported when run, not at load
+
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         csv = self.parameterAsFileOutput(parameters, self.CSV, context) or None
         gallery = self.parameterAsString(parameters, self.GALLERY, context) if parameters.get(self.GALLERY) else None

@@ -17,13 +17,7 @@ from qgis.core import (
 )
 
 from ..core.cracks.chips import write_chip_layer
-from ..core.cracks.predict import (
-    SHIPPED_CARD,
-    gradcam_chips,
-    gradcam_overlays,
-    predict_orthomosaic,
-    skill_notes,
-)
+from ..core.cracks.config import SHIPPED_CARD
 from ..core.model_card import CrackCard
 from ..core.raster.grid import Grid
 from ..core.runtime import BACKENDS
@@ -40,10 +34,15 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
     DISPLAY = "Predict crack probability"
     GROUP = "cracks"
     REQUIRES = ("torch", "torchvision")
+    OPTIONAL = ("captum", "onnxruntime")
     MODEL, THRESHOLD, OUTPUT, CHIPS, GRADCAM = "MODEL", "THRESHOLD", "OUTPUT", "CHIPS", "GRADCAM"
     MASK, PRECISION, BACKEND = "MASK_UNFAMILIAR", "PRECISION", "BACKEND"
     IMAGES, OVERLAYS = "IMAGES", "OVERLAY_FOLDER"
     WITH_GRADCAM = False
+
+    def model_card(self, parameters, context) -> str:
+        """The MODEL card, or the shipped CNN when none is given."""
+        return self.parameterAsFile(parameters, self.MODEL, context) or str(SHIPPED_CARD)
 
     def initAlgorithm(self, config=None):
         self.add(
@@ -52,6 +51,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
                 "Model card (.json from crack_train; default: the shipped CNN)",
                 extension="json",
                 defaultValue=str(SHIPPED_CARD),
+                optional=True,  # a missing value (qgis_process, scripts) means the shipped model, as the label says
             )
         )
         self.add_chip_params(self, 113)
@@ -97,6 +97,9 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             )
 
     def execute_engine(self, parameters, context, progress, feedback):
+        # torch is needed to run, not to list the algorithm
+        from ..core.cracks.predict import gradcam_chips, gradcam_overlays, predict_orthomosaic, skill_notes
+
         src = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
         spec = self.chip_spec(self, parameters, context)
         if spec.stride_px > spec.chip_px:
@@ -107,7 +110,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         cam = self.parameterAsOutputLayer(parameters, self.GRADCAM, context) if self.WITH_GRADCAM else None
         res = predict_orthomosaic(
-            self.parameterAsFile(parameters, self.MODEL, context),
+            self.model_card(parameters, context),
             src,
             out,
             spec,
@@ -117,7 +120,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             precision=["fp32", "bf16"][self.parameterAsEnum(parameters, self.PRECISION, context)],
             backend="torch" if self.WITH_GRADCAM else BACKENDS[self.parameterAsEnum(parameters, self.BACKEND, context)],
         )
-        for note in skill_notes(CrackCard.load(self.parameterAsFile(parameters, self.MODEL, context))):
+        for note in skill_notes(CrackCard.load(self.model_card(parameters, context))):
             progress.log(("Warning: model " if "chance" in note else "Model ") + note)
         odd = sum(c.unfamiliar for c in res)
         if odd:
@@ -145,7 +148,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             images = self.parameterAsFileList(parameters, self.IMAGES, context) if parameters.get(self.IMAGES) else []
             if images:
                 folder = self.parameterAsString(parameters, self.OVERLAYS, context) or str(Path(cam).parent)
-                items = gradcam_chips(self.parameterAsFile(parameters, self.MODEL, context), images)
+                items = gradcam_chips(self.model_card(parameters, context), images)
                 pngs = gradcam_overlays(items, folder)
                 events.publish("gradcam", algorithm=self.NAME, items=items)
                 progress.log(f"{len(pngs)} Grad-CAM overlays in {folder}")

@@ -14,8 +14,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from ..core.cracks.models import ARCHITECTURES
-from ..core.cracks.train import CrackTrainConfig, train_crack_model
+from ..core.cracks.config import ARCHITECTURES, CrackTrainConfig
 from ..core.raster.io import write_text_atomic
 from . import events
 from .base import LandslideAlgorithm
@@ -131,6 +130,8 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
         self.addOutput(QgsProcessingOutputHtml(self.METRICS, "Test metrics"))
 
     def execute_engine(self, parameters, context, progress, feedback):
+        from ..core.cracks.train import train_crack_model  # needs torch: imported when run, not at load
+
         cfg = CrackTrainConfig(
             arch=ARCHITECTURES[self.parameterAsEnum(parameters, self.ARCH, context)],
             epochs=self.parameterAsInt(parameters, self.EPOCHS, context),

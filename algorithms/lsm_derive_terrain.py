@@ -29,7 +29,8 @@ class DeriveTerrainAlgorithm(LandslideAlgorithm):
     NAME = "lsm_derive_terrain"
     DISPLAY = "Derive terrain and distance factors"
     GROUP = "prepare"
-    REQUIRES = ("rasterio", "pysheds")
+    REQUIRES = ("rasterio",)
+    OPTIONAL = ("pysheds",)
     DEM, VECTORS, OUTPUT_FOLDER, OUTPUT_LAYERS = "DEM", "VECTORS", "OUTPUT_FOLDER", "OUTPUT_LAYERS"
 
     def initAlgorithm(self, config=None):

@@ -30,7 +30,8 @@ class PredictAlgorithm(LandslideAlgorithm):
     NAME = "lsm_predict"
     DISPLAY = "Predict susceptibility map"
     GROUP = "map"
-    REQUIRES = ("rasterio", "torch", "sklearn")
+    REQUIRES = ("rasterio", "sklearn")
+    OPTIONAL = ("torch", "xgboost", "jenkspy", "onnxruntime", "dask")
     ALLOW_SHIFT, BACKEND, DASK = "ALLOW_SHIFT", "BACKEND", "DASK_SCHEDULER"
     (MODEL, STACK, TEMPORAL, INVENTORY, FIELD, METHOD, THRESHOLDS, BLOCK, DEVICE, OUTPUT, ZONING, TABLE) = (
         "MODEL",

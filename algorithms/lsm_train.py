@@ -32,7 +32,8 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
     NAME = "lsm_train"
     DISPLAY = "Train and compare susceptibility models"
     GROUP = "train"
-    REQUIRES = ("rasterio", "torch", "sklearn", "xgboost", "shap", "matplotlib")
+    REQUIRES = ("rasterio", "sklearn", "matplotlib")
+    OPTIONAL = ("torch", "xgboost", "optuna", "shap")
     (
         STACK,
         SAMPLES,

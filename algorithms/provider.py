@@ -91,14 +91,36 @@ class LandslideAIProvider(QgsProcessingProvider):
             self.refreshAlgorithms()
 
 
+#: what the toolbox and menus show for each workflow (a model's own name is also its id, kept stable)
+WORKFLOW_TITLES = {
+    "susceptibility_workflow": "Susceptibility mapping workflow",
+    "crack_workflow": "Crack mapping workflow",
+}
+
+
 def workflow_models() -> list:
     """The .model3 files of resources/workflows as algorithms (group "5 Workflows (models)")."""
-    from qgis.core import QgsProcessingModelAlgorithm
-
     out = []
     for path in sorted((RESOURCES / "workflows").glob("*.model3")):
-        m = QgsProcessingModelAlgorithm()
-        if m.fromFile(str(path)):
-            m.setSourceFilePath(str(path))
+        m = _workflow(str(path))
+        if m is not None:
             out.append(m)
     return out
+
+
+def _workflow(path: str):
+    """A model read from ``path`` whose display name is a title, not its id (``crack_workflow``)."""
+    from qgis.core import QgsProcessingModelAlgorithm
+
+    class Workflow(QgsProcessingModelAlgorithm):
+        def displayName(self) -> str:
+            return WORKFLOW_TITLES.get(self.name(), self.name())
+
+        def createInstance(self):
+            return _workflow(self.sourceFilePath())
+
+    m = Workflow()
+    if not m.fromFile(path):
+        return None
+    m.setSourceFilePath(path)
+    return m

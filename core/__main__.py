@@ -336,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(tiles)} chips; {args.chips}" + (f", images in {args.images}" if args.images else ""))
         elif args.cmd == "crack-predict":
             from .cracks.chips import ChipSpec, write_chip_layer
-            from .cracks.predict import SHIPPED_CARD, predict_orthomosaic, skill_notes
+            from .cracks.config import SHIPPED_CARD
+            from .cracks.predict import predict_orthomosaic, skill_notes
             from .model_card import CrackCard
             from .raster.grid import Grid
 

@@ -10,7 +10,7 @@ Graphs (all float32, dynamic batch/window sizes; exported with the TorchScript e
 * susceptibility, unpadded CNN (``dense``): inputs ``window`` (1, C, H + P - 1, W + P - 1), the
   standardised window with its halo, ``series`` (M, T, V) when the model has an LSTM, ``cells``
   (M,) int64 row-major indices into the H x W window -> ``probability`` (M,). The CNN branch runs
-  densely over the window inside the graph (:func:`.susceptibility.models.dense_cnn_features`).
+  densely over the window inside the graph (:func:`.susceptibility.networks.dense_cnn_features`).
 * susceptibility, other models (``patch``): ``patch`` (N, C, P, P) and/or ``series`` -> ``probability``.
   A seed ensemble is one graph that averages its members' probabilities.
 * crack (``crack``): ``image`` (N, 3, S, S), normalised as the card says -> ``probability`` (N,) of
@@ -78,7 +78,7 @@ def _susceptibility_module(card_path: str | Path) -> tuple[torch.nn.Module, tupl
     """(torch module, example inputs, input names, dynamic axes, graph kind, card) of a susceptibility card."""
     import torch
 
-    from .susceptibility.models import dense_cnn_features, members_of
+    from .susceptibility.networks import dense_cnn_features, members_of
     from .susceptibility.predict import load_model
 
     lm = load_model(str(card_path))
@@ -141,7 +141,7 @@ def _exportable_pools(model: torch.nn.Module) -> torch.nn.Module:
     """
     import torch
 
-    from .susceptibility.models import _adaptive_mean
+    from .susceptibility.networks import _adaptive_mean
 
     class AdaptiveMean(torch.nn.Module):
         def __init__(self, size: int | tuple[int | None, int | None]) -> None:

@@ -60,7 +60,7 @@ class LandslideAIPlugin:
         self.menu.setIcon(QIcon(icon_path("landslideai")))
         by_id: dict[str, QAction] = {}
         for group_id, group_name in GROUPS.items():
-            sub = self.menu.addMenu(QIcon(icon_path(group_id)), group_name)
+            sub = self.menu.addMenu(QIcon(icon_path(group_id)), group_name.replace("&", "&&"))  # "&" is a mnemonic
             for alg in self.provider.algorithms():
                 if alg.group() != group_name:  # models report their group name as id
                     continue
@@ -79,9 +79,13 @@ class LandslideAIPlugin:
         diag = QAction(QIcon(icon_path("diagnostics")), "Diagnostics…", main)
         diag.setObjectName("LandslideAI_diagnostics")
         diag.triggered.connect(self.show_diagnostics)
+        packages = QAction(QIcon(icon_path("diagnostics")), "Install Python packages…", main)
+        packages.setObjectName("LandslideAI_install_packages")
+        packages.triggered.connect(self.show_installer)
         self.menu.addAction(self.dock_action)
         self.menu.addAction(diag)
-        self.actions += [self.dock_action, diag]
+        self.menu.addAction(packages)
+        self.actions += [self.dock_action, diag, packages]
         self.iface.pluginMenu().addMenu(self.menu)
 
         self.toolbar = self.iface.addToolBar("Landslide AI")
@@ -127,6 +131,14 @@ class LandslideAIPlugin:
         self._diagnostics.show()
         return self._diagnostics
 
+    def show_installer(self):
+        """Open the package installer (non-modal); returns it."""
+        from ..ui.installer_dialog import InstallerDialog
+
+        self._installer = InstallerDialog(self.iface.mainWindow())
+        self._installer.show()
+        return self._installer
+
     def _warn_missing_dependencies(self) -> None:
         """One message-bar warning at load when packages are missing, with a button to Diagnostics."""
         from qgis.core import Qgis
@@ -139,8 +151,13 @@ class LandslideAIPlugin:
             return
         bar = self.iface.messageBar()
         widget = bar.createMessage(
-            "Landslide AI", f"Missing or outdated: {', '.join(bad)}. The algorithms that need them are disabled."
+            "Landslide AI",
+            f"Missing or outdated: {', '.join(bad)}. Every algorithm is listed; the models and steps that need "
+            "these packages say so when chosen.",
         )
+        button = QPushButton("Install Python packages…")
+        button.clicked.connect(self.show_installer)
+        widget.layout().addWidget(button)
         button = QPushButton("Diagnostics…")
         button.clicked.connect(self.show_diagnostics)
         widget.layout().addWidget(button)

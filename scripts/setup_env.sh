@@ -22,7 +22,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   /usr/bin/python3 -m venv --system-site-packages "$VENV"
 fi
 stamp="$VENV/.requirements.sha"
-want="$(cat "$here/requirements.txt" "$here/constraints.txt" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$here/requirements.txt" "$here/resources/requirements-user.txt" "$here/constraints.txt" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] pip install -r requirements.txt (numpy pinned by constraints.txt)"
   "$VENV/bin/python" -m pip install -q --upgrade pip

@@ -7,9 +7,12 @@ import an installed plugin. QGIS-dependent fixtures start one headless ``QgsAppl
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +161,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "core"))  # shared fixt
 sys.path.insert(0, str(Path(__file__).resolve().parent / "reliability"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "algorithms"))
 pytest_plugins = ["rel_fixtures"]  # the reliability tier's fixtures (world, sandbox, refused, run_fb)
+
+
+def make_wheel(folder: Path, name: str, version: str, code: str = "", requires: tuple[str, ...] = ()) -> Path:
+    """A minimal pure-Python wheel: one module ``name`` with ``code`` and ``__version__``."""
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"__version__ = {version!r}\n{code}",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: landslide-ai-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = "\n".join(record) + "\n"
+    whl = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(whl, "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+    return whl

@@ -38,6 +38,18 @@ def device_line() -> str:
     return f"CPU ({torch.get_num_threads()} threads); no CUDA GPU visible to torch"
 
 
+def packages_line() -> str:
+    """The private packages folder of this profile (the installer's) and whether it is in use."""
+    from qgis.core import QgsApplication
+
+    from ..plugin.installer import Layout
+
+    folder = Layout.for_profile(QgsApplication.qgisSettingsDirPath()).active
+    if not folder.is_dir():
+        return f"{folder} (none installed)"
+    return f"{folder} ({'on sys.path' if str(folder) in sys.path else 'present, not on sys.path: restart QGIS'})"
+
+
 def report() -> str:
     """Plain-text diagnostics: versions, device, each dependency with its status and fix."""
     from qgis.core import Qgis
@@ -62,6 +74,7 @@ def report() -> str:
         f"GDAL     {gdal_v}",
         f"torch    {torch_v}",
         f"Device   {device_line()}",
+        f"Packages {packages_line()}",
         "",
         f"{'package':<14}{'installed':<16}{'minimum':<10}status",
     ]
@@ -87,7 +100,7 @@ class DiagnosticsDialog(QDialog):
         lay.addWidget(
             QLabel(
                 "Versions and dependencies of this QGIS. Nothing is installed automatically: "
-                "install what is marked PROBLEM into QGIS's Python, then restart QGIS."
+                "'Install Python packages…' installs what is marked PROBLEM, after showing what it will do."
             )
         )
         self.text = QPlainTextEdit(report())
@@ -100,11 +113,22 @@ class DiagnosticsDialog(QDialog):
         copy = QPushButton("Copy to clipboard")
         copy.clicked.connect(self.copy)
         row.addWidget(copy)
+        install = QPushButton("Install Python packages…")
+        install.clicked.connect(self.open_installer)
+        row.addWidget(install)
         row.addStretch(1)
         buttons = QDialogButtonBox(QDialogButtonBox.Close)
         buttons.rejected.connect(self.reject)
         row.addWidget(buttons)
         lay.addLayout(row)
+
+    def open_installer(self):
+        """Open the package installer; returns it."""
+        from .installer_dialog import InstallerDialog
+
+        self._installer = InstallerDialog(self.parent())
+        self._installer.show()
+        return self._installer
 
     def copy(self) -> str:
         """Put the report on the clipboard; returns it."""

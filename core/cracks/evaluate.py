@@ -6,6 +6,10 @@ trusting a crack-probability map. Accepts a labelled folder (``crack/`` + ``no_c
 Özgenel names) or a folder of positives and/or a folder of negatives (crack-free imagery alone
 measures the false-positive rate). Every image goes through the same preprocessing as training
 and prediction (:mod:`.preprocess`).
+
+torch (and the modules that need it) is imported inside the scoring functions: the metrics, the
+intervals and the report are shared with ``crack_evaluate_scene``, which scores an existing chip
+layer and runs without torch.
 """
 
 from __future__ import annotations
@@ -15,16 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, check
 from ..raster.io import write_csv_atomic, write_text_atomic
-from ..runtime import pick_device
-from .domain import distances, pooled_features
-from .images import find_images, image_files, open_rgb
-from .predict import gradcam_chips, gradcam_overlays, load_crack_model
-from .preprocess import model_input
 
 
 @dataclass
@@ -50,6 +48,8 @@ def labelled_images(
     folder: str | None = None, positives: str | None = None, negatives: str | None = None
 ) -> tuple[list[str], np.ndarray]:
     """Image paths and labels (1 = crack) from a labelled folder or from positive/negative folders."""
+    from .images import find_images, image_files
+
     if folder:
         if positives or negatives:
             raise InvalidInputError("Give either a labelled folder or positive/negative folders, not both.")
@@ -158,6 +158,14 @@ def score_images(
     ``crack_predict`` uses to mark chips unfamiliar (``cracks.domain``); NaN and an infinite
     threshold when the card records no domain.
     """
+    import torch
+
+    from ..runtime import pick_device
+    from .domain import distances, pooled_features
+    from .images import open_rgb
+    from .predict import load_crack_model
+    from .preprocess import model_input
+
     progress = progress or NullProgress()
     dev = pick_device(device)
     m = load_crack_model(card_path, dev)
@@ -202,6 +210,8 @@ def evaluate_images(
     crack-free imagery of another kind is not counted as false positives, and cracks the model
     does not recognise as its kind of imagery count as misses. Off: the raw probabilities.
     """
+    from .predict import gradcam_chips, gradcam_overlays
+
     progress = progress or NullProgress()
     paths, y = labelled_images(folder, positives, negatives)
     raw, dist, limit = score_images(card_path, paths, device=device, progress=progress)

@@ -21,7 +21,7 @@ from ..errors import InvalidInputError
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .train import CrackTrainConfig
+    from .config import CrackTrainConfig
 
 #: the split stratum of hard negatives (crack-free images of the target imagery)
 HARD_NEGATIVES = "no_crack/hard_negatives"

@@ -16,9 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelLoadError
-
-ARCHITECTURES = ("cnn", "resnet50", "resnet50_se")
-CLASSES = ("no_crack", "crack")
+from .config import ARCHITECTURES
 
 
 class SqueezeExcitation(nn.Module):

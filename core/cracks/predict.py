@@ -38,7 +38,6 @@ from .models import build_model, target_layer
 from .preprocess import RECIPE, model_input, resize_uint8
 
 #: the ready-to-use crack model (scripts/train_shipped_crack_model.py): the paper's CNN, 227 px, UAV75 + concrete
-SHIPPED_CARD = Path(__file__).resolve().parents[2] / "resources" / "pretrained" / "crack_cnn_uav75.json"
 
 
 @dataclass

@@ -8,7 +8,7 @@ on a source set, fine-tune with conv1..layer3 frozen).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,46 +20,11 @@ from ..errors import InvalidInputError
 from ..model_card import CrackCard
 from ..progress import NullProgress, Progress, check
 from ..runtime import pick_device, seed_everything
+from .config import CLASSES, CrackTrainConfig
 from .domain import fit_domain, image_features
 from .images import HARD_NEGATIVES, ImageDataset, ImageSet, load_image_set, photo_id
-from .models import CLASSES, build_model, freeze_for_finetuning
+from .models import build_model, freeze_for_finetuning
 from .preprocess import RECIPE, training_transforms
-
-
-@dataclass(frozen=True)
-class CrackTrainConfig:
-    """Training settings (units in names; defaults follow the paper where it gives them)."""
-
-    arch: str = "resnet50_se"
-    input_px: int = 227
-    epochs: int = 30
-    batch_size: int = 16
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    patience: int = 8
-    se_reduction: int = 16
-    dropout: float = 0.5
-    loss: str = "weighted_ce"  # or "focal", "ce"
-    focal_gamma: float = 2.0
-    positive_fraction: float = 1.0  # imbalance experiment: keep this share of the crack images
-    split: tuple[float, float, float] = (0.7, 0.2, 0.1)
-    imagenet_weights: str | None = None
-    seed: int = 42
-    device: str = "auto"
-    max_images_per_class: int | None = None
-    #: stage one (pretraining on the source set) settings; None = the same as the fine-tuning stage
-    pretrain_epochs: int | None = None
-    pretrain_lr: float | None = None
-    #: freeze conv1..layer3 (CNN: the first two conv blocks) when fine-tuning a pretrained network (paper)
-    freeze: bool = True
-
-    def stage_one(self) -> CrackTrainConfig:
-        """The settings of the pretraining stage."""
-        return replace(
-            self,
-            epochs=self.pretrain_epochs or self.epochs,
-            lr=self.pretrain_lr or self.lr,
-        )
 
 
 def transforms(input_px: int, train: bool) -> Callable:

@@ -14,7 +14,7 @@ from ..raster.io import write_csv_atomic, write_text_atomic
 from .cross_validation import CVConfig, CVResult, cross_validate, cv_rows, fold_rows
 from .evaluate import SEPARABLE_AUC, fair_play_warnings, single_factor_auc
 from .explain import correlation, deep_importance, tree_importance
-from .fitting import EpochCallback, TrainConfig
+from .fitting import EpochCallback, TrainConfig, check_packages
 from .models import DEEP_MODELS, DISPLAY
 from .report import comparison_table, correlation_outputs, curves_figure, importance_outputs, roc_figure
 from .train import prepare, train_all
@@ -56,6 +56,7 @@ def run_training(
     group_field: str | None = None,
 ) -> TrainOutputs:
     """Train ``cfg.models`` on ``samples`` over ``stack`` and write the comparison outputs to ``out_dir``."""
+    check_packages(cfg)
     progress = progress or NullProgress()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,9 @@
 The training settings, the deep models' epoch loop with early stopping, batched deep prediction,
 the tree/GLM/GAM fits and the validation split.
 
+torch is imported inside the deep functions only: the tree, GLM and GAM fits, and everything that
+imports this module for ``TrainConfig``, run in a QGIS whose Python has no torch.
+
 Why a module of its own: the model comparison (``train.py``), the spatial cross-validation and the
 Bayesian search all fit models the same way; with the fitting here none of them imports another
 (``train.py`` and ``search.py`` used to import each other inside functions to hide a cycle).
@@ -13,23 +16,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import torch
     from sklearn.compose import ColumnTransformer
 
+    from .augment import DihedralAugment
+    from .networks import SeedEnsemble, SusceptibilityNet
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-from torch import nn
 
 from ..early_stopping import EarlyStopping
 from ..errors import InvalidInputError, MissingDependencyError
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..runtime import pick_device, seed_everything
-from .augment import DihedralAugment
 from .dataset import Normalisation, SampleSet, TemporalMode
-from .models import ALL_MODELS, DISPLAY, DeepHP, SeedEnsemble, SusceptibilityNet, XGBoostLR
+from .models import ALL_MODELS, DISPLAY, DeepHP, XGBoostLR
 
 #: share of the grid one patch may cover before lsm_train warns (patch-size guidance)
 PATCH_SHARE_WARNING = 0.02
@@ -68,6 +71,27 @@ class TrainConfig:
     device: str = "auto"
 
 
+def check_packages(cfg: TrainConfig) -> None:
+    """Refuse, before any work, a run whose models or options need a package this Python lacks.
+
+    Why: without torch the Random Forest, GLM and GAM still train; a run that also asks for a deep
+    model, XGBoost-LR, the Bayesian search or SHAP says at once which package is missing and which
+    choice needs it, instead of failing after the first models were fitted.
+    """
+    from ..dependencies import require
+    from ..model_card import ModelKind
+
+    deep = [DISPLAY[m] for m in cfg.models if ModelKind(m).is_deep]
+    if deep:
+        require(("torch",), ", ".join(deep) + " (deep models; train only RF, GLM or GAM to go without torch)")
+    if ModelKind.XGB_LR.value in cfg.models:
+        require(("xgboost",), "XGBoost-LR")
+    if cfg.search_trials > 0 and deep:
+        require(("optuna",), "The Bayesian search (set its trials to 0 to skip it)")
+    if cfg.shap_samples > 0:
+        require(("shap",), "SHAP importance (set SHAP samples to 0 to skip it)")
+
+
 def validation_split(data: SampleSet, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, val) within the training rows, by whole blocks when blocks are known."""
     rng = np.random.default_rng(seed)
@@ -91,6 +115,8 @@ def validation_split(data: SampleSet, fraction: float, seed: int) -> tuple[np.nd
 def _tensors(
     data: SampleSet, idx: np.ndarray, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    import torch
+
     p = torch.from_numpy(data.patches[idx]).to(device)
     s = torch.from_numpy(data.series[idx]).to(device) if data.series is not None else None
     y = torch.from_numpy(data.labels[idx].astype(np.float32)).to(device)
@@ -105,6 +131,8 @@ def predict_deep(
     batch: int = 1024,
 ) -> np.ndarray:
     """Probabilities of a deep model for arrays of patches/series."""
+    import torch
+
     model.eval()
     out = []
     with torch.no_grad():
@@ -134,6 +162,8 @@ def fit_deep(
     augmentation draws differ. The history returned is the first member's, with every member's
     best epoch.
     """
+    from .networks import SeedEnsemble
+
     progress = progress or NullProgress()
     task = _FitTask(kind, data, train_idx, val_idx, cfg, hp, n_factors, n_vars, on_epoch, augment)
     n = max(1, cfg.ensemble)
@@ -165,6 +195,11 @@ class _FitTask:
 
 def _fit_one(task: _FitTask, seed: int, progress: Progress) -> tuple[SusceptibilityNet, dict]:
     """Adam + binary cross-entropy with early stopping on validation loss; returns the best model."""
+    import torch
+    from torch import nn
+
+    from .networks import SusceptibilityNet
+
     kind, data, cfg, hp, on_epoch, augment = task.kind, task.data, task.cfg, task.hp, task.on_epoch, task.augment
     train_idx, val_idx, n_factors, n_vars = task.train_idx, task.val_idx, task.n_factors, task.n_vars
     seed_everything(seed)
@@ -235,6 +270,8 @@ def make_augment(
     """The training augmentation of ``cfg`` (None when off); refuses stacks it cannot rotate correctly."""
     if not cfg.augment:
         return None
+    from .augment import DihedralAugment
+
     return DihedralAugment.for_features(features, norm, names)
 
 

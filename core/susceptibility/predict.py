@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from ..onnx_models import OnnxModel
     from ..raster.stack import Stack
+    from .networks import SeedEnsemble, SusceptibilityNet
 
 
 import html
@@ -27,8 +28,9 @@ import rasterio
 from numpy.lib.stride_tricks import sliding_window_view
 from rasterio.windows import Window
 
+from ..dependencies import require
 from ..errors import GridMismatchError, InvalidInputError, ModelLoadError
-from ..model_card import SusceptibilityCard
+from ..model_card import ModelKind, SusceptibilityCard
 from ..outputs import norm_path
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, write_text_atomic
@@ -45,7 +47,7 @@ from ..raster.zoning import (
 from ..runtime import check_backend
 from ..sampling.points import Points
 from .dataset import Normalisation, TemporalMode, check_temporal_grid
-from .models import DeepHP, SeedEnsemble, SusceptibilityNet, load_tree_model, members_of
+from .models import DeepHP, load_tree_model
 
 
 @dataclass
@@ -70,7 +72,9 @@ def load_model(card_path: str) -> LoadedModel:
     cn = card.climate_normalisation
     climate_norm = Normalisation(**cn) if cn else None
     if card.kind.is_deep:
+        require(("torch",), f"The {card.kind.display} model of {card_path}")
         from ..runtime import load_weights
+        from .networks import SeedEnsemble, SusceptibilityNet
 
         hpd = {k: v for k, v in card.hyperparameters.items() if k in DeepHP().to_dict()}
         hpd.setdefault("cnn_padding", "same")  # cards written before the unpadded variant existed
@@ -87,6 +91,8 @@ def load_model(card_path: str) -> LoadedModel:
         net = members[0] if len(members) == 1 else SeedEnsemble(members)
         load_weights(net, w, card.architecture)
         return LoadedModel(card, card.architecture, net.eval(), None, norm, climate_norm)
+    if card.kind is ModelKind.XGB_LR:
+        require(("xgboost",), f"The XGBoost-LR model of {card_path}")
     try:
         tree = load_tree_model(w)
     except Exception as exc:  # joblib raises many kinds on a corrupt file
@@ -362,9 +368,11 @@ def _score_deep(
     """Probabilities of the valid cells (rr, cc) of one window; ``z`` holds the window plus its halo.
 
     A model with the unpadded CNN computes its CNN branch densely over the window in one pass
-    (:func:`..models.dense_cnn_features`, equal to the per-patch pass); otherwise patches are
+    (:func:`.networks.dense_cnn_features`, equal to the per-patch pass); otherwise patches are
     pushed through in batches of ``batch`` (views, copied one batch at a time).
     """
+    from .networks import members_of
+
     assert model.net is not None  # a deep model
     nets = members_of(model.net)
     series = None
@@ -434,7 +442,7 @@ def _score_net(
     """Probabilities of one network for the valid cells (rr, cc) of a window (see :func:`_score_deep`)."""
     import torch
 
-    from .models import dense_cnn_features
+    from .networks import dense_cnn_features
 
     z, series = cells.z, cells.series
     dense = None

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import InvalidInputError
 from ..model_card import SusceptibilityCard
@@ -259,6 +258,8 @@ def train_all(
                 pick_device(cfg.device),
             )
             weights = f"{kind}.pt"
+            import torch
+
             torch.save(model.state_dict(), out / weights)
             extra: dict = {
                 "n_factors": len(prep.features),

@@ -245,7 +245,14 @@ TERRAIN_FACTORS = ("slope", "aspect", "northness", "eastness", "plan_curvature",
 
 
 def derive_terrain(dem: str, out_dir: str, progress: Progress | None = None) -> dict[str, str]:
-    """All DEM derivatives into ``out_dir``; returns factor name -> path."""
+    """All DEM derivatives into ``out_dir``; returns factor name -> path.
+
+    Without pysheds the wetness index is skipped with a warning in the log (it is the one factor
+    that needs flow routing); the other factors need nothing beyond GDAL and numpy, and a user
+    without pysheds should not lose them.
+    """
+    from ..dependencies import problems
+
     progress = progress or NullProgress()
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
@@ -255,6 +262,11 @@ def derive_terrain(dem: str, out_dir: str, progress: Progress | None = None) -> 
     progress.report(0.3, "slope and aspect")
     plan_curvature(dem, paths["plan_curvature"])
     progress.report(0.5, "plan curvature")
-    twi(dem, paths["twi"])
+    missing = problems(("pysheds",))
+    if missing:
+        del paths["twi"]
+        progress.log(f"WARNING: the topographic wetness index (twi) was not derived: {missing[0]}.")
+    else:
+        twi(dem, paths["twi"])
     progress.report(1.0, "terrain factors")
     return paths

@@ -14,7 +14,8 @@ from landslide_ai.core.raster.stack import FactorSpec, open_stack, stack_factors
 from landslide_ai.core.susceptibility.augment import DihedralAugment, _centre_shift
 from landslide_ai.core.susceptibility.dataset import Normalisation, SampleSet, band_stats, read_patches
 from landslide_ai.core.susceptibility.fitting import TrainConfig, _gam_basis, fit_deep, fit_tree, predict_deep
-from landslide_ai.core.susceptibility.models import DeepHP, SeedEnsemble
+from landslide_ai.core.susceptibility.models import DeepHP
+from landslide_ai.core.susceptibility.networks import SeedEnsemble
 from landslide_ai.core.terrain.derive import derive_terrain
 
 SYMMETRIES = [(flip, k) for flip in (False, True) for k in range(4)]

@@ -10,13 +10,8 @@ from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample
 from landslide_ai.core.sampling.points import read_points
 from landslide_ai.core.susceptibility.comparison import run_training
 from landslide_ai.core.susceptibility.dataset import TemporalMode
-from landslide_ai.core.susceptibility.models import (
-    DeepHP,
-    SpatialCNN,
-    SusceptibilityNet,
-    dense_cnn_features,
-    resolved_padding,
-)
+from landslide_ai.core.susceptibility.models import DeepHP, resolved_padding
+from landslide_ai.core.susceptibility.networks import SpatialCNN, SusceptibilityNet, dense_cnn_features
 from landslide_ai.core.susceptibility.predict import predict_stack
 from landslide_ai.core.susceptibility.train import TrainConfig
 

@@ -16,7 +16,8 @@ from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample
 from landslide_ai.core.sampling.points import read_points
 from landslide_ai.core.susceptibility.comparison import run_training
 from landslide_ai.core.susceptibility.dataset import TemporalMode
-from landslide_ai.core.susceptibility.models import DeepHP, SusceptibilityNet, XGBoostLR
+from landslide_ai.core.susceptibility.models import DeepHP, XGBoostLR
+from landslide_ai.core.susceptibility.networks import SusceptibilityNet
 from landslide_ai.core.susceptibility.predict import predict_and_zone, predict_stack
 from landslide_ai.core.susceptibility.train import TrainConfig
 

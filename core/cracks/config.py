@@ -1,0 +1,54 @@
+"""What the crack algorithms need to know before torch is imported: architectures, classes, settings.
+
+Why a module of its own: Processing builds every algorithm's parameters (architecture choices,
+default epochs, the shipped model) when QGIS starts. These values must not pull in torch, or a
+QGIS whose Python has no torch would show no crack algorithm at all instead of one that says what
+to install. :mod:`.models`, :mod:`.train` and :mod:`.predict` re-use these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+#: the paper's three classifiers (its CNN, ResNet50, ResNet50 with SE blocks in layer4)
+ARCHITECTURES = ("cnn", "resnet50", "resnet50_se")
+CLASSES = ("no_crack", "crack")
+#: the model crack_predict and crack_gradcam use when none is given
+SHIPPED_CARD = Path(__file__).resolve().parents[2] / "resources" / "pretrained" / "crack_cnn_uav75.json"
+
+
+@dataclass(frozen=True)
+class CrackTrainConfig:
+    """Training settings (units in names; defaults follow the paper where it gives them)."""
+
+    arch: str = "resnet50_se"
+    input_px: int = 227
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    patience: int = 8
+    se_reduction: int = 16
+    dropout: float = 0.5
+    loss: str = "weighted_ce"  # or "focal", "ce"
+    focal_gamma: float = 2.0
+    positive_fraction: float = 1.0  # imbalance experiment: keep this share of the crack images
+    split: tuple[float, float, float] = (0.7, 0.2, 0.1)
+    imagenet_weights: str | None = None
+    seed: int = 42
+    device: str = "auto"
+    max_images_per_class: int | None = None
+    #: stage one (pretraining on the source set) settings; None = the same as the fine-tuning stage
+    pretrain_epochs: int | None = None
+    pretrain_lr: float | None = None
+    #: freeze conv1..layer3 (CNN: the first two conv blocks) when fine-tuning a pretrained network (paper)
+    freeze: bool = True
+
+    def stage_one(self) -> CrackTrainConfig:
+        """The settings of the pretraining stage."""
+        return replace(
+            self,
+            epochs=self.pretrain_epochs or self.epochs,
+            lr=self.pretrain_lr or self.lr,
+        )
