@@ -14,14 +14,18 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType, QVariant
 
 from ..core.raster.units import STATISTICS, UNIT_FIELDS, unit_rows, unit_statistics, unit_zones, units_with_points
 from .base import LandslideAlgorithm
 from .styling import unit_zones_qml
 
+#: field types: QVariant's on QGIS 3 (QgsField takes them up to 3.36), QMetaType's on QGIS 4 / PyQt6,
+#: where QVariant has no type members
+_INT = getattr(QVariant, "Int", None) or QMetaType.Type.Int
+_DOUBLE = getattr(QVariant, "Double", None) or QMetaType.Type.Double
 #: fields added to every unit: the engine's, as QGIS field types
-NEW_FIELDS = [(name, QVariant.Int if kind is int else QVariant.Double) for name, kind in UNIT_FIELDS]
+NEW_FIELDS = [(name, _INT if kind is int else _DOUBLE) for name, kind in UNIT_FIELDS]
 
 
 class AggregateUnitsAlgorithm(LandslideAlgorithm):

@@ -127,6 +127,14 @@ def activate(layout: Layout) -> bool:
     return True
 
 
+def folder_state(layout: Layout) -> str:
+    """One line for Diagnostics: the private packages folder and whether this QGIS uses it."""
+    folder = layout.active
+    if not folder.is_dir():
+        return f"{folder} (none installed)"
+    return f"{folder} ({'on sys.path' if str(folder) in sys.path else 'present, not on sys.path: restart QGIS'})"
+
+
 def user_requirements() -> tuple[str, ...]:
     """The requirement lines of resources/requirements-user.txt (comments dropped)."""
     lines = USER_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
@@ -147,11 +155,12 @@ def find_python() -> Path:
     exe = Path(sys.executable) if sys.executable else None
     if exe and exe.name.lower().startswith("python"):
         candidates.append(exe)
-    for base in {Path(sys.exec_prefix), Path(sys.prefix)}:
+    stdlib_root = Path(os.__file__).resolve().parents[2]  # /usr/lib/python3.11/os.py -> /usr
+    for base in dict.fromkeys([Path(sys.exec_prefix), Path(sys.prefix), stdlib_root]):
         candidates += [base / "python.exe", base / "bin" / f"python{want}", base / "bin" / "python3"]
     candidates += [Path(p) for n in names if (p := shutil.which(n))]
     for c in candidates:
-        if c.is_file() and _python_version(c) == want:
+        if c.is_file() and _same_python(c):
             return c
     raise InstallError(
         f"Could not find the Python {want} interpreter that QGIS uses (looked at {', '.join(map(str, candidates))}). "
@@ -159,17 +168,28 @@ def find_python() -> Path:
     )
 
 
-def _python_version(python: Path) -> str:
+def _same_python(python: Path) -> bool:
+    """Whether ``python`` is the interpreter running here: same version *and* same standard library.
+
+    Why the library too: a pyenv, conda or Homebrew ``python3.11`` on PATH has the right version but
+    its own site-packages (here, a numpy 2 that QGIS's GDAL bindings cannot load).
+    """
     try:
         out = subprocess.run(
-            [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            [
+                str(python),
+                "-c",
+                "import os, sys; print('%d.%d' % sys.version_info[:2]); print(os.path.realpath(os.__file__))",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
         )
     except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return out.stdout.strip()
+        return False
+    lines = out.stdout.strip().splitlines()
+    want = [f"{sys.version_info.major}.{sys.version_info.minor}", os.path.realpath(os.__file__)]
+    return lines == want
 
 
 def host_constraints() -> list[str]:

@@ -114,7 +114,7 @@ class LandslideAIPlugin:
         from ..ui.dock import LandslideAIDock
 
         self.dock = LandslideAIDock(self.iface.mainWindow())
-        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
         self.dock.visibilityChanged.connect(self.dock_action.setChecked)
 
@@ -125,15 +125,19 @@ class LandslideAIPlugin:
     # -- diagnostics -----------------------------------------------------------------------------
     def show_diagnostics(self):
         """Open the Diagnostics dialog (non-modal); returns it."""
-        from ..ui.diagnostics import DiagnosticsDialog
+        from qgis.core import QgsApplication
 
-        self._diagnostics = DiagnosticsDialog(self.iface.mainWindow())
+        from ..ui.diagnostics import DiagnosticsDialog
+        from .installer import Layout, folder_state
+
+        layout = Layout.for_profile(QgsApplication.qgisSettingsDirPath())
+        self._diagnostics = DiagnosticsDialog(self.iface.mainWindow(), folder_state(layout), self.show_installer)
         self._diagnostics.show()
         return self._diagnostics
 
     def show_installer(self):
         """Open the package installer (non-modal); returns it."""
-        from ..ui.installer_dialog import InstallerDialog
+        from .installer_dialog import InstallerDialog
 
         self._installer = InstallerDialog(self.iface.mainWindow())
         self._installer.show()

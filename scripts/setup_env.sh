@@ -7,7 +7,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${LANDSLIDEAI_VENV:-$here/.venv}"
 
 APT_PKGS=(qgis python3-qgis python3-gdal python3-rasterio python3-shapely python3-sklearn
-          python3-scipy python3-matplotlib python3-pyqtgraph python3-venv python3-pip xvfb imagemagick)
+          python3-scipy python3-matplotlib python3-pyqtgraph python3-pyqt6 python3-venv python3-pip xvfb imagemagick)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

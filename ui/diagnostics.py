@@ -38,19 +38,7 @@ def device_line() -> str:
     return f"CPU ({torch.get_num_threads()} threads); no CUDA GPU visible to torch"
 
 
-def packages_line() -> str:
-    """The private packages folder of this profile (the installer's) and whether it is in use."""
-    from qgis.core import QgsApplication
-
-    from ..plugin.installer import Layout
-
-    folder = Layout.for_profile(QgsApplication.qgisSettingsDirPath()).active
-    if not folder.is_dir():
-        return f"{folder} (none installed)"
-    return f"{folder} ({'on sys.path' if str(folder) in sys.path else 'present, not on sys.path: restart QGIS'})"
-
-
-def report() -> str:
+def report(packages: str = "") -> str:
     """Plain-text diagnostics: versions, device, each dependency with its status and fix."""
     from qgis.core import Qgis
 
@@ -74,7 +62,7 @@ def report() -> str:
         f"GDAL     {gdal_v}",
         f"torch    {torch_v}",
         f"Device   {device_line()}",
-        f"Packages {packages_line()}",
+        f"Packages {packages or 'folder unknown'}",
         "",
         f"{'package':<14}{'installed':<16}{'minimum':<10}status",
     ]
@@ -91,7 +79,8 @@ def report() -> str:
 class DiagnosticsDialog(QDialog):
     """Read-only report with a Copy button."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, packages: str = "", open_installer=None) -> None:
+        """``packages``: the installer's folder line; ``open_installer``: opens the installer (None: no button)."""
         super().__init__(parent)
         self.setWindowTitle("Landslide AI — Diagnostics")
         self.setObjectName("LandslideAIDiagnostics")
@@ -103,32 +92,25 @@ class DiagnosticsDialog(QDialog):
                 "'Install Python packages…' installs what is marked PROBLEM, after showing what it will do."
             )
         )
-        self.text = QPlainTextEdit(report())
+        self.text = QPlainTextEdit(report(packages))
         self.text.setReadOnly(True)
         font = QFont("Monospace")
-        font.setStyleHint(QFont.TypeWriter)
+        font.setStyleHint(QFont.StyleHint.TypeWriter)
         self.text.setFont(font)
         lay.addWidget(self.text)
         row = QHBoxLayout()
         copy = QPushButton("Copy to clipboard")
         copy.clicked.connect(self.copy)
         row.addWidget(copy)
-        install = QPushButton("Install Python packages…")
-        install.clicked.connect(self.open_installer)
-        row.addWidget(install)
+        if open_installer is not None:
+            install = QPushButton("Install Python packages…")
+            install.clicked.connect(open_installer)
+            row.addWidget(install)
         row.addStretch(1)
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         row.addWidget(buttons)
         lay.addLayout(row)
-
-    def open_installer(self):
-        """Open the package installer; returns it."""
-        from .installer_dialog import InstallerDialog
-
-        self._installer = InstallerDialog(self.parent())
-        self._installer.show()
-        return self._installer
 
     def copy(self) -> str:
         """Put the report on the clipboard; returns it."""

@@ -96,7 +96,7 @@ class LandslideAIDock(QgsDockWidget):
         self.setWidget(holder)
 
         self._bridge = _Bridge()
-        self._bridge.received.connect(self.on_event, Qt.QueuedConnection)
+        self._bridge.received.connect(self.on_event, Qt.ConnectionType.QueuedConnection)
         events.subscribe(self._bridge)
 
     # -- building ---------------------------------------------------------------------------
@@ -201,7 +201,7 @@ class LandslideAIDock(QgsDockWidget):
             colour = self._colour(model)
             self._lines[model] = (
                 self.loss_plot.plot(pen=pg.mkPen(colour, width=2), name=f"{model}", antialias=True),
-                self.loss_plot.plot(pen=pg.mkPen(colour, width=2, style=Qt.DashLine), antialias=True),
+                self.loss_plot.plot(pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine), antialias=True),
                 self.metric_plot.plot(
                     pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=4, name=model, antialias=True
                 ),
@@ -218,7 +218,7 @@ class LandslideAIDock(QgsDockWidget):
     def _on_roc(self, p: dict) -> None:
         self.roc = dict(p["curves"])
         self.roc_plot.clear()
-        self.roc_plot.plot([0, 1], [0, 1], pen=pg.mkPen("#888888", style=Qt.DotLine))
+        self.roc_plot.plot([0, 1], [0, 1], pen=pg.mkPen("#888888", style=Qt.PenStyle.DotLine))
         for i, (model, c) in enumerate(self.roc.items()):
             self.roc_plot.plot(
                 c["fpr"],

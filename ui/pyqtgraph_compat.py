@@ -19,7 +19,7 @@ from __future__ import annotations
 from pyqtgraph.graphicsItems.GraphicsObject import GraphicsObject
 from qgis.PyQt.QtWidgets import QGraphicsItem
 
-_NULLABLE = (QGraphicsItem.ItemSceneChange, QGraphicsItem.ItemParentChange)
+_NULLABLE = (QGraphicsItem.GraphicsItemChange.ItemSceneChange, QGraphicsItem.GraphicsItemChange.ItemParentChange)
 
 
 def install() -> None:

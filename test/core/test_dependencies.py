@@ -4,9 +4,12 @@ from landslide_ai.core import dependencies as deps
 
 
 def test_every_dependency_of_this_environment_is_found_with_its_version():
+    """What QGIS and the distribution provide is always there; the installer's rows in a full environment."""
+    full = deps.status("torch").installed is not None  # a bare QGIS (LANDSLIDEAI_MINIMAL runs) has none of them
     for s in deps.all_status():
-        assert s.installed, s.dependency.module
-        assert s.ok, s.problem
+        if full or not s.dependency.installer:
+            assert s.installed, s.dependency.module
+            assert s.ok, s.problem
 
 
 def test_too_old_and_missing_packages_say_what_to_install():
@@ -15,7 +18,7 @@ def test_too_old_and_missing_packages_say_what_to_install():
     assert not old.ok and "older than 2.0" in old.problem and "pip install xgboost" in old.problem
     gone = deps.Status(d, None)
     assert not gone.ok and "not installed" in gone.problem and "pip install xgboost" in gone.problem
-    (msg,) = deps.problems(("torch", "no_such_module_xyz"))
+    (msg,) = deps.problems(("numpy", "no_such_module_xyz"))
     assert msg.startswith("no_such_module_xyz is not installed") and deps.INSTALLER_MENU in msg
 
 

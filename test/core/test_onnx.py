@@ -100,8 +100,10 @@ def test_crack_onnx_classifies_like_torch_and_maps_the_same(crack_model, tmp_pat
         res[backend] = predict_orthomosaic(crack_model, o, str(tmp_path / f"{backend}.tif"), spec, backend=backend)
     assert [c.window for c in res["torch"]] == [c.window for c in res["onnx"]]
     assert np.allclose([c.probability for c in res["torch"]], [c.probability for c in res["onnx"]], atol=1e-5)
-    # the domain check reads the same pooled features in both runtimes
-    assert np.allclose([c.domain_distance for c in res["torch"]], [c.domain_distance for c in res["onnx"]], atol=1e-4)
+    # the domain check reads the same pooled features in both runtimes; distances are 5-140, so the
+    # tolerance is relative (oneDNN on AMD and on Intel with AVX-512 differ in the last digits)
+    dt, do = ([c.domain_distance for c in res[k]] for k in ("torch", "onnx"))
+    assert np.allclose(dt, do, rtol=1e-4, atol=1e-6)
     assert np.isfinite([c.domain_distance for c in res["onnx"]]).all()
     a, b = (rasterio.open(tmp_path / f"{k}.tif").read(1) for k in ("torch", "onnx"))
     assert np.abs(a - b).max() < 1e-5

@@ -122,3 +122,12 @@ def test_the_user_requirements_are_the_installer_rows_of_the_dependency_table():
     names = {ins._req_name(r) for r in ins.user_requirements()}
     table = {d.distribution.lower() for d in DEPENDENCIES.values() if d.installer}
     assert names == table
+
+
+def test_another_python_of_the_same_version_is_not_taken_for_qgis_own(tmp_path):
+    """A pyenv/conda python3.X on PATH has its own site-packages: the installer must not run pip with it."""
+    assert ins._same_python(Path(sys.executable))
+    fake = tmp_path / "python3"
+    fake.write_text(f"#!/bin/sh\necho {sys.version_info[0]}.{sys.version_info[1]}\necho /elsewhere/lib/os.py\n")
+    fake.chmod(0o755)
+    assert not ins._same_python(fake)

@@ -3,7 +3,8 @@
 Why a dialog in front of the installer: nothing is installed until the user has read what will
 happen (the packages, the folder, the commands) and pressed Install. The work runs as a
 ``QgsTask`` (progress in QGIS's task bar, cancel from there or here), and its log stays on screen.
-The logic is ``plugin/installer.py``; this file only shows it.
+The logic is ``installer.py``; this file only shows it. It lives in ``plugin/`` (desktop glue),
+not ``ui/``: widgets there never reach into the plugin layer.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.dependencies import DEPENDENCIES, status
-from ..plugin import installer as ins
+from . import installer as ins
 
 TORCH_BUILDS = [
     ("cpu", "CPU build of torch (smaller: about 1 GB installed on Linux; runs everywhere)"),

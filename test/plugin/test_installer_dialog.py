@@ -17,7 +17,7 @@ def _wait(dialog, app, timeout_s: float = 120.0) -> None:
 
 def test_the_window_shows_the_plan_then_installs_and_removes_in_the_background(qgis_app, tmp_path):
     from landslide_ai.plugin.installer import Layout
-    from landslide_ai.ui.installer_dialog import InstallerDialog
+    from landslide_ai.plugin.installer_dialog import InstallerDialog
 
     wheels = tmp_path / "wheels"
     wheels.mkdir()
