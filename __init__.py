@@ -9,7 +9,7 @@ def classFactory(iface):  # noqa: N802 - QGIS API name
     """Create the plugin instance (called by QGIS, and by qgis_process with ``iface=None``).
 
     First, the packages the user installed with the plugin's installer (a private folder of the
-    QGIS profile) are appended to ``sys.path``, after QGIS's own, so that every algorithm sees them.
+    QGIS profile) are put on ``sys.path``, so that every algorithm sees them (``plugin/installer.py``).
     """
     from qgis.core import QgsApplication
 

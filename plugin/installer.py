@@ -8,10 +8,12 @@ Why this design (and not ``pip install`` into QGIS's Python):
   ``<profile>/python/landslideai-packages/py3XX`` with ``pip install --target``, which needs no
   virtual environment (no ``venv`` module, no ``pyvenv.cfg``: a known failure of peer installers)
   and works the same on Debian/Ubuntu, Windows (OSGeo4W) and macOS.
-* The folder is *appended* to ``sys.path`` (:func:`activate`), so QGIS's own numpy, GDAL, scipy
-  and scikit-learn always win; pip is given a constraints file pinning every package QGIS's
-  Python already has at its installed version, so nothing installed needs a different one, and
-  what pip copies of them anyway is removed after the install (:func:`prune_host_packages`).
+* QGIS's binary packages are never replaced: pip gets a constraints file pinning numpy, GDAL,
+  scipy, scikit-learn, matplotlib, Pillow, shapely, rasterio, pyproj and PyQt at the versions QGIS
+  has, and the copies pip makes of them anyway are deleted (:func:`prune_host_packages`). The
+  folder is then put *first* on ``sys.path`` (:func:`activate`): the pure-Python dependencies pip
+  resolved together (torch needs sympy >= 1.13; Debian 12 ships 1.11) must be the ones imported,
+  or torch fails at its first training step although it imported fine (seen in the walkthrough).
 * Stage, verify, then switch: pip writes into a fresh staging folder; the packages are imported
   by a separate interpreter with exactly the path QGIS will use; only then does the staging
   folder replace the active one (two renames). A failed, cancelled or killed install leaves the
@@ -118,12 +120,12 @@ class InstallResult:
 
 
 def activate(layout: Layout) -> bool:
-    """Append the installed packages to ``sys.path`` (after QGIS's own); True when there are any."""
+    """Put the installed packages first on ``sys.path``; True when there are any (see the module notes)."""
     folder = str(layout.active)
     if not layout.active.is_dir():
         return False
     if folder not in sys.path:
-        sys.path.append(folder)
+        sys.path.insert(0, folder)
     return True
 
 
@@ -368,20 +370,28 @@ def explain_pip_failure(output: str, code: int) -> str:
     return f"Installing failed (pip exit code {code}): {why} Nothing was changed."
 
 
+#: a few lines that exercise what importing alone does not (torch loads sympy at its first optimiser step)
+SMOKE = {
+    "torch": "import torch; m = torch.nn.Linear(2, 1); o = torch.optim.Adam(m.parameters()); "
+    "m(torch.ones(3, 2)).sum().backward(); o.step()",
+}
+
+
 def verify(python: Path, folder: Path, modules: list[str], log: Log = print) -> dict[str, str]:
-    """Import ``modules`` in a separate interpreter whose path is QGIS's with ``folder`` appended.
+    """Import ``modules`` in a separate interpreter whose path is QGIS's with ``folder`` first.
 
     Why a separate interpreter: a package that crashes on import (a wheel for the wrong CPU, a numpy
     ABI mismatch) must not crash QGIS, and the check must see exactly what QGIS will see next start.
     """
     code = (
         "import importlib, json, sys\n"
-        f"sys.path.append({str(folder)!r})\n"
+        f"sys.path.insert(0, {str(folder)!r})\n"
         "out = {}\n"
         f"for m in {modules!r}:\n"
         "    mod = importlib.import_module(m)\n"
         "    out[m] = str(getattr(mod, '__version__', 'ok'))\n"
-        "import numpy\n"
+        + "".join(SMOKE[m] + "\n" for m in modules if m in SMOKE)
+        + "import numpy\n"
         "out['numpy'] = numpy.__version__\n"
         "print('VERIFY ' + json.dumps(out))\n"
     )
@@ -413,7 +423,7 @@ def prune_host_packages(folder: Path, log: Log = print) -> list[str]:
     """Delete the copies pip put in ``folder`` of packages QGIS already has (same pinned versions).
 
     Why: ``pip install --target`` ignores what is installed and copies every dependency, numpy
-    included; those copies are shadowed by QGIS's own (the folder is appended) and only waste space.
+    included; a copy first on the path would replace the numpy QGIS's GDAL bindings were built for.
     """
     host = {c.split("==")[0].lower().replace("-", "_") for c in host_constraints()}
     removed = []
