@@ -30,7 +30,7 @@ from ..core.dependencies import DEPENDENCIES, status
 from . import installer as ins
 
 TORCH_BUILDS = [
-    ("cpu", "CPU build of torch (smaller: about 1 GB installed on Linux; runs everywhere)"),
+    ("cpu", "CPU build of torch (Linux: no CUDA libraries, several GB smaller; runs everywhere)"),
     ("default", "PyPI's build (Linux: with NVIDIA CUDA, several GB; needed to train on a GPU)"),
 ]
 
@@ -72,14 +72,15 @@ class InstallerDialog(QDialog):
         self.layout_ = layout or ins.Layout.for_profile(QgsApplication.qgisSettingsDirPath())
         self.task: InstallTask | None = None
         box = QVBoxLayout(self)
-        box.addWidget(
-            QLabel(
-                "The deep models, XGBoost, SHAP, the Bayesian search, Grad-CAM and TWI need Python packages that "
-                "QGIS does not ship. They are installed into a private folder of this QGIS profile; QGIS's own "
-                "Python and its numpy/GDAL are never changed. Nothing happens until you press Install."
-            )
+        intro = QLabel(
+            "The deep models, XGBoost, SHAP, the Bayesian search, Grad-CAM and TWI need Python packages that "
+            "QGIS does not ship. They are installed into a private folder of this QGIS profile; QGIS's own "
+            "Python and its numpy/GDAL are never changed. Nothing happens until you press Install."
         )
+        intro.setWordWrap(True)
+        box.addWidget(intro)
         self.status_label = QLabel(self._status_text())
+        self.status_label.setWordWrap(True)
         box.addWidget(self.status_label)
         form = QFormLayout()
         self.build = QComboBox()
