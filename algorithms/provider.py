@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingProvider
+from qgis.core import QgsProcessingModelAlgorithm, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .base import RESOURCES
@@ -108,18 +108,19 @@ def workflow_models() -> list:
     return out
 
 
-def _workflow(path: str):
-    """A model read from ``path`` whose display name is a title, not its id (``crack_workflow``)."""
-    from qgis.core import QgsProcessingModelAlgorithm
+class _Workflow(QgsProcessingModelAlgorithm):
+    """A shipped model whose display name is a title, not its id (``crack_workflow``)."""
 
-    class Workflow(QgsProcessingModelAlgorithm):
-        def displayName(self) -> str:
-            return WORKFLOW_TITLES.get(self.name(), self.name())
+    def displayName(self) -> str:
+        return WORKFLOW_TITLES.get(self.name(), self.name())
 
-        def createInstance(self):
-            return _workflow(self.sourceFilePath())
+    def createInstance(self):
+        return _workflow(self.sourceFilePath())
 
-    m = Workflow()
+
+def _workflow(path: str) -> _Workflow | None:
+    """The model of ``path``, or None when QGIS cannot read it."""
+    m = _Workflow()
     if not m.fromFile(path):
         return None
     m.setSourceFilePath(path)

@@ -31,6 +31,7 @@ runs :func:`install` in a ``QgsTask``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -116,7 +117,6 @@ class InstallResult:
 
     folder: Path
     versions: dict[str, str] = field(default_factory=dict)
-    pruned: list[str] = field(default_factory=list)
 
 
 def activate(layout: Layout) -> bool:
@@ -293,9 +293,12 @@ def clean_stale(layout: Layout, log: Log = print) -> list[Path]:
     if not layout.root.is_dir():
         return removed
     for p in layout.root.iterdir():
-        m = re.match(r"^\.(staging|old|wheels)-(\d+)-\d+$", p.name)
+        m = re.match(r"^\.(staging|old|wheels)-(\d+)-\d+(\.constraints\.txt)?$", p.name)
         if m and not _alive(int(m.group(2))):
-            shutil.rmtree(p, ignore_errors=True)
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
             removed.append(p)
             log(f"Removed {p.name}, left by an interrupted install.")
     return removed
@@ -313,8 +316,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _run(cmd: list[str], log: Log, canceled: Callable[[], bool], env: dict[str, str] | None = None) -> int:
-    """Run one command, stream its output to ``log``, kill it on cancel; returns the exit code."""
+def _run(cmd: list[str], log: Log, canceled: Callable[[], bool], env: dict[str, str] | None = None) -> None:
+    """Run one command, stream its output to ``log``, kill it on cancel; raise :class:`InstallError` on failure."""
     log("$ " + " ".join(cmd))
     tail: list[str] = []
     with subprocess.Popen(
@@ -333,7 +336,6 @@ def _run(cmd: list[str], log: Log, canceled: Callable[[], bool], env: dict[str, 
         code = proc.wait()
     if code:
         raise InstallError(explain_pip_failure("\n".join(tail), code))
-    return code
 
 
 def explain_pip_failure(output: str, code: int) -> str:
@@ -405,8 +407,6 @@ def verify(python: Path, folder: Path, modules: list[str], log: Log = print) -> 
             f"The installed packages do not import with QGIS's Python ({err}). Nothing was changed; the log has the "
             "full error. Try 'Repair', or report it with Diagnostics."
         )
-    import json
-
     versions: dict[str, str] = json.loads(line[len("VERIFY ") :])
     import numpy
 
@@ -488,13 +488,13 @@ def install(
             _run(cmd, log, canceled, env)
             if "download" in cmd:
                 _pin_downloaded(wheels, constraints)
-        pruned = prune_host_packages(staging, log)
+        prune_host_packages(staging, log)
         versions = verify(python, staging, import_names(reqs), log)
         if canceled():
             raise InstallError("Canceled: the packages already installed (if any) are unchanged.")
         _switch(layout, staging, stamp)
         log(f"Installed into {layout.active}. Restart QGIS so that every algorithm sees the new packages.")
-        return InstallResult(layout.active, versions, pruned)
+        return InstallResult(layout.active, versions)
     finally:
         for p in (staging, wheels):
             if p.exists():

@@ -15,6 +15,9 @@ from pathlib import Path
 #: GDAL leaves flat cells without one; see README "Scientific choices")
 TERRAIN = ("slope", "northness", "eastness", "plan_curvature", "twi")
 FACTOR_NAMES = ("elevation", *TERRAIN)
+#: the same without TWI, the one factor that needs pysheds: what a QGIS without optional packages stacks
+TORCH_FREE_TERRAIN = tuple(n for n in TERRAIN if n != "twi")
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "ecuador_rbsf"
 
 
 def prepare(
@@ -24,17 +27,21 @@ def prepare(
     inventory: str,
     presence_field: str = "lslpts",
     resolution: float = 30.0,
-) -> dict[str, str]:
+    terrain_factors: tuple[str, ...] = TERRAIN,
+) -> dict:
     """Terrain factors -> 30 m stack -> certainty-factor map -> absences from CF zones 1-2.
 
     Returns the paths of the ``stack``, the ``cf_zoning`` and the ``samples`` (the paper's
-    strategy (c)); everything is written under ``out``.
+    strategy (c)) and the derived ``terrain_layers``; everything is written under ``out``.
+    ``terrain_factors``: which derived factors to stack after the elevation.
     """
     from landslide_ai.algorithms.pipeline import susceptibility_samples
 
     terrain = out / "terrain"
-    run("lsm_derive_terrain", {"DEM": dem, "OUTPUT_FOLDER": str(terrain)})
-    factors = [dem] + [str(terrain / f"{n}.tif") for n in TERRAIN]
-    return susceptibility_samples(
-        run, out, factors, list(FACTOR_NAMES), inventory, resolution=resolution, presence_field=presence_field
+    derived = run("lsm_derive_terrain", {"DEM": dem, "OUTPUT_FOLDER": str(terrain)})
+    factors = [dem] + [str(terrain / f"{n}.tif") for n in terrain_factors]
+    names = ["elevation", *terrain_factors]
+    prep = susceptibility_samples(
+        run, out, factors, names, inventory, resolution=resolution, presence_field=presence_field
     )
+    return prep | {"terrain_layers": derived["OUTPUT_LAYERS"]}

@@ -14,17 +14,8 @@ unset QT_QPA_PLATFORM  # the real desktop draws on (virtual) X
 rm -rf "$out" && mkdir -p "$out"
 "$VENV/bin/python" "$here/scripts/build_zip.py" --out "$out/landslide_ai.zip"
 profiles="$out/profiles"
-plugins="$profiles/profiles/default/python/plugins"
-mkdir -p "$plugins" "$profiles/profiles/default/QGIS"
-(cd "$plugins" && unzip -q "$out/landslide_ai.zip")
-cat > "$profiles/profiles/default/QGIS/QGIS3.ini" <<'INI'
-[PythonPlugins]
-landslide_ai=true
-[qgis]
-checkVersion=false
-showTips=false
-allowVersionCheck=false
-INI
+source "$here/scripts/desktop/fresh_profile.sh"
+fresh_profile "$out/landslide_ai.zip" "$profiles"
 
 export PYTHONPATH="$VENV/lib/python3.11/site-packages:$PYTHONPATH"
 export PYQGIS_STARTUP="$here/scripts/desktop/startup_log.py"

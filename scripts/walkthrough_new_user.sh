@@ -13,17 +13,8 @@ packages="${2:-torch>=2.6}"
 rm -rf "$out" && mkdir -p "$out"
 /usr/bin/python3 "$here/scripts/build_zip.py" --out "$out/landslide_ai.zip"
 profiles="$out/profiles"
-plugins="$profiles/profiles/default/python/plugins"
-mkdir -p "$plugins" "$profiles/profiles/default/QGIS"
-(cd "$plugins" && unzip -q "$out/landslide_ai.zip")
-cat > "$profiles/profiles/default/QGIS/QGIS3.ini" <<'INI'
-[PythonPlugins]
-landslide_ai=true
-[qgis]
-checkVersion=false
-showTips=false
-allowVersionCheck=false
-INI
+source "$here/scripts/desktop/fresh_profile.sh"
+fresh_profile "$out/landslide_ai.zip" "$profiles"
 unset PYTHONPATH VIRTUAL_ENV QT_QPA_PLATFORM
 export LANDSLIDEAI_OUT="$out" LANDSLIDEAI_REPO="$here" LANDSLIDEAI_PACKAGES="$packages"
 for phase in bare after; do

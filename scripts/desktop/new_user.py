@@ -12,17 +12,21 @@ Writes <phase>.json and screenshots to LANDSLIDEAI_OUT, then quits through File 
 import json
 import os
 import subprocess
+import sys
 import time
 import traceback
 from pathlib import Path
 
-from qgis.core import QgsApplication, QgsProcessingFeedback, QgsProject, QgsSettings
+from qgis.core import QgsApplication, QgsProcessingFeedback
 from qgis.PyQt.QtCore import QTimer
 from qgis.utils import iface, plugins
 
 OUT = Path(os.environ["LANDSLIDEAI_OUT"])
 PHASE = os.environ["LANDSLIDEAI_PHASE"]
 REPO = Path(os.environ["LANDSLIDEAI_REPO"])
+sys.path.insert(0, str(REPO / "scripts" / "desktop"))
+from desktop_common import quit_like_a_user, show_provider_in_toolbox  # noqa: E402
+
 STATE: dict = {"phase": PHASE, "screenshots": [], "errors": []}
 
 
@@ -50,11 +54,7 @@ def later(fn, ms: int = 500) -> None:
 
 def finish() -> None:
     save()
-    settings = QgsSettings()
-    settings.setValue("askToSaveMemoryLayers", False, QgsSettings.App)
-    settings.setValue("qgis/askToSaveProjectChanges", False)
-    QgsProject.instance().setDirty(False)
-    QTimer.singleShot(500, iface.actionExit().trigger)
+    QTimer.singleShot(500, quit_like_a_user)
 
 
 def run(alg: str, params: dict) -> dict:
@@ -69,35 +69,22 @@ def listed() -> None:
     provider = QgsApplication.processingRegistry().providerById("landslideai")
     STATE["algorithms"] = sorted(a.name() for a in provider.algorithms()) if provider else []
     STATE["torch_importable"] = importlib.util.find_spec("torch") is not None
-    win = iface.mainWindow()
-    win.setGeometry(QgsApplication.primaryScreen().availableGeometry())
-    tb = plugins["processing"].toolbox
-    tb.show()
-    tree = tb.algorithmTree
-    model = tree.model()
-    tree.collapseAll()
-    for row in range(model.rowCount()):
-        idx = model.index(row, 0)
-        if model.data(idx) == "Landslide AI":
-            tree.expandRecursively(idx)
+    show_provider_in_toolbox()
     later(lambda: shot("01_toolbox", "toolbox: every Landslide AI algorithm, in a QGIS without torch"), 1500)
     later(chain if PHASE == "bare" else deep, 3000)
 
 
 def chain() -> None:
     out = OUT / "bare_data"
-    sample = REPO / "sample_data" / "ecuador_rbsf"
-    run("lsm_derive_terrain", {"DEM": str(sample / "dem_10m.tif"), "OUTPUT_FOLDER": str(out / "terrain")})
-    from landslide_ai.algorithms.pipeline import susceptibility_samples
+    sys.path.insert(0, str(REPO / "scripts"))
+    from ecuador_pipeline import SAMPLE, TORCH_FREE_TERRAIN, prepare
 
-    names = ["slope", "northness", "eastness", "plan_curvature"]
-    prep = susceptibility_samples(
+    prep = prepare(
         run,
         out,
-        [str(sample / "dem_10m.tif")] + [str(out / "terrain" / f"{n}.tif") for n in names],
-        ["elevation", *names],
-        str(sample / "landslide_points_all.gpkg"),
-        presence_field="lslpts",
+        str(SAMPLE / "dem_10m.tif"),
+        str(SAMPLE / "landslide_points_all.gpkg"),
+        terrain_factors=TORCH_FREE_TERRAIN,
     )
     from landslide_ai.core.susceptibility.models import ALL_MODELS
 

@@ -28,6 +28,9 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QTimer
 from qgis.utils import active_plugins, iface, plugins
 
+sys.path.insert(0, str(Path(os.environ.get("LANDSLIDEAI_REPO", ".")) / "scripts" / "desktop"))
+from desktop_common import quit_like_a_user, show_provider_in_toolbox
+
 OUT = Path(os.environ["LANDSLIDEAI_OUT"])
 MODE = os.environ.get("LANDSLIDEAI_MODE", "load")
 REPO = Path(os.environ.get("LANDSLIDEAI_REPO", "."))
@@ -46,23 +49,6 @@ def finish() -> None:
     STATE["finished"] = time.time()
     save_state()
     QTimer.singleShot(500, quit_like_a_user)
-
-
-def quit_like_a_user() -> None:
-    """Leave QGIS through its own File > Exit, as a user closing the window does.
-
-    Why: ``QgsApplication.quit()`` ends the event loop with the main window, its docks and the
-    project still alive; their destructors then run in an arbitrary order and QGIS crashed in
-    ``QgisApp::setMapStyleDockLayer`` while the layer tree emptied. File > Exit unloads plugins and
-    clears the project first. No "save changes?" or "temporary layers" question may wait (nobody answers).
-    """
-    from qgis.core import QgsSettings
-
-    settings = QgsSettings()
-    settings.setValue("askToSaveMemoryLayers", False, QgsSettings.App)  # Processing temp outputs count as temporary
-    settings.setValue("qgis/askToSaveProjectChanges", False)
-    QgsProject.instance().setDirty(False)
-    iface.actionExit().trigger()
 
 
 def screenshot(name: str, note: str) -> None:
@@ -146,21 +132,8 @@ DATA = REPO / "sample_data"
 def toolbox() -> None:
     from qgis.PyQt.QtCore import Qt
 
-    win = iface.mainWindow()
-    win.setGeometry(QgsApplication.primaryScreen().availableGeometry())  # Xvfb has no window manager
-    dock = plugins["landslide_ai"].dock
-    win.resizeDocks([dock], [620], Qt.Horizontal)
-    tb = plugins["processing"].toolbox
-    tb.show()
-    tb.raise_()
-    tree = tb.algorithmTree
-    model = tree.model()
-    tree.collapseAll()
-    for row in range(model.rowCount()):
-        idx = model.index(row, 0)
-        if model.data(idx) == "Landslide AI":
-            tree.expandRecursively(idx)
-            tree.scrollTo(idx)
+    show_provider_in_toolbox()
+    iface.mainWindow().resizeDocks([plugins["landslide_ai"].dock], [620], Qt.Horizontal)
     step(lambda: screenshot("01_toolbox", "Processing toolbox with the Landslide AI provider expanded"), 1500)
     step(prepare, 2500)
 

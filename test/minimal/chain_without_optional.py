@@ -62,18 +62,15 @@ def main(out: Path) -> dict:
     def run(alg: str, params: dict) -> dict:
         return processing.run(f"landslideai:{alg}", params, context=QgsProcessingContext(), feedback=Feedback())
 
-    sample = ROOT / "sample_data" / "ecuador_rbsf"
-    terrain = run("lsm_derive_terrain", {"DEM": str(sample / "dem_10m.tif"), "OUTPUT_FOLDER": str(out / "terrain")})
-    from landslide_ai.algorithms.pipeline import susceptibility_samples
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from ecuador_pipeline import SAMPLE, TORCH_FREE_TERRAIN, prepare
 
-    names = ["slope", "northness", "eastness", "plan_curvature"]
-    prep = susceptibility_samples(
+    prep = prepare(
         run,
         out,
-        [str(sample / "dem_10m.tif")] + [str(out / "terrain" / f"{n}.tif") for n in names],
-        ["elevation", *names],
-        str(sample / "landslide_points_all.gpkg"),
-        presence_field="lslpts",
+        str(SAMPLE / "dem_10m.tif"),
+        str(SAMPLE / "landslide_points_all.gpkg"),
+        terrain_factors=TORCH_FREE_TERRAIN,
     )
     from landslide_ai.core.susceptibility.models import ALL_MODELS
 
@@ -108,7 +105,7 @@ def main(out: Path) -> dict:
     try:
         run(
             "crack_predict",
-            {"INPUT": str(sample / "dem_10m.tif"), "OUTPUT": str(out / "c.tif"), "CHIPS": str(out / "c.gpkg")},
+            {"INPUT": str(SAMPLE / "dem_10m.tif"), "OUTPUT": str(out / "c.tif"), "CHIPS": str(out / "c.gpkg")},
         )
     except QgsProcessingException as exc:
         crack_refused = str(exc)
@@ -117,7 +114,7 @@ def main(out: Path) -> dict:
         "algorithms": sorted(algs),
         "can_execute": can,
         "help_lsm_train": algs["lsm_train"].shortHelpString(),
-        "terrain": [Path(p).name for p in terrain["OUTPUT_LAYERS"]],
+        "terrain": [Path(p).name for p in prep["terrain_layers"]],
         "log": log,
         "trained_csv": Path(trained["TABLE_CSV"]).read_text(encoding="utf-8"),
         "deep_refused": refused,

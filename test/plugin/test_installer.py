@@ -85,8 +85,10 @@ def test_leftovers_of_a_killed_install_are_removed_and_uninstall_removes_only_ou
     dead.wait()
     stale = layout.root / f".staging-{dead.pid}-1"
     (stale / "torch").mkdir(parents=True)
+    stale_constraints = layout.root / f".staging-{dead.pid}-1.constraints.txt"
+    stale_constraints.write_text("numpy==1\n")
     ins.install(layout, _opts(wheels, "lsai_probe_b"), _python(), lambda _: None)
-    assert not stale.exists()
+    assert not stale.exists() and not stale_constraints.exists()
     assert ins.uninstall(layout, lambda _: None) and not layout.active.exists()
     assert not ins.uninstall(layout, lambda _: None)
 
