@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stack", help="stack factors onto one grid")
     s.add_argument("output")
     s.add_argument("factors", nargs="+", help="NAME=PATH[:categorical]")
-    s.add_argument("--resolution", type=float, default=30.0)
+    s.add_argument("--resolution", type=_positive, default=30.0)
     c = sub.add_parser("cf-map", help="certainty-factor score and zoning")
     c.add_argument("stack")
     c.add_argument("inventory")
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("output")
     p.add_argument("zoning")
     p.add_argument("--method", choices=["quantile", "natural_breaks", "user"], default="quantile")
-    p.add_argument("--thresholds", default=None)
+    p.add_argument("--thresholds", type=_numbers, default=None)
     p.add_argument("--temporal-stack")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--per-patch", action="store_true", help="push every patch through on its own (reference path)")
@@ -141,7 +141,42 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("model_card")
     ex.add_argument("output")
     ex.add_argument("--deepness", action="store_true", help="the Deepness plugin's format (crack models)")
+    cv = sub.add_parser(
+        "convert-model",
+        help="convert a card's pickled .joblib model (Landslide AI <= 0.2) to the data-only format, refusing "
+        "anything but the expected model types",
+    )
+    cv.add_argument("model_card")
     return ap
+
+
+def _finite(text: str) -> float:
+    """An argparse type: a finite number (``nan``/``inf`` are refused with the value named)."""
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+    return v
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    v = _finite(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be greater than 0")
+    return v
+
+
+def _numbers(text: str) -> list[float]:
+    """An argparse type: comma-separated finite numbers (e.g. zone thresholds ``0.2,0.4,0.6,0.8``)."""
+    try:
+        return [_finite(v.strip()) for v in text.split(",")]
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.2,0.4,0.6,0.8: {exc}") from None
 
 
 #: per command, the arguments naming output files and the one naming an output folder
@@ -396,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "predict":
             from .susceptibility.predict import predict_and_zone
 
-            user = [float(v) for v in args.thresholds.split(",")] if args.thresholds else None
+            user = args.thresholds
             b = predict_and_zone(
                 args.model_card,
                 args.stack,
@@ -413,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:
                 dask=args.dask,
             )
             print("zone breaks:", ", ".join(f"{x:.4f}" for x in b))
+        elif args.cmd == "convert-model":
+            from .susceptibility.tabular_io import convert_joblib
+
+            new = convert_joblib(args.model_card)
+            print(f"{args.model_card}: now names {new.name} (data only); the old .joblib was left for you to delete")
     except LandslideAIError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -421,6 +461,20 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; partial outputs were removed", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a defect, not a bad input: one line, the traceback on request
+        import os
+
+        if os.environ.get("LANDSLIDEAI_DEBUG"):
+            raise
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc}. This is a defect in Landslide AI; rerun with "
+            "LANDSLIDEAI_DEBUG=1 for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -7,6 +7,7 @@ metrics and library versions for provenance), and loaders refuse inputs that dis
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 from dataclasses import asdict, dataclass, field
@@ -116,6 +117,8 @@ class ModelCard:
     versions: dict[str, str] = field(default_factory=library_versions)
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     card_version: int = CARD_VERSION
+    #: SHA-256 of the weights file, written by :meth:`save`; loading refuses a file that differs
+    weights_sha256: str = ""
 
     #: the task a subclass reads and writes ("" = the untyped base, which dispatches on load)
     TASK: ClassVar[str] = ""
@@ -135,7 +138,14 @@ class ModelCard:
         return json.dumps(asdict(self), indent=indent, default=_json_default)
 
     def save(self, path: str | Path) -> None:
-        """Write the card as pretty JSON (atomically)."""
+        """Write the card as pretty JSON (atomically), sealed with its weights file's SHA-256.
+
+        Why here: every writer (trainers, converter, scripts) saves the weights first and the card
+        last, so the one place that writes cards is the one place that records the checksum.
+        """
+        w = Path(path).with_suffix(".json").parent / self.weights_file
+        if w.is_file() and not w.is_symlink():
+            self.weights_sha256 = file_sha256(w)
         write_text_atomic(path, self.to_json())
 
     @classmethod
@@ -162,8 +172,31 @@ class ModelCard:
         return card
 
     def weights_path(self, card_path: str | Path) -> Path:
-        """Weights file resolved next to the card."""
-        return Path(card_path).with_suffix(".json").parent / self.weights_file
+        """The weights file beside the card, checked before anything reads it.
+
+        Refused, each with a :class:`ModelLoadError` that names the file: a missing file, a
+        symbolic link (a shared folder could point it at any file on the machine), a file outside
+        the card's folder, and a file whose SHA-256 differs from the one the card recorded when it
+        was saved (swapped, edited or truncated after training). Cards written before checksums
+        existed (no ``weights_sha256``) are checked for everything but the checksum.
+        """
+        folder = Path(card_path).with_suffix(".json").parent
+        w = folder / self.weights_file
+        if w.is_symlink():
+            raise ModelLoadError(
+                f"The weights file {w} named by the model card is a symbolic link: model files are read only from "
+                "the card's own folder. Copy the real file next to the card."
+            )
+        if not w.is_file():
+            raise ModelLoadError(f"The weights file {w} named by the model card is missing.")
+        if w.resolve().parent != folder.resolve():
+            raise ModelLoadError(f"The weights file {w} is not inside the card's folder {folder}.")
+        if self.weights_sha256 and file_sha256(w) != self.weights_sha256:
+            raise ModelLoadError(
+                f"The weights file {w} is not the one this card was saved with (its SHA-256 differs): it was "
+                "replaced, edited or truncated. Use the files saved together, or retrain."
+            )
+        return w
 
 
 @dataclass
@@ -292,6 +325,7 @@ _FIELDS = {
     "versions": dict,
     "created": str,
     "card_version": int,
+    "weights_sha256": str,
 }
 _REQUIRED = ("task", "architecture", "weights_file", "inputs", "normalisation", "classes")
 
@@ -364,6 +398,15 @@ def validate_card(d: Any, where: str, task: str | None = None) -> None:
                 raise bad(f"normalisation.{k}", "expected 3 numbers (R, G, B)")
         if d["inputs"]["input_px"] < 8:
             raise bad("inputs.input_px", "expected a size of at least 8 px")
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 (hex) of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _json_default(o: Any) -> Any:

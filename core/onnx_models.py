@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     import torch
 
 
-import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import MissingDependencyError, ModelLoadError
+from .model_card import file_sha256
 from .model_card import CrackCard, ModelCard
 from .raster.io import atomic_path
 
@@ -67,11 +67,7 @@ def _onnx() -> ModuleType:
 
 def weights_sha256(card: ModelCard, card_path: str | Path) -> str:
     """SHA-256 of the weights file beside the card (what an export was made from)."""
-    h = hashlib.sha256()
-    with open(card.weights_path(card_path), "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(card.weights_path(card_path))
 
 
 def _susceptibility_module(card_path: str | Path) -> tuple[torch.nn.Module, tuple, list[str], dict, str, ModelCard]:

@@ -113,7 +113,9 @@ def load_weights(module: nn.Module, path: str | Path, architecture: str) -> None
     from .errors import ModelLoadError
 
     try:
-        module.load_state_dict(torch.load(path, map_location="cpu"))
+        # weights_only: tensors and plain containers only, never pickled code (explicit, whatever
+        # torch's default); a file that needs more is refused like a corrupt one
+        module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as exc:  # torch raises many kinds on a corrupt or foreign file
         raise ModelLoadError(
             f"Cannot load the weights {path} as a {architecture} ({type(exc).__name__}): the file is corrupt or "

@@ -76,7 +76,10 @@ def build_model(
         p = Path(weights_path)
         if not p.exists():
             raise ModelLoadError(f"ImageNet weights file {p} not found (weights are never downloaded).")
-        state = torch.load(p, map_location="cpu")
+        try:
+            state = torch.load(p, map_location="cpu", weights_only=True)  # tensors only, never pickled code
+        except Exception as exc:  # torch raises many kinds on a corrupt or foreign file
+            raise ModelLoadError(f"{p} is not a readable state dict of tensors ({type(exc).__name__}).") from exc
         missing, unexpected = net.load_state_dict(state, strict=False)
         if len(missing) > 2:  # only fc.weight / fc.bias may differ
             raise ModelLoadError(f"{p} is not a ResNet50 state dict (missing {missing[:3]}...).")

@@ -21,8 +21,6 @@ Tree models (``rf``, ``xgb_lr``) take the centre cell's factor vector.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
-
 import numpy as np
 
 from ..model_card import ModelKind
@@ -81,40 +79,6 @@ def resolved_padding(hp: DeepHP, patch: int) -> str:
     if hp.cnn_padding == "valid" and patch < MIN_VALID_PATCH:
         raise ValueError(f"unpadded convolutions need patches of at least {MIN_VALID_PATCH} cells, not {patch}")
     return hp.cnn_padding
-
-
-_TREE_FORMAT = "landslide_ai.tree_model.v1"
-
-
-def save_tree_model(model: object, path: str | Path) -> None:
-    """Save a Random Forest or an XGBoost-LR with joblib, free of our package's name.
-
-    Why: pickling ``XGBoostLR`` itself would store the module path it was imported under
-    (``landslide_ai.core...`` inside QGIS, ``core...`` on the command line), so a model trained in
-    one could not be loaded by the other. Only library objects are pickled; our class is rebuilt.
-    """
-    import joblib
-
-    obj = (
-        {"format": _TREE_FORMAT, "kind": "xgboost_lr", "state": dict(vars(model))}
-        if isinstance(model, XGBoostLR)
-        else model
-    )
-    joblib.dump(obj, path)
-
-
-def load_tree_model(path: str | Path) -> object:
-    """Load what :func:`save_tree_model` wrote (any error is left to the caller to explain)."""
-    import joblib
-
-    obj = joblib.load(path)
-    if isinstance(obj, dict) and obj.get("format") == _TREE_FORMAT:
-        model = XGBoostLR.__new__(XGBoostLR)
-        model.__dict__.update(obj["state"])
-        return model
-    if not hasattr(obj, "predict_proba"):
-        raise TypeError(f"{type(obj).__name__} is not a classifier")
-    return obj
 
 
 class XGBoostLR:

@@ -47,7 +47,8 @@ from ..raster.zoning import (
 from ..runtime import check_backend
 from ..sampling.points import Points
 from .dataset import Normalisation, TemporalMode, check_temporal_grid
-from .models import DeepHP, load_tree_model
+from .models import DeepHP
+from .tabular_io import LEGACY_SUFFIX, load_tabular, model_n_features
 
 
 @dataclass
@@ -63,11 +64,14 @@ class LoadedModel:
 
 
 def load_model(card_path: str) -> LoadedModel:
-    """Load a model from its card (the weights file sits beside it)."""
+    """Load a model from its card (the weights file sits beside it, checked by ``weights_path``).
+
+    Nothing here can run code from the files: torch weights are read with ``weights_only`` and the
+    tabular models from the data-only format of :mod:`.tabular_io`; a ``.joblib`` (pickle) of an
+    older version is refused with the one command that converts it safely.
+    """
     card = SusceptibilityCard.load(card_path)
     w = card.weights_path(card_path)
-    if not w.exists():
-        raise ModelLoadError(f"The weights file {w} named by the model card is missing.")
     norm = Normalisation(**card.factor_normalisation)
     cn = card.climate_normalisation
     climate_norm = Normalisation(**cn) if cn else None
@@ -91,15 +95,20 @@ def load_model(card_path: str) -> LoadedModel:
         net = members[0] if len(members) == 1 else SeedEnsemble(members)
         load_weights(net, w, card.architecture)
         return LoadedModel(card, card.architecture, net.eval(), None, norm, climate_norm)
+    if w.suffix == LEGACY_SUFFIX:
+        raise ModelLoadError(
+            f"{w} is a pickled model of Landslide AI <= 0.2; pickles can run code when loaded, so it is not "
+            f"opened. Convert the card once with `python -m core convert-model {card_path}` (it reads only the "
+            "expected scikit-learn/XGBoost types and refuses anything else), or retrain."
+        )
     if card.kind is ModelKind.XGB_LR:
         require(("xgboost",), f"The XGBoost-LR model of {card_path}")
-    try:
-        tree = load_tree_model(w)
-    except Exception as exc:  # joblib raises many kinds on a corrupt file
+    tree = load_tabular(w, card.kind.value)
+    if model_n_features(tree, card.kind.value) != norm.n_channels:
         raise ModelLoadError(
-            f"Cannot load the model file {w} ({type(exc).__name__}: {exc}): the file is corrupt or was saved by an "
-            "older version; retrain the model."
-        ) from exc
+            f"The model file {w} takes {model_n_features(tree, card.kind.value)} factor values but its card names "
+            f"{norm.n_channels}: the card and the file belong to different models. Use the card saved with the file."
+        )
     return LoadedModel(card, card.architecture, None, tree, norm, climate_norm)
 
 

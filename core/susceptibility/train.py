@@ -39,7 +39,9 @@ from .fitting import (
     predict_deep,
     validation_split,
 )
-from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, SERIES_MODELS, DeepHP, save_tree_model
+from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, SERIES_MODELS, DeepHP
+from .tabular_io import SUFFIX as TABULAR_SUFFIX
+from .tabular_io import save_tabular
 from .search import search_hyperparameters
 
 
@@ -274,8 +276,8 @@ def train_all(
             model = fit_tree(kind, data.centre[trn], data.labels[trn], cfg)
             p = model.predict_proba(data.centre[te_idx])[:, 1]
             hist = None
-            weights = f"{kind}.joblib"
-            save_tree_model(model, out / weights)
+            weights = f"{kind}{TABULAR_SUFFIX}"
+            save_tabular(model, kind, out / weights)
             extra = {"trees": cfg.rf_trees if kind == "rf" else cfg.xgb_trees} if kind in ("rf", "xgb_lr") else {}
             used_hp = None
         m = metrics(yte, p)

@@ -91,16 +91,19 @@ def test_card_that_is_not_json(refused, world, tmp_path):
 
 
 @pytest.mark.parametrize("which", ["cnn", "rf", "xgb"])
-def test_weights_of_random_bytes(refused, world, tmp_path, which):
-    card = _edited_card(world[which], tmp_path / "card", lambda d: None)
+@pytest.mark.parametrize("sealed", [True, False], ids=["checksum", "no-checksum"])
+def test_weights_of_random_bytes(refused, world, tmp_path, which, sealed):
+    """A checksummed card names the swapped file; a card without a checksum still calls it corrupt."""
+    card = _edited_card(world[which], tmp_path / "card", (lambda d: None) if sealed else (lambda d: d.pop("weights_sha256")))
     w = Path(card).parent / json.loads(Path(card).read_text())["weights_file"]
     w.write_bytes(os.urandom(4096))
-    refused("lsm_predict", predict_params(card, world["stack"], tmp_path), "corrupt", tmp_path)
+    msg = "SHA-256 differs" if sealed else "corrupt"
+    refused("lsm_predict", predict_params(card, world["stack"], tmp_path), msg, tmp_path)
 
 
 def test_missing_weights(refused, world, tmp_path):
     card = _edited_card(world["rf"], tmp_path / "card", lambda d: None)
-    (Path(card).parent / "rf.joblib").unlink()
+    (Path(card).parent / "rf.npz").unlink()
     refused("lsm_predict", predict_params(card, world["stack"], tmp_path), "missing", tmp_path)
 
 

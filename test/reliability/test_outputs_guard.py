@@ -133,7 +133,7 @@ def test_predict_onto_the_model_weights(refused, sandbox):
             "STACK": s["stack"],
             "OUTPUT": str(s["dir"] / "p.tif"),
             "ZONING": str(s["dir"] / "z.tif"),
-            "ZONE_TABLE": str(Path(s["rf"]).with_suffix(".joblib")),
+            "ZONE_TABLE": str(Path(s["rf"]).with_suffix(".npz")),
         },
         "would overwrite the input",
         s["dir"],
