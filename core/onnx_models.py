@@ -39,8 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import MissingDependencyError, ModelLoadError
-from .model_card import file_sha256
-from .model_card import CrackCard, ModelCard
+from .model_card import CrackCard, ModelCard, file_sha256
 from .raster.io import atomic_path
 
 CARD_KEY = "landslide_ai_card"

@@ -48,7 +48,7 @@ def labelled_images(
     folder: str | None = None, positives: str | None = None, negatives: str | None = None
 ) -> tuple[list[str], np.ndarray]:
     """Image paths and labels (1 = crack) from a labelled folder or from positive/negative folders."""
-    from .images import find_images, image_files
+    from .images import check_disjoint, find_images, image_files
 
     if folder:
         if positives or negatives:
@@ -65,6 +65,7 @@ def labelled_images(
         labels += [lab] * len(files)
     if not paths:
         raise InvalidInputError("Give a labelled folder, or a folder of crack images and/or one of crack-free images.")
+    check_disjoint([p for p, lab in zip(paths, labels) if lab == 1], [p for p, lab in zip(paths, labels) if lab == 0])
     return paths, np.asarray(labels)
 
 

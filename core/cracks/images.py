@@ -7,6 +7,7 @@ whole source photos per split) are the part of training a reviewer checks for le
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ def find_images(root: str, max_per_class: int | None = None, seed: int = 0) -> t
     found = {}
     for cls, names in CLASS_FOLDERS.items():
         dirs = [d for d in base.iterdir() if d.is_dir() and d.name.lower() in names] if base.is_dir() else []
-        files = sorted(p for d in dirs for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(Path(f) for d in dirs for f in _listed(d, base))
         if max_per_class and len(files) > max_per_class:
             rng = np.random.default_rng(seed)
             files = [files[i] for i in sorted(rng.choice(len(files), max_per_class, replace=False))]
@@ -61,6 +62,9 @@ def find_images(root: str, max_per_class: int | None = None, seed: int = 0) -> t
             groups.append(f"{cls}/{f.parent.name}")
     for p in paths:
         check_image(p)
+    check_disjoint(
+        [pth for pth, lab in zip(paths, labels) if lab == 1], [pth for pth, lab in zip(paths, labels) if lab == 0]
+    )
     missing = [c for c, n in found.items() if n == 0]
     if missing:
         raise InvalidInputError(
@@ -172,9 +176,58 @@ class ImageDataset(torch.utils.data.Dataset):
         return self.tf(open_rgb(self.paths[i])), int(self.labels[i])
 
 
+def _listed(folder: Path, root: Path) -> list[str]:
+    """Image files under ``folder``; a symbolic link that leads outside ``root`` is refused.
+
+    Why: a shared training folder could hold ``crack/x.png -> ~/.ssh/id_rsa`` (or a link to a
+    whole other tree); the tools read only what lies inside the folder the user chose.
+    """
+    top = root.resolve()
+    files = []
+    for p in folder.rglob("*"):
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        real = p.resolve()
+        if p.is_symlink() or real != p.absolute():
+            if not real.is_relative_to(top):
+                raise InvalidInputError(
+                    f"{p} is a symbolic link to {real}, outside the folder {root}: images are read only from inside "
+                    "the chosen folder. Copy the image in, or remove the link."
+                )
+        files.append(str(p))
+    return sorted(files)
+
+
+def check_disjoint(crack: list[str], no_crack: list[str]) -> None:
+    """Refuse one file labelled both crack and crack-free (the same folder given twice, a link or a copy).
+
+    Why: every such image is scored right and wrong at once; the metrics stay plausible and mean
+    nothing. Identity is the file itself (device and inode), then the bytes.
+    """
+    import hashlib
+
+    def keys(paths: list[str]) -> dict[object, str]:
+        out: dict[object, str] = {}
+        for p in paths:
+            st = os.stat(p)
+            out[(st.st_dev, st.st_ino)] = p
+            with open(p, "rb") as f:
+                out[hashlib.sha1(f.read()).hexdigest()] = p
+        return out
+
+    a, b = keys(crack), keys(no_crack)
+    both = [(a[k], b[k]) for k in a.keys() & b.keys()]
+    if both:
+        x, y = sorted(both)[0]
+        raise InvalidInputError(
+            f"{len(both)} image(s) are both crack and crack-free, e.g. {x} and {y} (the same file or the same "
+            "bytes): the crack and crack-free images must be different images. Check the folders."
+        )
+
+
 def image_files(folder: str) -> list[str]:
     """Every image under ``folder`` (recursively), sorted; refused if there is none."""
-    files = sorted(str(p) for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = _listed(Path(folder), Path(folder))
     if not files:
         raise InvalidInputError(f"{folder} holds no image ({', '.join(sorted(IMAGE_SUFFIXES))}).")
     for f in files:
@@ -192,6 +245,7 @@ def load_image_set(root: str, cfg: CrackTrainConfig, hard_negatives: str | None 
     paths, labels, groups = find_images(root, cfg.max_images_per_class, cfg.seed)
     if hard_negatives:
         extra = image_files(hard_negatives)
+        check_disjoint([p for p, lab in zip(paths, labels) if lab == 1], extra)
         paths += extra
         labels = np.concatenate([labels, np.zeros(len(extra), labels.dtype)])
         groups += [HARD_NEGATIVES] * len(extra)

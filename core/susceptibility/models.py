@@ -21,6 +21,7 @@ Tree models (``rf``, ``xgb_lr``) take the centre cell's factor vector.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
 import numpy as np
 
 from ..model_card import ModelKind

@@ -379,7 +379,7 @@ def read_legacy_joblib(path: str | Path) -> Any:
     """
     from joblib.numpy_pickle import NumpyUnpickler
 
-    class _Restricted(NumpyUnpickler):  # type: ignore[misc]
+    class _Restricted(NumpyUnpickler):
         def find_class(self, module: str, name: str) -> Any:
             if (module, name) not in _PICKLE_ALLOWED:
                 raise ModelLoadError(

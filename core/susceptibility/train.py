@@ -40,9 +40,9 @@ from .fitting import (
     validation_split,
 )
 from .models import ALL_MODELS, DEEP_MODELS, DISPLAY, SERIES_MODELS, DeepHP
+from .search import search_hyperparameters
 from .tabular_io import SUFFIX as TABULAR_SUFFIX
 from .tabular_io import save_tabular
-from .search import search_hyperparameters
 
 
 @dataclass

@@ -94,7 +94,9 @@ def test_card_that_is_not_json(refused, world, tmp_path):
 @pytest.mark.parametrize("sealed", [True, False], ids=["checksum", "no-checksum"])
 def test_weights_of_random_bytes(refused, world, tmp_path, which, sealed):
     """A checksummed card names the swapped file; a card without a checksum still calls it corrupt."""
-    card = _edited_card(world[which], tmp_path / "card", (lambda d: None) if sealed else (lambda d: d.pop("weights_sha256")))
+    card = _edited_card(
+        world[which], tmp_path / "card", (lambda d: None) if sealed else (lambda d: d.pop("weights_sha256"))
+    )
     w = Path(card).parent / json.loads(Path(card).read_text())["weights_file"]
     w.write_bytes(os.urandom(4096))
     msg = "SHA-256 differs" if sealed else "corrupt"
