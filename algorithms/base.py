@@ -146,6 +146,9 @@ class LandslideAlgorithm(OutputGuard, LayerReading, QgsProcessingAlgorithm):
             param.setHelp(text)
         if advanced:
             param.setFlags(param.flags() | param.FlagAdvanced)
+        if param.isDestination() and hasattr(param, "setSupportsNonFileBasedOutput"):
+            # the engine writes files (staged, then published): a temporary output is a temporary *file*
+            param.setSupportsNonFileBasedOutput(False)
         self.addParameter(param)
         return param
 

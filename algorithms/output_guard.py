@@ -13,6 +13,7 @@ import shutil
 from qgis.core import (
     QgsProcessing,
     QgsProcessingContext,
+    QgsProcessingException,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -69,7 +70,7 @@ class OutputGuard:
                 lyr = self.parameterAsLayer(parameters, p.name(), context)
                 if lyr is not None:
                     paths.append(lyr.source())
-        return [s.split("|")[0] for s in paths if s]
+        return [s for s in paths if s]  # OutputTransaction.add_input reduces sources and URIs to their file
 
     def _declare_outputs(self, parameters, context, tx: OutputTransaction) -> None:
         planned = self.planned_files(parameters, context)
@@ -93,7 +94,13 @@ class OutputGuard:
                 | QgsProcessingParameterFeatureSink,
             ):
                 path = self.parameterAsOutputLayer(parameters, name, context)
-                if path and not _is_provider_uri(path):  # memory layers and databases are not files
+                if path and _is_provider_uri(path):
+                    raise QgsProcessingException(
+                        f"{p.description()} ({name}) is set to a layer inside a database or a temporary layer "
+                        f"('{path}'); this tool writes files. Choose 'Save to File…' with a new file name "
+                        "(e.g. a .gpkg or .tif), then add it to a GeoPackage with 'Package layers' if needed."
+                    )
+                if path:
                     tx.add_file(name, path)
             elif isinstance(p, QgsProcessingParameterFileDestination):
                 path = self.parameterAsFileOutput(parameters, name, context)

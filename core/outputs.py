@@ -72,6 +72,100 @@ def input_family(path: str | os.PathLike[str]) -> set[str]:
     return out
 
 
+#: GDAL virtual file systems whose path continues with a local archive or file
+_VSI_LOCAL = ("/vsizip/", "/vsigzip/", "/vsitar/", "/vsi7z/", "/vsirar/", "/vsisubfile/", "/vsicrypt/")
+
+
+def real_sources(path: str, _seen: set[str] | None = None) -> list[str]:
+    """The local files an input really reads: itself, and what it wraps, recursively.
+
+    Why: an output compared with the input's *name* only can still destroy it through an
+    indirection: a GDAL VRT that wraps ``slope.tif`` (given as a factor, with ``slope.tif`` as the
+    output), a ``/vsizip/`` path into an archive, a QGIS layer source ``x.gpkg|layername=y`` or an
+    ``ogr:dbname='x.gpkg' table=y`` URI. Symbolic links are resolved by :func:`norm_path`; hard
+    links are caught by file identity in :meth:`OutputTransaction.check`.
+    """
+    seen = _seen if _seen is not None else set()
+    p = provider_file(path)
+    if not p:
+        return []
+    for prefix in _VSI_LOCAL:
+        if p.startswith(prefix):
+            rest = p[len(prefix) :]
+            if prefix == "/vsisubfile/":
+                rest = rest.split("_", 1)[-1].split(",", 1)[-1]
+            return _existing_prefix(rest)
+    if p.startswith("/vsi"):
+        return []  # remote (/vsicurl/, /vsis3/ ...) or in memory: nothing local to destroy
+    n = norm_path(p)
+    if n in seen:
+        return []
+    seen.add(n)
+    out = [p]
+    if n.lower().endswith(".vrt") and os.path.isfile(n):
+        for src in _vrt_sources(n):
+            out += real_sources(src, seen)
+    return out
+
+
+def provider_file(uri: str) -> str:
+    """The file behind a QGIS/GDAL data source string ("" for databases and memory layers).
+
+    Handles ``x.gpkg|layername=a``, ``ogr:dbname='x.gpkg' table=...`` and ``GPKG:x.gpkg:table``;
+    any other string is taken as a file path.
+    """
+    s = str(uri).strip()
+    if s.startswith(("memory:", "postgres", "dbname=", "mssql:", "oracle:", "wms:", "xyz:")):
+        return ""
+    if s.startswith(("ogr:", "spatialite:")):
+        import re
+
+        m = re.search(r"dbname=(?:'([^']*)'|\"([^\"]*)\"|(\S+))", s)
+        return (m.group(1) or m.group(2) or m.group(3)) if m else ""
+    if s.upper().startswith("GPKG:"):
+        return s[5:].rsplit(":", 1)[0] if s.count(":") >= 2 else s[5:]
+    return s.split("|", 1)[0]
+
+
+def _existing_prefix(path: str) -> list[str]:
+    """The longest leading part of ``/archive.zip/inner/file.tif`` that is an existing file."""
+    p = Path(path)
+    for cand in [p, *p.parents]:
+        if cand.is_file():
+            return [str(cand)]
+    return []
+
+
+def _vrt_sources(vrt: str) -> list[str]:
+    """Every dataset a VRT names (``SourceFilename``, a warped VRT's ``SourceDataset``), as paths."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(vrt).getroot()
+    except (ET.ParseError, OSError):
+        return []
+    base = os.path.dirname(vrt)
+    out = []
+    for el in root.iter():
+        if el.tag not in ("SourceFilename", "SourceDataset") or not (el.text or "").strip():
+            continue
+        name = el.text.strip()
+        relative = el.get("relativeToVRT", el.get("relativetoVRT", "0")) == "1"
+        if relative and not name.startswith("/vsi"):
+            name = os.path.join(base, name)
+        out.append(name)
+    return out
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of an existing file: two names of one hard-linked file share it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if st.st_ino else None
+
+
 def describe_os_error(exc: BaseException, fallback_path: str = "") -> str:
     """One sentence for an operating-system error, naming the path and what to do about it."""
     path = getattr(exc, "filename", None) or fallback_path
@@ -116,9 +210,13 @@ class OutputTransaction:
 
     # -- declaring -------------------------------------------------------------------------
     def add_input(self, path: str | os.PathLike[str] | None) -> None:
-        """Declare a file or folder that the run reads (it will never be written)."""
-        if path and not str(path).startswith(("memory:", "postgres", "dbname=")):
-            self.inputs.append(os.fspath(path))
+        """Declare a file or folder that the run reads (it will never be written).
+
+        QGIS source strings and ``ogr:`` URIs are reduced to their file (:func:`provider_file`).
+        """
+        f = provider_file(os.fspath(path)) if path else ""
+        if f:
+            self.inputs.append(f)
 
     def add_file(self, name: str, final: str) -> None:
         """Declare an output file chosen by the user (``name`` is the parameter, for messages)."""
@@ -130,12 +228,26 @@ class OutputTransaction:
 
     # -- checking before any work ------------------------------------------------------------
     def _input_files(self) -> dict[str, str]:
-        """Normalised path of every input and input sidecar -> the input it belongs to."""
+        """Normalised path of every input, input sidecar and wrapped file -> the input as messages name it.
+
+        A wrapped file is named ``'slope.tif' (read through 'factor.vrt')``.
+        """
         owned: dict[str, str] = {}
         for i in self.inputs:
-            for f in input_family(i):
-                owned.setdefault(f, i)
+            for real in real_sources(i) or [i]:
+                for f in input_family(real):
+                    owned.setdefault(f, f"'{i}'" if real == i else f"'{real}' (read through '{i}')")
         return owned
+
+    def _input_identities(self) -> dict[tuple[int, int], str]:
+        """(device, inode) of every existing input file -> the input (hard links share it)."""
+        out: dict[tuple[int, int], str] = {}
+        for i in self.inputs:
+            for real in real_sources(i):
+                ident = _identity(real)
+                if ident and os.path.isfile(real):
+                    out.setdefault(ident, i)
+        return out
 
     def _input_dirs(self) -> list[str]:
         return [norm_path(i) for i in self.inputs if os.path.isdir(i)]
@@ -143,15 +255,23 @@ class OutputTransaction:
     def check(self) -> None:
         """Refuse, before any work, outputs that would destroy an input or each other."""
         owned = self._input_files()
+        idents = self._input_identities()
+        mains = {norm_path(r) for i in self.inputs for r in (real_sources(i) or [i])}
         in_dirs = self._input_dirs()
         seen: dict[str, str] = {}
         for o in self.outputs:
             fin = norm_path(o.final)
             if fin in owned:
-                side = "" if fin == norm_path(owned[fin]) else " (one of its sidecar files)"
+                side = "" if fin in mains else " (one of its sidecar files)"
                 raise InvalidInputError(
-                    f"Output {o.name} '{o.final}' would overwrite the input '{owned[fin]}'{side}: "
+                    f"Output {o.name} '{o.final}' would overwrite the input {owned[fin]}{side}: "
                     "choose another output path."
+                )
+            ident = None if o.is_folder else _identity(fin)
+            if ident in idents:
+                raise InvalidInputError(
+                    f"Output {o.name} '{o.final}' is the input '{idents[ident]}' under another name (a hard link): "
+                    "writing it would replace the input; choose another output path."
                 )
             for d in in_dirs:
                 if fin == d or fin.startswith(d + os.sep):
@@ -174,7 +294,7 @@ class OutputTransaction:
                 dest = o.final / p
                 if norm_path(dest) in owned:
                     raise InvalidInputError(
-                        f"{o.name} would write '{p}' into '{o.final}', replacing the input '{owned[norm_path(dest)]}': "
+                        f"{o.name} would write '{p}' into '{o.final}', replacing the input {owned[norm_path(dest)]}: "
                         "choose another output folder."
                     )
                 self._refuse_foreign(o, dest)
@@ -276,7 +396,7 @@ class OutputTransaction:
             d = norm_path(dest)
             if d in owned:
                 raise InvalidInputError(
-                    f"{o.name} would replace the input '{owned[d]}' with '{dest.name}': choose another output path."
+                    f"{o.name} would replace the input {owned[d]} with '{dest.name}': choose another output path."
                 )
             if d in seen:
                 raise InvalidInputError(f"Two outputs of this run would both write '{dest}': give each its own path.")
