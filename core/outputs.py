@@ -147,9 +147,9 @@ def _vrt_sources(vrt: str) -> list[str]:
     base = os.path.dirname(vrt)
     out = []
     for el in root.iter():
-        if el.tag not in ("SourceFilename", "SourceDataset") or not (el.text or "").strip():
+        name = (el.text or "").strip()
+        if el.tag not in ("SourceFilename", "SourceDataset") or not name:
             continue
-        name = el.text.strip()
         relative = el.get("relativeToVRT", el.get("relativetoVRT", "0")) == "1"
         if relative and not name.startswith("/vsi"):
             name = os.path.join(base, name)
