@@ -137,12 +137,18 @@ class LayerReading:
         return geoms, feats
 
 
-def date_key(value) -> str:
-    """A sortable text for a date attribute (QDate, QDateTime, ISO text or a year number)."""
+def date_value(value) -> object:
+    """A date attribute as Python: QDate/QDateTime -> ``datetime.date``, NULL -> None, others unchanged.
+
+    Why: the engine (``core.dates``) parses dates without QGIS; it must see real dates, not their
+    text, and NULL as missing rather than the string 'NULL'.
+    """
+    if value is None or (hasattr(value, "isNull") and not hasattr(value, "isValid") and value.isNull()):
+        return None
     if hasattr(value, "toString") and hasattr(value, "isValid"):
+        if not value.isValid():
+            return None
         if hasattr(value, "date"):
             value = value.date()
-        return value.toString("yyyy-MM-dd") if value.isValid() else ""
-    if isinstance(value, int | float):
-        return f"{int(value):04d}"
-    return str(value or "").strip()[:10]
+        return value.toPyDate()
+    return value

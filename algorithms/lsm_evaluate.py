@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from ..core.dates import split_by_date
 from ..core.errors import InvalidInputError
 from ..core.raster.units import STATISTICS
 from ..core.raster.zoning import validate_user_breaks
@@ -20,7 +21,7 @@ from ..core.sampling.points import Points
 from ..core.susceptibility.map_evaluation import LandslideSet, evaluate_map, summary_lines
 from .base import LandslideAlgorithm
 from .eval_outputs import publish_evaluation
-from .layers import PRESENT, date_key
+from .layers import PRESENT, date_value
 
 
 class EvaluateAlgorithm(LandslideAlgorithm):
@@ -96,7 +97,7 @@ class EvaluateAlgorithm(LandslideAlgorithm):
             )
         )
 
-    def _sets(self, parameters, context, crs) -> tuple[list[LandslideSet], list]:
+    def _sets(self, parameters, context, crs, progress) -> tuple[list[LandslideSet], list]:
         """Landslide sets by date, split field or held-out area; polygons kept as polygons."""
         from qgis.core import QgsWkbTypes
 
@@ -115,15 +116,24 @@ class EvaluateAlgorithm(LandslideAlgorithm):
         geoms, feats = self.layer_geometries(parameters, context, self.INVENTORY, crs)
         polygons = QgsWkbTypes.geometryType(layer.wkbType()) == QgsWkbTypes.PolygonGeometry
         groups: dict[bool, list] = {False: [], True: []}
-        for g, f in zip(geoms, feats):
-            if field and str(f[field]).strip().lower() not in PRESENT:
-                continue
-            if date_field:
-                held = date_key(f[date_field]) >= split_date
-            elif split_field:
-                held = str(f[split_field]).strip().lower() == "test"
-            else:
-                held = False
+        kept = [(g, f) for g, f in zip(geoms, feats) if not field or str(f[field]).strip().lower() in PRESENT]
+        if date_field:
+            split = split_by_date(
+                [date_value(f[date_field]) for _, f in kept], split_date, [f"feature id {f.id()}" for _, f in kept]
+            )
+            progress.log(f"Dates read in '{date_field}': {split.describe()}.")
+            held_flags = split.held
+        elif split_field:
+            held_flags = [str(f[split_field]).strip().lower() == "test" for _, f in kept]
+            if not any(held_flags):
+                raise InvalidInputError(
+                    f"No feature has '{split_field}' = 'test': nothing is held out. Give the field that marks "
+                    "held-out landslides with the value 'test' (as lsm_sample_absences writes it), or leave the "
+                    "split field empty."
+                )
+        else:
+            held_flags = [False] * len(kept)
+        for (g, _), held in zip(kept, held_flags):
             groups[held].append(g)
         if not groups[False] and not groups[True]:
             raise InvalidInputError("No landslide feature to evaluate (empty inventory, or no feature is present).")
@@ -164,7 +174,7 @@ class EvaluateAlgorithm(LandslideAlgorithm):
                 raise InvalidInputError(
                     "Zone thresholds must be 4 comma-separated numbers, e.g. 0.2,0.4,0.6,0.8."
                 ) from exc
-        sets, area = self._sets(parameters, context, crs)
+        sets, area = self._sets(parameters, context, crs, progress)
         units, _ = self.layer_geometries(parameters, context, self.UNITS, crs)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         curves = self.parameterAsFileOutput(parameters, self.CURVES, context) or None

@@ -326,7 +326,18 @@ def main(argv: list[str] | None = None) -> int:
             pts = read_points(args.inventory, wkt, args.where)
             sets = [LandslideSet("all landslides", pts)]
             if args.split_field:
-                held = np.asarray(pts.attrs[args.split_field]).astype(str) == "test"
+                from .errors import InvalidInputError
+
+                if args.split_field not in pts.attrs:
+                    raise InvalidInputError(
+                        f"The inventory has no field '{args.split_field}'; its fields are {sorted(pts.attrs)}."
+                    )
+                held = np.char.lower(np.char.strip(np.asarray(pts.attrs[args.split_field]).astype(str))) == "test"
+                if not held.any():
+                    raise InvalidInputError(
+                        f"No landslide has {args.split_field} = 'test': nothing is held out. Give the field that marks "
+                        "held-out landslides with 'test', or leave --split-field out."
+                    )
                 sets = [LandslideSet("held out (split = test)", pts.subset(held), held_out=True),
                         LandslideSet("training (split != test)", pts.subset(~held))]  # fmt: skip
             evaluation = evaluate_map(args.raster, sets, args.out_html, args.curves_csv, args.zones_csv, progress=prog)

@@ -135,6 +135,10 @@ def correlation_length_m(stack: str, max_side: int = 512, threshold: float = PRA
     return float(np.median(lengths))
 
 
+#: fewest landslides a cross-validation fold may hold out (an AUC on fewer is noise)
+MIN_LANDSLIDES_PER_FOLD = 3
+
+
 def make_folds(
     x: np.ndarray,
     y: np.ndarray,
@@ -287,6 +291,13 @@ def cross_validate(
     d = prep.data
     if cv.folds < 2:
         raise InvalidInputError("Cross-validation needs at least 2 folds.")
+    total_pos = int((d.labels == 1).sum())
+    if total_pos < MIN_LANDSLIDES_PER_FOLD * cv.folds:
+        raise InvalidInputError(
+            f"{total_pos} landslides are too few for {cv.folds}-fold cross-validation: each fold must hold at least "
+            f"{MIN_LANDSLIDES_PER_FOLD} (so at least {MIN_LANDSLIDES_PER_FOLD * cv.folds} in all). Use fewer folds "
+            "(at least 2), or map more landslides."
+        )
     deep = any(m in DEEP_MODELS for m in cfg.models)
     footprint = cfg.patch_size * prep.grid_resolution if deep else 0.0
     if groups is None:

@@ -10,22 +10,15 @@ from chance.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from rasterio.io import DatasetReader
-
-if TYPE_CHECKING:
-    from shapely.geometry.base import BaseGeometry
-
-
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from rasterio import features
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
@@ -71,6 +64,9 @@ class SetResult:
     unit_auc: float | None = None
     unit_auc_ci: tuple[float, float] | None = None
     unit_positive: int | None = None
+    #: landslides given (points + polygons) and those that fell on at least one valid cell
+    n_given: int = 0
+    n_used: int = 0
 
 
 @dataclass
@@ -85,15 +81,19 @@ class MapEvaluation:
     n_units: int | None = None
 
 
-def landslide_values(raster: str, ls: LandslideSet, area: BaseGeometry | None = None) -> np.ndarray:
-    """Raster values at landslide points and at every cell (centre) inside landslide polygons.
+def landslide_values(
+    raster: str, ls: LandslideSet, area: Callable[[Window], np.ndarray] | None = None
+) -> tuple[np.ndarray, int]:
+    """Raster values at landslide points and at the cells of landslide polygons; and how many landslides gave one.
 
-    Polygons count with their area (all their cells), as in area-based success-rate curves;
-    their cells outside the evaluated ``area`` mask function are dropped. Points are sampled as
-    they are (a set evaluated against an area was already restricted to it by location); nodata
-    cells are dropped.
+    A polygon counts with every cell whose centre it contains (area-based rate curves); a polygon
+    smaller than a cell, or thin enough to hold no centre, counts with the cell under its
+    representative point, so every mapped landslide is used. Cells outside the evaluated ``area``
+    mask function and nodata cells are dropped; a landslide left without a valid cell is not
+    counted in the second value (callers report "used n of N").
     """
     vals: list[np.ndarray] = []
+    used = 0
     with rasterio.open(raster) as ds:
         grid = Grid.from_dataset(ds)
         if ls.points is not None and len(ls.points.x):
@@ -101,23 +101,66 @@ def landslide_values(raster: str, ls: LandslideSet, area: BaseGeometry | None = 
             inside = grid.inside(rows, cols)
             xy = zip(ls.points.x[inside], ls.points.y[inside])
             v = np.array([s[0] for s in ds.sample(xy, indexes=1)], dtype=np.float64)
-            vals.append(v[valid_mask(v, ds.nodata)])
+            ok = valid_mask(v, ds.nodata)
+            vals.append(v[ok])
+            used += int(ok.sum())
         for g in ls.polygons:
             if g is None or g.is_empty:
                 continue
-            win = ds.window(*g.bounds).round_offsets().round_lengths()
-            win = win.intersection(Window(0, 0, ds.width, ds.height)) if _overlaps(win, ds) else None
-            if win is None or win.width < 1 or win.height < 1:
+            win = _covering_window(ds, g.bounds)
+            if win is None:
                 continue
-            lab = features.rasterize(
-                [(g, 1)], out_shape=(int(win.height), int(win.width)), transform=window_transform(win, ds.transform)
-            ).astype(bool)
+            tr = window_transform(win, ds.transform)
+            shape = (int(win.height), int(win.width))
+            lab = features.rasterize([(g, 1)], out_shape=shape, transform=tr).astype(bool)
+            if not lab.any():  # no cell centre inside: the cell under the representative point
+                rp = g.representative_point()
+                r, c = rasterio.transform.rowcol(tr, rp.x, rp.y)
+                if 0 <= r < shape[0] and 0 <= c < shape[1]:
+                    lab[r, c] = True
             a = ds.read(1, window=win)
             ok = lab & valid_mask(a, ds.nodata)
             if area is not None:
                 ok &= area(win)
-            vals.append(a[ok])
-    return np.concatenate([np.ravel(v) for v in vals]).astype(float) if vals else np.empty(0)
+            if ok.any():
+                vals.append(a[ok])
+                used += 1
+    return (np.concatenate([np.ravel(v) for v in vals]).astype(float) if vals else np.empty(0)), used
+
+
+def check_susceptibility_raster(raster: str) -> None:
+    """Refuse a raster that cannot be a susceptibility map: more than one band (a factor stack).
+
+    Why: band 1 of a stack is a factor (elevation in the Ecuador sample), and an AUC computed on
+    it looks like a result. Single-band rasters of any range are accepted (a CF score, another
+    tool's index, or one factor alone as a baseline) and a range outside [0, 1] is said in the log.
+    """
+    with rasterio.open(raster) as ds:
+        if ds.count != 1:
+            names = [d or f"band {i + 1}" for i, d in enumerate(ds.descriptions)]
+            raise InvalidInputError(
+                f"{raster} has {ds.count} bands ({', '.join(names[:6])}{'...' if ds.count > 6 else ''}): a "
+                "susceptibility map has one. If this is the factor stack, make a map first with lsm_predict; to "
+                "evaluate one band, extract it (e.g. gdal_translate -b N)."
+            )
+
+
+def _covering_window(ds: DatasetReader, bounds: tuple[float, float, float, float]) -> Window | None:
+    """The smallest whole-cell window that covers ``bounds``, clipped to the raster (None: outside it).
+
+    Why not ``round_offsets().round_lengths()``: both floor, so a polygon narrower than a cell got
+    a window of zero cells, and others lost their last row or column.
+    """
+    import math
+
+    w = ds.window(*bounds)
+    c0, r0 = math.floor(w.col_off), math.floor(w.row_off)
+    c1, r1 = math.ceil(w.col_off + w.width), math.ceil(w.row_off + w.height)
+    c1, r1 = max(c1, c0 + 1), max(r1, r0 + 1)
+    c0, r0, c1, r1 = max(c0, 0), max(r0, 0), min(c1, ds.width), min(r1, ds.height)
+    if c1 <= c0 or r1 <= r0:
+        return None
+    return Window(c0, r0, c1 - c0, r1 - r0)
 
 
 def _xy(points: list) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +275,15 @@ def evaluate_map(
     sets = [s for s in sets if len(s)]
     if not sets:
         raise InvalidInputError("No landslide to evaluate: the inventory (or the chosen part of it) is empty.")
+    check_susceptibility_raster(raster)
     full = cell_histogram(raster, progress=SubProgress(progress, 0, 0.3))
+    lo, hi = float(full.edges[0]), float(full.edges[-1])
+    if lo < 0 or hi > 1 + 1e-6:
+        progress.log(
+            f"Note: the raster's values span {lo:.4g} to {hi:.4g}, not probabilities in [0, 1] (a score such as "
+            "the CF map, or a factor). The rate curves and AUC depend only on the ordering of cells, so they are "
+            "valid; zone thresholds must be given in these units."
+        )
     breaks = list(breaks) if breaks else equal_area_breaks(full)
     stats = unit_statistics(raster, units, progress=SubProgress(progress, 0.3, 0.6)) if units else None
     results = []
@@ -247,7 +298,13 @@ def evaluate_map(
             s = _restrict(s, area_polygons)
             area = area_mask(raster, area_polygons, bool(s.inside_area))
             hist = cell_histogram(raster, mask=area)
-        vals = landslide_values(raster, s, area)
+        vals, used = landslide_values(raster, s, area)
+        if used < len(s):
+            progress.log(
+                f"Warning: {s.name}: {len(s) - used} of {len(s)} landslides fall on no valid cell of the raster "
+                "(outside it, on nodata, or outside the evaluated area); the figures use the other "
+                f"{used}. Check the CRS, the extent and nodata if that is unexpected."
+            )
         if vals.size == 0:
             raise InvalidInputError(
                 f"No {s.name} landslide falls on a valid cell of the raster (check the CRS, the extent and nodata)."
@@ -258,7 +315,7 @@ def evaluate_map(
         ) + f"; {hist.n_cells} cells{where}"
         curve = rate_curve(s.name, hist, vals, note, seed)
         zones = zone_densities(hist, vals, breaks, seed=seed)
-        res = SetResult(s, curve, zones)
+        res = SetResult(s, curve, zones, n_given=len(s), n_used=used)
         if stats is not None and units is not None:
             px = np.array(
                 [*(s.points.x if s.points is not None else [])] + [g.representative_point().x for g in s.polygons]
@@ -335,7 +392,8 @@ def _report(
     rows = "".join(
         f"<tr><td>{e(r.curve.name)}</td><td>{'prediction' if r.landslides.held_out else 'success'}</td>"
         f"<td><b>{r.curve.auc:.3f}</b></td><td>{r.curve.auc_ci[0]:.3f} – {r.curve.auc_ci[1]:.3f}</td>"
-        f"<td>{r.curve.n_landslides}</td><td>{r.curve.n_cells}</td><td>{e(chance_note(r.curve))}</td>"
+        f"<td>{r.n_used} of {r.n_given} ({r.curve.n_landslides} cells)</td><td>{r.curve.n_cells}</td>"
+        f"<td>{e(chance_note(r.curve))}</td>"
         + (
             f"<td>{r.unit_auc:.3f} ({r.unit_auc_ci[0]:.3f} – {r.unit_auc_ci[1]:.3f}), {r.unit_positive} units</td>"
             if stats is not None and r.unit_auc is not None
@@ -372,7 +430,7 @@ def _report(
         "so the result does not depend on how absences were sampled. AUC intervals: percentile bootstrap "
         "over landslides (2000 resamples).</p>"
         "<table border='1' cellspacing='0' cellpadding='4'><tr><th>landslides</th><th>rate</th><th>AUC</th>"
-        f"<th>95 % CI</th><th>landslides</th><th>cells</th><th>reading</th>{unit_head}</tr>{rows}</table>"
+        f"<th>95 % CI</th><th>landslides used (cells)</th><th>cells</th><th>reading</th>{unit_head}</tr>{rows}</table>"
         f"<p><img src='{e(png)}'/></p><p>Zone breaks (equal-area over all valid cells unless given): "
         f"{', '.join(f'{b:.4g}' for b in breaks)}</p>{zone_tables}</body></html>"
     )
@@ -387,8 +445,8 @@ def summary_lines(ev: MapEvaluation) -> list[str]:
         c = r.curve
         lines.append(
             f"{c.name}: {'prediction' if r.landslides.held_out else 'success'}-rate AUC {c.auc:.3f} "
-            f"(95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.n_landslides} landslide cells, "
-            f"{c.n_cells} cells: {chance_note(c)}"
+            f"(95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {r.n_used} of {r.n_given} landslides used "
+            f"({c.n_landslides} landslide cells), {c.n_cells} cells: {chance_note(c)}"
         )
         if r.unit_auc is not None and r.unit_auc_ci is not None:
             lines.append(f"  unit-level AUC {r.unit_auc:.3f} (95 % CI {r.unit_auc_ci[0]:.3f}-{r.unit_auc_ci[1]:.3f})")

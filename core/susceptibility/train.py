@@ -215,6 +215,32 @@ def _card(
     )
 
 
+#: fewest samples per class in the training rows (training + validation) and in the test rows of a
+#: single split: below them a model learns noise and a test AUC rests on one or two landslides
+MIN_TRAIN_PER_CLASS = 10
+MIN_TEST_PER_CLASS = 5
+
+
+def check_sample_size(labels: np.ndarray, is_test: np.ndarray) -> None:
+    """Refuse a sample layer too small to train on and test, saying the minimum and how to get there.
+
+    Why: a run on 3 landslides and 6 absences used to train and print an AUC as if it meant something.
+    """
+    labels, is_test = np.asarray(labels), np.asarray(is_test, bool)
+    short = []
+    for part, mask, need in (("training", ~is_test, MIN_TRAIN_PER_CLASS), ("test", is_test, MIN_TEST_PER_CLASS)):
+        for c, name in ((1, "landslides"), (0, "absences")):
+            n = int(((labels == c) & mask).sum())
+            if n < need:
+                short.append(f"{n} {name} in the {part} rows (at least {need} needed)")
+    if short:
+        raise InvalidInputError(
+            "Too few samples to train and test: " + "; ".join(short) + ". Map more landslides, sample more "
+            "absences (a larger ratio), or change the split (larger test share, smaller blocks) so both parts hold "
+            "enough of each class."
+        )
+
+
 def train_all(
     prep: Prepared,
     cfg: TrainConfig,
@@ -236,6 +262,7 @@ def train_all(
         if skipped:
             progress.log(f"Temporal mode 'none': skipping {', '.join(skipped)} (they need an LSTM input).")
         models = [m for m in models if m not in skipped]
+    check_sample_size(data.labels, data.is_test)
     tr_idx, va_idx = validation_split(data, cfg.val_fraction, cfg.seed)
     te_idx = np.flatnonzero(data.is_test)
     yte = data.labels[te_idx]
