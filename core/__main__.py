@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from .errors import LandslideAIError
+from .outputs import OutputTransaction
 from .progress import ConsoleProgress
 
 
@@ -201,7 +202,7 @@ _OUT_DIRS = {
 }
 
 
-def guard_outputs(args: argparse.Namespace) -> None:
+def guard_outputs(args: argparse.Namespace) -> OutputTransaction:
     """Refuse, before any work, outputs that would overwrite an input (the checks of Processing runs).
 
     Why: the engine writes atomically, so an output path that names an input (``stack out.tif
@@ -209,8 +210,6 @@ def guard_outputs(args: argparse.Namespace) -> None:
     existing file or folder counts as an input.
     """
     import os
-
-    from .outputs import OutputTransaction
 
     tx = OutputTransaction()
     files = [(k, getattr(args, k, None)) for k in _OUT_FILES.get(args.cmd, ())]
@@ -228,256 +227,303 @@ def guard_outputs(args: argparse.Namespace) -> None:
         if v:
             tx.add_file(k, v)
     if folder and getattr(args, folder, None):
-        tx.add_folder(folder, getattr(args, folder))
+        planned: list[str] = []
         if args.cmd == "derive-terrain":
             from .terrain.derive import TERRAIN_FACTORS
 
-            for n in TERRAIN_FACTORS:
-                tx.add_file(f"out_dir ({n}.tif)", os.path.join(args.out_dir, f"{n}.tif"))
+            planned = [f"{n}.tif" for n in TERRAIN_FACTORS]
+        tx.add_folder(folder, getattr(args, folder), planned)
     tx.check()
+    return tx
+
+
+def _rollback(tx: object) -> None:
+    """Remove the staged outputs of a failed run (nothing partial is left)."""
+    if tx is not None:
+        tx.rollback()  # type: ignore[attr-defined]
+
+
+def _use_staged(args: argparse.Namespace, staged: dict[str, str]) -> None:
+    """Point the command's output arguments at their staging paths.
+
+    ``cf-map`` writes four files from one prefix: they all go to the first file's staging folder
+    (the transaction publishes each file to the prefix's folder).
+    """
+    import os
+
+    if args.cmd == "cf-map":
+        first = staged[next(iter(staged))]
+        args.out_prefix = os.path.join(os.path.dirname(first), os.path.basename(args.out_prefix))
+        return
+    for k, v in staged.items():
+        if hasattr(args, k):
+            setattr(args, k, v)
+
+
+def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """Run one command on (staged) outputs."""
+    if args.cmd == "derive-terrain":
+        from .terrain.derive import derive_terrain
+
+        for k, v in derive_terrain(args.dem, args.out_dir, prog).items():
+            print(f"{k}: {v}")
+    elif args.cmd == "stack":
+        from .raster.stack import FactorSpec, stack_factors
+
+        specs = []
+        for f in args.factors:
+            name, _, rest = f.partition("=")
+            path, _, kind = rest.partition(":")
+            specs.append(FactorSpec(path, name, kind == "categorical"))
+        rep = stack_factors(specs, args.output, resolution_m=args.resolution, progress=prog).report
+        if rep:
+            print(f"{args.output}: {rep.valid_cells} valid of {rep.total_cells} cells")
+    elif args.cmd == "cf-map":
+        from .raster.grid import Grid
+        from .sampling.certainty_factor import cf_map
+        from .sampling.points import read_points
+
+        pts = read_points(args.inventory, Grid.from_path(args.stack).crs_wkt, args.where)
+        o = args.out_prefix
+        res = cf_map(
+            args.stack, pts, f"{o}_score.tif", f"{o}_zoning.tif", f"{o}_table.csv", f"{o}_table.html", progress=prog
+        )
+        print({k: round(v, 3) for k, v in res.weights.items()})
+    elif args.cmd == "sample":
+        from .raster.grid import Grid
+        from .sampling.absences import SamplingConfig, SplitMethod, Strategy, sample_absences, write_samples
+        from .sampling.points import read_points
+
+        wkt = Grid.from_path(args.stack).crs_wkt
+        pts = read_points(args.inventory, wkt, args.where)
+        scfg = SamplingConfig(strategy=Strategy(args.strategy), split=SplitMethod(args.split), seed=args.seed)
+        s = sample_absences(args.stack, pts, scfg, args.cf_zoning, progress=prog)
+        write_samples(s, wkt, args.output, scfg.strategy.value)
+        print(f"{args.output}: {int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences")
+    elif args.cmd == "train":
+        from .susceptibility.comparison import run_training
+        from .susceptibility.dataset import TemporalMode
+        from .susceptibility.train import TrainConfig
+
+        cfg = TrainConfig(
+            models=tuple(args.models.split(",")),
+            epochs=args.epochs,
+            patch_size=args.patch_size,
+            temporal_mode=TemporalMode(args.temporal_mode),
+            search_trials=args.search_trials,
+            class_weight=args.class_weight,
+            augment=args.augment,
+            ensemble=args.ensemble,
+            one_hot=not args.no_one_hot,
+            seed=args.seed,
+        )
+        from .susceptibility.cross_validation import CVConfig
+
+        cv = CVConfig(args.cv_folds, args.cv_block_m, args.cv_buffer_m) if args.cv_folds >= 2 else None
+        out = run_training(
+            args.stack,
+            args.samples,
+            args.out_dir,
+            cfg,
+            args.temporal_stack,
+            prog,
+            cv=cv,
+            group_field=args.cv_group_field,
+        )
+        if out.cv is not None:
+            print(open(f"{args.out_dir}/cv_comparison.csv").read())
+        print(open(out.table_csv).read())
+    elif args.cmd == "evaluate":
+        import numpy as np
+        import rasterio
+
+        from .sampling.points import read_points
+        from .susceptibility.map_evaluation import LandslideSet, evaluate_map
+
+        with rasterio.open(args.raster) as ds:
+            wkt = ds.crs.to_wkt()
+        pts = read_points(args.inventory, wkt, args.where)
+        sets = [LandslideSet("all landslides", pts)]
+        if args.split_field:
+            from .errors import InvalidInputError
+
+            if args.split_field not in pts.attrs:
+                raise InvalidInputError(
+                    f"The inventory has no field '{args.split_field}'; its fields are {sorted(pts.attrs)}."
+                )
+            held = np.char.lower(np.char.strip(np.asarray(pts.attrs[args.split_field]).astype(str))) == "test"
+            if not held.any():
+                raise InvalidInputError(
+                    f"No landslide has {args.split_field} = 'test': nothing is held out. Give the field that marks "
+                    "held-out landslides with 'test', or leave --split-field out."
+                )
+            sets = [LandslideSet("held out (split = test)", pts.subset(held), held_out=True),
+                    LandslideSet("training (split != test)", pts.subset(~held))]  # fmt: skip
+        evaluation = evaluate_map(args.raster, sets, args.out_html, args.curves_csv, args.zones_csv, progress=prog)
+        for r in evaluation.sets:
+            c = r.curve
+            print(f"{c.name}: AUC {c.auc:.3f} (95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.note}")
+    elif args.cmd == "crack-train":
+        from .cracks.train import CrackTrainConfig, train_crack_model
+
+        ccfg = CrackTrainConfig(
+            arch=args.arch,
+            epochs=args.epochs,
+            pretrain_epochs=args.pretrain_epochs,
+            lr=args.lr,
+            input_px=args.input_px,
+            seed=args.seed,
+            device=args.device,
+        )
+        card, m = train_crack_model(
+            args.target,
+            args.out_dir,
+            ccfg,
+            args.source,
+            prog,
+            init_card=args.init_card,
+            hard_negatives=args.hard_negatives,
+        )
+        print(card)
+        print({k: round(v, 3) for k, v in m.items() if isinstance(v, float)})
+    elif args.cmd == "aggregate-units":
+        from .raster.units import aggregate_units_file
+
+        breaks = aggregate_units_file(
+            args.raster, args.units, args.output, args.statistic, args.inventory, args.where, prog
+        )
+        print(f"{args.output}: unit zone breaks ({args.statistic}) " + ", ".join(f"{b:.4f}" for b in breaks))
+    elif args.cmd == "crack-tile":
+        from .cracks.chips import ChipSpec, tile_orthomosaic
+
+        spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
+        tiles = tile_orthomosaic(args.orthomosaic, spec, args.chips, args.images, prog)
+        print(f"{len(tiles)} chips; {args.chips}" + (f", images in {args.images}" if args.images else ""))
+    elif args.cmd == "crack-predict":
+        from .cracks.chips import ChipSpec, write_chip_layer
+        from .cracks.config import SHIPPED_CARD
+        from .cracks.predict import predict_orthomosaic, skill_notes
+        from .model_card import CrackCard
+        from .raster.grid import Grid
+
+        spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
+        chips = predict_orthomosaic(
+            args.model_card or str(SHIPPED_CARD),
+            args.orthomosaic,
+            args.output,
+            spec,
+            args.gradcam,
+            device=args.device,
+            progress=prog,
+            mask_unfamiliar=not args.keep_unfamiliar,
+            precision=args.precision,
+            backend=args.backend,
+        )
+        write_chip_layer(args.chips, Grid.from_path(args.orthomosaic), chips)
+        for note in skill_notes(CrackCard.load(args.model_card or str(SHIPPED_CARD))):
+            print("model", note)
+        odd = sum(c.unfamiliar for c in chips)
+        print(f"{len(chips)} chips, {odd} unfamiliar; {args.output}, {args.chips}")
+    elif args.cmd == "crack-evaluate-scene":
+        from .cracks.evaluate_scene import evaluate_scene
+
+        sc = evaluate_scene(
+            args.chips, args.labels, args.out_html, args.min_crack_px, args.include_unfamiliar, out_csv=args.csv
+        )
+        print(f"{sc.n_chips} chips ({sc.n_ambiguous} ambiguous, {sc.n_unfamiliar} unfamiliar left out)")
+        for metric, value in sc.metrics.items():
+            print(f"{metric}: {value:.3f} (95 % CI {sc.intervals[metric][0]:.3f}-{sc.intervals[metric][1]:.3f})")
+    elif args.cmd == "crack-evaluate":
+        from .cracks.evaluate import evaluate_images, unfamiliar_notes
+
+        ev = evaluate_images(
+            args.model_card,
+            args.out_html,
+            args.images,
+            args.positives,
+            args.negatives,
+            args.csv,
+            args.gallery,
+            threshold=args.threshold,
+            device=args.device,
+            progress=prog,
+            mask_unfamiliar=not args.keep_unfamiliar,
+        )
+        for note in unfamiliar_notes(ev.labels, ev.unfamiliar, not args.keep_unfamiliar):
+            print(note)
+        for metric, value in ev.metrics.items():
+            print(f"{metric}: {value:.3f} (95 % CI {ev.intervals[metric][0]:.3f}-{ev.intervals[metric][1]:.3f})")
+    elif args.cmd == "export-onnx":
+        from .onnx_models import export_onnx
+
+        kind = export_onnx(args.model_card, args.output, deepness=args.deepness)
+        print(f"{args.output}: '{kind}' graph, model card inside")
+    elif args.cmd == "predict":
+        from .susceptibility.predict import predict_and_zone
+
+        user = args.thresholds
+        b = predict_and_zone(
+            args.model_card,
+            args.stack,
+            args.output,
+            args.zoning,
+            args.method,
+            user,
+            args.temporal_stack,
+            device=args.device,
+            progress=prog,
+            allow_shift=args.allow_shift,
+            dense=not args.per_patch,
+            backend=args.backend,
+            dask=args.dask,
+        )
+        print("zone breaks:", ", ".join(f"{x:.4f}" for x in b))
+    elif args.cmd == "convert-model":
+        from .susceptibility.tabular_io import convert_joblib
+
+        new = convert_joblib(args.model_card)
+        print(f"{args.model_card}: now names {new.name} (data only); the old .joblib was left for you to delete")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns a process exit code (2 for invalid input)."""
+    """Entry point; returns a process exit code (2 for invalid input, 1 for a defect).
+
+    Outputs are staged and published together, as in Processing: a failed, interrupted or killed
+    run leaves no partial output (and the next run into the same folder removes a killed run's
+    staging). What a command prints names the published paths.
+    """
+    import contextlib
+    import io
+
     args = _parser().parse_args(argv)
     prog = ConsoleProgress()
+    tx = None
     try:
-        guard_outputs(args)
-        if args.cmd == "derive-terrain":
-            from .terrain.derive import derive_terrain
-
-            for k, v in derive_terrain(args.dem, args.out_dir, prog).items():
-                print(f"{k}: {v}")
-        elif args.cmd == "stack":
-            from .raster.stack import FactorSpec, stack_factors
-
-            specs = []
-            for f in args.factors:
-                name, _, rest = f.partition("=")
-                path, _, kind = rest.partition(":")
-                specs.append(FactorSpec(path, name, kind == "categorical"))
-            rep = stack_factors(specs, args.output, resolution_m=args.resolution, progress=prog).report
-            if rep:
-                print(f"{args.output}: {rep.valid_cells} valid of {rep.total_cells} cells")
-        elif args.cmd == "cf-map":
-            from .raster.grid import Grid
-            from .sampling.certainty_factor import cf_map
-            from .sampling.points import read_points
-
-            pts = read_points(args.inventory, Grid.from_path(args.stack).crs_wkt, args.where)
-            o = args.out_prefix
-            res = cf_map(
-                args.stack, pts, f"{o}_score.tif", f"{o}_zoning.tif", f"{o}_table.csv", f"{o}_table.html", progress=prog
-            )
-            print({k: round(v, 3) for k, v in res.weights.items()})
-        elif args.cmd == "sample":
-            from .raster.grid import Grid
-            from .sampling.absences import SamplingConfig, SplitMethod, Strategy, sample_absences, write_samples
-            from .sampling.points import read_points
-
-            wkt = Grid.from_path(args.stack).crs_wkt
-            pts = read_points(args.inventory, wkt, args.where)
-            scfg = SamplingConfig(strategy=Strategy(args.strategy), split=SplitMethod(args.split), seed=args.seed)
-            s = sample_absences(args.stack, pts, scfg, args.cf_zoning, progress=prog)
-            write_samples(s, wkt, args.output, scfg.strategy.value)
-            print(f"{args.output}: {int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences")
-        elif args.cmd == "train":
-            from .susceptibility.comparison import run_training
-            from .susceptibility.dataset import TemporalMode
-            from .susceptibility.train import TrainConfig
-
-            cfg = TrainConfig(
-                models=tuple(args.models.split(",")),
-                epochs=args.epochs,
-                patch_size=args.patch_size,
-                temporal_mode=TemporalMode(args.temporal_mode),
-                search_trials=args.search_trials,
-                class_weight=args.class_weight,
-                augment=args.augment,
-                ensemble=args.ensemble,
-                one_hot=not args.no_one_hot,
-                seed=args.seed,
-            )
-            from .susceptibility.cross_validation import CVConfig
-
-            cv = CVConfig(args.cv_folds, args.cv_block_m, args.cv_buffer_m) if args.cv_folds >= 2 else None
-            out = run_training(
-                args.stack,
-                args.samples,
-                args.out_dir,
-                cfg,
-                args.temporal_stack,
-                prog,
-                cv=cv,
-                group_field=args.cv_group_field,
-            )
-            if out.cv is not None:
-                print(open(f"{args.out_dir}/cv_comparison.csv").read())
-            print(open(out.table_csv).read())
-        elif args.cmd == "evaluate":
-            import numpy as np
-            import rasterio
-
-            from .sampling.points import read_points
-            from .susceptibility.map_evaluation import LandslideSet, evaluate_map
-
-            with rasterio.open(args.raster) as ds:
-                wkt = ds.crs.to_wkt()
-            pts = read_points(args.inventory, wkt, args.where)
-            sets = [LandslideSet("all landslides", pts)]
-            if args.split_field:
-                from .errors import InvalidInputError
-
-                if args.split_field not in pts.attrs:
-                    raise InvalidInputError(
-                        f"The inventory has no field '{args.split_field}'; its fields are {sorted(pts.attrs)}."
-                    )
-                held = np.char.lower(np.char.strip(np.asarray(pts.attrs[args.split_field]).astype(str))) == "test"
-                if not held.any():
-                    raise InvalidInputError(
-                        f"No landslide has {args.split_field} = 'test': nothing is held out. Give the field that marks "
-                        "held-out landslides with 'test', or leave --split-field out."
-                    )
-                sets = [LandslideSet("held out (split = test)", pts.subset(held), held_out=True),
-                        LandslideSet("training (split != test)", pts.subset(~held))]  # fmt: skip
-            evaluation = evaluate_map(args.raster, sets, args.out_html, args.curves_csv, args.zones_csv, progress=prog)
-            for r in evaluation.sets:
-                c = r.curve
-                print(f"{c.name}: AUC {c.auc:.3f} (95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.note}")
-        elif args.cmd == "crack-train":
-            from .cracks.train import CrackTrainConfig, train_crack_model
-
-            ccfg = CrackTrainConfig(
-                arch=args.arch,
-                epochs=args.epochs,
-                pretrain_epochs=args.pretrain_epochs,
-                lr=args.lr,
-                input_px=args.input_px,
-                seed=args.seed,
-                device=args.device,
-            )
-            card, m = train_crack_model(
-                args.target,
-                args.out_dir,
-                ccfg,
-                args.source,
-                prog,
-                init_card=args.init_card,
-                hard_negatives=args.hard_negatives,
-            )
-            print(card)
-            print({k: round(v, 3) for k, v in m.items() if isinstance(v, float)})
-        elif args.cmd == "aggregate-units":
-            from .raster.units import aggregate_units_file
-
-            breaks = aggregate_units_file(
-                args.raster, args.units, args.output, args.statistic, args.inventory, args.where, prog
-            )
-            print(f"{args.output}: unit zone breaks ({args.statistic}) " + ", ".join(f"{b:.4f}" for b in breaks))
-        elif args.cmd == "crack-tile":
-            from .cracks.chips import ChipSpec, tile_orthomosaic
-
-            spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
-            tiles = tile_orthomosaic(args.orthomosaic, spec, args.chips, args.images, prog)
-            print(f"{len(tiles)} chips; {args.chips}" + (f", images in {args.images}" if args.images else ""))
-        elif args.cmd == "crack-predict":
-            from .cracks.chips import ChipSpec, write_chip_layer
-            from .cracks.config import SHIPPED_CARD
-            from .cracks.predict import predict_orthomosaic, skill_notes
-            from .model_card import CrackCard
-            from .raster.grid import Grid
-
-            spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
-            chips = predict_orthomosaic(
-                args.model_card or str(SHIPPED_CARD),
-                args.orthomosaic,
-                args.output,
-                spec,
-                args.gradcam,
-                device=args.device,
-                progress=prog,
-                mask_unfamiliar=not args.keep_unfamiliar,
-                precision=args.precision,
-                backend=args.backend,
-            )
-            write_chip_layer(args.chips, Grid.from_path(args.orthomosaic), chips)
-            for note in skill_notes(CrackCard.load(args.model_card or str(SHIPPED_CARD))):
-                print("model", note)
-            odd = sum(c.unfamiliar for c in chips)
-            print(f"{len(chips)} chips, {odd} unfamiliar; {args.output}, {args.chips}")
-        elif args.cmd == "crack-evaluate-scene":
-            from .cracks.evaluate_scene import evaluate_scene
-
-            sc = evaluate_scene(
-                args.chips, args.labels, args.out_html, args.min_crack_px, args.include_unfamiliar, out_csv=args.csv
-            )
-            print(f"{sc.n_chips} chips ({sc.n_ambiguous} ambiguous, {sc.n_unfamiliar} unfamiliar left out)")
-            for metric, value in sc.metrics.items():
-                print(f"{metric}: {value:.3f} (95 % CI {sc.intervals[metric][0]:.3f}-{sc.intervals[metric][1]:.3f})")
-        elif args.cmd == "crack-evaluate":
-            from .cracks.evaluate import evaluate_images, unfamiliar_notes
-
-            ev = evaluate_images(
-                args.model_card,
-                args.out_html,
-                args.images,
-                args.positives,
-                args.negatives,
-                args.csv,
-                args.gallery,
-                threshold=args.threshold,
-                device=args.device,
-                progress=prog,
-                mask_unfamiliar=not args.keep_unfamiliar,
-            )
-            for note in unfamiliar_notes(ev.labels, ev.unfamiliar, not args.keep_unfamiliar):
-                print(note)
-            for metric, value in ev.metrics.items():
-                print(f"{metric}: {value:.3f} (95 % CI {ev.intervals[metric][0]:.3f}-{ev.intervals[metric][1]:.3f})")
-        elif args.cmd == "export-onnx":
-            from .onnx_models import export_onnx
-
-            kind = export_onnx(args.model_card, args.output, deepness=args.deepness)
-            print(f"{args.output}: '{kind}' graph, model card inside")
-        elif args.cmd == "predict":
-            from .susceptibility.predict import predict_and_zone
-
-            user = args.thresholds
-            b = predict_and_zone(
-                args.model_card,
-                args.stack,
-                args.output,
-                args.zoning,
-                args.method,
-                user,
-                args.temporal_stack,
-                device=args.device,
-                progress=prog,
-                allow_shift=args.allow_shift,
-                dense=not args.per_patch,
-                backend=args.backend,
-                dask=args.dask,
-            )
-            print("zone breaks:", ", ".join(f"{x:.4f}" for x in b))
-        elif args.cmd == "convert-model":
-            from .susceptibility.tabular_io import convert_joblib
-
-            new = convert_joblib(args.model_card)
-            print(f"{args.model_card}: now names {new.name} (data only); the old .joblib was left for you to delete")
+        tx = guard_outputs(args)
+        _use_staged(args, tx.stage())
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            _run(args, prog)
+        tx.commit()
+        sys.stdout.write(tx.published_text(buf.getvalue()))
     except LandslideAIError as exc:
+        _rollback(tx)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         from .outputs import describe_os_error
 
+        _rollback(tx)
         print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _rollback(tx)
         print("error: interrupted; partial outputs were removed", file=sys.stderr)
         return 130
     except Exception as exc:  # a defect, not a bad input: one line, the traceback on request
         import os
 
+        _rollback(tx)
         if os.environ.get("LANDSLIDEAI_DEBUG"):
             raise
         print(

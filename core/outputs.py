@@ -26,6 +26,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -166,11 +167,22 @@ def _identity(path: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino) if st.st_ino else None
 
 
+#: GDAL's message for a block it could not read: "<file>, band N: IReadBlock failed at ..."
+_READ_FAILURE = re.compile(r"(\S+), band \d+: IReadBlock failed")
+
+
 def describe_os_error(exc: BaseException, fallback_path: str = "") -> str:
     """One sentence for an operating-system error, naming the path and what to do about it."""
     path = getattr(exc, "filename", None) or fallback_path
     code = getattr(exc, "errno", None)
     text = str(exc)
+    read = _READ_FAILURE.search(text)
+    if read or any(k in text for k in ("IReadBlock failed", "TIFFRead", "TIFFFetch", "not recognized as a supported")):
+        name = read.group(1) if read else (path or "an input file")
+        return (
+            f"Cannot read the input '{name}': the file is damaged or truncated (an interrupted copy or download?) "
+            f"({text.strip().splitlines()[-1][:200]}). Re-create or copy it again, then rerun."
+        )
     if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or "Free disk space" in text:
         return (
             f"No space left on the disk holding '{path}': free some space or choose an output folder on another disk."
@@ -186,6 +198,65 @@ def describe_os_error(exc: BaseException, fallback_path: str = "") -> str:
     if code == errno.EISDIR:
         return f"'{path}' is a folder, not a file: choose a file name for this output."
     return f"Could not write '{path}': {text}"
+
+
+#: a staging folder of unknown owner (written before owners were recorded) is stale after this long
+_STALE_AFTER_S = 24 * 3600
+
+
+def _host_tag() -> str:
+    """A short tag of this machine: a staging folder on a network share may belong to another one."""
+    import hashlib
+    import socket
+
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process runs (POSIX). Windows: always True (``os.kill`` would terminate it there)."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to another user
+        return True
+    return True
+
+
+def clean_stale_staging(folder: str | os.PathLike[str]) -> list[str]:
+    """Remove staging folders left in ``folder`` by runs that were killed; returns what was removed.
+
+    Why: a run killed with ``kill -9`` (or a crash of QGIS) cannot clean up, and its hidden staging
+    folder (possibly hundreds of MB) stayed forever. A staging folder is stale when its name says
+    it belongs to this machine and its process is gone, or, for folders of unknown owner, when it
+    is more than a day old. A folder holding a ``.backup-*`` (the user's previous file, moved aside
+    by a commit that was killed half-way) is never deleted.
+    """
+    import time
+
+    removed: list[str] = []
+    try:
+        candidates = [d for d in Path(folder).iterdir() if d.name.startswith(STAGING_PREFIX) and d.is_dir()]
+    except OSError:
+        return removed
+    host = _host_tag()
+    for d in candidates:
+        parts = d.name[len(STAGING_PREFIX) :].split("-")
+        try:
+            if len(parts) >= 3 and parts[0] == host and parts[1].isdigit():
+                stale = int(parts[1]) != os.getpid() and not _pid_alive(int(parts[1]))
+            elif len(parts) >= 3 and len(parts[0]) == 8 and parts[1].isdigit():
+                stale = False  # another machine's run: it may be running
+            else:
+                stale = time.time() - d.stat().st_mtime > _STALE_AFTER_S
+            if stale and not any(d.glob(".backup-*")):
+                shutil.rmtree(d)
+                removed.append(str(d))
+        except OSError:
+            continue
+    return removed
 
 
 @dataclass
@@ -343,7 +414,8 @@ class OutputTransaction:
             parent = o.final.parent
             try:
                 self._mkdirs(parent)
-                o.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+                clean_stale_staging(parent)
+                o.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_host_tag()}-{os.getpid()}-", dir=parent))
             except OSError as exc:
                 raise OutputError(describe_os_error(exc, str(parent))) from exc
             staged[o.name] = str(o.staging if o.is_folder else o.staging / o.final.name)
@@ -439,6 +511,13 @@ class OutputTransaction:
         self._committed = True
         self._cleanup(remove_created=False)
         return [str(d) for d in placed]
+
+    def published_text(self, text: str) -> str:
+        """``text`` (what a command printed while running) with staging paths replaced by published ones."""
+        for o in self.outputs:
+            if o.staging is not None:
+                text = text.replace(str(o.staging), str(o.final if o.is_folder else o.final.parent))
+        return text
 
     def rollback(self) -> None:
         """Remove every staged file and every folder the run created (nothing new is left)."""

@@ -313,9 +313,11 @@ def fit_tree(kind: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> Any:
     if kind == "rf":
         from sklearn.ensemble import RandomForestClassifier
 
-        return RandomForestClassifier(
-            n_estimators=cfg.rf_trees, min_samples_leaf=2, n_jobs=2, random_state=cfg.seed
-        ).fit(x, y)
+        rf = RandomForestClassifier(n_estimators=cfg.rf_trees, min_samples_leaf=2, n_jobs=2, random_state=cfg.seed)
+        # trees are grown in 2 threads (deterministic per seed); predictions are summed in one, because
+        # threads add the trees' votes in whatever order they finish: the last bit then varies, and on
+        # tied cells it flipped the rate AUC in the 4th decimal between two runs with the same seed
+        return rf.fit(x, y).set_params(n_jobs=1)
     try:
         return XGBoostLR(n_estimators=cfg.xgb_trees, seed=cfg.seed).fit(x, y)
     except ImportError as exc:

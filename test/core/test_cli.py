@@ -44,7 +44,7 @@ def test_cli_refuses_outputs_that_would_overwrite_inputs(tiny_factors, tmp_path)
     dem.parent.mkdir()
     shutil.copy(paths["elev"], dem)
     r = _cli("derive-terrain", str(dem), str(tmp_path / "terrain"))
-    assert r.returncode == 2 and "would overwrite the input" in r.stderr, r.stderr
+    assert r.returncode == 2 and "replacing the input" in r.stderr, r.stderr
     assert sorted(p.name for p in dem.parent.iterdir()) == ["slope.tif"]
 
 
