@@ -50,7 +50,7 @@ def write_layer(path: Path, wkt: str, geoms: list, fields: dict[str, tuple[int, 
     for i, g in enumerate(geoms):
         f = ogr.Feature(lyr.GetLayerDefn())
         f.SetGeometry(ogr.CreateGeometryFromWkb(g.wkb))
-        for name, (kind, values) in (fields or {}).items():
+        for name, (_kind, values) in (fields or {}).items():
             v = values[i]
             if v is None:
                 f.SetFieldNull(name)
@@ -59,7 +59,7 @@ def write_layer(path: Path, wkt: str, geoms: list, fields: dict[str, tuple[int, 
             else:
                 f.SetField(name, v)
         lyr.CreateFeature(f)
-    ds = None  # noqa: F841 - closes the file
+    ds = None  # closes the file
     return str(path)
 
 
