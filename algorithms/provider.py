@@ -24,6 +24,7 @@ def algorithm_classes() -> list:
     from .lsm_sample_absences import SampleAbsencesAlgorithm
     from .lsm_stack_factors import StackFactorsAlgorithm
     from .lsm_train import TrainAlgorithm
+    from .model_convert import ConvertModelAlgorithm
     from .model_export_onnx import ExportOnnxAlgorithm
 
     classes = [
@@ -36,6 +37,7 @@ def algorithm_classes() -> list:
         PredictAlgorithm,
         AggregateUnitsAlgorithm,
         ExportOnnxAlgorithm,
+        ConvertModelAlgorithm,
         CrackTileAlgorithm,
         CrackTrainAlgorithm,
         CrackPredictAlgorithm,

@@ -148,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
         "anything but the expected model types",
     )
     cv.add_argument("model_card")
+    cv.add_argument("out_dir", help="folder for the converted card and model (the old ones are left untouched)")
     return ap
 
 
@@ -199,6 +200,7 @@ _OUT_DIRS = {
     "crack-train": "out_dir",
     "crack-evaluate": "gallery",
     "crack-tile": "images",
+    "convert-model": "out_dir",
 }
 
 
@@ -481,8 +483,8 @@ def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
     elif args.cmd == "convert-model":
         from .susceptibility.tabular_io import convert_joblib
 
-        new = convert_joblib(args.model_card)
-        print(f"{args.model_card}: now names {new.name} (data only); the old .joblib was left for you to delete")
+        new = convert_joblib(args.model_card, args.out_dir)
+        print(f"{new}: the converted card (its model is data only); the old card and .joblib are unchanged")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,26 @@ class CrackTrainConfig:
     #: freeze conv1..layer3 (CNN: the first two conv blocks) when fine-tuning a pretrained network (paper)
     freeze: bool = True
 
+    def __post_init__(self) -> None:
+        """Refuse settings that would train nothing or nonsense, whatever the front end (CLI, Processing, Python).
+
+        Why: ``--epochs 0`` used to write a card with metrics of an untrained network.
+        """
+        from ..errors import InvalidInputError
+
+        checks = [
+            (self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}"),
+            (self.pretrain_epochs is None or self.pretrain_epochs >= 0, "pretraining epochs must be 0 or more"),
+            (self.batch_size >= 2, f"the batch size must be at least 2 (batch norm), not {self.batch_size}"),
+            (self.lr > 0 and self.lr == self.lr, f"the learning rate must be a positive number, not {self.lr}"),
+            (self.patience >= 1, f"patience must be at least 1 epoch, not {self.patience}"),
+            (self.loss in ("weighted_ce", "focal", "ce"), f"unknown loss '{self.loss}': use weighted_ce, focal or ce"),
+            (0 < self.positive_fraction <= 1, "the positive fraction must be in (0, 1]"),
+        ]
+        for ok, why in checks:
+            if not ok:
+                raise InvalidInputError(f"Crack training: {why}.")
+
     def stage_one(self) -> CrackTrainConfig:
         """The settings of the pretraining stage."""
         return replace(

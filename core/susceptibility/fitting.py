@@ -70,6 +70,22 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        """Refuse settings that would train nothing, whatever the front end (CLI, Processing, Python)."""
+        checks = [
+            (self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}"),
+            (self.batch_size >= 2, f"the batch size must be at least 2 (batch norm), not {self.batch_size}"),
+            (self.patch_size >= 1, f"the patch size must be at least 1 cell, not {self.patch_size}"),
+            (self.patience >= 1, f"patience must be at least 1 epoch, not {self.patience}"),
+            (0 < self.val_fraction < 1, f"the validation fraction must be between 0 and 1, not {self.val_fraction}"),
+            (self.rf_trees >= 1 and self.xgb_trees >= 1, "forests need at least 1 tree"),
+            (self.ensemble >= 1, f"an ensemble needs at least 1 member, not {self.ensemble}"),
+            (self.search_trials >= 0, "search trials must be 0 or more"),
+        ]
+        for ok, why in checks:
+            if not ok:
+                raise InvalidInputError(f"Training: {why}.")
+
 
 def check_packages(cfg: TrainConfig) -> None:
     """Refuse, before any work, a run whose models or options need a package this Python lacks.

@@ -98,8 +98,9 @@ def load_model(card_path: str) -> LoadedModel:
     if w.suffix == LEGACY_SUFFIX:
         raise ModelLoadError(
             f"{w} is a pickled model of Landslide AI <= 0.2; pickles can run code when loaded, so it is not "
-            f"opened. Convert the card once with `python -m core convert-model {card_path}` (it reads only the "
-            "expected scikit-learn/XGBoost types and refuses anything else), or retrain."
+            "opened. Convert the card once with Processing 'Convert an old model card (.joblib)' or "
+            f"`python -m core convert-model {card_path} NEW_FOLDER` (both read only the expected scikit-learn/XGBoost "
+            "types and refuse anything else), or retrain."
         )
     if card.kind is ModelKind.XGB_LR:
         require(("xgboost",), f"The XGBoost-LR model of {card_path}")

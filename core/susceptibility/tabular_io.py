@@ -69,8 +69,9 @@ def load_tabular(path: str | Path, kind: str) -> Any:
             arrays = {k: z[k] for k in z.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         hint = (
-            " It looks like a pickled model of Landslide AI <= 0.2: convert it once with "
-            "`python -m core convert-model CARD.json` (it refuses anything but the expected model types)."
+            " It looks like a pickled model of Landslide AI <= 0.2: convert its card once with Processing "
+            "'Convert an old model card (.joblib)' or `python -m core convert-model CARD.json NEW_FOLDER` "
+            "(they refuse anything but the expected model types)."
             if _looks_pickled(p)
             else ""
         )
@@ -402,25 +403,26 @@ def read_legacy_joblib(path: str | Path) -> Any:
             raise ModelLoadError(f"{p} is not a readable model ({type(exc).__name__}: {exc}).") from exc
 
 
-def convert_joblib(card_path: str | Path) -> Path:
-    """Convert a card's ``.joblib`` model to this format; returns the new weights file.
+def convert_joblib(card_path: str | Path, out_dir: str | Path) -> Path:
+    """Convert a card's ``.joblib`` model into ``out_dir`` (new card + ``.npz``); returns the new card.
 
-    The card is rewritten (atomically) to name the new ``.npz`` and its checksum; the old
-    ``.joblib`` is left untouched for the user to delete. Deep (``.pt``) cards need no conversion.
+    The old card and ``.joblib`` are left untouched (inputs are never written). The pickle is read
+    by :func:`read_legacy_joblib`, which refuses anything but the expected model types. Deep
+    (``.pt``) cards need no conversion.
     """
     from ..model_card import SusceptibilityCard
     from .models import XGBoostLR
 
     card = SusceptibilityCard.load(card_path)
-    old = card.weights_path(card_path)
     if Path(card.weights_file).suffix != LEGACY_SUFFIX:
         raise ModelLoadError(f"{card_path} names {card.weights_file}, not a .joblib model: nothing to convert.")
+    old = card.weights_path(card_path)
     kind = card.kind.value
     obj = read_legacy_joblib(old)
     if kind == "xgb_lr":
         state = obj.get("state") if isinstance(obj, dict) and obj.get("kind") == "xgboost_lr" else None
-        if not isinstance(state, dict):
-            raise ModelLoadError(f"{old} does not hold an XGBoost-LR model although its card says so.")
+        if not isinstance(state, dict) or not {"params", "holdout", "seed", "xgb", "enc", "lr"} <= set(state):
+            raise ModelLoadError(f"{old} holds a {type(obj).__name__}, not the XGBoost-LR its card names.")
         model: Any = XGBoostLR.__new__(XGBoostLR)
         model.__dict__.update({k: state[k] for k in ("params", "holdout", "seed", "xgb", "enc", "lr")})
     else:
@@ -428,9 +430,11 @@ def convert_joblib(card_path: str | Path) -> Path:
     expected = {"rf": "RandomForestClassifier", "glm": "Pipeline", "gam": "Pipeline", "xgb_lr": "XGBoostLR"}
     if type(model).__name__ != expected[kind]:
         raise ModelLoadError(f"{old} holds a {type(model).__name__}, not the {card.kind.display} its card names.")
-    new = old.with_suffix(SUFFIX)
+    out = Path(out_dir)
+    new = out / f"{kind}{SUFFIX}"
     save_tabular(model, kind, new)
     load_tabular(new, kind)  # what was written reads back
     card.weights_file = new.name
-    card.save(card_path)
-    return new
+    new_card = out / Path(card_path).with_suffix(".json").name
+    card.save(new_card)
+    return new_card

@@ -27,6 +27,7 @@ ALL_ALGORITHMS = {
     "lsm_predict",
     "lsm_aggregate_units",
     "model_export_onnx",
+    "model_convert",
     "crack_tile",
     "crack_train",
     "crack_predict",

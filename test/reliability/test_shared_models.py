@@ -93,7 +93,7 @@ def test_converter_refuses_a_crafted_joblib_before_running_it(world, tmp_path):
     marker = tmp_path / "MARKER"
     card = _crafted_card(world["rf"], tmp_path / "card", "rf.joblib", joblib_bytes(_Payload(marker), tmp_path))
     before = snapshot(tmp_path)
-    r = _cli("convert-model", str(card))
+    r = _cli("convert-model", str(card), str(tmp_path / "new"))
     assert r.returncode == 2, r.stderr
     assert "system" in r.stderr and "no Landslide AI model contains" in r.stderr and "Traceback" not in r.stderr
     assert not marker.exists()
@@ -104,7 +104,7 @@ def test_converter_refuses_a_model_of_another_type(world, tmp_path):
     """A harmless but foreign object (a dict of numbers) is not turned into a model either."""
     card = _crafted_card(world["rf"], tmp_path / "card", "rf.joblib", joblib_bytes({"a": np.arange(3)}, tmp_path))
     before = snapshot(tmp_path)
-    r = _cli("convert-model", str(card))
+    r = _cli("convert-model", str(card), str(tmp_path / "new"))
     assert r.returncode == 2 and "not the Random Forest its card names" in r.stderr, r.stderr
     assert snapshot(tmp_path) == before
 
@@ -117,8 +117,8 @@ def joblib_bytes(obj, tmp: Path) -> bytes:
     return data
 
 
-@pytest.mark.parametrize("kind", ["rf", "xgb"])
-def test_a_real_old_card_converts_and_maps_the_same(run_fb, world, tmp_path, kind):
+@pytest.mark.parametrize("kind,via", [("rf", "cli"), ("xgb", "processing")])
+def test_a_real_old_card_converts_and_maps_the_same(run_fb, world, tmp_path, kind, via):
     """A .joblib of version <= 0.2 (written as it was then) converts once; its map equals the original's."""
     from landslide_ai.core.susceptibility.tabular_io import load_tabular
 
@@ -131,14 +131,28 @@ def test_a_real_old_card_converts_and_maps_the_same(run_fb, world, tmp_path, kin
         else model
     )
     card = _crafted_card(str(src), tmp_path / "old", f"{arch}.joblib", joblib_bytes(legacy, tmp_path))
-    r = _cli("convert-model", str(card))
-    assert r.returncode == 0, r.stderr
-    d = json.loads(card.read_text())
+    before = snapshot(card.parent)
+    if via == "cli":
+        r = _cli("convert-model", str(card), str(tmp_path / "new"))
+        assert r.returncode == 0, r.stderr
+        new = tmp_path / "new" / card.name
+    else:
+        new = Path(run_fb("model_convert", {"MODEL": str(card), "OUTPUT_FOLDER": str(tmp_path / "new")})["MODEL_CARD"])
+    assert new == tmp_path / "new" / card.name and snapshot(card.parent) == before  # the old card is untouched
+    d = json.loads(new.read_text())
     assert d["weights_file"] == f"{arch}.npz" and len(d["weights_sha256"]) == 64
-    a = run_fb("lsm_predict", _predict(card, world["stack"], tmp_path / "a"))
+    a = run_fb("lsm_predict", _predict(new, world["stack"], tmp_path / "a"))
     b = run_fb("lsm_predict", _predict(src, world["stack"], tmp_path / "b"))
     with rasterio.open(a["OUTPUT"]) as x, rasterio.open(b["OUTPUT"]) as y:
         np.testing.assert_allclose(x.read(1), y.read(1), rtol=1e-6)
+
+
+def test_processing_converter_refuses_a_crafted_joblib(refused, world, tmp_path):
+    marker = tmp_path / "MARKER"
+    card = _crafted_card(world["xgb"], tmp_path / "card", "xgb_lr.joblib", joblib_bytes(_Payload(marker), tmp_path))
+    params = {"MODEL": str(card), "OUTPUT_FOLDER": str(tmp_path / "new")}
+    refused("model_convert", params, "no Landslide AI model contains", tmp_path)
+    assert not marker.exists()
 
 
 def test_npz_with_a_pickled_object_array_is_refused(refused, world, tmp_path):
