@@ -296,7 +296,7 @@ class onnx_backend:  # noqa: N801 - used like a function in a with statement
 
     def __enter__(self) -> OnnxModel:
         beside = self.card_path.with_suffix(".onnx")
-        if beside.exists():
+        if beside.is_file() and not beside.is_symlink():  # a link could point anywhere: export afresh
             try:
                 return open_onnx(beside, self.card, self.card_path, self.device)
             except ModelLoadError:
