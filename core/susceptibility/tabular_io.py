@@ -247,8 +247,12 @@ def _load_rf(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     for i in range(n_trees):
         nodes = _nodes(arrays[f"t{i}.nodes"], n)
         values = _float(arrays[f"t{i}.values"], f"t{i}.values", ndim=3)
-        if values.shape != (nodes.size, 1, 2):
-            raise ValueError(f"tree {i}: one row of 2 class values per node expected")
+        if values.shape != (nodes.size, 1, 2) or np.any(values < 0) or np.any(values.sum(axis=-1) <= 0):
+            raise ValueError(f"tree {i}: one row of 2 non-negative class values per node expected")
+        # class fractions per node: scikit-learn <= 1.3 stores counts and normalises in predict_proba,
+        # >= 1.4 stores fractions and does not; fractions are right for both (measured: a forest saved
+        # with 1.2 and loaded with 1.4 gave "probabilities" up to 30 before this)
+        values = values / values.sum(axis=-1, keepdims=True)
         tree = Tree(n, np.array([2], dtype=np.intp), 1)
         tree.__setstate__({"max_depth": _depth(nodes), "node_count": nodes.size, "nodes": nodes, "values": values})
         est = DecisionTreeClassifier(min_samples_leaf=rf.min_samples_leaf)
