@@ -38,7 +38,7 @@ from collections import deque
 
 import rasterio
 
-from ..errors import InvalidInputError, MissingDependencyError
+from ..errors import InvalidInputError, LandslideAIError, MissingDependencyError
 from ..progress import NullProgress, Progress, check
 from ..raster.io import FLOAT_NODATA, atomic_path
 from .dataset import TemporalMode
@@ -73,14 +73,15 @@ def window_task(
     threads: int,
 ) -> tuple[Window, np.ndarray]:
     """Score one window on a worker (a plain function: it must pickle by reference)."""
-    import torch
-
     from ..runtime import pick_device
     from .predict import score_window
 
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
     model = _worker_model(card_path)
+    if model.net is not None:  # torch only for deep models: a worker without torch maps tree models
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     dev = None
     if model.net is not None:
         dev = pick_device(device)
@@ -116,6 +117,13 @@ def predict_windows_dask(
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=":0")
     try:
         client = Client(cluster if cluster is not None else scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (ValueError, TypeError) as exc:  # not an address at all ("tcp//host", "host:port:x")
+        if cluster is not None:
+            cluster.close()
+        raise InvalidInputError(
+            f"{scheduler!r} is not a Dask scheduler address ({exc}): give it as tcp://HOST:PORT (e.g. "
+            "tcp://10.0.0.5:8786), or 'local' for a cluster on this machine."
+        ) from exc
     except OSError as exc:
         if cluster is not None:
             cluster.close()
@@ -130,10 +138,13 @@ def predict_windows_dask(
         pending = deque(grid.windows(job.block))
         n = len(pending)
         done = 0
-        import torch
+        try:
+            import torch
 
+            threads = torch.get_num_threads()
+        except ImportError:  # tree models map without torch
+            threads = 1
         args = (str(card_path), job.stack, job.temporal_stack, job.info.nodata)
-        threads = torch.get_num_threads()
         with atomic_path(job.out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
             running: set = set()
             while pending or running:
@@ -143,7 +154,16 @@ def predict_windows_dask(
                     running.add(client.submit(window_task, *task, pure=False))
                 finished, running = wait(running, return_when="FIRST_COMPLETED")
                 for fut in finished:
-                    win, res = fut.result()  # a task's exception is raised here, with its message
+                    try:
+                        win, res = fut.result()  # a task's exception is raised here
+                    except LandslideAIError:
+                        raise
+                    except Exception as exc:  # a worker's failure: name the worker side, not this machine
+                        raise InvalidInputError(
+                            f"A Dask worker failed to score a window ({type(exc).__name__}: {exc}). Workers read "
+                            f"the model card ({card_path}) and the stack ({job.stack}) at the same paths as this "
+                            "machine and need the same packages (torch for deep models): check both on the workers."
+                        ) from exc
                     dst.write(res, 1, window=win)
                     done += 1
                     progress.report(done / n, f"window {done}/{n} (Dask)")

@@ -338,3 +338,14 @@ def test_cv_with_one_seed_is_bit_identical(world, tmp_path):
         assert r.returncode == 0, r.stderr
     for name in ("cv_comparison.csv", "cv_folds.csv", "rf.npz", "glm.npz"):
         assert (tmp_path / "r1" / name).read_bytes() == (tmp_path / "r2" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("address", ["tcp//nohost", "localhost:notaport:1"])
+def test_cli_bad_dask_address_is_named(world, tmp_path, address):
+    pytest.importorskip("dask.distributed")
+    r = _cli(
+        "predict", world["rf"], world["stack"], str(tmp_path / "p.tif"), str(tmp_path / "z.tif"), "--dask", address
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert address in r.stderr and ("scheduler" in r.stderr), r.stderr
+    assert not list(tmp_path.iterdir())
