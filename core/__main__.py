@@ -86,7 +86,15 @@ def _parser() -> argparse.ArgumentParser:
     ct.add_argument("--source", help="folder to pretrain on (e.g. concrete cracks)")
     ct.add_argument("--init-card", help="crack model card to fine-tune")
     ct.add_argument("--hard-negatives", help="folder of crack-free images of the target imagery")
-    ct.add_argument("--arch", choices=["cnn", "resnet50", "resnet50_se"], default="resnet50_se")
+    ct.add_argument(
+        "--arch",
+        choices=["efficientnet_lite0", "cnn", "resnet50", "resnet50_se"],
+        default="efficientnet_lite0",
+        help="efficientnet_lite0: ImageNet-pretrained, frozen, head fitted in seconds (default); others: the paper's",
+    )
+    ct.add_argument(
+        "--finetune-blocks", type=int, default=0, help="efficientnet_lite0: last stages to tune (0 = frozen)"
+    )
     ct.add_argument("--epochs", type=int, default=30)
     ct.add_argument("--pretrain-epochs", type=int, default=None)
     ct.add_argument("--lr", type=float, default=1e-4)
@@ -376,6 +384,7 @@ def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
             input_px=args.input_px,
             seed=args.seed,
             device=args.device,
+            finetune_blocks=args.finetune_blocks,
         )
         card, m = train_crack_model(
             args.target,

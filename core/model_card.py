@@ -81,6 +81,7 @@ class CrackArch(StrEnum):
     CNN = "cnn"
     RESNET50 = "resnet50"
     RESNET50_SE = "resnet50_se"
+    EFFICIENTNET_LITE0 = "efficientnet_lite0"
 
 
 def library_versions() -> dict[str, str]:
@@ -308,6 +309,11 @@ class CrackCard(ModelCard):
     def dropout(self) -> float:
         """Dropout before the head."""
         return float(self.hyperparameters.get("dropout", 0.5))
+
+    @property
+    def finetune_blocks(self) -> int:
+        """Pretrained backbones: how many last stages were tuned (0 = frozen; the file holds only those)."""
+        return int(self.hyperparameters.get("finetune_blocks", 0))
 
 
 _CARD_CLASSES: dict[str, type[ModelCard]] = {"susceptibility": SusceptibilityCard, "crack": CrackCard}

@@ -31,16 +31,23 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NAME = "crack_cnn_uav75"
+NAMES = {"efficientnet_lite0": "crack_lite0_uav75", "cnn": "crack_cnn_uav75"}
 
 
 def main() -> int:
     """Train, evaluate on held-out photos, write the card with its held-out figures."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "resources" / "pretrained"))
+    ap.add_argument(
+        "--arch",
+        choices=sorted(NAMES),
+        default="efficientnet_lite0",
+        help="efficientnet_lite0: ImageNet backbone, frozen, head fitted on the UAV75 chips (the default model); "
+        "cnn: the paper's small CNN, pretrained on concrete then fine-tuned (the previous default)",
+    )
     ap.add_argument("--epochs", type=int, default=30, help="maximum fine-tuning epochs")
     ap.add_argument("--pretrain-epochs", type=int, default=15)
-    ap.add_argument("--input-px", type=int, default=227)
+    ap.add_argument("--input-px", type=int, default=None, help="network input (default 224 lite0, 227 cnn)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--freeze", action=argparse.BooleanOptionalAction, default=True, help="freeze conv blocks 1-2")
     ap.add_argument("--uav75", default=str(ROOT.parent / "shared" / "data" / "uav75_drone_crack_segmentation"))
@@ -66,9 +73,11 @@ def main() -> int:
 
         target = work / "uav75_dense_chips"
         derive(a.uav75, str(target), ["train", "val"], a.chip_stride)
+    name = NAMES[a.arch]
+    lite = a.arch == "efficientnet_lite0"
     cfg = CrackTrainConfig(
-        arch="cnn",
-        input_px=a.input_px,
+        arch=a.arch,
+        input_px=a.input_px or (224 if lite else 227),
         epochs=a.epochs,
         pretrain_epochs=a.pretrain_epochs,
         lr=1e-3,
@@ -78,7 +87,10 @@ def main() -> int:
         freeze=a.freeze,
     )
     t0 = time.time()
-    card, m = train_crack_model(str(target), str(work / "model"), cfg, source=str(data / "concrete_cracks"), name=NAME)
+    # the CNN learns crack shapes from concrete first (the paper's two stages); a frozen ImageNet
+    # backbone has its features already, and its head is fitted on the drone chips alone
+    source = None if lite else str(data / "concrete_cracks")
+    card, m = train_crack_model(str(target), str(work / "model"), cfg, source=source, name=name)
     train_s = time.time() - t0
     ev = evaluate_images(card, str(work / "test_chips.html"), folder=str(data / "uav75_test_chips"), n_gallery=0)
     scene = data / "uav75_scene"
@@ -108,7 +120,7 @@ def main() -> int:
     c.training["recipe"] = "python scripts/train_shipped_crack_model.py " + " ".join(sys.argv[1:])
     c.training["target_chips"] = f"{target.name} (stride {a.chip_stride} px)" if target.parent == work else target.name
     c.save(card)
-    install(card, Path(a.out), NAME)
+    install(card, Path(a.out), name)
     print(json.dumps({"train_s": round(train_s, 1), "split_test": m, "held_out": c.metrics["held_out"]}, indent=1))
     return 0
 

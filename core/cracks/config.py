@@ -11,18 +11,32 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-#: the paper's three classifiers (its CNN, ResNet50, ResNet50 with SE blocks in layer4)
-ARCHITECTURES = ("cnn", "resnet50", "resnet50_se")
+#: the paper's three classifiers (its CNN, ResNet50, ResNet50 with SE blocks in layer4), then the
+#: ImageNet-pretrained EfficientNet-Lite0 with a trained head (the default: see backbones.py for why)
+ARCHITECTURES = ("cnn", "resnet50", "resnet50_se", "efficientnet_lite0")
+#: architectures whose backbone comes pretrained from a local checkpoint (frozen or partly tuned)
+PRETRAINED = ("efficientnet_lite0",)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: input normalisation (mean, std) per architecture: a pretrained backbone keeps its checkpoint's own
+NORMALISATION = {"efficientnet_lite0": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))}
+
+
+def normalisation_for(arch: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(mean, std) of the network input for ``arch`` (ImageNet statistics unless the checkpoint says otherwise)."""
+    return NORMALISATION.get(arch, (IMAGENET_MEAN, IMAGENET_STD))
+
+
 CLASSES = ("no_crack", "crack")
 #: the model crack_predict and crack_gradcam use when none is given
-SHIPPED_CARD = Path(__file__).resolve().parents[2] / "resources" / "pretrained" / "crack_cnn_uav75.json"
+SHIPPED_CARD = Path(__file__).resolve().parents[2] / "resources" / "pretrained" / "crack_lite0_uav75.json"
 
 
 @dataclass(frozen=True)
 class CrackTrainConfig:
     """Training settings (units in names; defaults follow the paper where it gives them)."""
 
-    arch: str = "resnet50_se"
+    arch: str = "efficientnet_lite0"
     input_px: int = 227
     epochs: int = 30
     batch_size: int = 16
@@ -44,6 +58,11 @@ class CrackTrainConfig:
     pretrain_lr: float | None = None
     #: freeze conv1..layer3 (CNN: the first two conv blocks) when fine-tuning a pretrained network (paper)
     freeze: bool = True
+    #: pretrained backbones: 0 = frozen, only the head is fitted (on cached features, seconds);
+    #: N = also tune the backbone's last N stages by gradient descent (slower; see README)
+    finetune_blocks: int = 0
+    #: inverse L2 strength of the frozen-backbone head (None: chosen on the validation split)
+    head_c: float | None = None
 
     def __post_init__(self) -> None:
         """Refuse settings that would train nothing or nonsense, whatever the front end (CLI, Processing, Python).
@@ -60,6 +79,9 @@ class CrackTrainConfig:
             (self.patience >= 1, f"patience must be at least 1 epoch, not {self.patience}"),
             (self.loss in ("weighted_ce", "focal", "ce"), f"unknown loss '{self.loss}': use weighted_ce, focal or ce"),
             (0 < self.positive_fraction <= 1, "the positive fraction must be in (0, 1]"),
+            (self.arch in ARCHITECTURES, f"unknown architecture '{self.arch}': choose from {', '.join(ARCHITECTURES)}"),
+            (0 <= self.finetune_blocks <= 7, f"finetune_blocks must be 0-7, not {self.finetune_blocks}"),
+            (self.head_c is None or self.head_c > 0, "the head's C must be positive"),
         ]
         for ok, why in checks:
             if not ok:

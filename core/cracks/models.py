@@ -10,7 +10,9 @@ Weights never download: ``weights_path`` may point to a local ImageNet state dic
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -61,12 +63,95 @@ class SmallCNN(nn.Module):
         return self.classifier(self.pool(self.features(x)))
 
 
+class PretrainedCrackNet(nn.Module):
+    """An ImageNet-pretrained backbone (pooled features) and a linear head; the backbone frozen or partly tuned.
+
+    ``finetune_blocks`` = 0: only the head is trained (from cached features, seconds); N > 0: the
+    last N stages of the backbone, its head convolution and the head are trained. The weights file
+    holds only what was trained (:meth:`saved_state`); the rest is the checkpoint the card names
+    (its SHA-256 is in the card), so a card is kilobytes, not the 17 MB backbone.
+    """
+
+    def __init__(self, backbone: nn.Module, n_classes: int = 2, dropout: float = 0.2, finetune_blocks: int = 0) -> None:
+        super().__init__()
+        bb: Any = backbone  # a timm model: its attributes are not typed
+        self.backbone = backbone
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(int(bb.num_features), n_classes))
+        n_stages = len(bb.blocks)
+        if not 0 <= finetune_blocks <= n_stages:
+            raise ValueError(f"finetune_blocks must be 0-{n_stages}, not {finetune_blocks}")
+        self.finetune_blocks = finetune_blocks
+        self.prefixes = ["head."]
+        if finetune_blocks:
+            self.prefixes += [f"backbone.blocks.{i}." for i in range(n_stages - finetune_blocks, n_stages)]
+            self.prefixes += ["backbone.conv_head.", "backbone.bn2."]
+        for name, p in self.named_parameters():
+            p.requires_grad = self.trains(name)
+
+    def trains(self, key: str) -> bool:
+        """Whether a parameter or buffer is trained (and saved) rather than taken from the checkpoint."""
+        return key.startswith(tuple(self.prefixes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (N, n_classes) of normalised chips (N, 3, H, W)."""
+        return self.head(self.backbone(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled backbone features (N, C) the head reads."""
+        return self.backbone(x)
+
+    def train(self, mode: bool = True) -> PretrainedCrackNet:
+        """Training mode for the trained parts only: frozen batch norms keep their ImageNet statistics."""
+        super().train(mode)
+        if mode:
+            for name, m in self.named_modules():
+                if name and not self.trains(name + ".") and isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
+    def saved_state(self) -> dict[str, torch.Tensor]:
+        """The trained tensors only (head, and the tuned stages with their batch-norm statistics)."""
+        return {k: v for k, v in self.state_dict().items() if self.trains(k)}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        """Load a :meth:`saved_state`: exactly the trained tensors, the rest stays the checked checkpoint.
+
+        Why strict in our own terms: a file missing a trained tensor, or holding a backbone tensor
+        that should come from the checkpoint, belongs to another configuration and is refused.
+        """
+        expected = {k for k in self.state_dict() if self.trains(k)}
+        given = set(state_dict)
+        if strict and given != expected:
+            missing, extra = sorted(expected - given)[:3], sorted(given - expected)[:3]
+            raise RuntimeError(f"state dict does not match this network (missing {missing}, unexpected {extra})")
+        return super().load_state_dict({**self.state_dict(), **state_dict}, strict=True)
+
+
+def saved_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """What a crack card's weights file holds for ``model``."""
+    return model.saved_state() if isinstance(model, PretrainedCrackNet) else model.state_dict()
+
+
 def build_model(
-    arch: str, n_classes: int = 2, se_reduction: int = 16, dropout: float = 0.5, weights_path: str | None = None
+    arch: str,
+    n_classes: int = 2,
+    se_reduction: int = 16,
+    dropout: float = 0.5,
+    weights_path: str | None = None,
+    finetune_blocks: int = 0,
 ) -> nn.Module:
-    """A classifier; ResNets optionally initialised from a local ImageNet state dict (never a download)."""
+    """A classifier; ResNets optionally initialised from a local ImageNet state dict (never a download).
+
+    ``efficientnet_lite0``: the ImageNet backbone of :mod:`.backbones` (``weights_path`` overrides
+    the installed package's checkpoint) and a linear head; ``finetune_blocks`` as in
+    :class:`PretrainedCrackNet`.
+    """
     if arch == "cnn":
         return SmallCNN(n_classes, dropout=dropout)
+    if arch == "efficientnet_lite0":
+        from .backbones import build_lite0
+
+        return PretrainedCrackNet(build_lite0(weights_path), n_classes, dropout, finetune_blocks)
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch}; choose from {ARCHITECTURES}")
     from torchvision.models import resnet50
@@ -93,6 +178,9 @@ def build_model(
 
 def target_layer(model: nn.Module) -> nn.Module:
     """The last convolutional stage, where Grad-CAM is computed."""
+    if isinstance(model, PretrainedCrackNet):
+        bb: Any = model.backbone
+        return bb.conv_head
     layer = model.features if isinstance(model, SmallCNN) else model.layer4
     assert isinstance(layer, nn.Module)
     return layer
@@ -101,8 +189,11 @@ def target_layer(model: nn.Module) -> nn.Module:
 def freeze_for_finetuning(model: nn.Module) -> list[str]:
     """Stage two of transfer learning: freeze conv1..layer3 (ResNets) or the first two conv blocks (CNN).
 
-    Returns the names of the parameters left trainable.
+    Returns the names of the parameters left trainable. A :class:`PretrainedCrackNet` keeps its
+    own setting (frozen backbone, or its ``finetune_blocks`` last stages).
     """
+    if isinstance(model, PretrainedCrackNet):
+        return [n for n, p in model.named_parameters() if p.requires_grad]
     frozen: list = (
         [model.features[0], model.features[1]]
         if isinstance(model, SmallCNN)

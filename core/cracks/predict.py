@@ -54,7 +54,9 @@ def load_crack_model(card_path: str, device: torch.device) -> LoadedCrackModel:
     """Load a crack classifier from its card; refuses cards of other tasks."""
     card = CrackCard.load(card_path)
     try:
-        model = build_model(card.architecture, len(card.classes), card.se_reduction, card.dropout)
+        model = build_model(
+            card.architecture, len(card.classes), card.se_reduction, card.dropout, finetune_blocks=card.finetune_blocks
+        )
     except (ValueError, KeyError, TypeError, InvalidInputError) as exc:
         raise ModelLoadError(f"The model card {card_path} names an unusable architecture or classes: {exc}") from exc
     w = card.weights_path(card_path)

@@ -14,8 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .config import IMAGENET_MEAN, IMAGENET_STD
 
 #: what the model card stores under ``normalisation`` (the loader refuses other recipes)
 RECIPE = {
@@ -52,7 +51,9 @@ def model_input(
     return (x.float() / 255.0 - m) / s
 
 
-def training_transforms(input_px: int, train: bool) -> Callable:
+def training_transforms(
+    input_px: int, train: bool, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD
+) -> Callable:
     """The same resize and normalisation as :func:`model_input`, with augmentation when training.
 
     Augmentation (rot90 multiples, horizontal flip p=0.5, colour jitter 0.2/0.2/0.2/0.1) comes
@@ -67,5 +68,5 @@ def training_transforms(input_px: int, train: bool) -> Callable:
             v2.RandomHorizontalFlip(0.5),
             v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1),
         ]
-    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
     return v2.Compose(ops)
