@@ -119,12 +119,15 @@ class PretrainedCrackNet(nn.Module):
         Why strict in our own terms: a file missing a trained tensor, or holding a backbone tensor
         that should come from the checkpoint, belongs to another configuration and is refused.
         """
-        expected = {k for k in self.state_dict() if self.trains(k)}
+        full = self.state_dict()
+        expected = {k for k in full if self.trains(k)}
         given = set(state_dict)
+        if given == set(full):  # a whole state (early stopping's snapshot of this very network)
+            return super().load_state_dict(state_dict, strict=strict)
         if strict and given != expected:
             missing, extra = sorted(expected - given)[:3], sorted(given - expected)[:3]
             raise RuntimeError(f"state dict does not match this network (missing {missing}, unexpected {extra})")
-        return super().load_state_dict({**self.state_dict(), **state_dict}, strict=True)
+        return super().load_state_dict({**full, **state_dict}, strict=True)
 
 
 def saved_state(model: nn.Module) -> dict[str, torch.Tensor]:
