@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shutil
 import sys
 import tempfile
 import time
@@ -42,7 +43,7 @@ def held_out_concrete(shared: Path, bundled: Path, dest: Path, n: int) -> Path:
         rest = sorted(p for p in (shared / cls).glob("*.jpg") if p.name not in seen)[-n:]
         (dest / cls).mkdir(parents=True, exist_ok=True)
         for p in rest:
-            (dest / cls / p.name).symlink_to(p)
+            shutil.copyfile(p, dest / cls / p.name)  # copies: image folders may not link outside themselves
     return dest
 
 
