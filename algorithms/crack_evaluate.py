@@ -44,7 +44,9 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
         )
         self.add(
             QgsProcessingParameterBoolean(
-                self.MASK, "Score images unlike the training images as 'no crack' (as the map masks them)", True
+                self.MASK,
+                "Headline figures with unfamiliar images scored 'no crack' (as the map); both are reported",
+                False,
             )
         )
         self.add(QgsProcessingParameterNumber(self.SEED, "Bootstrap seed", defaultValue=0), advanced=True)
@@ -87,6 +89,16 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
         )
         if res.unfamiliar.any():
             progress.log(f"{int(res.unfamiliar.sum())} image(s) unlike the training images (see the report)")
+        if res.masked_hits:
+            progress.log(
+                f"Warning: the unfamiliar mask turns {res.masked_hits} crack image(s) the model called crack into "
+                "misses; the report shows raw and masked figures side by side."
+            )
+        other = "masked" if not self.parameterAsBool(parameters, self.MASK, context) else "raw"
+        progress.log(
+            f"{'Raw' if other == 'masked' else 'Masked'} figures below; {other}: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in res.other.items())
+        )
         for k, v in res.metrics.items():
             lo, hi = res.intervals[k]
             progress.log(f"{k}: {v:.3f} (95 % CI {lo:.3f}-{hi:.3f})")

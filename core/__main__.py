@@ -144,7 +144,12 @@ def _parser() -> argparse.ArgumentParser:
     ce.add_argument("--csv", help="per-image scores")
     ce.add_argument("--gallery", help="folder for Grad-CAM PNGs of the worst mistakes")
     ce.add_argument("--threshold", type=float, default=0.5)
-    ce.add_argument("--keep-unfamiliar", action="store_true", help="score images unlike the training ones as they are")
+    ce.add_argument(
+        "--mask-unfamiliar",
+        action="store_true",
+        help="headline figures with unfamiliar images scored 'no crack' (as the map); both settings are reported",
+    )
+    ce.add_argument("--keep-unfamiliar", action="store_true", help="(the default now; kept for old scripts)")
     ce.add_argument("--device", default="auto")
     ex = sub.add_parser("export-onnx", help="a deep model card as an ONNX file with the card inside")
     ex.add_argument("model_card")
@@ -458,12 +463,22 @@ def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
             threshold=args.threshold,
             device=args.device,
             progress=prog,
-            mask_unfamiliar=not args.keep_unfamiliar,
+            mask_unfamiliar=args.mask_unfamiliar,
         )
-        for note in unfamiliar_notes(ev.labels, ev.unfamiliar, not args.keep_unfamiliar):
+        for note in unfamiliar_notes(ev.labels, ev.unfamiliar, args.mask_unfamiliar):
             print(note)
+        if ev.masked_hits:
+            print(
+                f"warning: the unfamiliar mask turns {ev.masked_hits} crack image(s) the model called crack into misses"
+            )
+        print(("masked" if args.mask_unfamiliar else "raw") + " figures:")
         for metric, value in ev.metrics.items():
             print(f"{metric}: {value:.3f} (95 % CI {ev.intervals[metric][0]:.3f}-{ev.intervals[metric][1]:.3f})")
+        print(
+            ("raw" if args.mask_unfamiliar else "masked")
+            + " figures: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in ev.other.items())
+        )
     elif args.cmd == "export-onnx":
         from .onnx_models import export_onnx
 

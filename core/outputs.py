@@ -493,6 +493,9 @@ class OutputTransaction:
                 placed.append(dest)
             for o in self.outputs:
                 if o.is_folder and o.staging is not None:
+                    if not o.final.exists():  # a folder output the run put nothing in (a gallery without mistakes)
+                        o.final.mkdir(parents=True)
+                        made.append(o.final)
                     names = self._manifest(o.final) | {
                         dest.relative_to(o.final).as_posix() for _s, dest, oo in moves if oo is o
                     }

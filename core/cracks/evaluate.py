@@ -15,7 +15,7 @@ layer and runs without torch.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,10 @@ class CrackEvaluation:
     domain_distance: np.ndarray
     #: images outside the training domain; with masking they were scored as "no crack"
     unfamiliar: np.ndarray
+    #: the figures of the other setting ("masked" when the headline is raw, "raw" when it is masked)
+    other: dict[str, float] = field(default_factory=dict)
+    #: crack images the model itself called crack (raw probability >= threshold) that the mask turned to "no crack"
+    masked_hits: int = 0
 
 
 def labelled_images(
@@ -202,14 +206,19 @@ def evaluate_images(
     seed: int = 0,
     device: str = "auto",
     progress: Progress | None = None,
-    mask_unfamiliar: bool = True,
+    mask_unfamiliar: bool = False,
 ) -> CrackEvaluation:
-    """Score a labelled image set; write the HTML report, the per-image CSV and a worst-error gallery.
+    """Score a labelled image set; write the HTML report, the per-image CSV and a gallery of real mistakes.
 
-    ``mask_unfamiliar`` (default, as ``crack_predict``): images outside the model's training domain
-    are scored as "no crack" (probability 0), which is what the map shows there (nothing). So
-    crack-free imagery of another kind is not counted as false positives, and cracks the model
-    does not recognise as its kind of imagery count as misses. Off: the raw probabilities.
+    Both settings are always computed and reported side by side: **raw** (the model's own
+    probability for every image; the default headline, since an evaluation is about the model)
+    and **masked** (images outside the model's training domain scored "no crack", which is what
+    the map shows there). ``mask_unfamiliar`` makes the masked figures the headline. Either way the
+    report says how many crack images the model called crack that the mask turned into misses:
+    the mask must never hide a failure or a success silently.
+
+    The gallery shows the most confident *real* mistakes (raw probability on the wrong side of the
+    threshold), then, apart and named ``masked_...``, crack images the mask hid.
     """
     from .predict import gradcam_chips, gradcam_overlays
 
@@ -217,11 +226,14 @@ def evaluate_images(
     paths, y = labelled_images(folder, positives, negatives)
     raw, dist, limit = score_images(card_path, paths, device=device, progress=progress)
     odd = dist > limit
-    p = np.where(odd, 0.0, raw) if mask_unfamiliar else raw
+    masked = np.where(odd, 0.0, raw)
+    p = masked if mask_unfamiliar else raw
     met = classification_metrics(y, p, threshold)
+    other = classification_metrics(y, raw if mask_unfamiliar else masked, threshold)
     ci = bootstrap_intervals(y, p, threshold, n_boot, seed)
     yhat = p >= threshold
     matrix = confusion(y, p, threshold)
+    hidden = np.flatnonzero(odd & (y == 1) & (raw >= threshold))
     if out_csv:
         rows = [
             [path, int(lab), f"{prob:.6f}", f"{r:.6f}", f"{d:.4f}", int(u), int(pred), int(bool(pred) == bool(lab))]
@@ -230,19 +242,56 @@ def evaluate_images(
         head = ["image", "label", "probability", "raw_probability", "domain_distance", "unfamiliar", "predicted"]
         write_csv_atomic(out_csv, [*head, "correct"], rows)
     gallery: list[str] = []
-    items: list[dict] = []
     if gallery_dir and n_gallery > 0:
-        wrong = np.flatnonzero(yhat != (y == 1))
-        worst = wrong[np.argsort(-np.abs(p[wrong] - threshold))][:n_gallery]  # most confident mistakes first
-        if worst.size:
-            items = gradcam_chips(card_path, [paths[i] for i in worst], device=device)
-            for it, i in zip(items, worst):
-                it["name"] = f"{'false_negative' if y[i] == 1 else 'false_positive'}_{Path(paths[i]).name}"
+        wrong = np.flatnonzero((raw >= threshold) != (y == 1))
+        worst = wrong[np.argsort(-np.abs(raw[wrong] - threshold))][:n_gallery]  # most confident real mistakes
+        shown = [(int(i), "false_negative" if y[i] == 1 else "false_positive") for i in worst]
+        shown += [(int(i), "masked_crack") for i in hidden[: max(0, n_gallery - len(shown))]]
+        if shown:
+            items = gradcam_chips(card_path, [paths[i] for i, _ in shown], device=device)
+            for it, (i, kind) in zip(items, shown):
+                it["name"] = f"{kind}_{Path(paths[i]).name}"
             gallery = gradcam_overlays(items, gallery_dir)
     title = f"Crack model {Path(card_path).name} on {len(paths)} images"
     notes = unfamiliar_notes(y, odd, mask_unfamiliar)
-    write_text_atomic(out_html, report_html(title, y, met, ci, matrix, threshold, gallery, out_html, notes))
-    return CrackEvaluation(met, ci, matrix, paths, y, p, out_html, out_csv, gallery, dist, odd)
+    if gallery:
+        from ..model_card import CrackCard
+        from .predict import gradcam_resolution_note
+
+        if cam_note := gradcam_resolution_note(CrackCard.load(card_path)):
+            notes.append("Gallery: " + cam_note)
+    if hidden.size:
+        notes.append(
+            f"The mask turned {hidden.size} crack image(s) the model called crack (raw probability >= {threshold:g}) "
+            "into 'no crack': the masked figures understate the model on this imagery. Compare the two columns."
+        )
+    compare = {
+        "raw (model)": met if not mask_unfamiliar else other,
+        "masked (as the map)": other if not mask_unfamiliar else met,
+    }
+    page = report_html(title, y, met, ci, matrix, threshold, gallery, out_html, notes, compare=compare)
+    write_text_atomic(out_html, page)
+    return CrackEvaluation(
+        met, ci, matrix, paths, y, p, out_html, out_csv, gallery, dist, odd, other=other, masked_hits=int(hidden.size)
+    )
+
+
+def _compare_table(compare: dict[str, dict[str, float]] | None) -> str:
+    """The side-by-side table of the raw and masked figures (empty without a comparison)."""
+    if not compare:
+        return ""
+    e = html.escape
+    names = list(compare)
+    keys = [k for k in next(iter(compare.values())) if all(k in c for c in compare.values())]
+    head = "".join(f"<th>{e(n)}</th>" for n in names)
+    body = "".join(
+        f"<tr><td>{e(k)}</td>" + "".join(f"<td>{compare[n][k]:.3f}</td>" for n in names) + "</tr>" for k in keys
+    )
+    return (
+        "<h3>Raw and masked side by side</h3><p>Raw: the model's probability for every image. Masked: images "
+        "outside its training domain scored 'no crack', as crack_predict leaves them off the map.</p>"
+        f"<table border='1' cellspacing='0' cellpadding='4'><tr><th>metric</th>{head}</tr>{body}</table>"
+    )
 
 
 def unfamiliar_notes(y: np.ndarray, odd: np.ndarray, masked: bool) -> list[str]:
@@ -270,6 +319,7 @@ def report_html(
     notes: list[str] | None = None,
     unit: str = "images",
     resampled: str = "images",
+    compare: dict[str, dict[str, float]] | None = None,
 ) -> str:
     """The evaluation page: warnings first (chance, one class), metrics with intervals, confusion, gallery."""
     e = html.escape
@@ -301,6 +351,11 @@ def report_html(
         f"{rows}</table><h3>Confusion (rows: true no crack / crack; columns: predicted)</h3>"
         f"<table border='1' cellspacing='0' cellpadding='4'><tr><td>{confusion[0][0]}</td><td>{confusion[0][1]}</td>"
         f"</tr><tr><td>{confusion[1][0]}</td><td>{confusion[1][1]}</td></tr></table>"
-        + (f"<h3>Most confident mistakes, with Grad-CAM</h3>{imgs}" if imgs else "")
+        + _compare_table(compare)
+        + (
+            f"<h3>Most confident real mistakes (and crack images the mask hid), with Grad-CAM</h3>{imgs}"
+            if imgs
+            else ""
+        )
         + "</body></html>"
     )

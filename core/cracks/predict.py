@@ -74,6 +74,29 @@ def load_crack_model(card_path: str, device: torch.device) -> LoadedCrackModel:
     return LoadedCrackModel(card, model, mean.to(device), std.to(device))
 
 
+#: how many input pixels one cell of the Grad-CAM layer spans, per architecture
+_CAM_STRIDE = {"cnn": 8, "resnet50": 32, "resnet50_se": 32, "efficientnet_lite0": 32}
+#: fewest cells per side for a heatmap that can point at a crack inside the chip
+MIN_CAM_CELLS = 4
+
+
+def gradcam_resolution_note(card: CrackCard) -> str | None:
+    """A sentence when the model's last stage is too coarse for Grad-CAM to localise anything (else None).
+
+    Why: a ResNet50+SE at 32 px has a 1 x 1 last stage, so its "heatmap" is one flat colour that
+    looks like a result.
+    """
+    stride = _CAM_STRIDE.get(card.architecture, 32)
+    cells = -(-card.input_px // stride)
+    if cells >= MIN_CAM_CELLS:
+        return None
+    return (
+        f"the model's input is {card.input_px} px, so its last stage is {cells} x {cells} cells: the Grad-CAM "
+        f"heatmap cannot show where in the chip the crack is (one flat patch per chip). A model trained at "
+        f"{MIN_CAM_CELLS * stride} px or more localises."
+    )
+
+
 def skill_notes(card: CrackCard) -> list[str]:
     """What the card says about the model's skill, in sentences; chance-level results said as such.
 
@@ -176,6 +199,8 @@ def predict_orthomosaic(
     dev = pick_device(device)
     autocast(dev, precision)  # an unknown precision is refused before any work
     m = load_crack_model(card_path, dev)
+    if gradcam_out and (note := gradcam_resolution_note(m.card)):
+        progress.log(f"Warning: {note}")
     with contextlib.ExitStack() as stack:
         graph = None
         if backend == "onnx":

@@ -189,3 +189,20 @@ def test_vector_inputs_keep_layer_name_and_filter(run_alg, world, tmp_path):
     r = run_alg("crack_evaluate_scene", _scene_params(layer, labels, tmp_path / "s"))
     rows = list(csv.DictReader(open(r["CHIPS_CSV"])))
     assert rows and {row["row"] for row in rows} == {"0"}
+
+
+def test_gallery_folder_without_any_mistake_is_created_empty(run_alg, world, tmp_path):
+    """Threshold 0 on crack images only: no mistake to show; the run succeeds and the folder exists."""
+    res = run_alg(
+        "crack_evaluate",
+        {
+            "MODEL": world["crack_card"],
+            "POSITIVES": str(world["crack_images"] / "crack"),
+            "THRESHOLD": 0.0,
+            "OUTPUT_HTML": str(tmp_path / "r.html"),
+            "GALLERY": str(tmp_path / "new_gallery"),
+        },
+    )
+    assert Path(res["OUTPUT_HTML"]).exists()
+    assert (tmp_path / "new_gallery").is_dir()
+    assert not list((tmp_path / "new_gallery").glob("*.png"))

@@ -129,3 +129,15 @@ def test_onnx_export_classifies_like_torch(lite_card, tmp_path):
     with torch.no_grad():
         ref = torch.softmax(m.model(x), 1)[:, 1].numpy()
     np.testing.assert_allclose(p, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_gradcam_says_when_the_last_stage_is_too_coarse(lite_card):
+    from landslide_ai.core.cracks.predict import gradcam_resolution_note
+    from landslide_ai.core.model_card import CrackCard
+
+    card = CrackCard.load(lite_card[0])  # 64 px: a 2 x 2 last stage
+    assert "2 x 2 cells" in gradcam_resolution_note(card) and "128 px" in gradcam_resolution_note(card)
+    card.inputs["input_px"] = 224
+    assert gradcam_resolution_note(card) is None
+    card.architecture, card.inputs["input_px"] = "cnn", 48  # stride 8: 6 x 6 cells localise
+    assert gradcam_resolution_note(card) is None

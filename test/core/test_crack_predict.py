@@ -189,7 +189,7 @@ def test_bf16_precision_stays_close_and_unknown_precision_is_refused(crack_model
 
 
 def test_evaluation_scores_unfamiliar_images_as_no_crack(crack_model, tmp_path):
-    """With masking (the default), images outside the card's domain count as 'no crack', as on the map."""
+    """Masked, images outside the card's domain count as 'no crack', as on the map; the raw figures stand beside."""
     import json
 
     from landslide_ai.core.cracks.evaluate import evaluate_images
@@ -203,11 +203,26 @@ def test_evaluation_scores_unfamiliar_images_as_no_crack(crack_model, tmp_path):
     strict = Path(crack_model).with_name("strict.json")
     strict.write_text(json.dumps(card))
     masked = evaluate_images(
-        str(strict), str(tmp_path / "m.html"), str(images), n_gallery=0, out_csv=str(tmp_path / "m.csv")
+        str(strict),
+        str(tmp_path / "m.html"),
+        str(images),
+        n_gallery=0,
+        out_csv=str(tmp_path / "m.csv"),
+        mask_unfamiliar=True,
     )
     assert masked.unfamiliar.all() and (masked.probabilities == 0).all()
     assert masked.metrics["false_positive_rate"] == 0 and masked.metrics["recall"] == 0
-    assert "training domain (12 crack, 12 crack-free)" in Path(masked.html).read_text()
+    page = Path(masked.html).read_text()
+    assert "training domain (12 crack, 12 crack-free)" in page
+    # never silent: the raw figures stand beside, and the cracks the mask hid are counted
+    assert masked.other == raw.metrics or np.allclose(
+        list(masked.other.values()), list(raw.metrics.values()), equal_nan=True
+    )
+    assert "Raw and masked side by side" in page
+    n_hidden = int(((raw.probabilities >= 0.5) & (raw.labels == 1)).sum())
+    assert masked.masked_hits == n_hidden
+    if n_hidden:
+        assert f"The mask turned {n_hidden} crack image(s)" in page
     assert ",1," in Path(tmp_path / "m.csv").read_text().splitlines()[1]  # the unfamiliar column
     kept = evaluate_images(str(strict), str(tmp_path / "k.html"), str(images), n_gallery=0, mask_unfamiliar=False)
     np.testing.assert_allclose(kept.probabilities, raw.probabilities)
@@ -289,3 +304,34 @@ def test_shipped_concrete_model_loads_and_its_card_reports_where_it_works():
     drone = next(n for n in notes if "uav75" in n)
     assert "chance" not in concrete and "NOT distinguishable from chance" in drone
     assert any("aerial_crack_free (crack-free): false-positive rate" in n for n in notes)
+
+
+def test_gallery_shows_real_mistakes_and_masked_cracks_apart(crack_model, tmp_path):
+    """Mistakes are ranked on the model's own probability; cracks the mask hid are named masked_crack."""
+    import json
+
+    from landslide_ai.core.cracks.evaluate import evaluate_images
+
+    images = Path(crack_model).parents[1] / "imgs"
+    card = json.loads(Path(crack_model).read_text())
+    card["inputs"]["domain"]["threshold"] = 0.0  # every image unfamiliar
+    strict = Path(crack_model).with_name("strict_gallery.json")
+    strict.write_text(json.dumps(card))
+    ev = evaluate_images(
+        str(strict),
+        str(tmp_path / "r.html"),
+        str(images),
+        gallery_dir=str(tmp_path / "g"),
+        n_gallery=30,
+        mask_unfamiliar=True,
+        threshold=0.5,
+    )
+    names = [Path(g).name.removeprefix("gradcam_") for g in ev.gallery]
+    raw = ev.other
+    assert names, "nothing in the gallery"
+    real = [n for n in names if n.startswith(("false_positive", "false_negative"))]
+    hidden = [n for n in names if n.startswith("masked_crack")]
+    assert len(hidden) == ev.masked_hits or len(names) == 30
+    assert all(n.startswith(("false_positive", "false_negative", "masked_crack")) for n in names)
+    assert raw  # the raw figures are there beside the masked headline
+    assert len(real) + len(hidden) == len(names)
