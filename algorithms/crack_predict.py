@@ -41,14 +41,14 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
     WITH_GRADCAM = False
 
     def model_card(self, parameters, context) -> str:
-        """The MODEL card, or the shipped CNN when none is given."""
+        """The MODEL card, or the shipped default (EfficientNet-Lite0) when none is given."""
         return self.parameterAsFile(parameters, self.MODEL, context) or str(SHIPPED_CARD)
 
     def initAlgorithm(self, config=None):
         self.add(
             QgsProcessingParameterFile(
                 self.MODEL,
-                "Model card (.json from crack_train; default: the shipped CNN)",
+                "Model card (.json from crack_train; default: the shipped EfficientNet-Lite0)",
                 extension="json",
                 defaultValue=str(SHIPPED_CARD),
                 optional=True,  # a missing value (qgis_process, scripts) means the shipped model, as the label says

@@ -203,8 +203,9 @@ def _fmt(r: dict, key: str) -> str:
 
 
 def run_cracks(run, out: Path, a, project) -> None:
-    """Six crack classifiers (3 architectures x with/without transfer) trained on UAV75's train/val photos,
-    each evaluated on the chips of UAV75's 15 held-out test photos; the shipped CNN and the paper's
+    """Seven crack classifiers (the paper's 3 architectures x with/without transfer, and the frozen ImageNet
+    EfficientNet-Lite0) trained on UAV75's train/val photos, each evaluated on the chips of UAV75's 15
+    held-out test photos; the shipped default (EfficientNet-Lite0) and the paper's
     ResNet50+SE mapped over the held-out test scene and scored against its pixel labels; the shipped
     model over the (crack-free) maize orthomosaic to show the unfamiliar-chip mask."""
     from qgis.core import QgsRasterLayer, QgsVectorLayer
@@ -215,8 +216,9 @@ def run_cracks(run, out: Path, a, project) -> None:
     metrics = ("ROC_AUC", "PR_AUC", "ACCURACY", "RECALL", "PRECISION", "F1")
     rows = ["model,transfer,split_test_auc,held_out_images," + ",".join(m.lower() for m in metrics)]
     cards = {}
-    for arch_i, arch in enumerate(["cnn", "resnet50", "resnet50_se"]):
-        for tl in (False, True):
+    for arch_i, arch in enumerate(["cnn", "resnet50", "resnet50_se", "efficientnet_lite0"]):
+        lite = arch == "efficientnet_lite0"  # ImageNet-pretrained and frozen: no concrete stage, its native 224 px
+        for tl in (False,) if lite else (False, True):
             r = run(
                 "crack_train",
                 {
@@ -224,7 +226,7 @@ def run_cracks(run, out: Path, a, project) -> None:
                     "SOURCE_FOLDER": str(data / "concrete_cracks") if tl else None,
                     "ARCHITECTURE": arch_i,
                     "EPOCHS": a.crack_epochs,
-                    "INPUT_PX": a.crack_input_px,
+                    "INPUT_PX": 224 if lite else a.crack_input_px,
                     "LEARNING_RATE": 1e-3,
                     "OUTPUT_FOLDER": str(out / ("tl" if tl else "scratch")),
                 },
@@ -249,10 +251,11 @@ def run_cracks(run, out: Path, a, project) -> None:
             cards[(arch, tl)] = r["MODEL_CARD"]
     (out / "crack_comparison.csv").write_text("\n".join(rows) + "\n")
     scene, labels = data / "uav75_scene" / "scene_rgb.tif", data / "uav75_scene" / "crack_labels.tif"
-    shipped = ROOT / "resources" / "pretrained" / "crack_cnn_uav75.json"
+    shipped = ROOT / "resources" / "pretrained" / "crack_lite0.json"
     scene_rows = ["model," + ",".join(m.lower() for m in metrics) + ",chips"]
     project.addMapLayer(QgsRasterLayer(str(scene), "UAV75 test scene"))
-    for label, card in (("shipped CNN", str(shipped)), ("ResNet50+SE (transfer)", cards[("resnet50_se", True)])):
+    pairs = (("shipped EfficientNet-Lite0", str(shipped)), ("ResNet50+SE (transfer)", cards[("resnet50_se", True)]))
+    for label, card in pairs:
         tag = "shipped" if card == str(shipped) else "resnet50_se_tl"
         g = run("crack_gradcam", crack_map_params(card, str(scene), out, 227, 256, gradcam=True, prefix=f"scene_{tag}"))
         s = run(
@@ -278,7 +281,8 @@ def run_cracks(run, out: Path, a, project) -> None:
         crack_map_params(str(shipped), ortho, out, alpha_band=4, prefix="maize"),
     )
     project.addMapLayer(QgsRasterLayer(ortho, "Maize orthomosaic (no cracks)"))
-    lyr = QgsRasterLayer(p["OUTPUT"], "Crack probability over maize (shipped CNN; unfamiliar chips masked)")
+    name = "Crack probability over maize (shipped EfficientNet-Lite0; unfamiliar chips masked)"
+    lyr = QgsRasterLayer(p["OUTPUT"], name)
     lyr.loadNamedStyle(str(Path(p["OUTPUT"]).with_suffix(".qml")))
     project.addMapLayer(lyr)
     print("\nCrack classifiers, trained on UAV75 train/val photos, scored on the chips of its 15 held-out test photos")

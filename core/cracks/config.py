@@ -29,7 +29,7 @@ def normalisation_for(arch: str) -> tuple[tuple[float, float, float], tuple[floa
 
 CLASSES = ("no_crack", "crack")
 #: the model crack_predict and crack_gradcam use when none is given
-SHIPPED_CARD = Path(__file__).resolve().parents[2] / "resources" / "pretrained" / "crack_lite0_uav75.json"
+SHIPPED_CARD = Path(__file__).resolve().parents[2] / "resources" / "pretrained" / "crack_lite0.json"
 
 
 @dataclass(frozen=True)

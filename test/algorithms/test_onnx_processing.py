@@ -8,7 +8,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "resources" / "pretrained" / "crack_cnn_uav75.json"
+SHIPPED = ROOT / "resources" / "pretrained" / "crack_lite0.json"
 
 
 def test_processing_exports_the_shipped_crack_model_for_deepness(run_alg, tmp_path):
