@@ -10,6 +10,7 @@ from .base import RESOURCES
 
 def algorithm_classes() -> list:
     """All algorithm classes, in toolbox order."""
+    from .crack_adapt import CrackAdaptAlgorithm
     from .crack_evaluate import CrackEvaluateAlgorithm
     from .crack_evaluate_scene import CrackEvaluateSceneAlgorithm
     from .crack_gradcam import CrackGradcamAlgorithm
@@ -42,6 +43,7 @@ def algorithm_classes() -> list:
         CrackTrainAlgorithm,
         CrackPredictAlgorithm,
         CrackGradcamAlgorithm,
+        CrackAdaptAlgorithm,
         CrackEvaluateAlgorithm,
         CrackEvaluateSceneAlgorithm,
     ]

@@ -130,6 +130,44 @@ def unit_zones_qml(breaks: list[float] | None, field: str = "ls_zone", statistic
     return _stable_xml(doc.toString())
 
 
+def label_chips_qml(label_field: str = "label") -> str:
+    """Rule-based style of a labelled chip layer: suggested chips first, then labels, then the probability.
+
+    Orange thick outline: label this chip next (``suggest`` rank); red / green outline: labelled
+    crack / crack-free; otherwise no outline and a fill from transparent (0) to red (1) by the
+    adapted probability. Built with the QGIS renderer API and exported as QML.
+    """
+    from qgis.core import QgsFillSymbol, QgsRuleBasedRenderer, QgsVectorLayer
+    from qgis.PyQt.QtXml import QDomDocument
+
+    layer = QgsVectorLayer(
+        f"Polygon?field={label_field}:integer&field=probability:double&field=suggest:integer", "chips", "memory"
+    )
+    root = QgsRuleBasedRenderer.Rule(None)
+
+    def rule(expr: str, label: str, props: dict) -> None:
+        r = QgsRuleBasedRenderer.Rule(QgsFillSymbol.createSimple(props), 0, 0, expr, label)
+        root.appendChild(r)
+
+    f = f'"{label_field}"'
+    rule(
+        '"suggest" IS NOT NULL',
+        "label next (suggested)",
+        {"color": "255,255,255,0", "outline_color": "#ff7f00", "outline_width": "0.8"},
+    )
+    rule(f"{f} = 1", "labelled crack", {"color": "215,25,28,60", "outline_color": "#d7191c", "outline_width": "0.5"})
+    rule(
+        f"{f} = 0", "labelled crack-free", {"color": "26,150,65,40", "outline_color": "#1a9641", "outline_width": "0.5"}
+    )
+    for lo, hi, alpha in ((0.5, 0.75, 90), (0.75, 1.01, 170)):
+        expr = f'{f} IS NULL AND "suggest" IS NULL AND "probability" >= {lo} AND "probability" < {hi}'
+        rule(expr, f"probability {lo:g}-{min(hi, 1):g}", {"color": f"215,25,28,{alpha}", "outline_style": "no"})
+    layer.setRenderer(QgsRuleBasedRenderer(root))
+    doc = QDomDocument()
+    layer.exportNamedStyle(doc)
+    return _stable_xml(doc.toString())
+
+
 def _stable_xml(text: str) -> str:
     """The same QML text on every run: Qt writes attributes in a random (hash) order."""
     import xml.etree.ElementTree as ET

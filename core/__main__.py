@@ -151,6 +151,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     ce.add_argument("--keep-unfamiliar", action="store_true", help="(the default now; kept for old scripts)")
     ce.add_argument("--device", default="auto")
+    ad = sub.add_parser("crack-adapt", help="adapt a pretrained crack model to labelled chips of one orthomosaic")
+    ad.add_argument("ortho")
+    ad.add_argument("chips", help="chip layer (crack-tile / crack-predict output) with a label field")
+    ad.add_argument("out_dir", help="folder for the adapted card")
+    ad.add_argument("chips_out", help="GeoPackage: the chips with adapted probability and 'suggest' rank")
+    ad.add_argument("--model", default=None, help="base card (default: the shipped crack_lite0)")
+    ad.add_argument("--label-field", default="label")
+    ad.add_argument("--suggest", type=int, default=20)
+    ad.add_argument("--alpha-band", type=int, default=-1)
     ex = sub.add_parser("export-onnx", help="a deep model card as an ONNX file with the card inside")
     ex.add_argument("model_card")
     ex.add_argument("output")
@@ -205,6 +214,7 @@ _OUT_FILES = {
     "crack-predict": ("output", "chips", "gradcam"),
     "crack-evaluate-scene": ("out_html", "csv"),
     "crack-evaluate": ("out_html", "csv"),
+    "crack-adapt": ("chips_out",),
     "export-onnx": ("output",),
 }
 _OUT_DIRS = {
@@ -214,6 +224,7 @@ _OUT_DIRS = {
     "crack-evaluate": "gallery",
     "crack-tile": "images",
     "convert-model": "out_dir",
+    "crack-adapt": "out_dir",
 }
 
 
@@ -479,6 +490,29 @@ def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
             + " figures: "
             + ", ".join(f"{k} {v:.3f}" for k, v in ev.other.items())
         )
+    elif args.cmd == "crack-adapt":
+        from .cracks.adapt import adapt_crack_model
+        from .cracks.config import SHIPPED_CARD
+
+        ad = adapt_crack_model(
+            args.model or str(SHIPPED_CARD),
+            args.ortho,
+            args.chips,
+            args.label_field,
+            args.out_dir,
+            args.chips_out,
+            n_suggest=args.suggest,
+            alpha_band=args.alpha_band,
+            progress=prog,
+        )
+        acv = ad.cv
+        print(f"labels: {ad.n_labels['crack']} crack, {ad.n_labels['no_crack']} crack-free")
+        print(f"adapted, grouped CV ROC AUC: {acv['auc']:.3f} (95 % CI {acv['ci'][0]:.3f}-{acv['ci'][1]:.3f})")
+        print(f"base model on the same chips: {acv['base_auc_same_chips']:.3f}")
+        print(f"head fit: {ad.seconds_fit:.3f} s; features {'cached' if ad.cached else 'computed'}")
+        for note in ad.notes:
+            print("warning: " + note)
+        print(f"{ad.card}; {ad.chips_out} ({len(ad.suggestions)} chips suggested)")
     elif args.cmd == "export-onnx":
         from .onnx_models import export_onnx
 

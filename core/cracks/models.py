@@ -130,6 +130,22 @@ class PretrainedCrackNet(nn.Module):
         return super().load_state_dict({**full, **state_dict}, strict=True)
 
 
+def set_logistic_head(model: nn.Module, w: Any, b: float) -> None:
+    """Write a logistic regression (w . x + b on the pooled features) into a pretrained net's linear head.
+
+    Logits (0, w . x + b): their softmax is the regression's own sigmoid probability.
+    """
+    if not isinstance(model, PretrainedCrackNet):
+        raise TypeError("only a pretrained-backbone network has a linear head on pooled features")
+    linear = model.head[-1]
+    assert isinstance(linear, nn.Linear)
+    with torch.no_grad():
+        linear.weight.zero_()
+        linear.bias.zero_()
+        linear.weight[1] = torch.as_tensor(w, dtype=torch.float32)
+        linear.bias[1] = float(b)
+
+
 def saved_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """What a crack card's weights file holds for ``model``."""
     return model.saved_state() if isinstance(model, PretrainedCrackNet) else model.state_dict()

@@ -24,7 +24,7 @@ from ..runtime import pick_device, seed_everything
 from .config import CLASSES, PRETRAINED, CrackTrainConfig, normalisation_for
 from .domain import fit_domain, image_features
 from .images import HARD_NEGATIVES, ImageDataset, ImageSet, load_image_set, photo_id
-from .models import build_model, freeze_for_finetuning, saved_state
+from .models import build_model, freeze_for_finetuning, saved_state, set_logistic_head
 from .preprocess import RECIPE, training_transforms
 
 
@@ -206,15 +206,7 @@ def fit_head(
     yall = np.concatenate([ytr, val[1]]) if val is not None else ytr
     mu, sd = xall.mean(0), xall.std(0) + 1e-6
     lr = LogisticRegression(C=c, max_iter=5000, class_weight=weight).fit((xall - mu) / sd, yall)
-    w = torch.tensor(lr.coef_[0] / sd, dtype=torch.float32)
-    b = float(lr.intercept_[0] - np.sum(lr.coef_[0] * mu / sd))
-    linear = model.head[-1]  # type: ignore[index]
-    assert isinstance(linear, nn.Linear)
-    with torch.no_grad():  # logits (0, w.x + b): softmax gives sigmoid(w.x + b), the regression's probability
-        linear.weight.zero_()
-        linear.bias.zero_()
-        linear.weight[1] = w
-        linear.bias[1] = b
+    set_logistic_head(model, lr.coef_[0] / sd, float(lr.intercept_[0] - np.sum(lr.coef_[0] * mu / sd)))
     hist["head_c"] = c
     hist["best_epoch"] = [0]
     progress.report(1.0, f"{cfg.arch}: head fitted (C = {c:g}) on {len(yall)} images")

@@ -32,6 +32,7 @@ ALL_ALGORITHMS = {
     "crack_train",
     "crack_predict",
     "crack_gradcam",
+    "crack_adapt",
     "crack_evaluate",
     "crack_evaluate_scene",
     "susceptibility_workflow",
