@@ -244,6 +244,8 @@ def grouped_cv(
     if np.unique(y[ok]).size < 2:
         return {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": k, "note": "a fold lacked a class"}
     auc = float(roc_auc_score(y[ok], oof[ok]))
+    if n_boot <= 0:
+        return {"auc": auc, "ci": [float("nan")] * 2, "folds": k, "oof": oof}
     rng = np.random.default_rng(seed)
     members = {g: np.flatnonzero((groups == g) & ok) for g in ug}
     boots = []
@@ -323,8 +325,8 @@ def adapt_crack_model(
     groups = area_groups([w for w, keep in zip(chips.windows, lab) if keep])
     cs = (head_c,) if head_c else HEAD_C_GRID
     best: tuple[float, float, dict[str, Any]] | None = None
-    for c in cs:  # C by grouped CV log-loss: the same groups as the reported figure
-        res = grouped_cv(xl, yl, groups, c, seed)
+    for c in cs:  # C by grouped CV log-loss: the same groups as the reported figure (interval: chosen C only)
+        res = grouped_cv(xl, yl, groups, c, seed, n_boot=0)
         oof = res.get("oof")
         if oof is None or not np.isfinite(oof).any():
             continue
@@ -334,7 +336,9 @@ def adapt_crack_model(
         if best is None or loss < best[0]:
             best = (loss, c, res)
     c = best[1] if best else cs[len(cs) // 2]
-    cv: dict[str, Any] = best[2] if best else {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": 0}
+    cv: dict[str, Any] = (
+        grouped_cv(xl, yl, groups, c, seed) if best else {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": 0}
+    )
     w, b = _fit_head(xl, yl, c)
     seconds = time.perf_counter() - t0
     p_new = _sigmoid(x @ w + b)
