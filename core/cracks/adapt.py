@@ -282,6 +282,34 @@ def suggest_chips(x: np.ndarray, p: np.ndarray, unlabelled: np.ndarray, n: int, 
     return sorted(set(picks), key=lambda i: abs(p[i] - 0.5))
 
 
+def fit_adapted_head(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, head_c: float | None = None, seed: int = 0
+) -> tuple[np.ndarray, float, float, dict[str, Any]]:
+    """(w, b, C, grouped-CV figures) of the head on labelled chip features; C by grouped-CV log-loss.
+
+    The same area groups choose C and give the reported figure (its interval is computed for the
+    chosen C only). Without two groups holding both classes there is no CV: the middle C is used
+    and the figure is NaN, said as such.
+    """
+    cs = (head_c,) if head_c else HEAD_C_GRID
+    best: tuple[float, float, dict[str, Any]] | None = None
+    for c in cs:
+        res = grouped_cv(x, y, groups, c, seed, n_boot=0)
+        oof = res.get("oof")
+        if oof is None or not np.isfinite(oof).any():
+            continue
+        ok = np.isfinite(oof)
+        q = np.clip(oof[ok], 1e-6, 1 - 1e-6)
+        loss = float(-np.mean(y[ok] * np.log(q) + (1 - y[ok]) * np.log(1 - q)))
+        if best is None or loss < best[0]:
+            best = (loss, c, res)
+    c = best[1] if best else cs[len(cs) // 2]
+    nan_cv: dict[str, Any] = {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": 0}
+    cv = grouped_cv(x, y, groups, c, seed) if best else nan_cv
+    w, b = _fit_head(x, y, c)
+    return w, b, c, cv
+
+
 def adapt_crack_model(
     card_path: str,
     ortho: str,
@@ -323,23 +351,7 @@ def adapt_crack_model(
     t0 = time.perf_counter()
     xl, yl = x[lab], y_all[lab]
     groups = area_groups([w for w, keep in zip(chips.windows, lab) if keep])
-    cs = (head_c,) if head_c else HEAD_C_GRID
-    best: tuple[float, float, dict[str, Any]] | None = None
-    for c in cs:  # C by grouped CV log-loss: the same groups as the reported figure (interval: chosen C only)
-        res = grouped_cv(xl, yl, groups, c, seed, n_boot=0)
-        oof = res.get("oof")
-        if oof is None or not np.isfinite(oof).any():
-            continue
-        ok = np.isfinite(oof)
-        q = np.clip(oof[ok], 1e-6, 1 - 1e-6)
-        loss = float(-np.mean(yl[ok] * np.log(q) + (1 - yl[ok]) * np.log(1 - q)))
-        if best is None or loss < best[0]:
-            best = (loss, c, res)
-    c = best[1] if best else cs[len(cs) // 2]
-    cv: dict[str, Any] = (
-        grouped_cv(xl, yl, groups, c, seed) if best else {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": 0}
-    )
-    w, b = _fit_head(xl, yl, c)
+    w, b, c, cv = fit_adapted_head(xl, yl, groups, head_c, seed)
     seconds = time.perf_counter() - t0
     p_new = _sigmoid(x @ w + b)
     from sklearn.metrics import roc_auc_score
