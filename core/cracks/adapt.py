@@ -42,6 +42,8 @@ MIN_PER_CLASS = 3
 #: chips per side of one area block of the grouped cross-validation
 BLOCK_CHIPS = 4
 HEAD_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+#: strengths of the pull towards the base head (L2 on the change, in standardised feature units)
+PRIOR_LAMBDA_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 
 @dataclass
@@ -200,6 +202,22 @@ def chip_features(
     return (*out, False)
 
 
+def base_head(card_path: str) -> tuple[np.ndarray, float]:
+    """(w, b) of a pretrained card's head as one logistic regression: logit(crack) - logit(no crack)."""
+    import torch
+
+    from .models import PretrainedCrackNet
+    from .predict import load_crack_model
+
+    m = load_crack_model(card_path, torch.device("cpu"))
+    if not isinstance(m.model, PretrainedCrackNet):
+        raise ModelLoadError(f"{card_path} has no linear head on pretrained features to adapt.")
+    linear = m.model.head[-1]
+    assert isinstance(linear, torch.nn.Linear)
+    wt, bt = linear.weight.detach().double().numpy(), linear.bias.detach().double().numpy()
+    return wt[1] - wt[0], float(bt[1] - bt[0])
+
+
 def area_groups(windows: list[tuple[int, int, int, int]], block_chips: int = BLOCK_CHIPS) -> np.ndarray:
     """Area block of each chip (``block_chips`` chip widths per side): the unit of the grouped CV."""
     w = np.asarray(windows, np.float64)
@@ -219,12 +237,47 @@ def _fit_head(x: np.ndarray, y: np.ndarray, c: float, weight: np.ndarray | None 
     return lr.coef_[0] / sd, float(lr.intercept_[0] - np.sum(lr.coef_[0] * mu / sd))
 
 
+def _fit_towards(x: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: float, lam: float) -> tuple[np.ndarray, float]:
+    """(w, b) of a logistic regression starting at the base head (w0, b0), moving as far as the labels pay for.
+
+    Loss: class-balanced log-loss of the labels + lam/2 |d|^2, where the logit is the base head's
+    plus d . (standardised x) + delta. With few labels (or a large lam) the result stays the base
+    model; with many it becomes the site's own. Why not a fresh head: on UAV75's held-out photos a
+    head fitted on 50 site labels alone scored 0.72, below the unadapted model's 0.85.
+    """
+    from scipy.optimize import minimize
+
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    z = (x - mu) / sd
+    off = x @ w0 + b0
+    s = 2.0 * y - 1.0
+    counts = np.bincount(y.astype(int), minlength=2).astype(float)
+    sw = (counts.sum() / (2 * np.maximum(counts, 1)))[y.astype(int)]
+
+    def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        d, delta = theta[:-1], theta[-1]
+        m = off + z @ d + delta
+        loss = float(np.sum(sw * np.logaddexp(0.0, -s * m)) + 0.5 * lam * (d @ d))
+        g = -s * sw * _sigmoid(-s * m)
+        return loss, np.concatenate([z.T @ g + lam * d, [g.sum()]])
+
+    res = minimize(f, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    d, delta = res.x[:-1], float(res.x[-1])
+    return w0 + d / sd, float(b0 + delta - np.sum(d * mu / sd))
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
 def grouped_cv(
-    x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float, seed: int = 0, n_boot: int = 1000
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    c: float,
+    seed: int = 0,
+    n_boot: int = 1000,
+    prior: tuple[np.ndarray, float] | None = None,
 ) -> dict[str, Any]:
     """Out-of-fold probabilities by area block, their ROC AUC and a bootstrap interval over blocks."""
     from sklearn.metrics import roc_auc_score
@@ -238,7 +291,7 @@ def grouped_cv(
     for tr, te in GroupKFold(n_splits=k).split(x, y, groups):
         if np.unique(y[tr]).size < 2:
             continue
-        w, b = _fit_head(x[tr], y[tr], c)
+        w, b = _fit_towards(x[tr], y[tr], prior[0], prior[1], c) if prior else _fit_head(x[tr], y[tr], c)
         oof[te] = _sigmoid(x[te] @ w + b)
     ok = np.isfinite(oof)
     if np.unique(y[ok]).size < 2:
@@ -283,18 +336,26 @@ def suggest_chips(x: np.ndarray, p: np.ndarray, unlabelled: np.ndarray, n: int, 
 
 
 def fit_adapted_head(
-    x: np.ndarray, y: np.ndarray, groups: np.ndarray, head_c: float | None = None, seed: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    head_c: float | None = None,
+    seed: int = 0,
+    prior: tuple[np.ndarray, float] | None = None,
 ) -> tuple[np.ndarray, float, float, dict[str, Any]]:
-    """(w, b, C, grouped-CV figures) of the head on labelled chip features; C by grouped-CV log-loss.
+    """(w, b, strength, grouped-CV figures) of the head on labelled chip features; strength by grouped-CV log-loss.
+
+    With ``prior`` (the base head's w, b) the head moves from it (:func:`_fit_towards`, strength =
+    lambda); without, a fresh head is fitted (strength = C).
 
     The same area groups choose C and give the reported figure (its interval is computed for the
     chosen C only). Without two groups holding both classes there is no CV: the middle C is used
     and the figure is NaN, said as such.
     """
-    cs = (head_c,) if head_c else HEAD_C_GRID
+    cs = (head_c,) if head_c else (PRIOR_LAMBDA_GRID if prior else HEAD_C_GRID)
     best: tuple[float, float, dict[str, Any]] | None = None
     for c in cs:
-        res = grouped_cv(x, y, groups, c, seed, n_boot=0)
+        res = grouped_cv(x, y, groups, c, seed, n_boot=0, prior=prior)
         oof = res.get("oof")
         if oof is None or not np.isfinite(oof).any():
             continue
@@ -305,8 +366,8 @@ def fit_adapted_head(
             best = (loss, c, res)
     c = best[1] if best else cs[len(cs) // 2]
     nan_cv: dict[str, Any] = {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": 0}
-    cv = grouped_cv(x, y, groups, c, seed) if best else nan_cv
-    w, b = _fit_head(x, y, c)
+    cv = grouped_cv(x, y, groups, c, seed, prior=prior) if best else nan_cv
+    w, b = _fit_towards(x, y, prior[0], prior[1], c) if prior else _fit_head(x, y, c)
     return w, b, c, cv
 
 
@@ -348,16 +409,17 @@ def adapt_crack_model(
     x, dom, p_base, cached = chip_features(
         card_path, ortho, chips.windows, alpha_band, cache_dir, SubProgress(progress, 0, 0.85), device
     )
+    prior = base_head(card_path)
     t0 = time.perf_counter()
     xl, yl = x[lab], y_all[lab]
     groups = area_groups([w for w, keep in zip(chips.windows, lab) if keep])
-    w, b, c, cv = fit_adapted_head(xl, yl, groups, head_c, seed)
+    w, b, c, cv = fit_adapted_head(xl, yl, groups, head_c, seed, prior)
     seconds = time.perf_counter() - t0
     p_new = _sigmoid(x @ w + b)
     from sklearn.metrics import roc_auc_score
 
     base_auc = float(roc_auc_score(yl, p_base[lab]))
-    cv_out = {k: v for k, v in cv.items() if k != "oof"} | {"c": c, "base_auc_same_chips": base_auc}
+    cv_out = {k: v for k, v in cv.items() if k != "oof"} | {"lambda": c, "base_auc_same_chips": base_auc}
     # the new card: the base card's network with the adapted head
     m = load_crack_model(card_path, torch.device("cpu"))
     set_logistic_head(m.model, w, b)
@@ -379,7 +441,7 @@ def adapt_crack_model(
             "split": f"{cv.get('folds', 0)}-fold cross-validation grouped by {BLOCK_CHIPS} x {BLOCK_CHIPS}-chip "
             "area blocks of the labelled chips (neighbouring chips never on both sides)",
         },
-        hyperparameters=dict(base.hyperparameters) | {"head_c": c},
+        hyperparameters=dict(base.hyperparameters) | {"adapt_lambda": c},
         training={
             "adapted_from": {"card": str(card_path), "weights_sha256": file_sha256(base.weights_path(card_path))},
             "labels": {"crack": n_pos, "no_crack": n_neg, "layer": str(chips_layer), "field": label_field},
