@@ -39,6 +39,8 @@ class LandslideAIPlugin:
         self.toolbar = None
         self.dock = None
         self.dock_action = None
+        self.label_action = None
+        self.label_tool = None
 
     def initProcessing(self) -> None:
         """Register the provider (also called by qgis_process, which has no GUI)."""
@@ -93,6 +95,19 @@ class LandslideAIPlugin:
         for name in TOOLBAR_ALGORITHMS:
             if name in by_id:
                 self.toolbar.addAction(by_id[name])
+        self.label_action = QAction(QIcon(icon_path("cracks")), "Label crack chips on the map", main)
+        self.label_action.setObjectName("LandslideAI_label_chips")
+        self.label_action.setCheckable(True)
+        self.label_action.setToolTip(
+            "Label crack chips: left click = crack, right click = crack-free, Shift + click = clear "
+            "(on the active chip layer), then run 'Adapt the crack model to labelled chips'"
+        )
+        self.label_action.toggled.connect(self._toggle_label_tool)
+        self.menu.addAction(self.label_action)
+        self.actions.append(self.label_action)
+        self.toolbar.addAction(self.label_action)
+        if "crack_adapt" in by_id:
+            self.toolbar.addAction(by_id["crack_adapt"])
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.dock_action)
         self.toolbar.addAction(diag)
@@ -167,6 +182,18 @@ class LandslideAIPlugin:
         widget.layout().addWidget(button)
         bar.pushWidget(widget, Qgis.Warning, 0)
 
+    def _toggle_label_tool(self, on: bool) -> None:
+        """Switch the chip-labelling map tool on (and back to panning off)."""
+        from ..ui.label_tool import ChipLabelTool
+
+        canvas = self.iface.mapCanvas()
+        if on:
+            self.label_tool = ChipLabelTool(canvas, self.iface)
+            self.label_tool.setAction(self.label_action)
+            canvas.setMapTool(self.label_tool)
+        elif getattr(self, "label_tool", None) is not None and canvas.mapTool() is self.label_tool:
+            canvas.unsetMapTool(self.label_tool)
+
     def _open(self, alg_id: str) -> None:
         import processing
 
@@ -178,6 +205,9 @@ class LandslideAIPlugin:
             if self.menu is not None:
                 self.iface.pluginMenu().removeAction(self.menu.menuAction())
                 self.menu.deleteLater()
+            if self.label_tool is not None and self.iface.mapCanvas().mapTool() is self.label_tool:
+                self.iface.mapCanvas().unsetMapTool(self.label_tool)
+            self.label_tool = None
             if self.toolbar is not None:
                 self.toolbar.deleteLater()
             if self.dock is not None:

@@ -140,10 +140,16 @@ def test_menu_has_one_submenu_per_group_plus_dock_and_diagnostics(qgis_app):
         assert "Train and compare susceptibility models" in subs["3 Train & evaluate"]
         assert "Evaluate a susceptibility map" in subs["3 Train & evaluate"]
         assert "Aggregate susceptibility to mapping units" in subs["4 Map & interpret"]
-        assert len(subs["Cracks"]) == 6 and "Evaluate crack classifier on images" in subs["Cracks"]
+        assert len(subs["Cracks"]) == 7 and "Adapt the crack model to labelled chips" in subs["Cracks"]
         assert "Evaluate crack map against pixel labels" in subs["Cracks"]
         names = [a.text() for a in menu.actions() if not a.menu() and not a.isSeparator()]
-        assert names == ["Results dock (plots)", "Diagnostics…", "Install Python packages…"]
+        assert names == [
+            "Results dock (plots)",
+            "Diagnostics…",
+            "Install Python packages…",
+            "Label crack chips on the map",
+        ]
+        assert plugin.label_action.isCheckable() and plugin.label_action in plugin.toolbar.actions()
         assert not plugin.toolbar.actions()[0].icon().isNull()
         # the dock exists from load on (hidden) and listens to run events
         assert iface.docks == [plugin.dock] and plugin.dock.isHidden() and events.has_listeners()
