@@ -282,10 +282,107 @@ def diagnostics() -> None:
     step(finish, 2500)
 
 
+# -- the field loop on the canvas ("label" mode) ----------------------------------------------------
+def label_start() -> None:
+    """Tile the UAV75 test scene, label chips with the map tool (clicks at chip centres), adapt, show suggestions."""
+    import numpy as np
+    import rasterio
+
+    from landslide_ai.algorithms.pipeline import crack_map_params  # noqa: F401 - the plugin is importable
+
+    show_provider_in_toolbox()
+    scene = DATA / "uav75_scene"
+    tiles = run(
+        "crack_tile",
+        {"INPUT": str(scene / "scene_rgb.tif"), "CHIP_PX": 227, "STRIDE_PX": 256, "ALPHA_BAND": 0,
+         "OUTPUT": str(OUTD / "chips.gpkg")},
+    )  # fmt: skip
+    base = iface.addRasterLayer(str(scene / "scene_rgb.tif"), "UAV75 test scene")
+    chips = iface.addVectorLayer(tiles["OUTPUT"], "Chips (click to label)", "ogr")
+    sym = chips.renderer().symbol()
+    sym.setColor(sym.color().fromRgb(0, 0, 0, 0))
+    sym.symbolLayer(0).setStrokeColor(sym.color().fromRgb(255, 255, 0))
+    iface.setActiveLayer(chips)
+    iface.mapCanvas().setDestinationCrs(base.crs())
+    iface.mapCanvas().setExtent(base.extent())
+    iface.mapCanvas().refresh()
+    with rasterio.open(scene / "crack_labels.tif") as ds:
+        lab = ds.read(1)
+        tr = ds.transform
+    truth = []
+    for f in chips.getFeatures():
+        c = f.geometry().centroid().asPoint()
+        col, row = ~tr * (c.x(), c.y())
+        r0, c0 = int(row) - 113, int(col) - 113
+        n = int((lab[max(r0, 0) : r0 + 227, max(c0, 0) : c0 + 227] == 1).sum())
+        if n >= 150 or n == 0:
+            truth.append((c, int(n >= 150)))
+    rng = np.random.default_rng(1)
+    pos = [t for t in truth if t[1] == 1]
+    neg = [t for t in truth if t[1] == 0]
+    picks = [pos[i] for i in rng.choice(len(pos), 8, replace=False)] + [
+        neg[i] for i in rng.choice(len(neg), 8, replace=False)
+    ]
+    STATE["label_clicks"] = len(picks)
+    plugins["landslide_ai"].label_action.setChecked(True)
+    step(lambda: click_labels(chips, picks), 1500)
+
+
+def click_labels(chips, picks) -> None:
+    """Clicks as a user makes them: left = crack, right = crack-free, through the real map tool."""
+    from qgis.gui import QgsMapMouseEvent
+    from qgis.PyQt.QtCore import QEvent, QPoint, Qt
+
+    canvas = iface.mapCanvas()
+    tool = canvas.mapTool()
+    STATE["map_tool"] = type(tool).__name__
+    for point, y in picks:
+        px = canvas.getCoordinateTransform().transform(point)
+        button = Qt.MouseButton.LeftButton if y == 1 else Qt.MouseButton.RightButton
+        ev = QgsMapMouseEvent(canvas, QEvent.Type.MouseButtonRelease, QPoint(int(px.x()), int(px.y())), button)
+        tool.canvasReleaseEvent(ev)
+    lab = [f["label"] for f in chips.getFeatures() if str(f["label"]) not in ("NULL", "None")]
+    STATE["labelled"] = {"crack": lab.count(1), "no_crack": lab.count(0)}
+    from qgis.PyQt.QtXml import QDomDocument
+
+    from landslide_ai.algorithms.styling import label_chips_qml
+
+    doc = QDomDocument()
+    doc.setContent(label_chips_qml("label"))
+    chips.importNamedStyle(doc)
+    chips.triggerRepaint()
+    step(
+        lambda: screenshot(
+            "10_labelling", f"Chips labelled with the map tool: {STATE['labelled']} (red = crack, green = crack-free)"
+        ),
+        1500,
+    )
+    step(lambda: adapt(chips), 3000)
+
+
+def adapt(chips) -> None:
+    chips.commitChanges()
+    res = run(
+        "crack_adapt",
+        {"INPUT": str(DATA / "uav75_scene" / "scene_rgb.tif"), "CHIPS": chips.source(), "LABEL_FIELD": "label",
+         "SUGGEST_N": 8, "ALPHA_BAND": 0, "OUTPUT_FOLDER": str(OUTD / "adapted"),
+         "OUTPUT_CHIPS": str(OUTD / "chips_adapted.gpkg")},
+    )  # fmt: skip
+    STATE["adapt"] = {k: res[k] for k in ("CV_AUC", "BASE_AUC")}
+    QgsProject.instance().layerTreeRoot().findLayer(chips.id()).setItemVisibilityChecked(False)
+    out = iface.addVectorLayer(res["OUTPUT_CHIPS"], "Chips after adapting (orange: label next)", "ogr")
+    out.loadNamedStyle(str(Path(res["OUTPUT_CHIPS"]).with_suffix(".qml")))
+    out.triggerRepaint()
+    step(lambda: screenshot("11_adapted", f"After crack_adapt: suggestions in orange; {STATE['adapt']}"), 2500)
+    step(finish, 4000)
+
+
 def start() -> None:
     check_loaded()
     if MODE == "demo":
         step(toolbox, 500)
+    elif MODE == "label":
+        step(label_start, 500)
     else:
         finish()
 
