@@ -239,8 +239,10 @@ def _fit_head(x: np.ndarray, y: np.ndarray, c: float, weight: np.ndarray | None 
     return lr.coef_[0] / sd, float(lr.intercept_[0] - np.sum(lr.coef_[0] * mu / sd))
 
 
-def _fit_towards(x: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: float, lam: float) -> tuple[np.ndarray, float]:
-    """(w, b) of a logistic regression starting at the base head (w0, b0), moving as far as the labels pay for.
+def _fit_towards(
+    x: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: float, lam: float, start: np.ndarray | None = None
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """(w, b, solution) of a logistic regression from the base head (w0, b0), moving as far as the labels pay for.
 
     Loss: class-balanced log-loss of the labels + lam/2 |d|^2, where the logit is the base head's
     plus d . (standardised x) + delta. With few labels (or a large lam) the result stays the base
@@ -263,9 +265,11 @@ def _fit_towards(x: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: float, lam: f
         g = -s * sw * _sigmoid(-s * m)
         return loss, np.concatenate([z.T @ g + lam * d, [g.sum()]])
 
-    res = minimize(f, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    x0 = np.zeros(x.shape[1] + 1) if start is None else start
+    res = minimize(f, x0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
     d, delta = res.x[:-1], float(res.x[-1])
-    return w0 + d / sd, float(b0 + delta - np.sum(d * mu / sd))
+    # the solution in its own (standardised) units: the warm start of the next, weaker strength
+    return w0 + d / sd, float(b0 + delta - np.sum(d * mu / sd)), res.x
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -279,7 +283,6 @@ def grouped_cv(
     c: float,
     seed: int = 0,
     n_boot: int = 1000,
-    prior: tuple[np.ndarray, float] | None = None,
 ) -> dict[str, Any]:
     """Out-of-fold probabilities by area block, their ROC AUC and a bootstrap interval over blocks."""
     from sklearn.metrics import roc_auc_score
@@ -293,7 +296,7 @@ def grouped_cv(
     for tr, te in GroupKFold(n_splits=k).split(x, y, groups):
         if np.unique(y[tr]).size < 2:
             continue
-        w, b = _fit_towards(x[tr], y[tr], prior[0], prior[1], c) if prior else _fit_head(x[tr], y[tr], c)
+        w, b = _fit_head(x[tr], y[tr], c)
         oof[te] = _sigmoid(x[te] @ w + b)
     ok = np.isfinite(oof)
     if np.unique(y[ok]).size < 2:
@@ -354,10 +357,12 @@ def fit_adapted_head(
     chosen C only). Without two groups holding both classes there is no CV: the middle C is used
     and the figure is NaN, said as such.
     """
-    cs = (head_c,) if head_c else (PRIOR_LAMBDA_GRID if prior else HEAD_C_GRID)
+    if prior is not None:
+        return _fit_path(x, y, groups, (head_c,) if head_c else PRIOR_LAMBDA_GRID, prior, seed)
+    cs = (head_c,) if head_c else HEAD_C_GRID
     best: tuple[float, float, dict[str, Any]] | None = None
     for c in cs:
-        res = grouped_cv(x, y, groups, c, seed, n_boot=0, prior=prior)
+        res = grouped_cv(x, y, groups, c, seed, n_boot=0)
         oof = res.get("oof")
         if oof is None or not np.isfinite(oof).any():
             continue
@@ -368,9 +373,72 @@ def fit_adapted_head(
             best = (loss, c, res)
     c = best[1] if best else cs[len(cs) // 2]
     nan_cv: dict[str, Any] = {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": 0}
-    cv = grouped_cv(x, y, groups, c, seed, prior=prior) if best else nan_cv
-    w, b = _fit_towards(x, y, prior[0], prior[1], c) if prior else _fit_head(x, y, c)
+    cv = grouped_cv(x, y, groups, c, seed) if best else nan_cv
+    w, b = _fit_head(x, y, c)
     return w, b, c, cv
+
+
+def _fit_path(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    lams: tuple[float, ...],
+    prior: tuple[np.ndarray, float],
+    seed: int,
+) -> tuple[np.ndarray, float, float, dict[str, Any]]:
+    """:func:`fit_adapted_head` with a prior: every strength fitted per fold along the path, strongest first.
+
+    Why a path: each fit starts from the previous (stronger) one's solution, so the whole sequence
+    costs little more than one fit; the out-of-fold probabilities of each strength give both the
+    choice (log-loss) and, for the chosen one, the reported AUC and interval, with no second CV.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    order = sorted(lams, reverse=True)
+    ug = np.unique(groups)
+    k = min(5, ug.size)
+    oof = {lam: np.full(y.size, np.nan) for lam in order}
+    if k >= 2:
+        for tr, te in GroupKFold(n_splits=k).split(x, y, groups):
+            if np.unique(y[tr]).size < 2:
+                continue
+            start = None
+            for lam in order:
+                w, b, start = _fit_towards(x[tr], y[tr], prior[0], prior[1], lam, start)
+                oof[lam][te] = _sigmoid(x[te] @ w + b)
+    best = None
+    for lam in order:
+        ok = np.isfinite(oof[lam])
+        if ok.sum() == 0 or np.unique(y[ok]).size < 2:
+            continue
+        q = np.clip(oof[lam][ok], 1e-6, 1 - 1e-6)
+        loss = float(-np.mean(y[ok] * np.log(q) + (1 - y[ok]) * np.log(1 - q)))
+        if best is None or loss < best[0] - 1e-12:
+            best = (loss, lam)
+    lam = best[1] if best else order[-1]
+    cv: dict[str, Any] = {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": k if best else 0}
+    if best:
+        cv = _auc_with_interval(y, oof[lam], groups, seed) | {"folds": k}
+    w, b, _ = _fit_towards(x, y, prior[0], prior[1], lam)
+    return w, b, lam, cv
+
+
+def _auc_with_interval(y: np.ndarray, p: np.ndarray, groups: np.ndarray, seed: int, n_boot: int = 1000) -> dict:
+    """ROC AUC of out-of-fold probabilities and a percentile bootstrap interval over area groups."""
+    from sklearn.metrics import roc_auc_score
+
+    ok = np.isfinite(p)
+    auc = float(roc_auc_score(y[ok], p[ok]))
+    rng = np.random.default_rng(seed)
+    ug = np.unique(groups[ok])
+    members = {g: np.flatnonzero((groups == g) & ok) for g in ug}
+    boots = []
+    for _ in range(n_boot):
+        idx = np.concatenate([members[g] for g in rng.choice(ug, ug.size)])
+        if np.unique(y[idx]).size == 2:
+            boots.append(roc_auc_score(y[idx], p[idx]))
+    ci = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))] if boots else [float("nan")] * 2
+    return {"auc": auc, "ci": ci, "oof": p}
 
 
 def adapt_crack_model(
