@@ -17,9 +17,10 @@ def test_processing_exports_the_shipped_crack_model_for_deepness(run_alg, tmp_pa
     assert res["OUTPUT"] == str(out)
     sess = ort.InferenceSession(str(out))
     meta = sess.get_modelmeta().custom_metadata_map
-    assert json.loads(meta["model_type"]) == "Segmentor" and json.loads(meta["tile_size"]) == 227
+    px = json.loads(SHIPPED.read_text())["inputs"]["input_px"]
+    assert json.loads(meta["model_type"]) == "Segmentor" and json.loads(meta["tile_size"]) == px
     assert json.loads(meta["landslide_ai_card"])["architecture"] == "cnn"
-    assert sess.get_outputs()[0].shape == [1, 2, 227, 227]
+    assert sess.get_outputs()[0].shape == [1, 2, px, px]
 
 
 def _export(*args: str) -> subprocess.CompletedProcess:
