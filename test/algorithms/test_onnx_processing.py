@@ -19,7 +19,7 @@ def test_processing_exports_the_shipped_crack_model_for_deepness(run_alg, tmp_pa
     meta = sess.get_modelmeta().custom_metadata_map
     px = json.loads(SHIPPED.read_text())["inputs"]["input_px"]
     assert json.loads(meta["model_type"]) == "Segmentor" and json.loads(meta["tile_size"]) == px
-    assert json.loads(meta["landslide_ai_card"])["architecture"] == "cnn"
+    assert json.loads(meta["landslide_ai_card"])["architecture"] == "efficientnet_lite0"
     assert sess.get_outputs()[0].shape == [1, 2, px, px]
 
 
