@@ -301,18 +301,9 @@ def grouped_cv(
     ok = np.isfinite(oof)
     if np.unique(y[ok]).size < 2:
         return {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": k, "note": "a fold lacked a class"}
-    auc = float(roc_auc_score(y[ok], oof[ok]))
     if n_boot <= 0:
-        return {"auc": auc, "ci": [float("nan")] * 2, "folds": k, "oof": oof}
-    rng = np.random.default_rng(seed)
-    members = {g: np.flatnonzero((groups == g) & ok) for g in ug}
-    boots = []
-    for _ in range(n_boot):
-        idx = np.concatenate([members[g] for g in rng.choice(ug, ug.size)])
-        if np.unique(y[idx]).size == 2:
-            boots.append(roc_auc_score(y[idx], oof[idx]))
-    ci = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))] if boots else [float("nan")] * 2
-    return {"auc": auc, "ci": ci, "folds": k, "oof": oof}
+        return {"auc": float(roc_auc_score(y[ok], oof[ok])), "ci": [float("nan")] * 2, "folds": k, "oof": oof}
+    return _auc_with_interval(y, oof, groups, seed, n_boot) | {"folds": k}
 
 
 def suggest_chips(x: np.ndarray, p: np.ndarray, unlabelled: np.ndarray, n: int, seed: int = 0) -> list[int]:
