@@ -154,4 +154,7 @@ class SampleAbsencesAlgorithm(LandslideAlgorithm):
             f"{int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences; "
             f"test {int(s.is_test.sum())} of {s.label.size} ({cfg.split.value})"
         )
+        from .styling import samples_qml
+
+        self.style(context, out, samples_qml(), "Samples (landslides and absences)")
         return {self.OUTPUT: out}

@@ -130,6 +130,38 @@ def unit_zones_qml(breaks: list[float] | None, field: str = "ls_zone", statistic
     return _stable_xml(doc.toString())
 
 
+def samples_qml() -> str:
+    """Sample points by role: landslides (label 1) as red triangles, absences (label 0) as grey circles.
+
+    Why: with QGIS's default single symbol the two classes looked the same on the map, so the
+    sampling (where absences fell, how far from landslides) could not be checked by eye.
+    """
+    from qgis.core import QgsCategorizedSymbolRenderer, QgsMarkerSymbol, QgsRendererCategory, QgsVectorLayer
+    from qgis.PyQt.QtXml import QDomDocument
+
+    layer = QgsVectorLayer("Point?field=label:integer", "samples", "memory")
+    cats = [
+        QgsRendererCategory(
+            1,
+            QgsMarkerSymbol.createSimple(
+                {"name": "triangle", "color": "#d7191c", "outline_color": "#000000", "size": "2.6"}
+            ),
+            "landslide (1)",
+        ),
+        QgsRendererCategory(
+            0,
+            QgsMarkerSymbol.createSimple(
+                {"name": "circle", "color": "#9e9e9e", "outline_color": "#424242", "size": "1.8"}
+            ),
+            "absence (0)",
+        ),
+    ]
+    layer.setRenderer(QgsCategorizedSymbolRenderer("label", cats))
+    doc = QDomDocument()
+    layer.exportNamedStyle(doc)
+    return _stable_xml(doc.toString())
+
+
 def label_chips_qml(label_field: str = "label") -> str:
     """Rule-based style of a labelled chip layer: suggested chips first, then labels, then the probability.
 

@@ -47,6 +47,18 @@ def test_pipeline_outputs(pipeline, run_alg):
 
     lyr = QgsVectorLayer(samples["OUTPUT"], "s")
     assert lyr.featureCount() == 120 and lyr.fields().indexOf("split") >= 0
+    # landslides and absences get their own symbols (a categorised style beside the layer)
+    qml = Path(samples["OUTPUT"]).with_suffix(".qml")
+    assert lyr.loadNamedStyle(str(qml))[1]
+    assert lyr.renderer().type() == "categorizedSymbol" and lyr.renderer().classAttribute() == "label"
+    assert sorted(str(c.value()) for c in lyr.renderer().categories()) == ["0", "1"]
+    from qgis.core import QgsRenderContext
+
+    ctx = QgsRenderContext()
+    lyr.renderer().startRender(ctx, lyr.fields())
+    shapes = {f["label"]: lyr.renderer().symbolForFeature(f, ctx).symbolLayer(0).shape() for f in lyr.getFeatures()}
+    lyr.renderer().stopRender(ctx)
+    assert len(set(shapes.values())) == 2  # each class drawn with its own marker
     rows = Path(train["TABLE_CSV"]).read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["CNN-LSTM-AM", "Random Forest"]
     pr = run_alg(
