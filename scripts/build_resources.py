@@ -98,6 +98,16 @@ def susceptibility_model():
         500,
         60,
     )
+    _param(
+        m,
+        QgsProcessingParameterString(
+            "presence_field",
+            "Presence field of the inventory (empty: every point is a landslide)",
+            optional=True,
+        ),
+        500,
+        120,
+    )
     _param(m, QgsProcessingParameterNumber("resolution", "Grid resolution (m)", 1, 30.0, minValue=0.1), 700, 60)
     _param(
         m,
@@ -127,12 +137,14 @@ def susceptibility_model():
     cf = _child("landslideai:lsm_cf_map", "cf", "Certainty-factor map", 400, 280)
     cf.addParameterSources("STACK", _src(child=("stack", "OUTPUT")))
     cf.addParameterSources("INVENTORY", _src(model="inventory"))
+    cf.addParameterSources("PRESENCE_FIELD", _src(model="presence_field"))
     _output(cf, "ZONING", "CF zoning", 600, 300)
     m.addChildAlgorithm(cf)
 
     sample = _child("landslideai:lsm_sample_absences", "sample", "Sample absences (spatial blocks)", 200, 380)
     sample.addParameterSources("STACK", _src(child=("stack", "OUTPUT")))
     sample.addParameterSources("INVENTORY", _src(model="inventory"))
+    sample.addParameterSources("PRESENCE_FIELD", _src(model="presence_field"))
     sample.addParameterSources("STRATEGY", _src(model="strategy"))
     sample.addParameterSources("CF_ZONING", _src(child=("cf", "ZONING")))
     sample.addParameterSources("BLOCK_SIZE_M", _src(model="block_size"))
@@ -150,6 +162,7 @@ def susceptibility_model():
     predict.addParameterSources("MODEL", _src(child=("train", "MODEL_CARD")))
     predict.addParameterSources("STACK", _src(child=("stack", "OUTPUT")))
     predict.addParameterSources("INVENTORY", _src(model="inventory"))
+    predict.addParameterSources("PRESENCE_FIELD", _src(model="presence_field"))
     _output(predict, "OUTPUT", "Susceptibility", 420, 580)
     _output(predict, "ZONING", "Susceptibility zoning", 420, 620)
     _output(predict, "ZONE_TABLE", "Zone table", 420, 660)

@@ -80,6 +80,7 @@ def test_susceptibility_workflow_runs(run_alg, tiny_factors, tmp_path):
             "factors": list(paths.values()),
             "names": "elev,slope,twi",
             "inventory": inv,
+            "presence_field": "lslpts",  # the inventory's 0/1 field: only its 1s are landslides
             "resolution": 30.0,
             "strategy": 2,
             "epochs": 1,
