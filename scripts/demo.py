@@ -151,7 +151,15 @@ def main() -> int:
         lyr = QgsRasterLayer(path, name)
         lyr.loadNamedStyle(str(Path(path).with_suffix(".qml")))
         project.addMapLayer(lyr)
-    project.addMapLayer(QgsVectorLayer(samples, "Samples"))
+    sample_layer = QgsVectorLayer(samples, "Samples (landslides and absences)")
+    sample_layer.loadNamedStyle(str(Path(samples).with_suffix(".qml")))
+    project.addMapLayer(sample_layer)
+    # the project opens on the study area: its CRS and default view are the susceptibility map's
+    from qgis.core import QgsReferencedRectangle
+
+    main_map = next(lyr for lyr in project.mapLayers().values() if lyr.name().startswith("Susceptibility (CNN"))
+    project.setCrs(main_map.crs())
+    project.viewSettings().setDefaultViewExtent(QgsReferencedRectangle(main_map.extent(), main_map.crs()))
     project.write(str(out / "landslide_ai_demo.qgz"))
     print(f"\nIndependent of the absences (rate curves, {ev['OUTPUT_HTML']}): see the log lines of lsm_evaluate above.")
     if (out / "strategy_comparison.csv").exists():
@@ -162,7 +170,17 @@ def main() -> int:
     print("Zones (CNN-LSTM-AM):")
     print(Path(pr["ZONE_TABLE"]).read_text())
     if not a.skip_cracks:
+        before = set(project.mapLayers())
         run_cracks(run, out / "cracks", a, project)
+        # the crack layers lie elsewhere (other CRSs): in their own group, switched off
+        root = project.layerTreeRoot()
+        group = root.addGroup("Cracks (UAV75 scene and maize field: elsewhere, switch on and zoom to layer)")
+        for lid in set(project.mapLayers()) - before:
+            node = root.findLayer(lid)
+            if node is not None:
+                group.addChildNode(node.clone())
+                node.parent().removeChildNode(node)
+        group.setItemVisibilityChecked(False)
         project.write(str(out / "landslide_ai_demo.qgz"))
     print(f"Outputs in {out} (open landslide_ai_demo.qgz in QGIS). Total {time.time() - t0:.0f} s")
     app.exitQgis()
