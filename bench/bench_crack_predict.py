@@ -8,6 +8,7 @@ child's peak RSS (``VmHWM``).
 
     .venv/bin/python bench/bench_crack_predict.py                  # 20000 x 20000 px, CNN
     .venv/bin/python bench/bench_crack_predict.py --size 4000 --arch resnet50_se
+    .venv/bin/python bench/bench_crack_predict.py --size 6000 --arch efficientnet_lite0   # the default model
 
 Also in the same run: the same prediction under bf16 autocast and in ONNX Runtime (an export
 beside the card, made before the timing), each as its ratio to torch fp32.
@@ -63,18 +64,20 @@ def make_card(out: Path, arch: str) -> Path:
     """A classifier with its card (random weights)."""
     import torch
 
-    from core.cracks.models import CLASSES, build_model
+    from core.cracks.config import CLASSES, normalisation_for
+    from core.cracks.models import build_model, saved_state
     from core.cracks.preprocess import RECIPE
     from core.model_card import CrackCard
 
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    torch.save(build_model(arch).state_dict(), out / f"{arch}.pt")
+    torch.save(saved_state(build_model(arch)), out / f"{arch}.pt")
+    mean, std = normalisation_for(arch)
     card = CrackCard.create(
         architecture=arch,
         weights_file=f"{arch}.pt",
         inputs={"input_px": 227},
-        normalisation=dict(RECIPE),
+        normalisation={**RECIPE, "mean": mean, "std": std},
         classes=list(CLASSES),
         hyperparameters={"se_reduction": 16, "dropout": 0.5},
     )
@@ -86,7 +89,7 @@ def main() -> int:
     """Generate, predict in a child, time the bare forward, print figures."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=20000)
-    ap.add_argument("--arch", choices=["cnn", "resnet50", "resnet50_se"], default="cnn")
+    ap.add_argument("--arch", choices=["cnn", "resnet50", "resnet50_se", "efficientnet_lite0"], default="cnn")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--workdir", default=None)
     a = ap.parse_args()
@@ -101,9 +104,10 @@ def main() -> int:
 
     def run_child(precision: str, backend: str = "torch") -> dict:
         """crack_predict in a fresh process at ``precision`` with ``backend``; seconds, chips, peak RSS."""
+        prob = work / f"prob_{backend}_{precision}.tif"
         return run_timed(
             ["from core.cracks.chips import ChipSpec", "from core.cracks.predict import predict_orthomosaic"],
-            f"res = predict_orthomosaic({str(card)!r}, {str(ortho)!r}, {str(work / f'prob_{backend}.tif')!r},"
+            f"res = predict_orthomosaic({str(card)!r}, {str(ortho)!r}, {str(prob)!r},"
             f" ChipSpec(alpha_band=4), batch={a.batch}, precision={precision!r}, backend={backend!r})",
             "'chips': len(res)",
         )
@@ -139,7 +143,8 @@ def main() -> int:
     e2e_bf16 = res_bf16["chips"] / res_bf16["seconds"]
     print(f"end-to-end crack_predict, bf16 autocast: {e2e_bf16:.1f} chips/s ({e2e_bf16 / e2e:.2f}x fp32)")
     e2e_onnx = res_onnx["chips"] / res_onnx["seconds"]
-    with rasterio.open(work / "prob_torch.tif") as p, rasterio.open(work / "prob_onnx.tif") as q:
+    # torch fp32 against ONNX fp32 (the bf16 run writes its own file: it used to overwrite fp32's here)
+    with rasterio.open(work / "prob_torch_fp32.tif") as p, rasterio.open(work / "prob_onnx_fp32.tif") as q:
         diff = float(np.abs(p.read(1) - q.read(1)).max())
     print(
         f"end-to-end crack_predict, ONNX Runtime: {e2e_onnx:.1f} chips/s ({e2e_onnx / e2e:.2f}x torch fp32); "
