@@ -93,6 +93,13 @@ class CVResult:
     split_note: str
     correlation_length_m: float | None
     block_m: float | None
+    #: each factor alone as the score, under the same folds: (name, prediction-rate AUC, 95 % CI)
+    factor_rates: list[tuple[str, float, tuple[float, float]]] = field(default_factory=list)
+
+    def best_factor(self) -> tuple[str, float, tuple[float, float]] | None:
+        """The single factor with the highest prediction-rate AUC (None: not computed)."""
+        ok = [f for f in self.factor_rates if np.isfinite(f[1])]
+        return max(ok, key=lambda f: f[1]) if ok else None
 
 
 #: correlation below which two cells count as independent: the "practical range" of a variogram
@@ -393,11 +400,62 @@ def cross_validate(
             f"{DISPLAY[kind]} spatial CV: AUC {pooled['AUC']:.3f} (95 % CI {ci[0]:.3f}-{ci[1]:.3f}), "
             f"prediction-rate AUC {rate:.3f} ({rate_ci[0]:.3f}-{rate_ci[1]:.3f})"
         )
+    factor_rates = _factor_rates(prep, d, cells, folds, cell_fold, cv, cfg.seed)
+    best = max((f for f in factor_rates if np.isfinite(f[1])), key=lambda f: f[1], default=None)
+    if best is not None:
+        for m in results:
+            if np.isfinite(m.rate_auc) and m.rate_auc <= best[1]:
+                m.flags.append(
+                    f"does not beat the best single factor ({best[0]} alone: prediction-rate AUC {best[1]:.3f}, "
+                    f"{best[2][0]:.3f}-{best[2][1]:.3f})"
+                )
+        progress.log(
+            f"Best single factor under the same folds: {best[0]} alone, prediction-rate AUC {best[1]:.3f} "
+            f"({best[2][0]:.3f}-{best[2][1]:.3f}); a model should beat it to be worth its complexity."
+        )
     note = (
         f"Spatial {cv.folds}-fold cross-validation over {how}; buffer {cv.buffer_m:g} m; "
         f"{int(rr.size)} cells sampled for the prediction rate; seed {cfg.seed}."
     )
-    return CVResult(results, folds, grp, note, corr, block)
+    return CVResult(results, folds, grp, note, corr, block, factor_rates)
+
+
+def _factor_rates(
+    prep: Prepared,
+    d: SampleSet,
+    cells: SampleSet,
+    folds: np.ndarray,
+    cell_fold: np.ndarray,
+    cv: CVConfig,
+    seed: int,
+) -> list[tuple[str, float, tuple[float, float]]]:
+    """Each factor alone as the susceptibility score, judged exactly like the models (same folds and cells).
+
+    Why: a model is only worth its complexity if it ranks held-out landslides above the held-out
+    area better than one of its own inputs does (measured on a held-back area: contributing area
+    alone beat every model). The direction (high or low values susceptible) is chosen on each
+    fold's training samples, so the held-out fold never decides it.
+    """
+    out = []
+    for j, name in enumerate(prep.features):
+        rate_u = []
+        for f in range(cv.folds):
+            test = folds == f
+            train = ~test & (folds >= 0)
+            y = d.labels[train]
+            col = d.centre[train, j]
+            if np.unique(y).size < 2:
+                continue
+            sign = 1.0 if col[y == 1].mean() >= col[y == 0].mean() else -1.0
+            ls = sign * d.centre[test & (d.labels == 1), j]
+            pc = sign * cells.centre[cell_fold == f, j]
+            if ls.size and pc.size:
+                rate_u.append(_rate_scores(pc, ls))
+        u = np.concatenate(rate_u) if rate_u else np.empty(0)
+        rate = float(u.mean()) if u.size else float("nan")
+        ci = bootstrap_mean_ci(u, cv.n_boot, seed) if u.size else (np.nan, np.nan)
+        out.append((name, rate, (float(ci[0]), float(ci[1]))))
+    return out
 
 
 def _fold_epochs(on_epoch: EpochCallback | None, fold: int) -> EpochCallback | None:
@@ -469,6 +527,12 @@ def cv_rows(res: CVResult) -> tuple[list[str], list[list[str]]]:
                 *[f"{m.pooled[k]:.4f}" for k in METRICS if k != "AUC"],
                 "; ".join(m.flags),
             ]  # fmt: skip
+        )
+    blank = [""] * (len(head) - 8)
+    for name, rate, ci in sorted(res.factor_rates, key=lambda f: -f[1] if np.isfinite(f[1]) else 1.0):
+        reading = auc_reading(rate, ci) if np.isfinite(rate) else ""
+        rows.append(
+            [f"factor alone: {name}", "", "", "", "", f"{rate:.4f}", f"{ci[0]:.3f}-{ci[1]:.3f}", reading, *blank]
         )
     return head, rows
 

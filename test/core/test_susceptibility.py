@@ -196,6 +196,18 @@ def test_spatial_cv_folds_blocks_and_prediction_rate(tiny_factors, tmp_path):
         assert np.unique(res.folds[res.groups == g]).size == 1
     rf = next(m for m in res.models if m.kind == "rf")
     assert rf.pooled["AUC"] > 0.8  # the slope-driven inventory is learnable across blocks
+    # every factor alone is judged under the same folds; the slope-driven inventory's best factor is slope,
+    # and a model that does not beat it says so in its flags
+    names = [f[0] for f in res.factor_rates]
+    assert names == list(prep.features)
+    best = res.best_factor()
+    assert best is not None and best[0] == "slope" and best[2][0] <= best[1] <= best[2][1]
+    for m in res.models:
+        assert (m.rate_auc <= best[1]) == any("does not beat the best single factor" in f for f in m.flags)
+    from landslide_ai.core.susceptibility.cross_validation import cv_rows
+
+    _, rows = cv_rows(res)
+    assert sum(r[0].startswith("factor alone: ") for r in rows) == len(names)
     # automatic blocks are never smaller than one patch footprint unless the report says they shrank
     from landslide_ai.core.susceptibility.cross_validation import choose_block
 
