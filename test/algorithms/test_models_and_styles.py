@@ -106,7 +106,11 @@ def test_susceptibility_workflow_runs(run_alg, tiny_factors, tmp_path):
     assert len((tmp_path / "models" / "comparison.csv").read_text().splitlines()) == 9  # header + 8 models
     # spatial CV ran by default (5 folds): it leads the comparison page, per model and per fold
     cv = (tmp_path / "models" / "cv_comparison.csv").read_text().splitlines()
-    assert len(cv) == 9 and "prediction-rate AUC" in cv[0]
+    assert len(cv) == 1 + 8 + 3 and "prediction-rate AUC" in cv[0]  # header, 8 models, each of 3 factors alone
+    factor_rows = [r.split(",") for r in cv[9:]]
+    assert sorted(r[0] for r in factor_rows) == ["factor alone: elev", "factor alone: slope", "factor alone: twi"]
+    rates = [float(r[5]) for r in factor_rows]
+    assert rates == sorted(rates, reverse=True)  # best factor first
     assert len((tmp_path / "models" / "cv_folds.csv").read_text().splitlines()) == 1 + 8 * 5
     page = (tmp_path / "models" / "comparison.html").read_text()
     assert page.index("Spatial cross-validation") < page.index("single held-out split")
