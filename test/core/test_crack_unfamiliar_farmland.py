@@ -26,7 +26,9 @@ def toy_set(tmp_path_factory):
     return make_set(tmp_path_factory.mktemp("toy") / "set", n=20)
 
 
-@pytest.mark.parametrize("arch,px", [("cnn", 48), ("resnet50", 64), ("resnet50_se", 64), ("efficientnet_lite0", 64)])
+@pytest.mark.parametrize(
+    "arch,px", [("cnn", 48), ("resnet50", 64), ("resnet50_se", 64), ("resnet50_se", 32), ("efficientnet_lite0", 64)]
+)
 def test_farmland_is_not_painted_as_cracks(toy_set, tmp_path, arch, px):
     if arch == "efficientnet_lite0":
         pytest.importorskip("timm")
