@@ -80,7 +80,15 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             advanced=True,
         )
         if not self.WITH_GRADCAM:  # Grad-CAM needs gradients: torch only
-            self.add(QgsProcessingParameterEnum(self.BACKEND, "Backend", list(BACKENDS), defaultValue=0), advanced=True)
+            self.add(
+                QgsProcessingParameterEnum(
+                    self.BACKEND,
+                    "Backend (auto: ONNX Runtime when installed, 2-2.5x faster on a CPU)",
+                    list(BACKENDS),
+                    defaultValue=BACKENDS.index("auto"),
+                ),
+                advanced=True,
+            )
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Crack probability"))
         self.add(QgsProcessingParameterVectorDestination(self.CHIPS, "Chips with probability"))
         if self.WITH_GRADCAM:

@@ -67,7 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--temporal-stack")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--per-patch", action="store_true", help="push every patch through on its own (reference path)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="deep-model runtime")
+    p.add_argument(
+        "--backend",
+        choices=["torch", "onnx", "auto"],
+        default="torch",
+        help="deep-model runtime (auto: ONNX if installed)",
+    )
     p.add_argument("--dask", default=None, help="'local' (a local cluster) or a scheduler address tcp://host:8786")
     p.add_argument(
         "--allow-shift", action="store_true", help="accept factor distributions unlike training (extrapolation)"
@@ -126,7 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--alpha-band", type=int, default=-1, help="-1 = the declared alpha band, 0 = none")
     cp.add_argument("--keep-unfamiliar", action="store_true", help="keep chips unlike the training images")
     cp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    cp.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="classifier runtime")
+    cp.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        default="auto",
+        help="classifier runtime (auto: ONNX Runtime when installed and no Grad-CAM/bf16, 2-2.5x faster on CPU)",
+    )
     cp.add_argument("--device", default="auto")
     cs = sub.add_parser("crack-evaluate-scene", help="score a chip layer against a pixel-label raster")
     cs.add_argument("chips")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import torch
 
 
+import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
@@ -286,8 +287,8 @@ def open_onnx(path: str | Path, card: ModelCard, card_path: str | Path, device: 
 class onnx_backend:  # noqa: N801 - used like a function in a with statement
     """Context manager giving an :class:`OnnxModel` for a card.
 
-    The session reads ``<card>.onnx`` beside the card when that file matches the weights, else a
-    temporary export removed on exit.
+    The session reads ``<card>.onnx`` beside the card when that file matches the weights, else an
+    export cached in the temporary folder under the card's and weights' content hash.
     """
 
     def __init__(self, card_path: str | Path, card: ModelCard, device: str = "cpu") -> None:
@@ -301,9 +302,24 @@ class onnx_backend:  # noqa: N801 - used like a function in a with statement
                 return open_onnx(beside, self.card, self.card_path, self.device)
             except ModelLoadError:
                 pass  # stale or foreign: export afresh below, leave the user's file alone
-        self._tmp = tempfile.TemporaryDirectory(prefix="landslide_ai_onnx_")
-        path = Path(self._tmp.name) / "model.onnx"
-        export_onnx(self.card_path, path)
+        # exports are cached by the card's and the weights' content, so a second run does not re-export
+        cache = Path(tempfile.gettempdir()) / "landslide_ai_onnx"
+        key = hashlib.sha256(
+            (self.card.to_json(indent=None) + weights_sha256(self.card, self.card_path)).encode()
+        ).hexdigest()[:32]
+        path = cache / f"{key}.onnx"
+        if path.is_file():
+            try:
+                return open_onnx(path, self.card, self.card_path, self.device)
+            except ModelLoadError:
+                pass  # damaged: export again
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            export_onnx(self.card_path, path)
+        except OSError:  # no writable temporary folder: a private one, removed on exit
+            self._tmp = tempfile.TemporaryDirectory(prefix="landslide_ai_onnx_")
+            path = Path(self._tmp.name) / "model.onnx"
+            export_onnx(self.card_path, path)
         return open_onnx(path, self.card, self.card_path, self.device)
 
     def __exit__(self, *exc: object) -> None:

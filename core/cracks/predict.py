@@ -31,7 +31,7 @@ from ..model_card import CrackCard
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
-from ..runtime import autocast, check_backend, load_weights, pick_device
+from ..runtime import autocast, load_weights, pick_device, resolve_backend
 from .chips import ChipSpec, check_orthomosaic, chip_windows, read_chip
 from .domain import distances, pooled_features
 from .models import build_model, target_layer
@@ -186,15 +186,17 @@ def predict_orthomosaic(
     familiar chip covers a pixel), so imagery the model never saw is not painted as cracks.
     ``precision="bf16"`` runs the classification forward under bfloat16 autocast (Grad-CAM stays fp32).
     ``backend="onnx"`` classifies in ONNX Runtime (``<card>.onnx`` when it matches the weights, else a
-    temporary export); Grad-CAM needs gradients, so it stays a torch-only output.
+    cached export); Grad-CAM needs gradients, so it stays a torch-only output. ``"auto"``: ONNX
+    Runtime when installed and nothing needs torch (see ``runtime.resolve_backend``).
     """
     progress = progress or NullProgress()
-    check_backend(backend)
+    backend = resolve_backend(backend, needs_torch=bool(gradcam_out) or precision != "fp32")
     if backend == "onnx" and (gradcam_out or precision != "fp32"):
         raise InvalidInputError(
             "The ONNX backend computes probabilities only, in fp32: Grad-CAM needs gradients and bf16 is a torch "
             "option. Use the torch backend for those, or leave them out."
         )
+    progress.log(f"Classifier runtime: {'ONNX Runtime' if backend == 'onnx' else 'torch'} ({precision})")
     grid = check_orthomosaic(ortho, spec)
     dev = pick_device(device)
     autocast(dev, precision)  # an unknown precision is refused before any work

@@ -44,7 +44,7 @@ from ..raster.zoning import (
     validate_user_breaks,
     zone_raster,
 )
-from ..runtime import check_backend
+from ..runtime import resolve_backend
 from ..sampling.points import Points
 from .dataset import Normalisation, TemporalMode, check_temporal_grid
 from .models import DeepHP
@@ -238,7 +238,7 @@ def predict_stack(
     window is a Dask task (``distributed.py``), and the raster is the same as the local run's.
     """
     progress = progress or NullProgress()
-    check_backend(backend)
+    backend = resolve_backend(backend, needs_torch=dask is not None)
     model = load_model(card_path)
     info = as_stack(stack)
     stack = info.path

@@ -141,3 +141,31 @@ def test_gradcam_says_when_the_last_stage_is_too_coarse(lite_card):
     assert gradcam_resolution_note(card) is None
     card.architecture, card.inputs["input_px"] = "cnn", 48  # stride 8: 6 x 6 cells localise
     assert gradcam_resolution_note(card) is None
+
+
+def test_auto_backend_is_onnx_when_installed_and_torch_when_needed():
+    from landslide_ai.core.dependencies import status
+    from landslide_ai.core.errors import InvalidInputError
+    from landslide_ai.core.runtime import resolve_backend
+
+    onnx_there = status("onnx").ok and status("onnxruntime").ok
+    assert resolve_backend("auto") == ("onnx" if onnx_there else "torch")
+    assert resolve_backend("auto", needs_torch=True) == "torch"  # Grad-CAM, bf16, Dask
+    assert resolve_backend("torch") == "torch"
+    with pytest.raises(InvalidInputError, match="Unknown backend"):
+        resolve_backend("tensorrt")
+
+
+def test_onnx_exports_are_cached_by_content(lite_card, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import landslide_ai.core.onnx_models as om
+    from landslide_ai.core.model_card import CrackCard
+
+    card = CrackCard.load(lite_card[0])
+    with om.onnx_backend(lite_card[0], card) as first:
+        assert first is not None
+    calls = []
+    monkeypatch.setattr(om, "export_onnx", lambda *a, **k: calls.append(a))
+    with om.onnx_backend(lite_card[0], card) as again:
+        assert again is not None
+    assert calls == []  # the second run reads the cached export
