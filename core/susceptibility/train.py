@@ -45,6 +45,46 @@ from .tabular_io import SUFFIX as TABULAR_SUFFIX
 from .tabular_io import save_tabular
 
 
+def valid_cell_count(stack_path: str) -> int:
+    """Cells with data in every band (the study area proper), counted window by window."""
+    import rasterio
+
+    n = 0
+    with rasterio.open(stack_path) as ds:
+        for _, win in ds.block_windows(1):
+            n += int((ds.dataset_mask(window=win) > 0).sum())
+    return n
+
+
+def patch_share_note(stack_path: str, patch: int) -> str | None:
+    """A warning when one patch covers more than PATCH_SHARE_WARNING of the *valid* cells, with a size that would not.
+
+    Why valid cells: a study area is rarely its bounding box; on a held-back area whose valid half
+    made a 30-cell patch cover 2 % of the data, the warning counted the whole grid and stayed silent.
+    """
+    valid = valid_cell_count(stack_path)
+    share = patch**2 / max(1, valid)
+    if share <= PATCH_SHARE_WARNING:
+        return None
+    fits = int(np.floor(np.sqrt(PATCH_SHARE_WARNING * valid)))
+    from .models import MIN_VALID_PATCH
+
+    if fits >= MIN_VALID_PATCH:
+        advice = f"a patch of {fits} cells or fewer keeps it under {PATCH_SHARE_WARNING:.0%}"
+    elif fits >= 3:
+        advice = (
+            f"a patch of {fits} cells or fewer keeps it under {PATCH_SHARE_WARNING:.0%} (below {MIN_VALID_PATCH} the "
+            "CNN pads its convolutions); or a larger study area, or the tabular models"
+        )
+    else:
+        advice = "the area is too small for patch models: use the tabular models (RF, GLM, GAM) or a larger area"
+    return (
+        f"one {patch} x {patch}-cell patch covers {share:.1%} of the stack's {valid} valid cells: patches of "
+        f"different samples overlap heavily, spatial blocks must be large and few, and the deep models see much "
+        f"of the area around every sample; {advice}."
+    )
+
+
 @dataclass
 class Prepared:
     """Everything read from disk for a training run."""
@@ -87,13 +127,10 @@ def prepare(
             f"({info.grid.width} x {info.grid.height} cells): patches would be mostly padding. Use a patch of at most "
             f"{min(info.grid.width, info.grid.height)} cells (much smaller is wiser) or a larger study area."
         )
-    share = cfg.patch_size**2 / max(1, info.grid.width * info.grid.height)
-    if share > PATCH_SHARE_WARNING:
-        progress.log(
-            f"Warning: one {cfg.patch_size} x {cfg.patch_size}-cell patch covers {share:.0%} of the stack's grid: "
-            "patches of different samples overlap heavily, spatial blocks must be large and few, and the deep "
-            "models see much of the area around every sample. Consider a smaller patch for a study area this size."
-        )
+    if any(m in DEEP_MODELS for m in cfg.models):
+        note = patch_share_note(info.path, cfg.patch_size)
+        if note:
+            progress.log("Warning: " + note)
     pts = read_points(samples, info.grid.crs_wkt)
     if label_field not in pts.attrs:
         raise InvalidInputError(f"The sample layer has no '{label_field}' field (1 = landslide, 0 = absence).")

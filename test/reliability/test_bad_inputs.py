@@ -589,4 +589,21 @@ def test_patch_covering_much_of_the_area_is_warned(run_fb, world, tmp_path):
         train_params(world["stack"], world["samples"], str(tmp_path / "m"), [0], epochs=1, PATCH_SIZE=20),
         rec,
     )
-    assert "covers 11% of the stack's grid" in rec.text()
+    assert "covers 11.1% of the stack's 3600 valid cells" in rec.text()
+    assert "a patch of 8 cells or fewer keeps it under 2%" in rec.text()
+
+
+def test_patch_warning_counts_valid_cells_not_the_grid(tmp_path):
+    """Half the grid is nodata: an 8-cell patch is 1.8 % of the grid but 3.6 % of the study area."""
+    import numpy as np
+
+    from conftest import write_raster
+    from landslide_ai.core.susceptibility.train import patch_share_note
+
+    a = np.ones((60, 60), np.float32)
+    a[:, 30:] = -9999.0
+    full = write_raster(tmp_path / "full.tif", np.ones((60, 60), np.float32))
+    half = write_raster(tmp_path / "half.tif", a)
+    assert patch_share_note(full, 8) is None
+    note = patch_share_note(half, 8)
+    assert note is not None and "1800 valid cells" in note and "a patch of 6 cells or fewer" in note
