@@ -206,6 +206,17 @@ def stack_factors(
                     dtype="float32",
                 )
             )
+            src_res = max(abs(ds.res[0]), abs(ds.res[1]))
+            cell = grid.resolution[0]
+            same_units = not ds.crs.is_geographic if ds.crs else False
+            if same_units and abs(src_res - cell) > 0.01 * cell:
+                how = "coarser: values interpolated" if src_res > cell else "finer: detail averaged away"
+                if spec.categorical:
+                    how = "nearest class" + (" (finer source: small patches may vanish)" if src_res < cell else "")
+                progress.log(
+                    f"Note: factor '{spec.name}' is resampled from its native {src_res:g} m cells to the stack's "
+                    f"{cell:g} m ({how}). Stack at {src_res:g} m to keep it native."
+                )
             report.factors.append(
                 {
                     "name": spec.name,

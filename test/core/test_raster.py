@@ -98,3 +98,23 @@ def test_breaks_quantile_user_and_natural():
     assert all(lo < b <= hi for b, lo, hi in zip(nb, [0.1, 0.3, 0.5, 0.7], [0.3, 0.5, 0.7, 0.9]))
     with pytest.raises(InvalidInputError):
         compute_breaks(v, ZoningMethod.USER, user=[0.5, 0.2, 0.7, 0.9])
+
+
+def test_a_factor_resampled_from_another_cell_size_is_said_with_its_native_size(tmp_path):
+    from landslide_ai.core.progress import NullProgress
+
+    class Log(NullProgress):
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def log(self, message: str) -> None:
+            self.lines.append(message)
+
+    t30 = (30.0, 0, 500000.0, 0, -30.0, 9560000.0)
+    t20 = (20.0, 0, 500000.0, 0, -20.0, 9560000.0)
+    a = write_raster(tmp_path / "a.tif", np.ones((40, 40), np.float32), t30)
+    b = write_raster(tmp_path / "b.tif", np.ones((60, 60), np.float32), t20)
+    log = Log()
+    stack_factors([FactorSpec(a, "a"), FactorSpec(b, "b")], str(tmp_path / "s.tif"), resolution_m=30.0, progress=log)
+    notes = [m for m in log.lines if m.startswith("Note: factor")]
+    assert len(notes) == 1 and "'b'" in notes[0] and "native 20 m" in notes[0] and "30 m" in notes[0]
