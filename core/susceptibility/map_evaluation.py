@@ -35,6 +35,7 @@ from .rates import (
     cell_histogram,
     chance_note,
     equal_area_breaks,
+    exact_cell_scores,
     rate_curve,
     zone_densities,
 )
@@ -313,7 +314,8 @@ def evaluate_map(
         note = (
             "prediction rate: landslides not used in training" if s.held_out else "success rate"
         ) + f"; {hist.n_cells} cells{where}"
-        curve = rate_curve(s.name, hist, vals, note, seed)
+        exact = exact_cell_scores(raster, vals, mask=area)
+        curve = rate_curve(s.name, hist, vals, note, seed, scores=exact)
         zones = zone_densities(hist, vals, breaks, seed=seed)
         res = SetResult(s, curve, zones, n_given=len(s), n_used=used)
         if stats is not None and units is not None:

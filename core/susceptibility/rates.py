@@ -141,6 +141,45 @@ def cell_scores(hist: CellHistogram, values: np.ndarray) -> np.ndarray:
     return (below[b] + 0.5 * hist.counts[b]) / n
 
 
+def exact_cell_scores(
+    raster: str,
+    values: np.ndarray,
+    mask: np.ndarray | Callable[[Window], np.ndarray] | None = None,
+    block: int = 1024,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Per landslide value: the exact share of evaluated cells below it (ties count half), in one windowed pass.
+
+    Why not the histogram's :func:`cell_scores`: a saturated map (28 % of the cells in one 4096th of
+    the range) put those cells' ties and order inside one bin, and the AUC was off by up to 0.008.
+    Here each window's valid values are sorted and every landslide value is located in them, so
+    memory is one window and the result is the rank statistic itself.
+    """
+    progress = progress or NullProgress()
+    v = np.asarray(values, np.float64)
+    below = np.zeros(v.size, np.float64)
+    equal = np.zeros(v.size, np.float64)
+    n = 0
+    with rasterio.open(raster) as ds:
+        grid = Grid.from_dataset(ds)
+        nod = ds.nodata
+        k = grid.n_windows(block)
+        for i, win in enumerate(grid.windows(block)):
+            check(progress)
+            a = ds.read(1, window=win)
+            ok = valid_mask(a, nod)
+            if mask is not None:
+                ok &= _mask_window(mask, win)
+            cells = np.sort(a[ok].astype(np.float64))
+            n += cells.size
+            lo = np.searchsorted(cells, v, side="left")
+            hi = np.searchsorted(cells, v, side="right")
+            below += lo
+            equal += hi - lo
+            progress.report((i + 1) / k, "exact ranks")
+    return (below + 0.5 * equal) / max(n, 1)
+
+
 def bootstrap_mean_ci(
     scores: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
@@ -153,10 +192,22 @@ def bootstrap_mean_ci(
     return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
 
 
-def rate_curve(name: str, hist: CellHistogram, values: np.ndarray, note: str = "", seed: int = 0) -> RateCurve:
-    """The rate curve of landslide cell ``values`` over the cells of ``hist`` (most susceptible first)."""
+def rate_curve(
+    name: str,
+    hist: CellHistogram,
+    values: np.ndarray,
+    note: str = "",
+    seed: int = 0,
+    scores: np.ndarray | None = None,
+) -> RateCurve:
+    """The rate curve of landslide cell ``values`` over the cells of ``hist`` (most susceptible first).
+
+    ``scores``: exact per-landslide ranks (:func:`exact_cell_scores`, same order as ``values``);
+    the AUC and its interval then come from them, the drawn curve from the histogram.
+    """
     values = np.asarray(values, float)
-    values = values[np.isfinite(values)]
+    finite = np.isfinite(values)
+    values = values[finite]
     if values.size == 0:
         raise InvalidInputError(f"No landslide falls on a valid cell of the evaluated area ({name}).")
     # walk bins from the most susceptible down: cumulative area and landslide shares
@@ -164,7 +215,7 @@ def rate_curve(name: str, hist: CellHistogram, values: np.ndarray, note: str = "
     area = np.concatenate([[0.0], np.cumsum(hist.counts[::-1]) / max(hist.n_cells, 1)])
     slides = np.concatenate([[0.0], np.cumsum(ls_counts[::-1]) / values.size])
     keep = np.r_[True, (np.diff(area) > 0) | (np.diff(slides) > 0)]  # drop empty bins: smaller output
-    scores = cell_scores(hist, values)
+    scores = cell_scores(hist, values) if scores is None else np.asarray(scores, float)[finite]
     return RateCurve(
         name,
         area[keep].round(6).tolist(),

@@ -41,3 +41,23 @@ def test_zone_densities_sum_and_ratio(tmp_path):
     assert [r.area_share for r in rows] == pytest.approx([0.2] * 5, abs=0.015)
     assert rows[-1].landslide_share == 1 and rows[-1].density_ratio == pytest.approx(5, rel=0.02)
     assert sum(r.landslides for r in rows) == 10
+
+
+def test_exact_ranks_on_a_saturated_map(tmp_path):
+    """28 % of the cells share one value: the exact ranks equal the brute-force rank statistic."""
+    from landslide_ai.core.susceptibility.rates import cell_histogram, cell_scores, exact_cell_scores, rate_curve
+
+    rng = np.random.default_rng(3)
+    a = rng.random((90, 100)).astype(np.float32)
+    a[rng.random(a.shape) < 0.28] = np.float32(0.999)
+    a[:4, :4] = -9999.0
+    path = write_raster(tmp_path / "sat.tif", a)
+    valid = a[a != -9999.0].astype(np.float64)
+    ls = np.r_[np.full(30, np.float32(0.999)), rng.choice(valid, 40)].astype(np.float64)
+    exact = exact_cell_scores(path, ls, block=32)  # several windows
+    brute = np.array([((valid < v).sum() + 0.5 * (valid == v).sum()) / valid.size for v in ls])
+    np.testing.assert_allclose(exact, brute, rtol=0, atol=1e-12)
+    hist = cell_histogram(path, bins=4096)
+    curve = rate_curve("x", hist, ls, scores=exact)
+    assert curve.auc == pytest.approx(brute.mean(), abs=1e-12)
+    assert abs(cell_scores(hist, ls).mean() - brute.mean()) > 1e-6  # the histogram alone is only approximate
