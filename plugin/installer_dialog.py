@@ -95,6 +95,9 @@ class InstallerDialog(QDialog):
         self.index = QLineEdit()
         self.index.setPlaceholderText("a company mirror of PyPI (empty: PyPI)")
         form.addRow("Package index", self.index)
+        self.trusted = QLineEdit()
+        self.trusted.setPlaceholderText("hosts whose certificate pip need not check, comma-separated (empty: none)")
+        form.addRow("Trusted hosts", self.trusted)
         box.addLayout(form)
         box.addWidget(QLabel("What will be done:"))
         self.plan = QPlainTextEdit()
@@ -127,7 +130,7 @@ class InstallerDialog(QDialog):
         self.remove_button.clicked.connect(self.start_remove)
         self.cancel_button.clicked.connect(self.cancel)
         close.clicked.connect(self.reject)
-        for w in (self.proxy, self.index, self.wheels, self.cert):
+        for w in (self.proxy, self.index, self.wheels, self.cert, self.trusted):
             w.textChanged.connect(self.refresh_plan)
         self.build.currentIndexChanged.connect(self.refresh_plan)
         self.refresh_plan()
@@ -169,6 +172,7 @@ class InstallerDialog(QDialog):
             proxy=self.proxy.text().strip(),
             cert=self.cert.text().strip(),
             index_url=self.index.text().strip(),
+            trusted_hosts=tuple(h.strip() for h in self.trusted.text().split(",") if h.strip()),
         )
 
     def refresh_plan(self) -> None:

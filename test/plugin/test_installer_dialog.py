@@ -26,6 +26,10 @@ def test_the_window_shows_the_plan_then_installs_and_removes_in_the_background(q
     dlg = InstallerDialog(None, layout)
     assert "pip install --target" in dlg.plan.toPlainText() and "numpy==" in dlg.plan.toPlainText()
     assert not layout.root.exists()  # nothing done by opening the window
+    dlg.trusted.setText("mirror.example.org, pypi.internal")
+    assert dlg.options().trusted_hosts == ("mirror.example.org", "pypi.internal")
+    assert "--trusted-host mirror.example.org" in dlg.plan.toPlainText()
+    dlg.trusted.setText("")
     dlg.wheels.setText(str(wheels))
     assert "--no-index" in dlg.plan.toPlainText()
     dlg.options = lambda: __import__("landslide_ai.plugin.installer", fromlist=["x"]).InstallOptions(
