@@ -118,14 +118,11 @@ class CrackAdaptAlgorithm(LandslideAlgorithm):
         }
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context) if parameters.get(self.OUTPUT) else None
         if out:
-            import numpy as np
-
-            from ..core.cracks.adapt import read_chip_layer
             from ..core.cracks.chips import ChipSpec
             from ..core.cracks.predict import predict_orthomosaic
             from .styling import crack_probability_qml
 
-            size = int(np.median([w[2] for w in read_chip_layer(chips_in, ortho, field).windows]))
+            size = res.chip_px  # the layer's own chip size, from the run that just read it
             spec = ChipSpec(
                 chip_px=size, stride_px=size, alpha_band=self.parameterAsInt(parameters, self.ALPHA, context)
             )

@@ -66,8 +66,13 @@ def _onnx() -> ModuleType:
 
 
 def weights_sha256(card: ModelCard, card_path: str | Path) -> str:
-    """SHA-256 of the weights file beside the card (what an export was made from)."""
-    return file_sha256(card.weights_path(card_path))
+    """SHA-256 of the weights file beside the card (what an export was made from).
+
+    ``weights_path`` has just checked the file against the card's recorded checksum when there is
+    one, so that value is returned rather than hashing the file a second time.
+    """
+    path = card.weights_path(card_path)
+    return card.weights_sha256 or file_sha256(path)
 
 
 def _susceptibility_module(card_path: str | Path) -> tuple[torch.nn.Module, tuple, list[str], dict, str, ModelCard]:

@@ -278,6 +278,7 @@ class OutputTransaction:
     outputs: list[_Output] = field(default_factory=list)
     _created_dirs: list[Path] = field(default_factory=list)
     _committed: bool = False
+    _real_cache: dict[str, list[str]] | None = None
 
     # -- declaring -------------------------------------------------------------------------
     def add_input(self, path: str | os.PathLike[str] | None) -> None:
@@ -298,14 +299,23 @@ class OutputTransaction:
         self.outputs.append(_Output(name, Path(os.path.abspath(final)), True, tuple(planned)))
 
     # -- checking before any work ------------------------------------------------------------
+    def _reals(self) -> dict[str, list[str]]:
+        """Each input -> the files it really reads (:func:`real_sources`, itself when none), resolved once.
+
+        Why once: a VRT is parsed (recursively) to find its sources; check and commit both need them.
+        """
+        if self._real_cache is None or set(self._real_cache) != set(self.inputs):
+            self._real_cache = {i: real_sources(i) or [i] for i in self.inputs}
+        return self._real_cache
+
     def _input_files(self) -> dict[str, str]:
         """Normalised path of every input, input sidecar and wrapped file -> the input as messages name it.
 
         A wrapped file is named ``'slope.tif' (read through 'factor.vrt')``.
         """
         owned: dict[str, str] = {}
-        for i in self.inputs:
-            for real in real_sources(i) or [i]:
+        for i, reals in self._reals().items():
+            for real in reals:
                 for f in input_family(real):
                     owned.setdefault(f, f"'{i}'" if real == i else f"'{real}' (read through '{i}')")
         return owned
@@ -313,8 +323,8 @@ class OutputTransaction:
     def _input_identities(self) -> dict[tuple[int, int], str]:
         """(device, inode) of every existing input file -> the input (hard links share it)."""
         out: dict[tuple[int, int], str] = {}
-        for i in self.inputs:
-            for real in real_sources(i):
+        for i, reals in self._reals().items():
+            for real in reals:
                 ident = _identity(real)
                 if ident and os.path.isfile(real):
                     out.setdefault(ident, i)
@@ -327,7 +337,7 @@ class OutputTransaction:
         """Refuse, before any work, outputs that would destroy an input or each other."""
         owned = self._input_files()
         idents = self._input_identities()
-        mains = {norm_path(r) for i in self.inputs for r in (real_sources(i) or [i])}
+        mains = {norm_path(r) for reals in self._reals().values() for r in reals}
         in_dirs = self._input_dirs()
         seen: dict[str, str] = {}
         for o in self.outputs:

@@ -46,9 +46,10 @@ def scene_chips(labels_path: str) -> tuple[list[tuple[int, int, int, int]], np.n
 
 def main() -> int:
     """Print the learning curve table and the head-fit time."""
+    from scipy.special import expit
     from sklearn.metrics import roc_auc_score
 
-    from core.cracks.adapt import _sigmoid, area_groups, base_head, chip_features, fit_adapted_head, suggest_chips
+    from core.cracks.adapt import area_groups, base_head, chip_features, fit_adapted_head, suggest_chips
     from core.cracks.config import SHIPPED_CARD
 
     scene = ROOT / "sample_data" / "uav75_scene"
@@ -77,7 +78,7 @@ def main() -> int:
                         yl = y[chosen]
                         if np.unique(yl).size == 2:
                             w, b, _, _ = fit_adapted_head(x[chosen], yl, groups_all[chosen], prior=use)
-                            p_now = _sigmoid(x @ w + b)
+                            p_now = expit(x @ w + b)
                         else:
                             p_now = p_base
                         unl = np.zeros(y.size, bool)
@@ -90,7 +91,7 @@ def main() -> int:
                     t = time.perf_counter()
                     w, b, _, _ = fit_adapted_head(x[chosen], yl, area_groups([wins[i] for i in chosen], 2), prior=use)
                     fit_times.append(time.perf_counter() - t)
-                    adapted.append(roc_auc_score(y[test], _sigmoid(x[test] @ w + b)))
+                    adapted.append(roc_auc_score(y[test], expit(x[test] @ w + b)))
                     base.append(roc_auc_score(y[test], p_base[test]))
             rows.append((strategy, n, len(adapted), np.mean(base), np.mean(adapted), np.percentile(adapted, [5, 95])))
     print("labels drawn,n labels,runs,shipped model AUC on held-out photos,adapted AUC,adapted 5-95 % of runs")

@@ -26,11 +26,13 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from ..errors import InvalidInputError, ModelLoadError
 from ..progress import NullProgress, Progress, SubProgress, check
@@ -41,6 +43,7 @@ NO_CRACK_VALUES = {"0", "no_crack", "no crack", "nocrack", "no", "n", "false", "
 MIN_PER_CLASS = 3
 #: chips per side of one area block of the grouped cross-validation
 BLOCK_CHIPS = 4
+#: C of a fresh head (no base head to start from; the comparison row of scripts/measure_field_loop.py)
 HEAD_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 #: strengths of the pull towards the base head (L2 on the change, in standardised feature units); the
 #: last is "keep the base head" (only its bias moves), so a few noisy labels cannot make the model worse
@@ -71,6 +74,8 @@ class AdaptResult:
     seconds_fit: float
     cached: bool
     notes: list[str] = field(default_factory=list)
+    #: median chip side (px) of the layer: the chip size a re-map of the orthomosaic uses
+    chip_px: int = 0
 
 
 def parse_label(value: object) -> int:
@@ -118,10 +123,7 @@ def read_chip_layer(path: str, ortho: str, label_field: str) -> ChipSet:
     return ChipSet(windows, np.asarray(labels), fids, lyr.GetName())
 
 
-def _cache_key(card_path: str, ortho: str, windows: list, alpha_band: int) -> str:
-    from ..model_card import CrackCard
-
-    card = CrackCard.load(card_path)
+def _cache_key(card: Any, ortho: str, windows: list, alpha_band: int) -> str:
     st = os.stat(ortho)
     h = hashlib.sha256()
     payload = [card.weights_sha256, card.architecture, card.input_px, card.finetune_blocks]
@@ -139,8 +141,12 @@ def chip_features(
     cache_dir: str | None = None,
     progress: Progress | None = None,
     device: str = "auto",
+    loaded: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """(backbone features (N, C), domain features (N, C'), base probabilities (N,), from cache?) of the chips.
+
+    ``loaded``: the card's model already loaded (:func:`load_pretrained`), so a caller that needs it
+    too does not read the card and weights again; by default it is loaded here, on a cache miss only.
 
     Cached in ``cache_dir`` (default: a ``landslide_ai_features`` folder in the system temporary
     folder) under a key of the card's weights, the orthomosaic (path, size, modification time) and
@@ -150,16 +156,14 @@ def chip_features(
     import torch
     from rasterio.windows import Window
 
-    from ..runtime import pick_device
+    from ..model_card import CrackCard
     from .chips import ChipSpec, read_chip
     from .domain import pooled_features
-    from .models import PretrainedCrackNet
-    from .predict import load_crack_model
     from .preprocess import model_input
 
     progress = progress or NullProgress()
     folder = Path(cache_dir or Path(tempfile.gettempdir()) / "landslide_ai_features")
-    key = _cache_key(card_path, ortho, windows, alpha_band)
+    key = _cache_key(loaded.card if loaded else CrackCard.load(card_path), ortho, windows, alpha_band)
     cached = folder / f"{key}.npz"
     if cached.is_file():
         try:
@@ -167,13 +171,8 @@ def chip_features(
                 return z["features"], z["domain"], z["probability"], True
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is recomputed
-    dev = pick_device(device)
-    m = load_crack_model(card_path, dev)
-    if not isinstance(m.model, PretrainedCrackNet):
-        raise ModelLoadError(
-            f"{card_path} is a {m.card.architecture} card: adapting from labels needs a pretrained backbone "
-            "(efficientnet_lite0, e.g. the shipped default). Train one with crack_train or use the default."
-        )
+    m = loaded or load_pretrained(card_path, device)
+    dev = m.mean.device
     spec = ChipSpec(alpha_band=alpha_band)
     feats, dom, prob = [], [], []
     batch = 32
@@ -204,20 +203,27 @@ def chip_features(
     return (*out, False)
 
 
-def base_head(card_path: str) -> tuple[np.ndarray, float]:
-    """(w, b) of a pretrained card's head as one logistic regression: logit(crack) - logit(no crack)."""
-    import torch
-
+def load_pretrained(card_path: str, device: str = "auto") -> Any:
+    """The card's :class:`~.predict.LoadedCrackModel`, refused unless it has a pretrained backbone to adapt."""
+    from ..runtime import pick_device
     from .models import PretrainedCrackNet
     from .predict import load_crack_model
 
-    m = load_crack_model(card_path, torch.device("cpu"))
+    m = load_crack_model(card_path, pick_device(device))
     if not isinstance(m.model, PretrainedCrackNet):
-        raise ModelLoadError(f"{card_path} has no linear head on pretrained features to adapt.")
-    linear = m.model.head[-1]
-    assert isinstance(linear, torch.nn.Linear)
-    wt, bt = linear.weight.detach().double().numpy(), linear.bias.detach().double().numpy()
-    return wt[1] - wt[0], float(bt[1] - bt[0])
+        raise ModelLoadError(
+            f"{card_path} is a {m.card.architecture} card: adapting from labels needs a pretrained backbone "
+            "(efficientnet_lite0, e.g. the shipped default). Train one with crack_train or use the default."
+        )
+    return m
+
+
+def base_head(card: Any) -> tuple[np.ndarray, float]:
+    """(w, b) of a pretrained card's head (a card path or a loaded model) as one logistic regression."""
+    from .models import logistic_head
+
+    m = load_pretrained(card, "cpu") if isinstance(card, str) else card
+    return logistic_head(m.model)
 
 
 def area_groups(windows: list[tuple[int, int, int, int]], block_chips: int = BLOCK_CHIPS) -> np.ndarray:
@@ -228,15 +234,6 @@ def area_groups(windows: list[tuple[int, int, int, int]], block_chips: int = BLO
     by = np.floor(w[:, 1] / (size * block_chips)).astype(np.int64)
     _, g = np.unique(np.stack([bx, by], 1), axis=0, return_inverse=True)
     return np.asarray(g).ravel()
-
-
-def _fit_head(x: np.ndarray, y: np.ndarray, c: float, weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """(w, b) of an L2 logistic regression on standardised features, folded back to raw features."""
-    from sklearn.linear_model import LogisticRegression
-
-    mu, sd = x.mean(0), x.std(0) + 1e-6
-    lr = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit((x - mu) / sd, y, sample_weight=weight)
-    return lr.coef_[0] / sd, float(lr.intercept_[0] - np.sum(lr.coef_[0] * mu / sd))
 
 
 def _fit_towards(
@@ -262,7 +259,7 @@ def _fit_towards(
         d, delta = theta[:-1], theta[-1]
         m = off + z @ d + delta
         loss = float(np.sum(sw * np.logaddexp(0.0, -s * m)) + 0.5 * lam * (d @ d))
-        g = -s * sw * _sigmoid(-s * m)
+        g = -s * sw * expit(-s * m)
         return loss, np.concatenate([z.T @ g + lam * d, [g.sum()]])
 
     x0 = np.zeros(x.shape[1] + 1) if start is None else start
@@ -270,40 +267,6 @@ def _fit_towards(
     d, delta = res.x[:-1], float(res.x[-1])
     # the solution in its own (standardised) units: the warm start of the next, weaker strength
     return w0 + d / sd, float(b0 + delta - np.sum(d * mu / sd)), res.x
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
-
-
-def grouped_cv(
-    x: np.ndarray,
-    y: np.ndarray,
-    groups: np.ndarray,
-    c: float,
-    seed: int = 0,
-    n_boot: int = 1000,
-) -> dict[str, Any]:
-    """Out-of-fold probabilities by area block, their ROC AUC and a bootstrap interval over blocks."""
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import GroupKFold
-
-    ug = np.unique(groups)
-    k = min(5, ug.size)
-    if k < 2:
-        return {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": 0, "note": "all labels in one area block"}
-    oof = np.full(y.size, np.nan)
-    for tr, te in GroupKFold(n_splits=k).split(x, y, groups):
-        if np.unique(y[tr]).size < 2:
-            continue
-        w, b = _fit_head(x[tr], y[tr], c)
-        oof[te] = _sigmoid(x[te] @ w + b)
-    ok = np.isfinite(oof)
-    if np.unique(y[ok]).size < 2:
-        return {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": k, "note": "a fold lacked a class"}
-    if n_boot <= 0:
-        return {"auc": float(roc_auc_score(y[ok], oof[ok])), "ci": [float("nan")] * 2, "folds": k, "oof": oof}
-    return _auc_with_interval(y, oof, groups, seed, n_boot) | {"folds": k}
 
 
 def suggest_chips(x: np.ndarray, p: np.ndarray, unlabelled: np.ndarray, n: int, seed: int = 0) -> list[int]:
@@ -348,70 +311,67 @@ def fit_adapted_head(
     chosen C only). Without two groups holding both classes there is no CV: the middle C is used
     and the figure is NaN, said as such.
     """
+    from .models import fit_logistic
+
     if prior is not None:
-        return _fit_path(x, y, groups, (head_c,) if head_c else PRIOR_LAMBDA_GRID, prior, seed)
+        w0, b0 = prior
+        lams = (head_c,) if head_c else PRIOR_LAMBDA_GRID
+
+        def towards(xt: np.ndarray, yt: np.ndarray, lam: float, start: Any) -> tuple[np.ndarray, float, Any]:
+            return _fit_towards(xt, yt, w0, b0, lam, start)
+
+        return _fit_path(x, y, groups, sorted(lams, reverse=True), towards, seed, fallback=min(lams))
     cs = (head_c,) if head_c else HEAD_C_GRID
-    best: tuple[float, float, dict[str, Any]] | None = None
-    for c in cs:
-        res = grouped_cv(x, y, groups, c, seed, n_boot=0)
-        oof = res.get("oof")
-        if oof is None or not np.isfinite(oof).any():
-            continue
-        ok = np.isfinite(oof)
-        q = np.clip(oof[ok], 1e-6, 1 - 1e-6)
-        loss = float(-np.mean(y[ok] * np.log(q) + (1 - y[ok]) * np.log(1 - q)))
-        if best is None or loss < best[0]:
-            best = (loss, c, res)
-    c = best[1] if best else cs[len(cs) // 2]
-    nan_cv: dict[str, Any] = {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": 0}
-    cv = grouped_cv(x, y, groups, c, seed) if best else nan_cv
-    w, b = _fit_head(x, y, c)
-    return w, b, c, cv
+
+    def fresh(xt: np.ndarray, yt: np.ndarray, c: float, start: Any) -> tuple[np.ndarray, float, Any]:
+        return (*fit_logistic(xt, yt, c), None)
+
+    return _fit_path(x, y, groups, sorted(cs), fresh, seed, fallback=cs[len(cs) // 2])
 
 
 def _fit_path(
     x: np.ndarray,
     y: np.ndarray,
     groups: np.ndarray,
-    lams: tuple[float, ...],
-    prior: tuple[np.ndarray, float],
+    strengths: list[float],
+    fit: Callable[[np.ndarray, np.ndarray, float, Any], tuple[np.ndarray, float, Any]],
     seed: int,
+    fallback: float,
 ) -> tuple[np.ndarray, float, float, dict[str, Any]]:
-    """:func:`fit_adapted_head` with a prior: every strength fitted per fold along the path, strongest first.
+    """Every strength fitted per area fold, strongest first; the best by log-loss, refitted on all labels.
 
-    Why a path: each fit starts from the previous (stronger) one's solution, so the whole sequence
-    costs little more than one fit; the out-of-fold probabilities of each strength give both the
-    choice (log-loss) and, for the chosen one, the reported AUC and interval, with no second CV.
+    Why a path: with a prior, each fit starts from the previous (stronger) one's solution, so the
+    whole sequence costs little more than one fit; the out-of-fold probabilities of each strength
+    give both the choice and, for the chosen one, the reported AUC and interval, with no second CV.
+    ``fallback``: the strength used when no fold has both classes (the figure is then NaN).
     """
     from sklearn.model_selection import GroupKFold
 
-    order = sorted(lams, reverse=True)
-    ug = np.unique(groups)
-    k = min(5, ug.size)
-    oof = {lam: np.full(y.size, np.nan) for lam in order}
+    k = min(5, np.unique(groups).size)
+    oof = {s: np.full(y.size, np.nan) for s in strengths}
     if k >= 2:
         for tr, te in GroupKFold(n_splits=k).split(x, y, groups):
             if np.unique(y[tr]).size < 2:
                 continue
             start = None
-            for lam in order:
-                w, b, start = _fit_towards(x[tr], y[tr], prior[0], prior[1], lam, start)
-                oof[lam][te] = _sigmoid(x[te] @ w + b)
+            for strength in strengths:
+                w, b, start = fit(x[tr], y[tr], strength, start)
+                oof[strength][te] = expit(x[te] @ w + b)
     best = None
-    for lam in order:
-        ok = np.isfinite(oof[lam])
+    for strength in strengths:
+        ok = np.isfinite(oof[strength])
         if ok.sum() == 0 or np.unique(y[ok]).size < 2:
             continue
-        q = np.clip(oof[lam][ok], 1e-6, 1 - 1e-6)
+        q = np.clip(oof[strength][ok], 1e-6, 1 - 1e-6)
         loss = float(-np.mean(y[ok] * np.log(q) + (1 - y[ok]) * np.log(1 - q)))
         if best is None or loss < best[0] - 1e-12:
-            best = (loss, lam)
-    lam = best[1] if best else order[-1]
-    cv: dict[str, Any] = {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": k if best else 0}
+            best = (loss, strength)
+    chosen = best[1] if best else fallback
+    cv: dict[str, Any] = {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": 0}
     if best:
-        cv = _auc_with_interval(y, oof[lam], groups, seed) | {"folds": k}
-    w, b, _ = _fit_towards(x, y, prior[0], prior[1], lam)
-    return w, b, lam, cv
+        cv = _auc_with_interval(y, oof[chosen], groups, seed) | {"folds": k}
+    w, b, _ = fit(x, y, chosen, None)
+    return w, b, chosen, cv
 
 
 def _auc_with_interval(y: np.ndarray, p: np.ndarray, groups: np.ndarray, seed: int, n_boot: int = 1000) -> dict:
@@ -455,7 +415,6 @@ def adapt_crack_model(
     from ..model_card import CrackCard, file_sha256
     from .domain import fit_domain
     from .models import saved_state, set_logistic_head
-    from .predict import load_crack_model
 
     progress = progress or NullProgress()
     chips = read_chip_layer(chips_layer, ortho, label_field)
@@ -467,24 +426,24 @@ def adapt_crack_model(
             f"The field '{label_field}' marks {n_pos} crack and {n_neg} crack-free chip(s): label at least "
             f"{MIN_PER_CLASS} of each (1 = crack, 0 = no crack), better 20 or more, spread over the image."
         )
+    m = load_pretrained(card_path, device)  # the one read of the card and weights in this run
     x, dom, p_base, cached = chip_features(
-        card_path, ortho, chips.windows, alpha_band, cache_dir, SubProgress(progress, 0, 0.85), device
+        card_path, ortho, chips.windows, alpha_band, cache_dir, SubProgress(progress, 0, 0.85), device, m
     )
-    prior = base_head(card_path)
+    prior = base_head(m)
     t0 = time.perf_counter()
     xl, yl = x[lab], y_all[lab]
     groups = area_groups([w for w, keep in zip(chips.windows, lab) if keep])
     w, b, c, cv = fit_adapted_head(xl, yl, groups, head_c, seed, prior)
     seconds = time.perf_counter() - t0
-    p_new = _sigmoid(x @ w + b)
+    p_new = expit(x @ w + b)
     from sklearn.metrics import roc_auc_score
 
     base_auc = float(roc_auc_score(yl, p_base[lab]))
     cv_out = {k: v for k, v in cv.items() if k != "oof"} | {"lambda": c, "base_auc_same_chips": base_auc}
     # the new card: the base card's network with the adapted head
-    m = load_crack_model(card_path, torch.device("cpu"))
     set_logistic_head(m.model, w, b)
-    base = CrackCard.load(card_path)
+    base = m.card
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = f"{Path(card_path).stem}_adapted"
@@ -504,7 +463,10 @@ def adapt_crack_model(
         },
         hyperparameters=dict(base.hyperparameters) | {"adapt_lambda": c},
         training={
-            "adapted_from": {"card": str(card_path), "weights_sha256": file_sha256(base.weights_path(card_path))},
+            "adapted_from": {
+                "card": str(card_path),
+                "weights_sha256": base.weights_sha256 or file_sha256(base.weights_path(card_path)),
+            },
             "labels": {"crack": n_pos, "no_crack": n_neg, "layer": str(chips_layer), "field": label_field},
             "orthomosaic": str(ortho),
             "fit_seconds": round(seconds, 3),
@@ -520,7 +482,16 @@ def adapt_crack_model(
         notes.append("The adapted model is NOT distinguishable from chance on these labels (interval contains 0.5).")
     progress.report(1.0, f"adapted on {n_pos + n_neg} labels")
     return AdaptResult(
-        str(card_path_out), chips_out, {"crack": n_pos, "no_crack": n_neg}, cv_out, p_new, sugg, seconds, cached, notes
+        str(card_path_out),
+        chips_out,
+        {"crack": n_pos, "no_crack": n_neg},
+        cv_out,
+        p_new,
+        sugg,
+        seconds,
+        cached,
+        notes,
+        int(np.median([w[2] for w in chips.windows])),
     )
 
 

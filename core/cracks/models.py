@@ -146,6 +146,30 @@ def set_logistic_head(model: nn.Module, w: Any, b: float) -> None:
         linear.bias[1] = float(b)
 
 
+def logistic_head(model: nn.Module) -> tuple[Any, float]:
+    """The (w, b) that :func:`set_logistic_head` wrote: logit(crack) - logit(no crack) of the linear head."""
+    if not isinstance(model, PretrainedCrackNet):
+        raise TypeError("only a pretrained-backbone network has a linear head on pooled features")
+    linear = model.head[-1]
+    assert isinstance(linear, nn.Linear)
+    wt, bt = linear.weight.detach().double().cpu().numpy(), linear.bias.detach().double().cpu().numpy()
+    return wt[1] - wt[0], float(bt[1] - bt[0])
+
+
+def fit_logistic(x: Any, y: Any, c: float, balanced: bool = True) -> tuple[Any, float]:
+    """(w, b) on raw pooled features of an L2 logistic regression fitted on standardised ones.
+
+    Standardising keeps one C meaningful across backbones; folding the scaling back into (w, b)
+    lets the result go straight into the network's linear head (:func:`set_logistic_head`).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    lr = LogisticRegression(C=c, max_iter=5000, class_weight="balanced" if balanced else None)
+    lr.fit((x - mu) / sd, y)
+    return lr.coef_[0] / sd, float(lr.intercept_[0] - (lr.coef_[0] * mu / sd).sum())
+
+
 def saved_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """What a crack card's weights file holds for ``model``."""
     return model.saved_state() if isinstance(model, PretrainedCrackNet) else model.state_dict()

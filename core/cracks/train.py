@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import expit
 from torch import nn
 
 from ..early_stopping import EarlyStopping
@@ -24,7 +25,7 @@ from ..runtime import pick_device, seed_everything
 from .config import CLASSES, PRETRAINED, CrackTrainConfig, normalisation_for
 from .domain import fit_domain, image_features
 from .images import HARD_NEGATIVES, ImageDataset, ImageSet, load_image_set, photo_id
-from .models import build_model, freeze_for_finetuning, saved_state, set_logistic_head
+from .models import build_model, fit_logistic, freeze_for_finetuning, saved_state, set_logistic_head
 from .preprocess import RECIPE, training_transforms
 
 
@@ -173,7 +174,6 @@ def fit_head(
     and the regression is convex, so the result depends on the data and C only (C chosen by the
     validation split's log-loss, then refitted on training + validation images).
     """
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
 
     progress = progress or NullProgress()
@@ -186,17 +186,16 @@ def fit_head(
                 data.labels[data.split == split],
             )
     xtr, ytr = feats["train"]
-    mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
-    weight = "balanced" if cfg.loss in ("weighted_ce", "focal") else None
+    balanced = cfg.loss in ("weighted_ce", "focal")
     hist: dict = {"loss": [], "val_loss": [], "val_acc": [], "head_c": None}
     cs = (cfg.head_c,) if cfg.head_c else HEAD_C_GRID
     best = (np.inf, cs[0])
     val = feats.get("val")
     for c in cs:
-        lr = LogisticRegression(C=c, max_iter=5000, class_weight=weight).fit((xtr - mu) / sd, ytr)
-        hist["loss"].append(float(log_loss(ytr, lr.predict_proba((xtr - mu) / sd)[:, 1], labels=[0, 1])))
+        w, b = fit_logistic(xtr, ytr, c, balanced)
+        hist["loss"].append(float(log_loss(ytr, expit(xtr @ w + b), labels=[0, 1])))
         if val is not None and len(np.unique(val[1])) == 2:
-            pv = lr.predict_proba((val[0] - mu) / sd)[:, 1]
+            pv = expit(val[0] @ w + b)
             vl = float(log_loss(val[1], pv, labels=[0, 1]))
             hist["val_loss"].append(vl)
             hist["val_acc"].append(float(((pv >= 0.5) == val[1]).mean()))
@@ -204,9 +203,7 @@ def fit_head(
     c = best[1]
     xall = np.concatenate([xtr, val[0]]) if val is not None else xtr
     yall = np.concatenate([ytr, val[1]]) if val is not None else ytr
-    mu, sd = xall.mean(0), xall.std(0) + 1e-6
-    lr = LogisticRegression(C=c, max_iter=5000, class_weight=weight).fit((xall - mu) / sd, yall)
-    set_logistic_head(model, lr.coef_[0] / sd, float(lr.intercept_[0] - np.sum(lr.coef_[0] * mu / sd)))
+    set_logistic_head(model, *fit_logistic(xall, yall, c, balanced))
     hist["head_c"] = c
     hist["best_epoch"] = [0]
     progress.report(1.0, f"{cfg.arch}: head fitted (C = {c:g}) on {len(yall)} images")
