@@ -11,8 +11,10 @@ Event kinds and payloads (all keys always present):
 
 - ``run_started``: ``algorithm`` (name), ``title``; a new training run clears the live curves.
 - ``epoch``: ``algorithm``, ``model`` (display name), ``epoch`` (1-based), ``loss``, ``val_loss``,
-  ``metric`` (validation accuracy), ``metric_name``.
-- ``roc``: ``algorithm``, ``curves``: {model: {"fpr": [...], "tpr": [...], "auc": float}}.
+  ``metric`` (validation AUC for susceptibility, validation accuracy for cracks), ``metric_name``.
+- ``skill``: ``algorithm``, ``note`` (which model is mapped and whether the leaders differ), ``rows``:
+  [{"model", "rate", "rate_low", "rate_high", "separability", "flags"}], best CV prediction rate first.
+- ``roc``: ``algorithm``, ``title``, ``curves``: {model: {"fpr": [...], "tpr": [...], "auc": float}}.
 - ``confusion``: ``algorithm``, ``model``, ``matrix`` (2x2 nested list, rows = truth), ``labels``.
 - ``importance``: ``algorithm``, ``model``, ``values``: {factor: mean |SHAP|}.
 - ``zones``: ``algorithm``, ``zones`` (names), ``area_share``, ``landslide_share`` (fractions).

@@ -19,6 +19,7 @@ from ..core.raster.units import STATISTICS
 from ..core.raster.zoning import validate_user_breaks
 from ..core.sampling.points import Points
 from ..core.susceptibility.map_evaluation import LandslideSet, evaluate_map, summary_lines
+from ..core.susceptibility.provenance import fit_on_all_samples
 from .base import LandslideAlgorithm
 from .eval_outputs import publish_evaluation
 from .layers import PRESENT, date_value
@@ -97,8 +98,12 @@ class EvaluateAlgorithm(LandslideAlgorithm):
             )
         )
 
-    def _sets(self, parameters, context, crs, progress) -> tuple[list[LandslideSet], list]:
-        """Landslide sets by date, split field or held-out area; polygons kept as polygons."""
+    def _sets(self, parameters, context, crs, progress, fit_on_all: bool = False) -> tuple[list[LandslideSet], list]:
+        """Landslide sets by date, split field or held-out area; polygons kept as polygons.
+
+        ``fit_on_all``: the raster's model was refit on all samples (its metadata says so), so a
+        sample layer's 'test' rows trained it too: they are evaluated as training landslides.
+        """
         from qgis.core import QgsWkbTypes
 
         layer = self.parameterAsVectorLayer(parameters, self.INVENTORY, context)
@@ -123,6 +128,15 @@ class EvaluateAlgorithm(LandslideAlgorithm):
             )
             progress.log(f"Dates read in '{date_field}': {split.describe()}.")
             held_flags = split.held
+        elif split_field and fit_on_all:
+            progress.log(
+                f"Warning: this map's model was refit on all samples after cross-validation, so the features with "
+                f"'{split_field}' = 'test' trained it too: they are not held out and their figures are success rates. "
+                "The model's held-out skill is its cross-validated prediction rate (lsm_train's report); to measure "
+                "prediction here, give landslides the model never saw (a later period or another area)."
+            )
+            held_flags = [False] * len(kept)
+            split_field = ""
         elif split_field:
             held_flags = [str(f[split_field]).strip().lower() == "test" for _, f in kept]
             if not any(held_flags):
@@ -174,7 +188,7 @@ class EvaluateAlgorithm(LandslideAlgorithm):
                 raise InvalidInputError(
                     "Zone thresholds must be 4 comma-separated numbers, e.g. 0.2,0.4,0.6,0.8."
                 ) from exc
-        sets, area = self._sets(parameters, context, crs, progress)
+        sets, area = self._sets(parameters, context, crs, progress, fit_on_all_samples(raster.source()))
         units, _ = self.layer_geometries(parameters, context, self.UNITS, crs)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         curves = self.parameterAsFileOutput(parameters, self.CURVES, context) or None

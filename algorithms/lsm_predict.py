@@ -21,7 +21,7 @@ from . import events
 from .base import LandslideAlgorithm
 from .styling import susceptibility_qml, zoning_qml
 
-METHODS = [ZoningMethod.QUANTILE, ZoningMethod.NATURAL_BREAKS, ZoningMethod.USER]
+METHODS = [ZoningMethod.QUANTILE, ZoningMethod.NATURAL_BREAKS, ZoningMethod.USER, ZoningMethod.CARD]
 
 
 class PredictAlgorithm(LandslideAlgorithm):
@@ -55,7 +55,15 @@ class PredictAlgorithm(LandslideAlgorithm):
         self.add_inventory_params("Landslide inventory (for the zone table)", optional=True)
         self.add(
             QgsProcessingParameterEnum(
-                self.METHOD, "Zoning", ["Quantile", "Natural breaks (Jenks)", "User thresholds"], defaultValue=0
+                self.METHOD,
+                "Zoning",
+                [
+                    "Quantile (of this run's extent)",
+                    "Natural breaks (Jenks)",
+                    "User thresholds",
+                    "Model card's breaks (training-area quantiles: every tile and run zones alike)",
+                ],
+                defaultValue=3,
             )
         )
         self.add(QgsProcessingParameterString(self.THRESHOLDS, "User thresholds (4 ascending values)", optional=True))

@@ -14,13 +14,13 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..core.susceptibility.comparison import run_training
+from ..core.susceptibility.comparison import BEST_BY_CV, run_training
 from ..core.susceptibility.dataset import TemporalMode
 from ..core.susceptibility.models import ALL_MODELS, DISPLAY, DeepHP
 from ..core.susceptibility.train import TrainConfig
 from . import events
 from .base import LandslideAlgorithm
-from .train_events import epoch_publisher, mapping_card, publish_results
+from .train_events import epoch_publisher, publish_results
 from .train_params import TrainOptionParams
 
 MODES = [TemporalMode.FACTOR_SEQUENCE, TemporalMode.CLIMATE, TemporalMode.NONE]
@@ -53,6 +53,7 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
         TABLE_HTML,
         TABLE_CSV,
         CARD,
+        MAPPED,
     ) = (
         "STACK",
         "SAMPLES",
@@ -72,6 +73,7 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
         "TABLE_HTML",
         "TABLE_CSV",
         "MODEL_CARD",
+        "MAPPED_MODEL",
     )
 
     def initAlgorithm(self, config=None):
@@ -138,10 +140,18 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
         self.add_deep_options()
         self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
         self.add(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda)", "auto"), advanced=True)
+        self.add(
+            QgsProcessingParameterEnum(
+                self.MAPPED,
+                "Model to map (MODEL_CARD output)",
+                ["Best cross-validated prediction rate"] + [DISPLAY[m] for m in ALL_MODELS],
+                defaultValue=0,
+            )
+        )
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder (models, tables, figures)"))
         self.addOutput(QgsProcessingOutputHtml(self.TABLE_HTML, "Comparison table"))
         self.addOutput(QgsProcessingOutputFile(self.TABLE_CSV, "Comparison table (CSV)"))
-        self.addOutput(QgsProcessingOutputFile(self.CARD, "Model card of the model to map (CNN-LSTM-AM when trained)"))
+        self.addOutput(QgsProcessingOutputFile(self.CARD, "Model card of the model to map"))
 
     def execute_engine(self, parameters, context, progress, feedback):
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)
@@ -163,6 +173,8 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
         )
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         cv, group_field = self.cv_options(parameters, context)
+        choice = self.parameterAsEnum(parameters, self.MAPPED, context)
+        mapped = BEST_BY_CV if choice == 0 else ALL_MODELS[choice - 1]
 
         events.publish("run_started", algorithm=self.NAME, title="Susceptibility models")
 
@@ -178,11 +190,12 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
             on_epoch,
             cv=cv,
             group_field=group_field,
+            mapped=mapped,
         )
         publish_results(self.NAME, res)
         return {
             self.OUTPUT_FOLDER: out,
             self.TABLE_HTML: res.table_html,
             self.TABLE_CSV: res.table_csv,
-            self.CARD: mapping_card(res),
+            self.CARD: res.mapped_card,
         }

@@ -23,36 +23,52 @@ def epoch_publisher(algorithm: str) -> Callable[[str, dict], None]:
             epoch=m["epoch"],
             loss=m["loss"],
             val_loss=m["val_loss"],
-            metric=m["val_acc"],
-            metric_name="validation accuracy",
+            metric=m["val_auc"],
+            metric_name="validation AUC",
         )
 
     return on_epoch
-
-
-def mapping_card(res) -> str:
-    """Card of the model a chained ``lsm_predict`` maps with: the paper's CNN-LSTM-AM when trained.
-
-    Otherwise the first trained model in the paper's order. Deliberately not "the best test AUC":
-    choosing by the test split would make the reported test metrics optimistic.
-    """
-    by_kind = {r.kind: r.card_path for r in res.results}
-    return by_kind.get("cnn_lstm_am") or (res.results[0].card_path if res.results else "")
 
 
 def publish_results(algorithm: str, res) -> None:
     """ROC curves of all models, the best model's confusion matrix and SHAP importance, for the dock."""
     if not res.results:
         return
+    cv = res.cv
+    if cv is not None:
+        from ..core.susceptibility.cross_validation import ranking
+
+        events.publish(
+            "skill",
+            algorithm=algorithm,
+            note=res.mapping_note,
+            rows=[
+                {
+                    "model": DISPLAY[m.kind],
+                    "rate": m.rate_auc,
+                    "rate_low": m.rate_ci[0],
+                    "rate_high": m.rate_ci[1],
+                    "separability": m.pooled["AUC"],
+                    "flags": "; ".join(m.flags),
+                }
+                for m in ranking(cv)
+            ],
+        )
     events.publish(
         "roc",
         algorithm=algorithm,
+        title="ROC out of fold, on the sampled absences (not skill)" if cv is not None else "ROC on the test split",
         curves={DISPLAY[r.kind]: {**r.roc, "auc": r.metrics["AUC"]} for r in res.results},
     )
     for r in res.results:
         matrix = confusion(res.test_labels, r.test_prob)
         events.publish(
-            "confusion", algorithm=algorithm, model=DISPLAY[r.kind], matrix=matrix, labels=["absence", "landslide"]
+            "confusion",
+            algorithm=algorithm,
+            model=DISPLAY[r.kind],
+            matrix=matrix,
+            labels=["absence", "landslide"],
+            where="out of fold, sampled absences" if cv is not None else "test split",
         )
     for kind, values in res.importance.items():
         events.publish("importance", algorithm=algorithm, model=DISPLAY[kind], values=dict(values))

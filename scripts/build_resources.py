@@ -77,7 +77,7 @@ def _output(child, child_output: str, name: str, x: float, y: float) -> None:
 
 
 def susceptibility_model():
-    """Stack -> CF map -> sample absences -> train and compare -> map with the CNN-LSTM-AM -> evaluate."""
+    """Stack -> CF map -> sample absences -> train and compare -> map with the best-CV model -> evaluate."""
     from qgis.core import (
         QgsProcessing,
         QgsProcessingModelAlgorithm,
@@ -168,8 +168,9 @@ def susceptibility_model():
     _output(predict, "ZONE_TABLE", "Zone table", 420, 660)
     m.addChildAlgorithm(predict)
 
-    # independent of how absences were drawn: the map's rate curves on the held-out (test-split)
-    # landslides against all valid cells, beside the success rate on the training landslides
+    # independent of how absences were drawn: the map's rate curves against all valid cells. The
+    # mapped model is refit on all samples after CV, so lsm_evaluate reads the map's metadata and
+    # reports the 'test' rows as training landslides (success rate); held-out skill is lsm_train's CV
     evaluate = _child("landslideai:lsm_evaluate", "evaluate", "Evaluate the map (rate curves)", 200, 700)
     evaluate.addParameterSources("SUSCEPTIBILITY", _src(child=("predict", "OUTPUT")))
     evaluate.addParameterSources("INVENTORY", _src(child=("sample", "OUTPUT")))

@@ -188,7 +188,7 @@ def main() -> int:
 
 
 def write_strategy_table(tables: dict[tuple[str, str], Path], path: Path) -> None:
-    """One CSV: strategy, model, spatial-CV AUC with its interval, prediction-rate AUC with its interval, flags.
+    """One CSV: strategy, model, prediction-rate AUC with its interval, separability of the absences, flags.
 
     The flags say what the sampling rule, not the model, decides: the factors that alone separate
     the absences (``fair_play.csv`` of each run) and the strategy's own caveat (circular for a
@@ -196,23 +196,24 @@ def write_strategy_table(tables: dict[tuple[str, str], Path], path: Path) -> Non
     """
     import csv
 
+    from landslide_ai.core.susceptibility.cross_validation import SEPARABILITY
     from landslide_ai.core.susceptibility.evaluate import fair_play_warnings
 
-    keep = ["model", "AUC (pooled)", "AUC 95% CI", "AUC folds mean", "AUC folds sd", "prediction-rate AUC",
-            "prediction-rate 95% CI", "reading", "warnings"]  # fmt: skip
+    keep = ["model", "prediction-rate AUC", "prediction-rate 95% CI", "reading", SEPARABILITY, "separability 95% CI",
+            "warnings"]  # fmt: skip
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["strategy", *keep, "factors separating alone", "sampling rule"])
+        w.writerow(["strategy", *keep, "factors separating the absences", "sampling rule"])
         for (label, strategy), table in tables.items():
             fair = table.parent / "fair_play.csv"
             flagged = []
             if fair.exists():
                 with open(fair, newline="", encoding="utf-8") as g:
-                    flagged = [x["factor"] for x in csv.DictReader(g) if x["flag"]]
+                    flagged = [f"{x['factor']} ({x['flag']})" for x in csv.DictReader(g) if x["flag"]]
             rule = " ".join(fair_play_warnings({}, strategy))
             with open(table, newline="", encoding="utf-8") as g:
                 for r in csv.DictReader(g):
-                    w.writerow([label, *[r[k] for k in keep], " ".join(flagged), rule])
+                    w.writerow([label, *[r[k] for k in keep], "; ".join(flagged), rule])
 
 
 def _fmt(r: dict, key: str) -> str:

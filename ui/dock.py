@@ -13,6 +13,7 @@ tab has an "Export PNG" button.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +129,13 @@ class LandslideAIDock(QgsDockWidget):
         self.roc_plot = _plot("ROC on the test split", "false positive rate", "true positive rate")
         self.roc_plot.setXRange(0, 1)
         self.roc_plot.setYRange(0, 1)
-        self._page("ROC", self.roc_plot)
+        #: the cross-validated figures to quote, above the ROC of the sampled absences
+        self.skill_label = QLabel("")
+        self.skill_label.setWordWrap(True)
+        self.skill_label.setTextFormat(Qt.TextFormat.RichText)
+        self.skill: dict = {}
+        page = self._page("ROC", self.roc_plot)
+        page.layout().insertWidget(1, self.skill_label, 0)
 
     def _build_confusion(self) -> None:
         self.confusion_combo = QComboBox()
@@ -218,6 +225,7 @@ class LandslideAIDock(QgsDockWidget):
     def _on_roc(self, p: dict) -> None:
         self.roc = dict(p["curves"])
         self.roc_plot.clear()
+        self.roc_plot.setTitle(p.get("title", "ROC on the test split"), color="k")
         self.roc_plot.plot([0, 1], [0, 1], pen=pg.mkPen("#888888", style=Qt.PenStyle.DotLine))
         for i, (model, c) in enumerate(self.roc.items()):
             self.roc_plot.plot(
@@ -228,8 +236,27 @@ class LandslideAIDock(QgsDockWidget):
             )
         self.status.setText("Training finished: ROC, confusion matrices and SHAP importance updated.")
 
+    def _on_skill(self, p: dict) -> None:
+        """The headline figures: CV prediction-rate AUC with its interval per model, then the separability."""
+        self.skill = {"rows": [dict(r) for r in p["rows"]], "note": str(p["note"])}
+        cells = "".join(
+            f"<tr><td>{html.escape(r['model'])}</td><td><b>{r['rate']:.3f}</b> ({r['rate_low']:.3f}-"
+            f"{r['rate_high']:.3f})</td><td>{r['separability']:.3f}</td><td>{html.escape(r['flags'])}</td></tr>"
+            for r in self.skill["rows"]
+        )
+        self.skill_label.setText(
+            f"<p><b>{html.escape(self.skill['note'])}</b></p><table cellpadding='2'><tr><th>model</th>"
+            "<th>CV prediction-rate AUC (95 % CI): quote this</th><th>separability of sampled absences (not skill)"
+            f"</th><th>warnings</th></tr>{cells}</table>"
+        )
+        self.tabs.setCurrentWidget(self.pages["ROC"])
+
     def _on_confusion(self, p: dict) -> None:
-        self.confusion[p["model"]] = {"matrix": np.asarray(p["matrix"], int), "labels": list(p["labels"])}
+        self.confusion[p["model"]] = {
+            "matrix": np.asarray(p["matrix"], int),
+            "labels": list(p["labels"]),
+            "where": str(p.get("where", "test split")),
+        }
         if self.confusion_combo.findText(p["model"]) < 0:
             self.confusion_combo.addItem(p["model"])
         self.confusion_combo.setCurrentText(p["model"])
@@ -256,7 +283,8 @@ class LandslideAIDock(QgsDockWidget):
         plot.setLabel("bottom", "predicted")
         plot.setLabel("left", "true")
         acc = np.trace(m) / max(1, m.sum())
-        plot.setTitle(f"{model}: test split, threshold 0.5, accuracy {acc:.3f}", color="k")
+        where = self.confusion[model].get("where", "test split")
+        plot.setTitle(f"{model}: {where}, threshold 0.5, accuracy {acc:.3f}", color="k")
 
     def _on_importance(self, p: dict) -> None:
         self.importance[p["model"]] = dict(p["values"])

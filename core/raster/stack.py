@@ -355,6 +355,14 @@ def temporal_layout(info: Stack) -> tuple[int, int]:
     return len(info.names) // n_vars, n_vars
 
 
+def temporal_variables(info: Stack) -> list[str]:
+    """Names of a temporal stack's variables (e.g. ``["rain", "temp"]``), from its layout or band names."""
+    n_steps, n_vars = temporal_layout(info)
+    if info.temporal:
+        return [str(v) for v in info.temporal["variables"]]
+    return [info.names[v * n_steps].rsplit("_", 1)[0] for v in range(n_vars)]
+
+
 def open_stack(path: str) -> Stack:
     """Describe a stack and refuse ambiguous ones.
 

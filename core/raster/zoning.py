@@ -29,6 +29,8 @@ class ZoningMethod(str, Enum):
     QUANTILE = "quantile"
     NATURAL_BREAKS = "natural_breaks"
     USER = "user"
+    #: the breaks a model card stores (quantiles over its training area): every tile and run zones alike
+    CARD = "card"
 
 
 @bounded_gdal_cache

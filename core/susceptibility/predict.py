@@ -48,6 +48,7 @@ from ..runtime import resolve_backend
 from ..sampling.points import Points
 from .dataset import Normalisation, TemporalMode, check_temporal_grid
 from .models import DeepHP
+from .provenance import tag_fit
 from .tabular_io import LEGACY_SUFFIX, load_tabular, model_n_features
 
 
@@ -535,7 +536,7 @@ def predict_and_zone(
     stack: str,
     prob_out: str,
     zoning_out: str,
-    method: ZoningMethod | str = ZoningMethod.QUANTILE,
+    method: ZoningMethod | str = ZoningMethod.CARD,
     user_breaks: list[float] | None = None,
     temporal_stack: str | None = None,
     landslides: Points | None = None,
@@ -556,9 +557,32 @@ def predict_and_zone(
         raise InvalidInputError(
             "The probability map, the zoning and the zone table need three different paths, none of them the stack."
         )
+    card = SusceptibilityCard.load(card_path)
+    card_breaks = (card.training.get("zoning") or {}).get("breaks")
     predict_stack(card_path, stack, prob_out, temporal_stack, progress=SubProgress(progress, 0, 0.85), **options)
     try:
-        breaks = compute_breaks(sample_values(prob_out), method, 5, user_breaks)
+        tag_fit(prob_out, card)
+        if ZoningMethod(method) is ZoningMethod.CARD:
+            if card_breaks:
+                breaks = [float(b) for b in card_breaks]
+                progress.log(
+                    "Zoning with the model card's breaks ("
+                    + str(card.training["zoning"].get("source", "training area quantiles"))
+                    + "): every tile and every run of this model zones alike."
+                )
+            else:
+                progress.log(
+                    "Warning: this model card stores no zoning breaks (trained before version 0.4): quantiles of "
+                    "this run's extent are used, so another extent or tile would zone differently."
+                )
+                breaks = compute_breaks(sample_values(prob_out), ZoningMethod.QUANTILE, 5)
+        else:
+            breaks = compute_breaks(sample_values(prob_out), method, 5, user_breaks)
+            if ZoningMethod(method) is not ZoningMethod.USER:
+                progress.log(
+                    "Zone breaks are relative to this run's extent: another tile or extent zones differently "
+                    "(the model card's breaks, the default, do not)."
+                )
         zone_raster(prob_out, zoning_out, breaks, progress=SubProgress(progress, 0.85, 0.97))
         rows = zoning_table(
             prob_out,

@@ -197,6 +197,104 @@ def bootstrap_mean_ci(
     return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
 
 
+@dataclass(frozen=True)
+class BlockRate:
+    """A pooled prediction-rate AUC with its block-bootstrap interval and draws.
+
+    ``draws`` are the bootstrap replicates; two models scored on the same cells, landslides and
+    blocks with the same seed share the resampled blocks draw for draw, so the quantiles of
+    ``a.draws - b.draws`` are a paired interval of their difference.
+    """
+
+    auc: float
+    ci: tuple[float, float]
+    draws: np.ndarray
+
+
+def block_bootstrap_rate(
+    ls_scores: np.ndarray,
+    ls_fold: np.ndarray,
+    ls_block: np.ndarray,
+    cell_scores: np.ndarray,
+    cell_fold: np.ndarray,
+    cell_block: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> BlockRate:
+    """Pooled prediction-rate AUC of held-out landslides against their fold's cells, resampling whole blocks.
+
+    Each landslide is ranked among the sampled valid cells of its own fold (ties count half) and the
+    AUC is the mean of those shares. The interval resamples spatial blocks with replacement (all
+    folds together) and a drawn block brings **both** its landslides and its cells; the draws are
+    widened by sqrt(n / (n - 1)) for n blocks, the usual small-sample correction of a cluster
+    bootstrap (measured in ``test_rate_interval_covers_held_out_value``: 40 blocks, clustered
+    landslides, skill varying between blocks: 92 % coverage of a nominal 95 %; 68 % when only the
+    landslides are resampled).
+
+    Why not resample landslides only: landslides and cells of one block share their terrain, and a
+    block that happens to be well (or badly) predicted moves both; an interval that holds the cells
+    fixed and treats landslides as independent covered a held-out area's value in 20 of 33 rows
+    (issue 21). Blocks are the independent units the CV was built on.
+    """
+    ls_scores, cell_scores = np.asarray(ls_scores, float), np.asarray(cell_scores, float)
+    ls_fold, cell_fold = np.asarray(ls_fold), np.asarray(cell_fold)
+    if ls_scores.size == 0 or cell_scores.size == 0:
+        return BlockRate(float("nan"), (float("nan"), float("nan")), np.empty(0))
+    blocks, inv = np.unique(np.r_[np.asarray(ls_block), np.asarray(cell_block)], return_inverse=True)
+    lb, cb = inv[: ls_scores.size], inv[ls_scores.size :]
+    n_b = blocks.size
+    # fold of each block (a block lies in one fold; a cell block with no landslide takes its cells' fold)
+    fold_of = np.full(n_b, -1, np.int64)
+    fold_of[cb] = cell_fold
+    fold_of[lb] = ls_fold
+    ncell = np.bincount(cb, minlength=n_b).astype(float)
+    below = np.zeros((ls_scores.size, n_b))
+    for b in np.unique(cb):
+        s = np.sort(cell_scores[cb == b])
+        mine = ls_fold == fold_of[b]
+        lo = np.searchsorted(s, ls_scores[mine], side="left")
+        hi = np.searchsorted(s, ls_scores[mine], side="right")
+        below[mine, b] = lo + 0.5 * (hi - lo)
+    same_fold = (ls_fold[:, None] == fold_of[None, :]).astype(float)
+
+    def auc_of(w: np.ndarray) -> np.ndarray:
+        """AUC for each row of block weights ``w`` (draws x blocks)."""
+        num = w @ below.T
+        den = (w * ncell) @ same_fold.T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            u = num / den
+        wl = w[:, lb] * np.isfinite(u)
+        tot = wl.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(tot > 0, np.nansum(np.nan_to_num(u) * wl, axis=1) / tot, np.nan)
+
+    point = float(auc_of(np.ones((1, n_b)))[0])
+    rng = np.random.default_rng(seed)
+    w = np.zeros((n_boot, n_b))
+    pick = rng.integers(0, n_b, (n_boot, n_b))
+    np.add.at(w, (np.repeat(np.arange(n_boot), n_b), pick.ravel()), 1.0)
+    # the bootstrap variance of a mean over n clusters is (n - 1) / n of the true one: widen by that
+    draws = point + (auc_of(w) - point) * np.sqrt(n_b / max(n_b - 1, 1))
+    ok = draws[np.isfinite(draws)]
+    if ok.size < 2:
+        return BlockRate(point, (float("nan"), float("nan")), draws)
+    a = (1 - level) / 2
+    return BlockRate(point, (float(np.quantile(ok, a)), float(np.quantile(ok, 1 - a))), draws)
+
+
+def paired_difference_ci(a: BlockRate, b: BlockRate, level: float = 0.95) -> tuple[float, float]:
+    """Interval of ``a.auc - b.auc`` from their shared block-bootstrap draws (same blocks, same seed)."""
+    if a.draws.shape != b.draws.shape or a.draws.size < 2:
+        return float("nan"), float("nan")
+    d = a.draws - b.draws
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        return float("nan"), float("nan")
+    q = (1 - level) / 2
+    return float(np.quantile(d, q)), float(np.quantile(d, 1 - q))
+
+
 def rate_curve(
     name: str,
     hist: CellHistogram,

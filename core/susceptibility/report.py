@@ -38,8 +38,12 @@ def comparison_table(
     split_note: str,
     warnings: list[str] | None = None,
     cv: CVResult | None = None,
+    mapping_note: str = "",
 ) -> tuple[str, str]:
-    """The comparison page (warnings, then spatial CV when run, then the single split) and its CSV.
+    """The comparison page (mapped model, warnings, spatial CV when run, then the saved models) and its CSV.
+
+    With CV the second table holds the pooled out-of-fold metrics on the sampled absences of
+    the models that were then refit on all samples; without CV, the single split's test metrics.
 
     The CSV holds the single-split rows (one per model); the CV tables are ``cv_comparison.csv``
     and ``cv_folds.csv``.
@@ -59,11 +63,17 @@ def comparison_table(
         if warnings
         else ""
     )
+    second = (
+        "Saved models: refit on all samples; out-of-fold metrics on the sampled absences (not skill)"
+        if cv is not None
+        else "Susceptibility models: single held-out split"
+    )
     page = (
         "<html><head><meta charset='utf-8'><title>Model comparison</title></head><body>"
+        + (f"<p><b>{html.escape(mapping_note)}</b></p>" if mapping_note else "")
         + care
         + _cv_section(cv)
-        + f"<h2>Susceptibility models: single held-out split</h2><p>{html.escape(split_note)}</p>"
+        + f"<h2>{second}</h2><p>{html.escape(split_note)}</p>"
         + "<table border='1' cellspacing='0' cellpadding='4'><tr>"
         + "".join(f"<th>{h}</th>" for h in head)
         + f"</tr>{body}</table><p><img src='roc.png'/> <img src='training_curves.png'/></p></body></html>"
@@ -81,12 +91,20 @@ def _cv_section(cv: CVResult | None) -> str:
 
     head, rows = cv_rows(cv)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    from .cross_validation import leaders_sentence
+
     return (
-        "<h2>Spatial cross-validation (quote these)</h2>"
-        f"<p>{html.escape(cv.split_note)} AUC interval: block bootstrap of the pooled out-of-fold predictions. "
-        "Prediction-rate AUC: each fold's landslides ranked against a uniform sample of the valid cells of its "
-        "held-out blocks (no absences involved), bootstrap over landslides. Per-fold figures: cv_folds.csv.</p>"
-        "<table border='1' cellspacing='0' cellpadding='4'><tr>"
+        "<h2>Spatial cross-validation: the prediction-rate AUC is the figure to quote</h2>"
+        f"<p><b>{html.escape(leaders_sentence(cv))}</b></p>"
+        f"<p>{html.escape(cv.split_note)} Prediction-rate AUC: each fold's held-out landslides ranked against a "
+        "uniform sample of the valid cells of its held-out blocks (no absences involved); its 95 % interval "
+        "resamples whole blocks, their landslides and their cells together. The separability of the sampled "
+        "absences is the AUC against the absences the sampling rule drew: a rule on an input factor (slope "
+        "threshold, CF zones) decides much of it, so it is not skill (block bootstrap interval of the pooled "
+        "out-of-fold predictions). Each factor alone is judged under the same folds: a model that does not beat "
+        "the best factor is flagged. Per-fold figures: cv_folds.csv.</p>"
+        + "".join(f"<p style='color:#b00'>{html.escape(c)}</p>" for c in cv.caveats)
+        + "<table border='1' cellspacing='0' cellpadding='4'><tr>"
         + "".join(f"<th>{html.escape(h)}</th>" for h in head)
         + f"</tr>{body}</table>"
     )
@@ -98,20 +116,20 @@ def _savefig(fig: Figure, path: Path) -> None:
     _plt().close(fig)
 
 
-def roc_figure(results: list[ModelResult], path: Path) -> None:
+def roc_figure(results: list[ModelResult], path: Path, title: str = "ROC, test split") -> None:
     """ROC curves of all models on one plot."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 5))
     for r in results:
         ax.plot(r.roc["fpr"], r.roc["tpr"], label=f"{DISPLAY[r.kind]} (AUC {r.metrics['AUC']:.3f})")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC, test split")
+    ax.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
     ax.legend(fontsize=8, loc="lower right")
     _savefig(fig, path)
 
 
 def curves_figure(results: list[ModelResult], path: Path) -> None:
-    """Training and validation loss/accuracy per epoch of the deep models."""
+    """Training and validation loss, and validation AUC, per epoch of the deep models."""
     deep = [r for r in results if r.history]
     if not deep:
         return
@@ -122,10 +140,10 @@ def curves_figure(results: list[ModelResult], path: Path) -> None:
         assert h is not None
         line = axes[0].plot(h["loss"], label=f"{DISPLAY[r.kind]} train")[0]
         axes[0].plot(h["val_loss"], "--", color=line.get_color(), label=f"{DISPLAY[r.kind]} val")
-        axes[1].plot(h["acc"], color=line.get_color())
-        axes[1].plot(h["val_acc"], "--", color=line.get_color())
+        axes[1].plot(h.get("val_auc", []), "--", color=line.get_color(), label=DISPLAY[r.kind])
     axes[0].set(xlabel="epoch", ylabel="BCE loss", title="Loss")
-    axes[1].set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    # validation AUC, not accuracy: on an imbalanced split accuracy at 0.5 is flat whatever the ranking
+    axes[1].set(xlabel="epoch", ylabel="validation AUC", title="Validation ranking (AUC)")
     axes[0].legend(fontsize=7)
     _savefig(fig, path)
 

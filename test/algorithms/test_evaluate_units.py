@@ -69,7 +69,8 @@ def test_evaluate_held_out_area_report(run_alg, world, mapped, tmp_path):
     rows = Path(r["ZONES_CSV"]).read_text().splitlines()
     assert len(rows) == 1 + 2 * 5
     held = [row.split(",") for row in rows[1:] if row.startswith("held-out")]
-    assert abs(sum(float(x[5]) for x in held) - 1) < 1e-6  # area shares of the held-out area sum to 1
+    # area shares of the held-out area sum to 1, up to the CSV's 4 decimals (5 values rounded: < 2.5e-4)
+    assert abs(sum(float(x[5]) for x in held) - 1) <= 2.5e-4
     curves = Path(r["CURVES_CSV"]).read_text().splitlines()
     last = [c for c in curves if c.startswith("held-out")][-1].split(",")
     assert float(last[1]) == pytest.approx(1.0) and float(last[2]) == pytest.approx(1.0)

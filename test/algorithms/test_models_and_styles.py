@@ -1,5 +1,6 @@
 """The shipped Model Designer workflows run end to end; the shipped styles are current and load."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -94,26 +95,40 @@ def test_susceptibility_workflow_runs(run_alg, tiny_factors, tmp_path):
             "evaluate:Evaluation report": str(tmp_path / "evaluation.html"),
         },
     )
+    # the mapped model was refit on all samples after CV: the 'test' rows trained it, so the chained
+    # evaluation must not call them held out
     page = Path(res["evaluate:Evaluation report"]).read_text()
-    assert "held out (split = test)" in page and "prediction" in page
+    assert "held out (split = test)" not in page and "success rates" in page
     with rasterio.open(res["predict:Susceptibility"]) as s:
         p = s.read(1, masked=True)
         assert 0 <= p.min() and p.max() <= 1
     with rasterio.open(res["predict:Susceptibility zoning"]) as z:
         assert set(np.unique(z.read(1))) - {0} == {1, 2, 3, 4, 5}
-    # the chained predict mapped with the paper's model, whose card the training wrote
-    assert (tmp_path / "models" / "cnn_lstm_am.json").exists()
-    assert len((tmp_path / "models" / "comparison.csv").read_text().splitlines()) == 9  # header + 8 models
+    from landslide_ai.core.susceptibility.models import ALL_MODELS
+
+    # every model was refit on all samples and its card carries the CV figures and the zoning breaks
+    models = tmp_path / "models"
+    cards = {k: json.loads((models / f"{k}.json").read_text()) for k in ALL_MODELS}
+    for card in cards.values():
+        assert card["training"]["fit_on"] == "all samples" and card["training"]["n_test"] == 0
+        cv_fig = card["metrics"]["cv"]
+        assert cv_fig["prediction_rate_ci"][0] <= cv_fig["prediction_rate_auc"] <= cv_fig["prediction_rate_ci"][1]
+        assert len(card["training"]["zoning"]["breaks"]) == 4
+    # the chained predict mapped a model refit on all samples (the best CV prediction rate: test_comparison)
+    with rasterio.open(res["predict:Susceptibility"]) as s:
+        assert s.tags()["LANDSLIDEAI_FIT_ON"] == "all samples"
+    assert len((models / "comparison.csv").read_text().splitlines()) == 9  # header + 8 models
     # spatial CV ran by default (5 folds): it leads the comparison page, per model and per fold
     cv = (tmp_path / "models" / "cv_comparison.csv").read_text().splitlines()
     assert len(cv) == 1 + 8 + 3 and "prediction-rate AUC" in cv[0]  # header, 8 models, each of 3 factors alone
     factor_rows = [r.split(",") for r in cv[9:]]
     assert sorted(r[0] for r in factor_rows) == ["factor alone: elev", "factor alone: slope", "factor alone: twi"]
-    rates = [float(r[5]) for r in factor_rows]
+    rates = [float(r[1]) for r in factor_rows]
     assert rates == sorted(rates, reverse=True)  # best factor first
     assert len((tmp_path / "models" / "cv_folds.csv").read_text().splitlines()) == 1 + 8 * 5
     page = (tmp_path / "models" / "comparison.html").read_text()
-    assert page.index("Spatial cross-validation") < page.index("single held-out split")
+    assert page.index("Spatial cross-validation") < page.index("Saved models: refit on all samples")
+    assert "Mapped model: " in page and "distinguishable" in page
     assert Path(res["predict:Zone table"]).exists()
 
 

@@ -244,3 +244,105 @@ def test_confusion_matrix_rows_are_truth_columns_prediction():
     p = np.array([0.1, 0.7, 0.2, 0.9, 0.4])
     assert confusion(y, p) == [[2, 1], [1, 1]]
     assert confusion(y, p, threshold=0.05) == [[0, 3], [0, 2]]
+
+
+@pytest.fixture(scope="module")
+def trained_cv(tiny_samples, tmp_path_factory):
+    """run_training with spatial CV: models refit on all samples, the mapped one chosen by the CV."""
+    from landslide_ai.core.susceptibility.cross_validation import CVConfig
+
+    stack, samples, _ = tiny_samples
+    d = tmp_path_factory.mktemp("trained_cv")
+    cfg = TrainConfig(models=("cnn", "rf", "glm"), patch_size=8, epochs=4, batch_size=16, rf_trees=30, shap_samples=0)
+    cv = CVConfig(folds=3, block_m=450.0, rate_cells=1500, n_boot=200)
+    return stack, d, run_training(stack, samples, str(d / "models"), cfg, cv=cv)
+
+
+def test_cv_run_refits_on_all_samples_and_maps_the_best_cv_model(trained_cv):
+    from landslide_ai.core.susceptibility.cross_validation import ranking
+
+    _, d, out = trained_cv
+    n = int(out.test_labels.size)
+    for r in out.results:
+        card = json.loads(Path(r.card_path).read_text())
+        assert card["training"]["fit_on"] == "all samples" and card["training"]["n_train"] == n
+        m = next(x for x in out.cv.models if x.kind == r.kind)
+        assert card["metrics"]["cv"]["prediction_rate_auc"] == pytest.approx(m.rate_auc)
+        breaks = card["training"]["zoning"]["breaks"]
+        assert len(breaks) == 4 and breaks == sorted(breaks)
+        assert np.array_equal(r.test_prob, m.oof)  # the figures shown are the out-of-fold ones
+    cnn = json.loads((d / "models" / "cnn.json").read_text())
+    cnn_cv = next(x for x in out.cv.models if x.kind == "cnn")
+    assert cnn["training"]["epochs_refit"] == max(1, int(np.median(cnn_cv.best_epochs)))
+    best = ranking(out.cv)[0]
+    assert Path(out.mapped_card).name == f"{best.kind}.json"
+    assert "distinguishable" in out.mapping_note and "Mapped model" in out.mapping_note
+
+
+def test_mapped_model_choice_by_user_and_without_cv(trained_cv, trained):
+    from landslide_ai.core.susceptibility.comparison import choose_mapped
+
+    _, _, out = trained_cv
+    card, note = choose_mapped(out.results, out.cv, "glm")
+    assert Path(card).name == "glm.json" and "chosen by the user" in note
+    with pytest.raises(InvalidInputError, match="was not trained"):
+        choose_mapped(out.results, out.cv, "cnn_lstm_am")
+    card, note = choose_mapped(trained.out.results, None)  # no CV: no evidence, the paper's model
+    assert Path(card).name == "cnn_lstm_am.json" and "no cross-validation" in note
+
+
+def _tile(stack: str, dest: Path, col_off: int, width: int) -> str:
+    """A column range of the stack as its own stack (same bands, names and tags)."""
+    from rasterio.windows import Window
+
+    with rasterio.open(stack) as ds:
+        win = Window(col_off, 0, width, ds.height)
+        prof = ds.profile | {"width": width, "transform": ds.window_transform(win)}
+        with rasterio.open(dest, "w", **prof) as out:
+            out.write(ds.read(window=win))
+            out.descriptions = ds.descriptions
+            out.update_tags(**ds.tags())
+            for b in range(1, ds.count + 1):
+                out.update_tags(b, **ds.tags(b))
+    return str(dest)
+
+
+def test_two_overlapping_tiles_zone_every_shared_cell_alike(trained_cv, tmp_path):
+    """Acceptance of issue 21: the card's breaks zone the same cell the same way in any tile."""
+    stack, d, _ = trained_cv
+    with rasterio.open(stack) as ds:
+        w = ds.width
+    a = _tile(stack, tmp_path / "a.tif", 0, int(w * 0.7))
+    b = _tile(stack, tmp_path / "b.tif", int(w * 0.4), w - int(w * 0.4))
+    shared = slice(int(w * 0.4), int(w * 0.7))
+    card = str(d / "models" / "rf.json")
+    zones = {}
+    for method in ("card", "quantile"):
+        for name, tile, off in (("a", a, 0), ("b", b, int(w * 0.4))):
+            predict_and_zone(card, tile, str(tmp_path / f"p{name}{method}.tif"), str(tmp_path / f"z{name}{method}.tif"),
+                             method)  # fmt: skip
+            with rasterio.open(tmp_path / f"z{name}{method}.tif") as z:
+                zones[method, name] = z.read(1)[:, shared.start - off : shared.stop - off]
+    ok = zones["card", "a"] > 0
+    assert ok.sum() > 100 and np.array_equal(zones["card", "a"], zones["card", "b"])
+    # each run's own quantiles do not: the test would see a difference
+    assert not np.array_equal(zones["quantile", "a"][ok], zones["quantile", "b"][ok])
+
+
+def test_validation_split_holds_enough_of_both_classes():
+    """Early stopping judges on a split with at least MIN_VAL_PER_CLASS of each class (was 1 landslide in 38)."""
+    from landslide_ai.core.susceptibility.dataset import SampleSet
+    from landslide_ai.core.susceptibility.fitting import MIN_VAL_PER_CLASS, validation_split
+
+    rng = np.random.default_rng(0)
+    n = 400
+    labels = (rng.random(n) < 0.1).astype(int)
+    blocks = rng.integers(0, 40, n)
+    labels[blocks < 30] = 0  # landslides only in a quarter of the blocks
+    labels[(blocks >= 30) & (rng.random(n) < 0.5)] = 1
+    data = SampleSet(np.zeros((n, 1, 1, 1), np.float32), None, labels, np.zeros(n, bool), blocks)
+    for seed in range(10):
+        tr, va = validation_split(data, 0.15, seed)
+        assert np.intersect1d(tr, va).size == 0 and tr.size + va.size == n
+        for c in (0, 1):
+            assert (labels[va] == c).sum() >= MIN_VAL_PER_CLASS and (labels[tr] == c).sum() >= MIN_VAL_PER_CLASS
