@@ -12,6 +12,7 @@ Bayesian search; the default is the same pipeline with fewer epochs so it ends i
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -119,34 +120,54 @@ def main() -> int:
             )
             strategy_tables[(label, ("buffer", "slope")[code])] = Path(t["OUTPUT_FOLDER"]) / "cv_comparison.csv"
         write_strategy_table(strategy_tables, out / "strategy_comparison.csv")
-    pr = run(
-        "lsm_predict",
-        {
-            "MODEL": str(out / "models" / "cnn_lstm_am.json"),
-            "STACK": stack,
-            "INVENTORY": inv,
-            "PRESENCE_FIELD": "lslpts",
-            "OUTPUT": str(out / "susceptibility_cnn_lstm_am.tif"),
-            "ZONING": str(out / "zoning_cnn_lstm_am.tif"),
-            "ZONE_TABLE": str(out / "zones_cnn_lstm_am.csv"),
-        },
-    )
-    ev = run(
-        "lsm_evaluate",
-        {
-            "SUSCEPTIBILITY": pr["OUTPUT"],
-            "INVENTORY": samples,
-            "PRESENCE_FIELD": "label",
-            "SPLIT_FIELD": "split",
-            "OUTPUT_HTML": str(out / "evaluation_cnn_lstm_am.html"),
-            "ZONES_CSV": str(out / "evaluation_zones_cnn_lstm_am.csv"),
-        },
-    )
+    # the model the CV chose (lsm_train's MODEL_CARD) and the paper's CNN-LSTM-AM, one click apart:
+    # each mapped, zoned with its card's breaks, evaluated against all cells, and its texture measured
+    from landslide_ai.core.susceptibility.texture import texture_correlation
+
+    mapped_kind = Path(tr["MODEL_CARD"]).stem
+    maps = {}
+    for kind in dict.fromkeys([mapped_kind, "cnn_lstm_am"]):
+        pr = run(
+            "lsm_predict",
+            {
+                "MODEL": str(out / "models" / f"{kind}.json"),
+                "STACK": stack,
+                "INVENTORY": inv,
+                "PRESENCE_FIELD": "lslpts",
+                "OUTPUT": str(out / f"susceptibility_{kind}.tif"),
+                "ZONING": str(out / f"zoning_{kind}.tif"),
+                "ZONE_TABLE": str(out / f"zones_{kind}.csv"),
+            },
+        )
+        ev = run(
+            "lsm_evaluate",
+            {
+                "SUSCEPTIBILITY": pr["OUTPUT"],
+                "INVENTORY": samples,
+                "PRESENCE_FIELD": "label",
+                "SPLIT_FIELD": "split",
+                "OUTPUT_HTML": str(out / f"evaluation_{kind}.html"),
+                "ZONES_CSV": str(out / f"evaluation_zones_{kind}.csv"),
+            },
+        )
+        texture = texture_correlation(pr["OUTPUT"], stack, "slope")
+        print(f"   {kind}: map texture (local detail vs slope's, 5 x 5 cells) r = {texture:.3f}", flush=True)
+        maps[kind] = (pr, ev, texture)
+    pr, ev, _ = maps[mapped_kind]
+    with open(out / "map_texture.csv", "w", encoding="utf-8") as f:
+        f.write("model,mapped_by_default,texture_r_vs_slope,cv_prediction_rate_auc,cv_prediction_rate_ci\n")
+        for kind, (_, _, texture) in maps.items():
+            cv_fig = json.loads((out / "models" / f"{kind}.json").read_text())["metrics"].get("cv", {})
+            ci = cv_fig.get("prediction_rate_ci", [float("nan")] * 2)
+            f.write(
+                f"{kind},{kind == mapped_kind},{texture:.4f},{cv_fig.get('prediction_rate_auc', float('nan')):.4f},"
+                f"{ci[0]:.3f}-{ci[1]:.3f}\n"
+            )
     project = QgsProject.instance()
     for path, name in (
         (prep["cf_zoning"], "CF zoning"),
-        (pr["ZONING"], "Susceptibility zoning (CNN-LSTM-AM)"),
-        (pr["OUTPUT"], "Susceptibility (CNN-LSTM-AM)"),
+        (pr["ZONING"], f"Susceptibility zoning ({mapped_kind}, best CV)"),
+        (pr["OUTPUT"], f"Susceptibility ({mapped_kind}, best CV)"),
     ):
         lyr = QgsRasterLayer(path, name)
         lyr.loadNamedStyle(str(Path(path).with_suffix(".qml")))
@@ -157,7 +178,7 @@ def main() -> int:
     # the project opens on the study area: its CRS and default view are the susceptibility map's
     from qgis.core import QgsReferencedRectangle
 
-    main_map = next(lyr for lyr in project.mapLayers().values() if lyr.name().startswith("Susceptibility (CNN"))
+    main_map = next(lyr for lyr in project.mapLayers().values() if lyr.name().startswith("Susceptibility ("))
     project.setCrs(main_map.crs())
     project.viewSettings().setDefaultViewExtent(QgsReferencedRectangle(main_map.extent(), main_map.crs()))
     project.write(str(out / "landslide_ai_demo.qgz"))
@@ -165,9 +186,11 @@ def main() -> int:
     if (out / "strategy_comparison.csv").exists():
         print("\nSpatial cross-validation per sampling strategy (quote these; flags say what the rule decided):")
         print((out / "strategy_comparison.csv").read_text())
-    print("\nSingle held-out spatial-block split (strategy c):")
+    print("\nSaved models (refit on all samples), out-of-fold metrics on the sampled absences (strategy c):")
     print(Path(tr["TABLE_CSV"]).read_text())
-    print("Zones (CNN-LSTM-AM):")
+    print("Map texture and CV prediction rate of the mapped models:")
+    print((out / "map_texture.csv").read_text())
+    print(f"Zones ({mapped_kind}, card breaks):")
     print(Path(pr["ZONE_TABLE"]).read_text())
     if not a.skip_cracks:
         before = set(project.mapLayers())

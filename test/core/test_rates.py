@@ -117,3 +117,27 @@ def test_paired_difference_of_a_model_with_itself_is_zero_and_shifts_show():
     b = block_bootstrap_rate(ls + 1.0, ls_block % 3, ls_block, cells, folds, blocks, 300, 7)
     lo, hi = paired_difference_ci(b, a)
     assert lo > 0 and b.auc > a.auc
+
+
+def test_texture_correlation_sees_terrain_detail_not_broad_trends(tmp_path):
+    from landslide_ai.core.raster.stack import FactorSpec, stack_factors
+    from landslide_ai.core.susceptibility.texture import texture_correlation
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:120, 0:130]
+    slope = 0.2 * xx + rng.normal(0, 3, xx.shape)  # a trend plus cell-scale detail
+    stack = str(tmp_path / "stack.tif")
+    stack_factors([FactorSpec(write_raster(tmp_path / "slope.tif", slope), "slope")], stack)
+    textured = write_raster(tmp_path / "m1.tif", 0.5 * slope + 1.0)
+    from scipy.ndimage import gaussian_filter
+
+    smooth = gaussian_filter(rng.normal(0, 30, xx.shape), 12)
+    blob = write_raster(tmp_path / "m2.tif", 0.2 * xx + smooth)  # the same trend and smooth hills, no detail
+    noisy = write_raster(tmp_path / "m3.tif", rng.normal(0, 1, xx.shape))
+    assert texture_correlation(textured, stack, "slope", block=50) == pytest.approx(1.0, abs=1e-6)
+    assert abs(texture_correlation(blob, stack, "slope", block=50)) < 0.05
+    assert abs(texture_correlation(noisy, stack, "slope", block=50)) < 0.1
+    # windows with halos give the whole-raster figure
+    assert texture_correlation(noisy, stack, "slope", block=50) == pytest.approx(
+        texture_correlation(noisy, stack, "slope", block=1000), rel=1e-9
+    )
