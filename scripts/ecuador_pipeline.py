@@ -13,7 +13,7 @@ from pathlib import Path
 
 #: terrain factors of the demo stack: northness/eastness instead of aspect (aspect is circular and
 #: GDAL leaves flat cells without one; see README "Scientific choices")
-TERRAIN = ("slope", "northness", "eastness", "plan_curvature", "twi")
+TERRAIN = ("slope", "northness", "eastness", "plan_curvature_convex_pos", "twi")
 FACTOR_NAMES = ("elevation", *TERRAIN)
 #: the same without TWI, the one factor that needs pysheds: what a QGIS without optional packages stacks
 TORCH_FREE_TERRAIN = tuple(n for n in TERRAIN if n != "twi")

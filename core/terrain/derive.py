@@ -241,7 +241,9 @@ def distance_to_features(
 
 #: factors derived from a DEM, in the order they are written (file name = factor name + ".tif").
 #: ``aspect`` is kept for maps and CF classes; models should use ``northness`` and ``eastness``.
-TERRAIN_FACTORS = ("slope", "aspect", "northness", "eastness", "plan_curvature", "twi")
+#: Plan curvature's name carries its sign convention (positive = convex: ridges and noses), the
+#: opposite of some lidar tools, so that a factor table or a SHAP chart cannot be misread.
+TERRAIN_FACTORS = ("slope", "aspect", "northness", "eastness", "plan_curvature_convex_pos", "twi")
 
 
 def derive_terrain(dem: str, out_dir: str, progress: Progress | None = None) -> dict[str, str]:
@@ -260,7 +262,7 @@ def derive_terrain(dem: str, out_dir: str, progress: Progress | None = None) -> 
     slope_aspect(dem, paths["slope"], paths["aspect"])
     aspect_components(dem, paths["aspect"], paths["northness"], paths["eastness"])
     progress.report(0.3, "slope and aspect")
-    plan_curvature(dem, paths["plan_curvature"])
+    plan_curvature(dem, paths["plan_curvature_convex_pos"])
     progress.report(0.5, "plan curvature")
     missing = problems(("pysheds",))
     if missing:

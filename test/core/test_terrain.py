@@ -32,7 +32,7 @@ def test_plane_slope_and_aspect_components(tmp_path, gx, gy, north, east):
     assert np.allclose(f["slope"][inner], np.degrees(np.arctan(np.hypot(gx, gy))), atol=1e-3)
     assert np.allclose(f["northness"][inner], north, atol=1e-4)
     assert np.allclose(f["eastness"][inner], east, atol=1e-4)
-    assert np.allclose(f["plan_curvature"][inner], 0.0, atol=1e-6)  # a plane has no curvature
+    assert np.allclose(f["plan_curvature_convex_pos"][inner], 0.0, atol=1e-6)  # a plane has no curvature
 
 
 def test_flat_cells_have_no_direction_but_stay_valid(tmp_path):
@@ -68,7 +68,7 @@ def test_plan_curvature_sign_of_valleys_and_ridges(tmp_path, theta, a, sign):
     t = np.deg2rad(theta)
     u, v = x * np.cos(t) + y * np.sin(t), -x * np.sin(t) + y * np.cos(t)
     f = _derive(tmp_path, 1000 + a * v**2 + 0.3 * u)
-    on_axis = f["plan_curvature"][20, 20]
+    on_axis = f["plan_curvature_convex_pos"][20, 20]
     assert np.sign(on_axis) == sign and on_axis == pytest.approx(-200 * a, rel=1e-3)
 
 
@@ -77,7 +77,7 @@ def test_paraboloid_bowl_is_concave_everywhere_and_dome_convex(tmp_path):
     flat centre) and diverges from the dome (+200 a)."""
     x, y = _xy()
     for a, name in ((0.002, "bowl"), (-0.002, "dome")):
-        pc = _derive(tmp_path, 1000 + a * (x**2 + y**2), name)["plan_curvature"]
+        pc = _derive(tmp_path, 1000 + a * (x**2 + y**2), name)["plan_curvature_convex_pos"]
         ring = (np.hypot(x, y) > 60) & (np.hypot(x, y) < 500)
         assert np.allclose(pc[ring], -200 * a, rtol=1e-3), name
 

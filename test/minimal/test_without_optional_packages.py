@@ -70,7 +70,13 @@ def test_algorithms_that_need_torch_say_which_package_and_how_to_get_it(chain):
 
 
 def test_terrain_without_pysheds_keeps_the_other_factors_and_says_what_was_skipped(chain):
-    assert chain["terrain"] == ["slope.tif", "aspect.tif", "northness.tif", "eastness.tif", "plan_curvature.tif"]
+    assert chain["terrain"] == [
+        "slope.tif",
+        "aspect.tif",
+        "northness.tif",
+        "eastness.tif",
+        "plan_curvature_convex_pos.tif",
+    ]
     assert any("wetness index" in line and "pysheds" in line for line in chain["log"])
 
 

@@ -243,7 +243,7 @@ def test_derive_terrain_rerun_into_its_own_folder_replaces_its_files(run_fb, wor
     assert sorted(first["OUTPUT_LAYERS"]) == sorted(again["OUTPUT_LAYERS"])
     assert all(Path(p).parent == out for p in again["OUTPUT_LAYERS"])
     manifest = json.loads((out / ".landslideai-manifest.json").read_text())
-    assert {"slope.tif", "aspect.tif", "plan_curvature.tif", "twi.tif"} <= set(manifest["files"])
+    assert {"slope.tif", "aspect.tif", "plan_curvature_convex_pos.tif", "twi.tif"} <= set(manifest["files"])
     no_staging_left(tmp_path)
 
 
