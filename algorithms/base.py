@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import traceback
 from functools import cache
-from pathlib import Path
 
 from qgis.core import (
     QgsProcessingAlgorithm,
@@ -25,8 +24,7 @@ from ..core.errors import Canceled, LandslideAIError, MissingDependencyError
 from ..core.outputs import OutputTransaction, describe_os_error
 from .layers import LayerReading
 from .output_guard import OutputGuard, low_space_folder
-
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+from .styling import RESOURCES
 
 GROUPS = {
     "prepare": "1 Prepare factors",

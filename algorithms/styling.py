@@ -12,7 +12,10 @@ from qgis.core import QgsProcessingLayerPostProcessorInterface
 
 from ..core.raster.io import write_text_atomic
 from ..core.raster.zoning import ZONE_COLOURS_5, ZONE_LABELS_5
-from .base import RESOURCES
+
+#: the plugin's resources folder (styles, help, icons, workflows); defined here, the lowest of the
+#: adapter modules, so that ``base`` can import it without an import circle through ``output_guard``
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 _HEAD = (
     "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"

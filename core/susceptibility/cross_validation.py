@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .train import Prepared
+    from .prepared import Prepared
 
 
 from collections.abc import Callable

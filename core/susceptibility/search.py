@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .fitting import TrainConfig
-    from .train import Prepared
+    from .prepared import Prepared
 
 
 import numpy as np
