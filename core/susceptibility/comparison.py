@@ -156,11 +156,12 @@ def run_training(
     progress.log(mapping_note)
     separability = single_factor_auc(d.centre, d.labels, prep.features)
     warnings = fair_play_warnings(separability, _strategy_of(samples, prep.crs_wkt))
-    for r in results:
-        warnings += [f"{DISPLAY[r.kind]} {f}." for f in r.flags]
-    if cv_res is not None:
+    if cv_res is not None:  # the saved models' flags are their CV flags: said once
         for m in cv_res.models:
             warnings += [f"{DISPLAY[m.kind]} (spatial CV) {f}." for f in m.flags]
+    else:
+        for r in results:
+            warnings += [f"{DISPLAY[r.kind]} {f}." for f in r.flags]
     for w in warnings:
         progress.log("Warning: " + w)
     write_csv_atomic(

@@ -109,7 +109,7 @@ def fair_play_warnings(separability: dict[str, float], strategy: str | None) -> 
     elif strategy == "cf":
         notes.append(
             "Absences were drawn from the certainty-factor model's low zones, itself a model of the input factors: "
-            "they are separable by construction, so test AUC on them is optimistic."
+            "they are separable by construction, so any AUC on them is optimistic."
         )
     return notes
 
