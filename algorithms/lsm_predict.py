@@ -77,7 +77,9 @@ class PredictAlgorithm(LandslideAlgorithm):
             advanced=True,
         )
         self.add(
-            QgsProcessingParameterEnum(self.BACKEND, "Deep-model backend", list(BACKENDS), defaultValue=0),
+            QgsProcessingParameterEnum(
+                self.BACKEND, "Deep-model backend (auto: ONNX Runtime when installed)", list(BACKENDS), defaultValue=2
+            ),
             advanced=True,
         )
         self.add(

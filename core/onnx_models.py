@@ -276,8 +276,12 @@ def open_onnx(path: str | Path, card: ModelCard, card_path: str | Path, device: 
     providers = ["CPUExecutionProvider"]
     if str(device).startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
+    from .runtime import free_cores
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = free_cores()  # not every core when others are busy (spin-waits)
     try:
-        sess = ort.InferenceSession(str(path), providers=providers)
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types
         raise ModelLoadError(f"Cannot open the ONNX model {path}: {exc}") from exc
     meta = sess.get_modelmeta().custom_metadata_map

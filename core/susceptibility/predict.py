@@ -7,6 +7,7 @@ memory is bounded by the window and batch sizes, not by the stack.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from rasterio.io import DatasetReader
@@ -305,8 +306,18 @@ def _predict_windows(model: LoadedModel, job: WindowJob, progress: Progress, gra
         model.net.to(dev)
     prof = grid.profile(1, "float32", FLOAT_NODATA)
     tds = rasterio.open(job.temporal_stack) if job.mode is TemporalMode.CLIMATE else None
+    threads: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if model.net is not None and graph is None:
+        from ..runtime import sized_threads
+
+        threads = sized_threads()  # as many torch threads as cores are free, not all of them
     try:
-        with rasterio.open(job.stack) as ds, atomic_path(job.out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
+        with (
+            threads,
+            rasterio.open(job.stack) as ds,
+            atomic_path(job.out) as tmp,
+            rasterio.open(tmp, "w", **prof) as dst,
+        ):
             n = grid.n_windows(job.block)
             for k, win in enumerate(grid.windows(job.block)):
                 check(progress)

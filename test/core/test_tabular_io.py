@@ -123,3 +123,23 @@ def test_models_saved_by_qgis_3_22s_scikit_learn_load_anywhere(kind):
     table = np.loadtxt(DATA / f"{kind}_sklearn1.2.1_expected.csv", delimiter=",")
     model = load_tabular(DATA / f"{kind}_sklearn1.2.1.npz", kind)
     np.testing.assert_allclose(model.predict_proba(table[:, :4])[:, 1], table[:, 4], rtol=1e-9, atol=1e-12)
+
+
+def test_xgboost_lr_fast_path_equals_the_encoder():
+    """The leaf-weight table gives the one-hot + logistic regression probabilities, saved and reloaded too."""
+    from landslide_ai.core.susceptibility.models import XGBoostLR
+    from landslide_ai.core.susceptibility.tabular_io import load_tabular, save_tabular
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(600, 4))
+    y = (x[:, 0] + 0.5 * x[:, 1] ** 2 + rng.normal(0, 0.7, 600) > 0.5).astype(int)
+    m = XGBoostLR(n_estimators=30, seed=1).fit(x, y)
+    new = rng.normal(0, 2.5, size=(2000, 4))  # wider than training: some leaves the encoder never saw
+    assert np.allclose(m.predict_proba(new), m.predict_proba_reference(new), rtol=1e-10, atol=1e-12)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        save_tabular(m, "xgb_lr", Path(d) / "m.npz")
+        back = load_tabular(Path(d) / "m.npz", "xgb_lr")
+    assert np.allclose(back.predict_proba(new), m.predict_proba_reference(new), rtol=1e-10, atol=1e-12)
