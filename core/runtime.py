@@ -31,19 +31,39 @@ _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 BACKENDS = ("torch", "onnx", "auto")
 
 
-def free_cores() -> int:
-    """Cores not already busy: the CPUs this process may use minus the 1-minute load, at least 1.
+def _cpu_times() -> tuple[float, float] | None:
+    """(total, idle) jiffies of all CPUs from /proc/stat (None where there is none)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            parts = [float(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(parts[:8]), parts[3] + (parts[4] if len(parts) > 4 else 0.0)
+
+
+def free_cores(sample_s: float = 0.3) -> int:
+    """Cores not busy right now (sampled over ``sample_s`` from /proc/stat), at least 1.
 
     Why: torch's intra-op threads spin-wait for each other; with one of two cores taken by another
     process the dense CNN-LSTM-AM map ran 3x slower, and 14x under load 5-8, where losing a core
-    should cost 2x. Sizing the threads to the free cores keeps the loss in proportion.
+    should cost 2x. Sizing the threads to the free cores keeps the loss in proportion. The
+    1-minute load average lags a program started seconds ago, so the busy share is sampled now;
+    where /proc/stat is missing (Windows, macOS) the load average is used, else every core.
     """
     import os
+    import time
 
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         n = os.cpu_count() or 1
+    a = _cpu_times()
+    if a is not None:
+        time.sleep(sample_s)
+        b = _cpu_times()
+        if b is not None and b[0] > a[0]:
+            busy = (1.0 - (b[1] - a[1]) / (b[0] - a[0])) * (os.cpu_count() or n)
+            return max(1, min(n, n - int(busy + 0.5)))
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # Windows has no load average
