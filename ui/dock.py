@@ -301,7 +301,14 @@ class LandslideAIDock(QgsDockWidget):
         plot.clear()
         y = np.arange(len(items))
         plot.addItem(pg.BarGraphItem(x0=0, y=y, height=0.7, width=[v for _, v in items], brush="#377eb8"))
-        plot.getAxis("left").setTicks([[(i, n) for i, (n, _) in enumerate(items)]])
+        # each factor's name drawn at its bar, not as axis ticks: the axis drops tick labels that
+        # would overlap, and a short dock showed six bars with one name
+        plot.getAxis("left").setTicks([[(i, "") for i in range(len(items))]])
+        top = max((v for _, v in items), default=0.0)
+        for i, (name, v) in enumerate(items):
+            label = pg.TextItem(name, color="k", anchor=(0, 0.5))
+            label.setPos(v + 0.02 * top if v < 0.6 * top else 0.01 * top, i)
+            plot.addItem(label)
         plot.setTitle(f"{model}: mean |SHAP| on test samples", color="k")
 
     def _on_zones(self, p: dict) -> None:

@@ -78,6 +78,13 @@ def test_training_run_feeds_curves_roc_confusion_and_shap(qgis_app, dock, run_al
     assert len(set(sizes.values())) == 1 and next(iter(sizes.values())) > 0
     assert dock.confusion_combo.count() == 2
     assert set(dock.importance["Random Forest"]) == {"elev", "slope", "twi"}
+    # every factor's name is drawn at its bar (axis ticks drop overlapping labels); pyqtgraph is
+    # imported after QGIS chose the Qt binding (a module-level import would pick PyQt6)
+    import pyqtgraph as pg
+
+    dock._draw_shap("Random Forest")
+    texts = {i.toPlainText() for i in dock.shap_plot.getPlotItem().items if isinstance(i, pg.TextItem)}
+    assert {"elev", "slope", "twi"} <= texts
     png = dock.export_png("Training", str(tmp_path / "training.png"))
     from qgis.PyQt.QtGui import QImage
 
@@ -131,3 +138,15 @@ def test_crack_runs_feed_curves_and_the_gradcam_viewer(qgis_app, dock, run_alg, 
     assert chip.shape == (48, 48, 3) and heat.shape == (48, 48, 3) and overlay.shape == (48, 48, 3)
     assert "P(crack)" in dock.gradcam_label.text()
     assert Path(dock.export_png("Grad-CAM", str(tmp_path / "cam.png"))).stat().st_size > 1000
+
+
+def test_skill_event_shows_the_cv_prediction_rate_first(qgis_app, dock):
+    """The dock's ROC tab leads with the CV prediction rate and its interval, and the mapped model's note."""
+    from landslide_ai.algorithms import events
+
+    row = {"model": "GAM", "rate": 0.819, "rate_low": 0.761, "rate_high": 0.85, "separability": 0.97, "flags": ""}
+    events.publish("skill", algorithm="lsm_train", note="Mapped model: GAM; not distinguishable.", rows=[row])
+    _pump(qgis_app)
+    text = dock.skill_label.text()
+    assert "0.819" in text and "0.761-0.850" in text and "not distinguishable" in text
+    assert text.index("prediction-rate") < text.index("separability")
