@@ -89,7 +89,7 @@ def main() -> int:
     """Generate, train, predict in a child process, print figures."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=20000)
-    ap.add_argument("--model", choices=["rf", "cnn"], default="rf")
+    ap.add_argument("--model", choices=["rf", "xgb_lr", "cnn"], default="rf")
     ap.add_argument("--block", type=int, default=512)
     ap.add_argument("--workdir", default=None)
     a = ap.parse_args()
@@ -117,7 +117,7 @@ def main() -> int:
     with rasterio.open(stack) as ds:
         block = ds.read(window=((a.size // 2, a.size // 2 + 1000), (0, 1000)))
     z = m.norm.apply(block, np.ones(block.shape[1:], bool))
-    if a.model == "rf":
+    if a.model in ("rf", "xgb_lr"):
         x = z.reshape(z.shape[0], -1).T.copy()
         t = time.time()
         m.tree.predict_proba(x)
