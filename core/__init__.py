@@ -6,4 +6,4 @@ the command line (``python -m core``) and the tests.
 
 __all__ = ["__version__"]
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
