@@ -5,6 +5,7 @@ Why apart from the algorithm: publishing is desktop glue; the numbers come from 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from ..core.susceptibility.evaluate import confusion
@@ -13,13 +14,27 @@ from . import events
 
 
 def epoch_publisher(algorithm: str) -> Callable[[str, dict], None]:
-    """An ``on_epoch`` callback that publishes each epoch's losses for the dock's training plot."""
+    """An ``on_epoch`` callback that publishes each epoch's losses for the dock's training plot.
+
+    With cross-validation the curves worth watching are a fold's (its validation blocks judge early
+    stopping): fold 1 is shown as "<model> (CV fold 1)", the other folds are not drawn, and the refit
+    on all samples, which has no validation rows, as "<model> (refit)" with its training loss only.
+    """
 
     def on_epoch(kind: str, m: dict) -> None:
+        fold = m.get("fold")
+        if fold is not None and fold != 1:
+            return
+        if fold is not None:
+            name = f"{DISPLAY[kind]} (CV fold 1)"
+        elif math.isnan(m["val_loss"]):
+            name = f"{DISPLAY[kind]} (refit)"
+        else:
+            name = DISPLAY[kind]
         events.publish(
             "epoch",
             algorithm=algorithm,
-            model=DISPLAY[kind],
+            model=name,
             epoch=m["epoch"],
             loss=m["loss"],
             val_loss=m["val_loss"],

@@ -122,7 +122,7 @@ class LandslideAIDock(QgsDockWidget):
 
     def _build_training(self) -> None:
         self.loss_plot = _plot("Loss per epoch (solid: training, dashed: validation)", "epoch", "loss")
-        self.metric_plot = _plot("Validation accuracy per epoch", "epoch", "accuracy")
+        self.metric_plot = _plot("Validation metric per epoch", "epoch", "metric")
         self._page("Training", self.loss_plot, self.metric_plot)
 
     def _build_roc(self) -> None:
@@ -203,7 +203,8 @@ class LandslideAIDock(QgsDockWidget):
         c["metric"].append(float(p["metric"]))
         if p.get("metric_name") and p["metric_name"] != self.metric_name:
             self.metric_name = p["metric_name"]
-            self.metric_plot.setTitle(f"{self.metric_name.capitalize()} per epoch", color="k")
+            self.metric_plot.setTitle(f"{self.metric_name[:1].upper()}{self.metric_name[1:]} per epoch", color="k")
+            self.metric_plot.setLabel("left", self.metric_name)
         if model not in self._lines:
             colour = self._colour(model)
             self._lines[model] = (
@@ -215,12 +216,14 @@ class LandslideAIDock(QgsDockWidget):
             )
         train, val, metric = self._lines[model]
         train.setData(c["epoch"], c["loss"])
-        val.setData(c["epoch"], c["val_loss"])
-        metric.setData(c["epoch"], c["metric"])
-        self.status.setText(
-            f"{model}: epoch {p['epoch']}, loss {p['loss']:.3f}, validation loss {p['val_loss']:.3f}, "
-            f"{self.metric_name} {p['metric']:.3f}"
-        )
+        # a refit on all samples has no validation rows (NaN): draw only the finite points
+        for line, key in ((val, "val_loss"), (metric, "metric")):
+            ok = np.isfinite(c[key])
+            line.setData(np.asarray(c["epoch"])[ok], np.asarray(c[key])[ok])
+        text = f"{model}: epoch {p['epoch']}, loss {p['loss']:.3f}"
+        if np.isfinite(p["val_loss"]):
+            text += f", validation loss {p['val_loss']:.3f}, {self.metric_name} {p['metric']:.3f}"
+        self.status.setText(text)
 
     def _on_roc(self, p: dict) -> None:
         self.roc = dict(p["curves"])

@@ -130,7 +130,9 @@ def run_training(
                     f"{sorted(prep.attrs)}."
                 )
             groups = prep.attrs[group_field]
-        cv_res = cross_validate(prep, stack, cfg, cv, temporal_stack, groups, progress=SubProgress(progress, 0.1, 0.7))
+        cv_res = cross_validate(
+            prep, stack, cfg, cv, temporal_stack, groups, progress=SubProgress(progress, 0.1, 0.7), on_epoch=on_epoch
+        )
         head, rows = cv_rows(cv_res)
         write_csv_atomic(out / "cv_comparison.csv", head, rows)
         head, rows = fold_rows(cv_res)

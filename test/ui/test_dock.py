@@ -29,7 +29,11 @@ def _pump(qgis_app) -> None:
 
 
 def _line_data(plot) -> dict[str, int]:
-    return {item.name(): len(item.getData()[0]) for item in plot.listDataItems() if item.name()}
+    return {
+        item.name(): len(item.getData()[0] if item.getData()[0] is not None else [])
+        for item in plot.listDataItems()
+        if item.name()
+    }
 
 
 def test_training_run_feeds_curves_roc_confusion_and_shap(qgis_app, dock, run_alg, tiny_factors, tmp_path):
@@ -150,3 +154,21 @@ def test_skill_event_shows_the_cv_prediction_rate_first(qgis_app, dock):
     text = dock.skill_label.text()
     assert "0.819" in text and "0.761-0.850" in text and "not distinguishable" in text
     assert text.index("prediction-rate") < text.index("separability")
+
+
+def test_cv_fold_and_refit_curves_are_named_and_nan_validation_is_not_drawn(qgis_app, dock):
+    """With CV the dock draws fold 1 (validation judged) and the refit (training loss only), not every fold."""
+    from landslide_ai.algorithms import events
+    from landslide_ai.algorithms.train_events import epoch_publisher
+
+    events.publish("run_started", algorithm="lsm_train", title="Susceptibility models")  # the dock is shared
+    on_epoch = epoch_publisher("lsm_train")
+    for fold in (1, 2):
+        for e in (1, 2, 3):
+            on_epoch("cnn", {"epoch": e, "loss": 0.6, "val_loss": 0.5, "val_auc": 0.7, "fold": fold})
+    for e in (1, 2):
+        on_epoch("cnn", {"epoch": e, "loss": 0.5, "val_loss": float("nan"), "val_auc": float("nan")})
+    _pump(qgis_app)
+    assert set(dock.curves) == {"CNN (CV fold 1)", "CNN (refit)"}
+    assert dock.curves["CNN (CV fold 1)"]["epoch"] == [1.0, 2.0, 3.0]
+    assert _line_data(dock.metric_plot) == {"CNN (CV fold 1)": 3, "CNN (refit)": 0}
