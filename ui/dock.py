@@ -244,7 +244,7 @@ class LandslideAIDock(QgsDockWidget):
         self.skill = {"rows": [dict(r) for r in p["rows"]], "note": str(p["note"])}
         cells = "".join(
             f"<tr><td>{html.escape(r['model'])}</td><td><b>{r['rate']:.3f}</b> ({r['rate_low']:.3f}-"
-            f"{r['rate_high']:.3f})</td><td>{r['separability']:.3f}</td><td>{html.escape(r['flags'])}</td></tr>"
+            f"{r['rate_high']:.3f})</td><td>{r['separability']:.3f}</td><td>{html.escape(_short(r['flags']))}</td></tr>"
             for r in self.skill["rows"]
         )
         self.skill_label.setText(
@@ -371,6 +371,11 @@ class LandslideAIDock(QgsDockWidget):
     def shutdown(self) -> None:
         """Stop listening to run events (plugin unload). Closing the dock only hides it: it keeps listening."""
         events.unsubscribe(self._bridge)
+
+
+def _short(flags: str) -> str:
+    """Each flag up to its first parenthesis: the dock has room for what, the report for the figures."""
+    return "; ".join(f.split(" (")[0] for f in flags.split("; ") if f)
 
 
 def _blues() -> np.ndarray:
