@@ -215,7 +215,8 @@ def predict(results: dict) -> None:
         },
     )
     QgsApplication.processEvents()  # deliver the queued "zones" event to the dock
-    layer = iface.addRasterLayer(pr["ZONING"], "Susceptibility zoning (CNN-LSTM-AM)")
+    kind = Path(results["MODEL_CARD"]).stem  # the model lsm_train chose by its CV prediction rate
+    layer = iface.addRasterLayer(pr["ZONING"], f"Susceptibility zoning ({kind}, best CV)")
     slides = iface.addVectorLayer(inp["inventory"], "Landslides", "ogr")
     slides.setSubsetString('"lslpts" = 1')
     STATE["zoning_renderer"] = layer.renderer().type()
