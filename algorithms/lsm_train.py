@@ -164,7 +164,10 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
             epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
             batch_size=self.parameterAsInt(parameters, self.BATCH, context),
             patience=self.parameterAsInt(parameters, self.PATIENCE, context),
-            hp=DeepHP(lr=self.parameterAsDouble(parameters, self.LR, context)),
+            hp=DeepHP(
+                lr=self.parameterAsDouble(parameters, self.LR, context),
+                centre_skip=self.centre_skip(parameters, context),
+            ),
             search_trials=self.parameterAsInt(parameters, self.TRIALS, context),
             shap_samples=self.parameterAsInt(parameters, self.SHAP, context),
             seed=self.parameterAsInt(parameters, self.SEED, context),

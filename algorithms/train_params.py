@@ -17,6 +17,7 @@ class TrainOptionParams:
 
     CV_FOLDS, CV_BLOCK, CV_BUFFER, CV_GROUPS = "CV_FOLDS", "CV_BLOCK_M", "CV_BUFFER_M", "CV_GROUP_FIELD"
     CLASS_WEIGHT, AUGMENT, ENSEMBLE, ONE_HOT = "CLASS_WEIGHT", "AUGMENT", "ENSEMBLE", "ONE_HOT"
+    CENTRE_SKIP = "CENTRE_SKIP"
 
     def add_cv_params(self) -> None:
         """Folds (shown), block size, buffer and mapping-unit field (advanced)."""
@@ -69,8 +70,15 @@ class TrainOptionParams:
                 self.ENSEMBLE, "Seed ensemble: members per deep model", defaultValue=d.ensemble, minValue=1, maxValue=20
             ),
             QgsProcessingParameterBoolean(self.ONE_HOT, "One-hot encode categorical factors", d.one_hot),
+            QgsProcessingParameterBoolean(
+                self.CENTRE_SKIP, "Give the CNN the target cell's own factor values (centre skip)", d.hp.centre_skip
+            ),
         ):
             self.add(p, advanced=True)
+
+    def centre_skip(self, parameters, context) -> bool:
+        """The DeepHP ``centre_skip`` of :meth:`add_deep_options`."""
+        return self.parameterAsBool(parameters, self.CENTRE_SKIP, context)
 
     def deep_options(self, parameters, context) -> dict:
         """The TrainConfig fields of :meth:`add_deep_options`."""

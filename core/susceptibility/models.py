@@ -63,6 +63,9 @@ class DeepHP:
     #: :func:`dense_cnn_features`), "same" (zero-padded, the first version; per-patch prediction only)
     #: or "auto" (valid when the patch is at least MIN_VALID_PATCH cells, else same)
     cnn_padding: str = "auto"
+    #: add the target cell's own factor values to the CNN's features (a 1x1 convolution at the patch
+    #: centre): the patch summary alone made smooth maps without terrain texture; off = the paper
+    centre_skip: bool = False
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""

@@ -40,6 +40,9 @@ class SpatialCNN(nn.Module):
         self.stage3 = block(2 * f, 4 * f)
         self.pool = nn.MaxPool2d(2)
         self.skip = nn.Conv2d(f, 4 * f, 1)  # cross-layer connection stage 1 -> stage 3
+        #: the target cell's own factors -> features (DeepHP.centre_skip); a 1x1 convolution, so the
+        #: dense pass applies it to every window cell at once
+        self.centre = nn.Conv2d(n_factors, 4 * f, 1) if hp.centre_skip else None
         self.drop = nn.Dropout(hp.dropout)
         self.out_dim = 4 * f
 
@@ -49,9 +52,14 @@ class SpatialCNN(nn.Module):
         s2 = self.stage2(self.pool(s1))
         s3 = self.stage3(self.pool(s2))
         if self.padding == "valid":
-            return self.drop(s3.mean(dim=(2, 3)) + self.skip(s1.mean(dim=(2, 3), keepdim=True)).flatten(1))
-        skip = _adaptive_mean(self.skip(s1), int(s3.shape[-2]), int(s3.shape[-1]))
-        return self.drop((s3 + skip).mean(dim=(2, 3)))
+            feats = s3.mean(dim=(2, 3)) + self.skip(s1.mean(dim=(2, 3), keepdim=True)).flatten(1)
+        else:
+            skip = _adaptive_mean(self.skip(s1), int(s3.shape[-2]), int(s3.shape[-1]))
+            feats = (s3 + skip).mean(dim=(2, 3))
+        if self.centre is not None:
+            c = int(x.shape[-1]) // 2  # the labelled cell (as the factor-sequence series reads it)
+            feats = feats + self.centre(x[:, :, c : c + 1, c : c + 1]).flatten(1)
+        return self.drop(feats)
 
 
 @functools.lru_cache(maxsize=64)
@@ -119,6 +127,9 @@ def dense_cnn_features(cnn: SpatialCNN, z: torch.Tensor, patch: int) -> torch.Te
     s3 = s3 / (n3 * n3)
     m1 = f.avg_pool2d(f.avg_pool2d(a1, (n1, 1), stride=1), (1, n1), stride=1)[..., :h, :w]
     feats = s3 + cnn.skip(m1)
+    if cnn.centre is not None:  # each output cell's own factors: the window shifted by half a patch
+        c = patch // 2
+        feats = feats + cnn.centre(z[..., c : c + h, c : c + w])
     return feats[0].flatten(1).T
 
 

@@ -54,6 +54,8 @@ def search_hyperparameters(prep: Prepared, cfg: TrainConfig, progress: Progress 
             lstm_units=trial.suggest_int("lstm_units", 32, 256, log=True),
             lstm_layers=trial.suggest_int("lstm_layers", 1, 3),
             lstm_dropout=trial.suggest_float("lstm_dropout", 0.1, 0.5),
+            cnn_padding=cfg.hp.cnn_padding,
+            centre_skip=cfg.hp.centre_skip,
         )
         losses = []
         for a, b in folds:
@@ -85,4 +87,4 @@ def search_hyperparameters(prep: Prepared, cfg: TrainConfig, progress: Progress 
         sampler = optuna.samplers.TPESampler(seed=cfg.seed)
     study = optuna.create_study(direction="minimize", sampler=sampler)
     study.optimize(objective, n_trials=cfg.search_trials)
-    return DeepHP(**{**DeepHP().to_dict(), **study.best_params})
+    return DeepHP(**{**cfg.hp.to_dict(), **study.best_params})

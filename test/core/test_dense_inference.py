@@ -30,9 +30,10 @@ def _randomised(cnn: SpatialCNN, seed: int) -> SpatialCNN:
 
 @pytest.mark.parametrize("patch", [18, 21, 30])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-def test_dense_features_equal_per_patch_features(patch, activation):
+@pytest.mark.parametrize("centre", [False, True])
+def test_dense_features_equal_per_patch_features(patch, activation, centre):
     torch.manual_seed(patch)
-    cnn = _randomised(SpatialCNN(4, DeepHP(activation=activation, filters=8), "valid"), patch)
+    cnn = _randomised(SpatialCNN(4, DeepHP(activation=activation, filters=8, centre_skip=centre), "valid"), patch)
     h, w = 7, 11
     z = torch.randn(1, 4, h + patch - 1, w + patch - 1)
     z[:, :, :5, :] = 0  # a nodata edge (standardised nodata is 0) and a hole
@@ -54,7 +55,7 @@ def test_padding_choice():
 
 @pytest.fixture(scope="module")
 def dense_card(tiny_factors, tmp_path_factory):
-    """A CNN-LSTM-AM trained for real (briefly) with 18-cell patches, on a stack with nodata holes."""
+    """A CNN-LSTM-AM with the centre skip, trained for real (briefly) with 18-cell patches, on a stack with holes."""
     paths, inv = tiny_factors
     d = tmp_path_factory.mktemp("dense")
     holed = {}
@@ -81,6 +82,7 @@ def dense_card(tiny_factors, tmp_path_factory):
         batch_size=16,
         shap_samples=0,
         temporal_mode=TemporalMode.FACTOR_SEQUENCE,
+        hp=DeepHP(centre_skip=True),
     )
     run_training(stack, samples, str(d / "models"), cfg)
     return stack, str(d / "models" / "cnn_lstm_am.json"), d
