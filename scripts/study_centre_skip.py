@@ -34,19 +34,22 @@ def main() -> None:
     a = ap.parse_args()
 
     from core.susceptibility.comparison import run_training
-    from core.susceptibility.cross_validation import CVConfig
+    from core.susceptibility.cross_validation import CVConfig, as_rate
     from core.susceptibility.fitting import TrainConfig
     from core.susceptibility.models import DeepHP
     from core.susceptibility.predict import predict_stack
+    from core.susceptibility.rates import paired_difference_ci
     from core.susceptibility.texture import texture_correlation
 
     print("variant,cv_prediction_rate_auc,ci,texture_r_vs_slope,refit_epochs,seconds")
+    rates = []
     for name, centre in (("plain (paper)", False), ("centre skip", True)):
         t0 = time.perf_counter()
         out = Path(a.out) / ("centre" if centre else "plain")
         cfg = TrainConfig(models=("cnn_lstm_am",), epochs=a.epochs, shap_samples=0, hp=DeepHP(centre_skip=centre))
         res = run_training(a.stack, a.samples, str(out), cfg, cv=CVConfig(folds=5))
         m = res.cv.models[0]
+        rates.append(as_rate(m))
         card = out / "cnn_lstm_am.json"
         predict_stack(str(card), a.stack, str(out / "map.tif"))
         tex = texture_correlation(str(out / "map.tif"), a.stack, "slope")
@@ -55,6 +58,9 @@ def main() -> None:
             f"{time.perf_counter() - t0:.0f}",
             flush=True,
         )
+    # same samples, blocks and seed: the block-bootstrap draws are paired
+    lo, hi = paired_difference_ci(rates[1], rates[0])
+    print(f"centre skip - plain: {rates[1].auc - rates[0].auc:+.4f} (paired 95 % CI {lo:+.3f} to {hi:+.3f})")
 
 
 if __name__ == "__main__":

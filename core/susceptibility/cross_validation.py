@@ -464,7 +464,7 @@ def cross_validate(
     if best is not None:
         for m in results:
             if np.isfinite(m.rate_auc) and m.rate_auc <= best[1]:
-                lo, hi = paired_difference_ci(_as_rate(m), _factor_rate(res, best[0]))
+                lo, hi = paired_difference_ci(as_rate(m), _factor_rate(res, best[0]))
                 m.flags.append(
                     f"does not beat the best single factor ({best[0]} alone: prediction-rate AUC {best[1]:.3f}, "
                     f"{best[2][0]:.3f}-{best[2][1]:.3f}; difference {m.rate_auc - best[1]:+.3f}, "
@@ -483,7 +483,8 @@ def cross_validate(
     return res
 
 
-def _as_rate(m: ModelCV) -> BlockRate:
+def as_rate(m: ModelCV) -> BlockRate:
+    """A model's CV prediction rate with its block-bootstrap draws (for paired differences)."""
     return BlockRate(m.rate_auc, m.rate_ci, m.rate_draws)
 
 
@@ -510,7 +511,7 @@ def leaders_sentence(res: CVResult) -> str:
     if len(ranked) == 1:
         return f"{DISPLAY[top.kind]}: prediction-rate AUC {top.rate_auc:.3f} (only model compared)."
     second = ranked[1]
-    lo, hi = paired_difference_ci(_as_rate(top), _as_rate(second))
+    lo, hi = paired_difference_ci(as_rate(top), as_rate(second))
     diff = top.rate_auc - second.rate_auc
     if np.isfinite(lo) and lo > 0:
         verdict = "distinguishable: the paired 95 % interval of the difference excludes 0"

@@ -84,6 +84,7 @@ def load_model(card_path: str) -> LoadedModel:
 
         hpd = {k: v for k, v in card.hyperparameters.items() if k in DeepHP().to_dict()}
         hpd.setdefault("cnn_padding", "same")  # cards written before the unpadded variant existed
+        hpd.setdefault("centre_skip", False)  # cards written before the centre skip existed
         members = [
             SusceptibilityNet(
                 card.architecture,

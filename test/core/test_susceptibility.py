@@ -346,3 +346,29 @@ def test_validation_split_holds_enough_of_both_classes():
         assert np.intersect1d(tr, va).size == 0 and tr.size + va.size == n
         for c in (0, 1):
             assert (labels[va] == c).sum() >= MIN_VAL_PER_CLASS and (labels[tr] == c).sum() >= MIN_VAL_PER_CLASS
+
+
+def test_a_deep_card_saved_before_the_centre_skip_still_loads(trained, tmp_path):
+    """Cards without ``centre_skip`` (all cards before 0.4) are the paper's network: loaded as such."""
+    import shutil
+
+    from landslide_ai.core.susceptibility.predict import load_model
+
+    src = trained.dir / "models"
+    for f in ("cnn.json", "cnn.pt"):
+        shutil.copy(src / f, tmp_path / f)
+    card = json.loads((tmp_path / "cnn.json").read_text())
+    assert card["hyperparameters"]["centre_skip"] is True  # the default now
+    # a card of the paper's network, written before the option existed
+    import torch as _torch
+
+    from landslide_ai.core.susceptibility.networks import SusceptibilityNet
+
+    hp = {k: v for k, v in card["hyperparameters"].items() if k in DeepHP().to_dict()} | {"centre_skip": False}
+    net = SusceptibilityNet("cnn", 3, 1, DeepHP(**hp), card["inputs"]["patch_size"])
+    _torch.save(net.state_dict(), tmp_path / "cnn.pt")
+    del card["hyperparameters"]["centre_skip"]
+    card.pop("weights_sha256", None)
+    (tmp_path / "cnn.json").write_text(json.dumps(card))
+    lm = load_model(str(tmp_path / "cnn.json"))
+    assert lm.net.cnn.centre is None
