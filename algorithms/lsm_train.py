@@ -14,7 +14,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..core.susceptibility.comparison import BEST_BY_CV, run_training
+from ..core.susceptibility.comparison import BEST_BY_CV, MEAN_OF_TOP, run_training
 from ..core.susceptibility.dataset import TemporalMode
 from ..core.susceptibility.models import ALL_MODELS, DISPLAY, DeepHP
 from ..core.susceptibility.train import TrainConfig
@@ -144,7 +144,9 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
             QgsProcessingParameterEnum(
                 self.MAPPED,
                 "Model to map (MODEL_CARD output)",
-                ["Best cross-validated prediction rate"] + [DISPLAY[m] for m in ALL_MODELS],
+                ["Best cross-validated prediction rate"]
+                + [DISPLAY[m] for m in ALL_MODELS]
+                + ["Mean of the models the CV cannot tell from the best"],
                 defaultValue=0,
             )
         )
@@ -177,7 +179,7 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         cv, group_field = self.cv_options(parameters, context)
         choice = self.parameterAsEnum(parameters, self.MAPPED, context)
-        mapped = BEST_BY_CV if choice == 0 else ALL_MODELS[choice - 1]
+        mapped = BEST_BY_CV if choice == 0 else MEAN_OF_TOP if choice > len(ALL_MODELS) else ALL_MODELS[choice - 1]
 
         events.publish("run_started", algorithm=self.NAME, title="Susceptibility models")
 

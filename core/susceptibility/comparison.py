@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, SubProgress
 from ..raster.io import write_csv_atomic, write_text_atomic
-from .cross_validation import CVConfig, CVResult, area_cells, cross_validate, cv_rows, fold_rows
+from .cross_validation import CVConfig, CVResult, EnsembleCV, area_cells, cross_validate, cv_rows, fold_rows
 from .evaluate import fair_play_warnings, separability_flag, single_factor_auc
 from .explain import correlation, deep_importance, tree_importance
 from .fitting import EpochCallback, TrainConfig, check_packages
@@ -51,6 +51,28 @@ class TrainOutputs:
 
 #: ``mapped`` choice of :func:`run_training`: the model with the best CV prediction rate
 BEST_BY_CV = "best_cv"
+#: ``mapped`` choice: the mean of the models not distinguishable from the best (a mean card)
+MEAN_OF_TOP = "mean_top"
+
+
+def _write_mean(card: str, results: list, e: EnsembleCV) -> None:
+    """The mean card of the ensemble ``e`` (an ``EnsembleCV``), with zoning breaks of the members' mean."""
+    from .mean_card import write_mean_card
+    from .train import zoning_breaks
+
+    members = [r for k in e.kinds for r in results if r.kind == k]
+    areas = [r.p_area for r in members if r.p_area.size]
+    zoning = zoning_breaks(np.mean(areas, axis=0), areas[0].size) if len(areas) == len(members) else None
+    metrics = {
+        "cv": {
+            "prediction_rate_auc": e.rate_auc,
+            "prediction_rate_ci": list(e.rate_ci),
+            "gain_on_best": e.gain,
+            "gain_ci": list(e.gain_ci),
+        },
+        "fit": "mean of the member models' probabilities; each refit on all samples after the CV",
+    }
+    write_mean_card(card, [Path(r.card_path).name for r in members], metrics, zoning, int(members[0].test_prob.size))
 
 
 def choose_mapped(results: list, cv: CVResult | None, mapped: str = BEST_BY_CV) -> tuple[str, str]:
@@ -68,6 +90,21 @@ def choose_mapped(results: list, cv: CVResult | None, mapped: str = BEST_BY_CV) 
     by_kind = {r.kind: r.card_path for r in results}
     if not by_kind:
         return "", "No model was trained."
+    if mapped == MEAN_OF_TOP:
+        e = cv.ensemble if cv is not None else None
+        if e is not None and all(k in by_kind for k in e.kinds):
+            card = str(Path(by_kind[e.kinds[0]]).parent / "mean_top.json")
+            _write_mean(card, results, e)
+            verdict = "better than" if e.gain_ci[0] > 0 else "not distinguishable from"
+            return card, (
+                f"Mapped model: the {e.name} (chosen by the user), CV prediction rate {e.rate_auc:.3f} "
+                f"({e.rate_ci[0]:.3f}-{e.rate_ci[1]:.3f}), {verdict} the best single model "
+                f"({e.gain:+.3f}, paired 95 % CI {e.gain_ci[0]:+.3f} to {e.gain_ci[1]:+.3f})."
+            )
+        mapped = BEST_BY_CV
+        lead = "No mean was mapped: fewer than two models are indistinguishable from the best (or no CV ran). "
+    else:
+        lead = ""
     if mapped != BEST_BY_CV:
         if mapped not in by_kind:
             raise InvalidInputError(
@@ -82,12 +119,13 @@ def choose_mapped(results: list, cv: CVResult | None, mapped: str = BEST_BY_CV) 
         best = next((m for m in ranking(cv) if m.kind in by_kind and np.isfinite(m.rate_auc)), None)
         if best is not None:
             return by_kind[best.kind], (
-                f"Mapped model: {DISPLAY[best.kind]}, the best cross-validated prediction rate. " + leaders_sentence(cv)
+                f"{lead}Mapped model: {DISPLAY[best.kind]}, the best cross-validated prediction rate. "
+                + leaders_sentence(cv)
             )
     kind = "cnn_lstm_am" if "cnn_lstm_am" in by_kind else results[0].kind
     return by_kind[kind], (
-        f"Mapped model: {DISPLAY[kind]} (no cross-validation ran, so there is no evidence to choose by; the paper's "
-        "model when trained)."
+        f"{lead}Mapped model: {DISPLAY[kind]} (no cross-validation ran, so there is no evidence to choose by; "
+        "the paper's model when trained)."
     )
 
 
@@ -138,7 +176,7 @@ def run_training(
         head, rows = fold_rows(cv_res)
         write_csv_atomic(out / "cv_folds.csv", head, rows)
         start = 0.7
-    if mapped != BEST_BY_CV and mapped not in cfg.models:
+    if mapped not in (BEST_BY_CV, MEAN_OF_TOP) and mapped not in cfg.models:
         raise InvalidInputError(f"The model to map, {DISPLAY.get(mapped, mapped)}, is not among the models trained.")
     area = area_cells(prep, stack, temporal_stack, cfg, ZONING_CELLS)
     results = train_all(prep, cfg, out_dir, SubProgress(progress, start, 0.85), on_epoch, cv_res, area)

@@ -83,6 +83,8 @@ class ModelCV:
     best_epochs: list[int] = field(default_factory=list)
     #: out-of-fold probability of every sample (NaN: never held out)
     oof: np.ndarray = field(default_factory=lambda: np.empty(0))
+    #: each sampled cell's probability from its fold's model (the cells of the prediction rate)
+    cell_scores: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @property
     def refit_epochs(self) -> int | None:
@@ -111,6 +113,22 @@ class ModelCV:
 
 
 @dataclass
+class EnsembleCV:
+    """The cross-validated mean of the top models: which, its prediction rate, and its gain on the best."""
+
+    kinds: list[str]
+    rate_auc: float
+    rate_ci: tuple[float, float]
+    gain: float  # over the best single model
+    gain_ci: tuple[float, float]  # paired block-bootstrap interval of the gain
+
+    @property
+    def name(self) -> str:
+        """How tables and logs name it."""
+        return "mean of " + " + ".join(DISPLAY[k] for k in self.kinds)
+
+
+@dataclass
 class CVResult:
     """Everything a report needs about the cross-validation."""
 
@@ -126,6 +144,8 @@ class CVResult:
     factor_draws: dict[str, np.ndarray] = field(default_factory=dict)
     #: caveats a user must read next to the figures (shrunk blocks, ...); they go to the log too
     caveats: list[str] = field(default_factory=list)
+    #: the mean of the models not distinguishable from the best, judged like a model (None: < 2 such)
+    ensemble: EnsembleCV | None = None
 
     def best_factor(self) -> tuple[str, float, tuple[float, float]] | None:
         """The single factor with the highest prediction-rate AUC (None: not computed)."""
@@ -436,7 +456,20 @@ def cross_validate(
         if np.isfinite(rate.ci[0]) and rate.ci[0] <= 0.5 <= rate.ci[1]:
             flags.append("prediction-rate AUC not distinguishable from chance")
         results.append(
-            ModelCV(kind, fold_metrics, pooled, ci, rate.auc, rate.ci, fold_rate, flags, rate.draws, best_epochs, oof)
+            ModelCV(
+                kind,
+                fold_metrics,
+                pooled,
+                ci,
+                rate.auc,
+                rate.ci,
+                fold_rate,
+                flags,
+                rate.draws,
+                best_epochs,
+                oof,
+                cell_p,
+            )
         )
         progress.log(
             f"{DISPLAY[kind]} spatial CV: prediction-rate AUC {rate.auc:.3f} (95 % CI {rate.ci[0]:.3f}-"
@@ -474,6 +507,14 @@ def cross_validate(
             f"Best single factor under the same folds: {best[0]} alone, prediction-rate AUC {best[1]:.3f} "
             f"({best[2][0]:.3f}-{best[2][1]:.3f}); a model should beat it to be worth its complexity."
         )
+    res.ensemble = _ensemble(results, block_rate)
+    if res.ensemble is not None:
+        e = res.ensemble
+        progress.log(
+            f"The {e.name}, cross-validated the same way: prediction-rate AUC {e.rate_auc:.3f} "
+            f"({e.rate_ci[0]:.3f}-{e.rate_ci[1]:.3f}); gain on the best single model {e.gain:+.3f} "
+            f"(paired 95 % CI {e.gain_ci[0]:+.3f} to {e.gain_ci[1]:+.3f})."
+        )
     res.split_note = (
         f"Spatial {cv.folds}-fold cross-validation over {how}; buffer {cv.buffer_m:g} m; "
         f"{int(rr.size)} cells sampled for the prediction rate; intervals resample whole blocks; seed {cfg.seed}."
@@ -481,6 +522,30 @@ def cross_validate(
     for c in caveats:
         progress.log("Warning: " + c)
     return res
+
+
+def top_models(models: list[ModelCV]) -> list[ModelCV]:
+    """The best model by CV prediction rate and every model not distinguishable from it (paired interval)."""
+    ranked = [m for m in sorted(models, key=lambda m: -m.rate_auc) if np.isfinite(m.rate_auc)]
+    if not ranked:
+        return []
+    best = ranked[0]
+    return [best] + [m for m in ranked[1:] if paired_difference_ci(as_rate(best), as_rate(m))[0] <= 0]
+
+
+def _ensemble(models: list[ModelCV], rate_of: Callable[[np.ndarray, np.ndarray], BlockRate]) -> EnsembleCV | None:
+    """The mean probability of the top models, judged on the same held-out landslides, cells and blocks.
+
+    Why: when the leaders cannot be told apart, their mean is the natural candidate for the map;
+    whether it beats the best single model is measured here, fold by fold (each fold's mean of the
+    members' fold models), not assumed.
+    """
+    top = top_models(models)
+    if len(top) < 2:
+        return None
+    r = rate_of(np.mean([m.oof for m in top], axis=0), np.mean([m.cell_scores for m in top], axis=0))
+    lo, hi = paired_difference_ci(r, as_rate(top[0]))
+    return EnsembleCV([m.kind for m in top], r.auc, r.ci, r.auc - top[0].rate_auc, (lo, hi))
 
 
 def as_rate(m: ModelCV) -> BlockRate:
@@ -654,6 +719,19 @@ def cv_rows(res: CVResult) -> tuple[list[str], list[list[str]]]:
             ]  # fmt: skip
         )
     blank = [""] * (len(head) - 4)
+    if res.ensemble is not None:
+        e = res.ensemble
+        rows.append(
+            [
+                e.name,
+                f"{e.rate_auc:.4f}",
+                f"{e.rate_ci[0]:.3f}-{e.rate_ci[1]:.3f}",
+                auc_reading(e.rate_auc, e.rate_ci),
+                *blank[:-1],
+                f"gain on the best single model {e.gain:+.3f} (paired 95 % CI {e.gain_ci[0]:+.3f} to "
+                f"{e.gain_ci[1]:+.3f})",
+            ]  # fmt: skip
+        )
     for name, rate, ci in sorted(res.factor_rates, key=lambda f: -f[1] if np.isfinite(f[1]) else 1.0):
         reading = auc_reading(rate, ci) if np.isfinite(rate) else ""
         rows.append([f"factor alone: {name}", f"{rate:.4f}", f"{ci[0]:.3f}-{ci[1]:.3f}", reading, *blank])

@@ -241,6 +241,16 @@ def predict_stack(
     window is a Dask task (``distributed.py``), and the raster is the same as the local run's.
     """
     progress = progress or NullProgress()
+    from .mean_card import check_members_match, predict_mean, read_mean_card
+
+    mean = read_mean_card(card_path)
+    if mean is not None:  # the mean of several saved models: each mapped as on its own, then averaged
+        check_members_match(mean)
+        tpath = as_stack(temporal_stack).path if temporal_stack is not None else None
+        options = {"batch": batch, "device": device, "allow_shift": allow_shift, "dense": dense, "backend": backend,
+                   "dask": dask, "dask_workers": dask_workers}  # fmt: skip
+        predict_mean(mean, predict_stack, as_stack(stack).path, out, tpath, progress, block, **options)
+        return
     backend = resolve_backend(backend, needs_torch=dask is not None)
     model = load_model(card_path)
     info = as_stack(stack)
@@ -569,17 +579,20 @@ def predict_and_zone(
         raise InvalidInputError(
             "The probability map, the zoning and the zone table need three different paths, none of them the stack."
         )
-    card = SusceptibilityCard.load(card_path)
-    card_breaks = (card.training.get("zoning") or {}).get("breaks")
+    from .mean_card import read_mean_card
+
+    mean = read_mean_card(card_path)
+    training = mean.training if mean is not None else SusceptibilityCard.load(card_path).training
+    card_breaks = (training.get("zoning") or {}).get("breaks")
     predict_stack(card_path, stack, prob_out, temporal_stack, progress=SubProgress(progress, 0, 0.85), **options)
     try:
-        tag_fit(prob_out, card)
+        tag_fit(prob_out, training)
         if ZoningMethod(method) is ZoningMethod.CARD:
             if card_breaks:
                 breaks = [float(b) for b in card_breaks]
                 progress.log(
                     "Zoning with the model card's breaks ("
-                    + str(card.training["zoning"].get("source", "training area quantiles"))
+                    + str(training["zoning"].get("source", "training area quantiles"))
                     + "): every tile and every run of this model zones alike."
                 )
             else:

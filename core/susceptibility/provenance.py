@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import rasterio
 
-from ..model_card import SusceptibilityCard
-
 #: GeoTIFF metadata item of a susceptibility raster: which samples fitted the model that made it
 FIT_TAG = "LANDSLIDEAI_FIT_ON"
 
 
-def tag_fit(path: str, card: SusceptibilityCard) -> None:
-    """Record in the raster which samples fitted its model (``all samples`` after a CV refit).
+def tag_fit(path: str, training: dict) -> None:
+    """Record in the raster which samples fitted its model (``training``: the card's; ``all samples`` after CV).
 
     Why: ``lsm_evaluate`` reads it; landslides marked 'test' in the sample layer are not held out
     from a model refit on all samples, and a rate on them is a success rate, not a prediction rate.
     """
-    fit_on = str(card.training.get("fit_on", "training rows of the split"))
+    fit_on = str(training.get("fit_on", "training rows of the split"))
     with rasterio.open(path, "r+") as ds:
         ds.update_tags(**{FIT_TAG: fit_on})
 

@@ -55,6 +55,8 @@ class ModelResult:
     #: the fitted model in memory (a torch module or a scikit-learn/XGBoost estimator), so that
     #: explaining it needs no second read of what was just saved
     model: Any = None
+    #: its scores on the uniformly sampled training-area cells (for the zoning breaks of a mean card)
+    p_area: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 def _card(
@@ -259,7 +261,7 @@ def train_all(
         card = _card(kind, prep, cfg, used_hp, weights, card_m, extra, training, zoning)
         card_path = out / f"{kind}.json"
         card.save(card_path)
-        results.append(ModelResult(kind, m, roc(y_eval, p_eval), hist, str(card_path), p_eval, flags, model))
+        results.append(ModelResult(kind, m, roc(y_eval, p_eval), hist, str(card_path), p_eval, flags, model, p_area))
         if mcv is not None:
             sub.report(1.0, f"{DISPLAY[kind]}: refit on all samples")
         else:

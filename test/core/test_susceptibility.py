@@ -372,3 +372,62 @@ def test_a_deep_card_saved_before_the_centre_skip_still_loads(trained, tmp_path)
     (tmp_path / "cnn.json").write_text(json.dumps(card))
     lm = load_model(str(tmp_path / "cnn.json"))
     assert lm.net.cnn.centre is None
+
+
+def test_mean_card_maps_the_mean_of_its_members_and_refuses_paths(trained_cv, tmp_path):
+    from landslide_ai.core.errors import ModelLoadError
+    from landslide_ai.core.susceptibility.mean_card import read_mean_card, write_mean_card
+
+    stack, d, out = trained_cv
+    models = d / "models"
+    card = models / "mean_test.json"
+    write_mean_card(
+        card, ["rf.json", "glm.json"], {"cv": {}}, {"method": "quantile", "breaks": [0.1, 0.2, 0.3, 0.4]}, 9
+    )
+    maps = {}
+    for name in ("rf", "glm"):
+        predict_stack(str(models / f"{name}.json"), stack, str(tmp_path / f"{name}.tif"))
+        with rasterio.open(tmp_path / f"{name}.tif") as ds:
+            maps[name] = ds.read(1)
+    breaks = predict_and_zone(str(card), stack, str(tmp_path / "mean.tif"), str(tmp_path / "z.tif"))
+    assert breaks == [0.1, 0.2, 0.3, 0.4]  # the mean card's own breaks
+    with rasterio.open(tmp_path / "mean.tif") as ds:
+        mean, nodata = ds.read(1), ds.nodata
+        assert ds.tags()["LANDSLIDEAI_FIT_ON"] == "all samples"
+    ok = mean != nodata
+    np.testing.assert_allclose(mean[ok], (maps["rf"][ok] + maps["glm"][ok]) / 2, rtol=1e-6)
+    assert not list(tmp_path.glob(".mean.tif.members*"))  # the members' staging is gone
+    bad = models / "mean_bad.json"
+    write_mean_card(bad, ["rf.json", "glm.json"], {}, None, 9)
+    bad.write_text(bad.read_text().replace('"glm.json"', '"../glm.json"'))
+    with pytest.raises(ModelLoadError, match="not a plain file name"):
+        read_mean_card(bad)
+
+
+def test_mean_of_top_models_is_cross_validated_and_mapped_when_chosen(trained_cv):
+    from landslide_ai.core.susceptibility.comparison import MEAN_OF_TOP, choose_mapped
+    from landslide_ai.core.susceptibility.cross_validation import top_models
+
+    _, _, out = trained_cv
+    top = top_models(out.cv.models)
+    card, note = choose_mapped(out.results, out.cv, MEAN_OF_TOP)
+    if len(top) >= 2:
+        e = out.cv.ensemble
+        assert e is not None and e.kinds == [m.kind for m in top] and e.rate_ci[0] <= e.rate_auc <= e.rate_ci[1]
+        assert Path(card).name == "mean_top.json" and "Mapped model: the mean of" in note
+    else:  # one clear leader: nothing to average, and the note says why
+        assert out.cv.ensemble is None and "No mean was mapped" in note
+
+
+def test_top_models_are_the_best_and_those_the_paired_interval_cannot_tell_from_it():
+    from landslide_ai.core.susceptibility.cross_validation import ModelCV, top_models
+
+    rng = np.random.default_rng(0)
+    common = rng.normal(0, 0.03, 500)  # shared block draws: the pairing
+
+    def model(kind, auc, noise):
+        draws = auc + common + rng.normal(0, noise, 500)
+        return ModelCV(kind, [], {"AUC": 0.9}, (0.8, 0.95), auc, (auc - 0.06, auc + 0.06), [], [], draws)
+
+    best, close, far = model("gam", 0.82, 0.01), model("rf", 0.815, 0.01), model("cnn", 0.70, 0.01)
+    assert [m.kind for m in top_models([far, close, best])] == ["gam", "rf"]
