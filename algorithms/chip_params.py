@@ -7,6 +7,7 @@ from qgis.core import QgsProcessingParameterNumber, QgsProcessingParameterRaster
 from ..core.cracks.chips import AUTO_ALPHA, ChipSpec
 from ..core.errors import InvalidInputError
 from .base import LandslideAlgorithm
+from .qgis_enums import DOUBLE
 
 
 class ChipParams:
@@ -35,7 +36,7 @@ class ChipParams:
             QgsProcessingParameterNumber(
                 self.MIN_VALID,
                 "Minimum valid fraction of a chip",
-                QgsProcessingParameterNumber.Double,
+                DOUBLE,
                 0.5,
                 minValue=0.0,
                 maxValue=1.0,

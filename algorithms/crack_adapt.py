@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFile,
@@ -18,6 +17,7 @@ from qgis.core import (
 
 from ..core.cracks.config import SHIPPED_CARD
 from .base import LandslideAlgorithm
+from .qgis_enums import VECTOR_POLYGON
 
 
 class CrackAdaptAlgorithm(LandslideAlgorithm):
@@ -45,7 +45,7 @@ class CrackAdaptAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterVectorLayer(
                 self.CHIPS,
                 "Chip layer with labels (from crack_tile or crack_predict)",
-                [QgsProcessing.TypeVectorPolygon],
+                [VECTOR_POLYGON],
             )
         )
         self.add(

@@ -13,6 +13,7 @@ from qgis.core import (
 from . import events
 from .base import LandslideAlgorithm
 from .eval_outputs import add_metric_outputs, metric_results
+from .qgis_enums import DOUBLE, FOLDER
 
 
 class CrackEvaluateAlgorithm(LandslideAlgorithm):
@@ -33,14 +34,12 @@ class CrackEvaluateAlgorithm(LandslideAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.add(QgsProcessingParameterFile(self.MODEL, "Model card (.json from crack_train)", extension="json"))
-        folder = QgsProcessingParameterFile.Folder
+        folder = FOLDER
         self.add(QgsProcessingParameterFile(self.IMAGES, "Labelled folder (crack/, no_crack/)", folder, optional=True))
         self.add(QgsProcessingParameterFile(self.POSITIVES, "Folder of crack images", folder, optional=True))
         self.add(QgsProcessingParameterFile(self.NEGATIVES, "Folder of crack-free images", folder, optional=True))
         self.add(
-            QgsProcessingParameterNumber(
-                self.THRESHOLD, "Decision threshold", QgsProcessingParameterNumber.Double, 0.5, minValue=0, maxValue=1
-            )
+            QgsProcessingParameterNumber(self.THRESHOLD, "Decision threshold", DOUBLE, 0.5, minValue=0, maxValue=1)
         )
         self.add(
             QgsProcessingParameterBoolean(

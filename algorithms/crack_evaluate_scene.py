@@ -14,6 +14,7 @@ from ..core.cracks.evaluate_scene import MIN_CRACK_PX, evaluate_scene
 from . import events
 from .base import LandslideAlgorithm
 from .eval_outputs import add_metric_outputs, metric_results
+from .qgis_enums import DOUBLE
 
 
 class CrackEvaluateSceneAlgorithm(LandslideAlgorithm):
@@ -36,9 +37,7 @@ class CrackEvaluateSceneAlgorithm(LandslideAlgorithm):
         )
         self.add(QgsProcessingParameterBoolean(self.UNFAMILIAR, "Include chips unfamiliar to the model", False))
         self.add(
-            QgsProcessingParameterNumber(
-                self.THRESHOLD, "Decision threshold", QgsProcessingParameterNumber.Double, 0.5, minValue=0, maxValue=1
-            )
+            QgsProcessingParameterNumber(self.THRESHOLD, "Decision threshold", DOUBLE, 0.5, minValue=0, maxValue=1)
         )
         self.add(QgsProcessingParameterNumber(self.SEED, "Bootstrap seed", defaultValue=0), advanced=True)
         self.add(QgsProcessingParameterFileDestination(self.OUTPUT, "Evaluation report", "HTML files (*.html)"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
@@ -24,6 +23,7 @@ from ..core.runtime import BACKENDS
 from . import events
 from .base import LandslideAlgorithm
 from .chip_params import ChipParams
+from .qgis_enums import DOUBLE, FILE_SOURCE
 from .styling import crack_probability_qml, gradcam_qml
 
 
@@ -59,7 +59,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             QgsProcessingParameterNumber(
                 self.THRESHOLD,
                 "Display threshold (transparent below)",
-                QgsProcessingParameterNumber.Double,
+                DOUBLE,
                 0.5,
                 minValue=0,
                 maxValue=1,
@@ -95,7 +95,7 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
             self.add(QgsProcessingParameterRasterDestination(self.GRADCAM, "Grad-CAM heatmap"))
             self.add(
                 QgsProcessingParameterMultipleLayers(
-                    self.IMAGES, "Images for PNG overlays (optional)", QgsProcessing.TypeFile, optional=True
+                    self.IMAGES, "Images for PNG overlays (optional)", FILE_SOURCE, optional=True
                 )
             )
             self.add(

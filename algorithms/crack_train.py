@@ -18,6 +18,7 @@ from ..core.cracks.config import ARCHITECTURES, CrackTrainConfig
 from ..core.raster.io import write_text_atomic
 from . import events
 from .base import LandslideAlgorithm
+from .qgis_enums import DOUBLE, FOLDER
 
 ARCH_NAMES = [
     "CNN (3 conv + 2 FC)",
@@ -44,16 +45,12 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
 
     def initAlgorithm(self, config=None):
         d = CrackTrainConfig()
-        self.add(
-            QgsProcessingParameterFile(
-                self.TARGET, "Target images (crack/, no_crack/)", QgsProcessingParameterFile.Folder
-            )
-        )
+        self.add(QgsProcessingParameterFile(self.TARGET, "Target images (crack/, no_crack/)", FOLDER))
         self.add(
             QgsProcessingParameterFile(
                 self.SOURCE,
                 "Source images for pretraining (e.g. concrete cracks)",
-                QgsProcessingParameterFile.Folder,
+                FOLDER,
                 optional=True,
             )
         )
@@ -66,7 +63,7 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterFile(
                 self.HARD_NEG,
                 "Hard negatives: crack-free images of the target imagery (added to no_crack)",
-                QgsProcessingParameterFile.Folder,
+                FOLDER,
                 optional=True,
             )
         )
@@ -99,7 +96,7 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterNumber(
                 self.PRE_LR,
                 "Pretraining learning rate (0 = as fine-tuning)",
-                QgsProcessingParameterNumber.Double,
+                DOUBLE,
                 0.0,
                 minValue=0.0,
             ),
@@ -109,9 +106,7 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterNumber(self.BATCH, "Batch size", defaultValue=d.batch_size, minValue=2), advanced=True
         )
         self.add(
-            QgsProcessingParameterNumber(
-                self.LR, "Learning rate", QgsProcessingParameterNumber.Double, d.lr, minValue=1e-7
-            ),
+            QgsProcessingParameterNumber(self.LR, "Learning rate", DOUBLE, d.lr, minValue=1e-7),
             advanced=True,
         )
         self.add(
@@ -131,7 +126,7 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterNumber(
                 self.POS_FRACTION,
                 "Share of crack images kept (imbalance experiment)",
-                QgsProcessingParameterNumber.Double,
+                DOUBLE,
                 1.0,
                 minValue=0.05,
                 maxValue=1.0,

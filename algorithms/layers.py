@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..core.errors import InvalidInputError
 from ..core.sampling.points import Points
+from .qgis_enums import VECTOR_POINT
 
 #: presence-field values that mean "a landslide" (compared lower-case, trimmed)
 PRESENT = frozenset({"1", "1.0", "true", "t", "yes", "y"})
@@ -22,11 +23,9 @@ class LayerReading:
 
     def add_inventory_params(self, label: str = "Landslide inventory (points)", optional: bool = False) -> None:
         """The landslide point layer (``INVENTORY``) and its optional presence field (``PRESENCE_FIELD``)."""
-        from qgis.core import QgsProcessing, QgsProcessingParameterString, QgsProcessingParameterVectorLayer
+        from qgis.core import QgsProcessingParameterString, QgsProcessingParameterVectorLayer
 
-        self.add(
-            QgsProcessingParameterVectorLayer("INVENTORY", label, [QgsProcessing.TypeVectorPoint], optional=optional)
-        )
+        self.add(QgsProcessingParameterVectorLayer("INVENTORY", label, [VECTOR_POINT], optional=optional))
         self.add(
             QgsProcessingParameterString(
                 "PRESENCE_FIELD",

@@ -7,7 +7,6 @@ from qgis.core import (
     QgsFeatureSink,
     QgsField,
     QgsFields,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
@@ -18,6 +17,7 @@ from qgis.PyQt.QtCore import QMetaType, QVariant
 
 from ..core.raster.units import STATISTICS, UNIT_FIELDS, unit_rows, unit_statistics, unit_zones, units_with_points
 from .base import LandslideAlgorithm
+from .qgis_enums import VECTOR_POINT, VECTOR_POLYGON
 from .styling import unit_zones_qml
 
 #: field types: QVariant's on QGIS 3 (QgsField takes them up to 3.36), QMetaType's on QGIS 4 / PyQt6,
@@ -41,18 +41,16 @@ class AggregateUnitsAlgorithm(LandslideAlgorithm):
         self.add(QgsProcessingParameterRasterLayer(self.RASTER, "Susceptibility raster"))
         self.add(
             QgsProcessingParameterVectorLayer(
-                self.UNITS, "Mapping units (slope units, catchments, parcels)", [QgsProcessing.TypeVectorPolygon]
+                self.UNITS, "Mapping units (slope units, catchments, parcels)", [VECTOR_POLYGON]
             )
         )
         self.add(QgsProcessingParameterEnum(self.STAT, "Statistic used for zoning", list(STATISTICS), defaultValue=0))
         self.add(
             QgsProcessingParameterVectorLayer(
-                self.INVENTORY, "Landslide points (counted per unit)", [QgsProcessing.TypeVectorPoint], optional=True
+                self.INVENTORY, "Landslide points (counted per unit)", [VECTOR_POINT], optional=True
             )
         )
-        self.add(
-            QgsProcessingParameterFeatureSink(self.OUTPUT, "Units with susceptibility", QgsProcessing.TypeVectorPolygon)
-        )
+        self.add(QgsProcessingParameterFeatureSink(self.OUTPUT, "Units with susceptibility", VECTOR_POLYGON))
 
     def execute_engine(self, parameters, context, progress, feedback):
         raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
@@ -15,6 +14,7 @@ from qgis.core import (
 from ..core.progress import SubProgress
 from ..core.terrain.derive import TERRAIN_FACTORS, derive_terrain, distance_to_features
 from .base import LandslideAlgorithm
+from .qgis_enums import VECTOR_ANY
 
 
 def distance_file_name(layer_name: str) -> str:
@@ -39,7 +39,7 @@ class DeriveTerrainAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterMultipleLayers(
                 self.VECTORS,
                 "Vector layers to measure distances to (roads, rivers)",
-                QgsProcessing.TypeVectorAnyGeometry,
+                VECTOR_ANY,
                 optional=True,
             )
         )

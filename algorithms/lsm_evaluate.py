@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
@@ -23,6 +22,7 @@ from ..core.susceptibility.provenance import fit_on_all_samples
 from .base import LandslideAlgorithm
 from .eval_outputs import publish_evaluation
 from .layers import PRESENT, date_value
+from .qgis_enums import POLYGON_GEOMETRY, VECTOR_POINT, VECTOR_POLYGON
 
 
 class EvaluateAlgorithm(LandslideAlgorithm):
@@ -49,7 +49,7 @@ class EvaluateAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterVectorLayer(
                 self.INVENTORY,
                 "Landslide inventory (points or polygons)",
-                [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon],
+                [VECTOR_POINT, VECTOR_POLYGON],
             )
         )
         self.add(QgsProcessingParameterString(self.FIELD, "Presence field (empty: all features)", optional=True))
@@ -70,13 +70,13 @@ class EvaluateAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterVectorLayer(
                 self.AREA,
                 "Held-out area (polygons never used in training)",
-                [QgsProcessing.TypeVectorPolygon],
+                [VECTOR_POLYGON],
                 optional=True,
             )
         )
         self.add(
             QgsProcessingParameterVectorLayer(
-                self.UNITS, "Mapping units (slope units, catchments)", [QgsProcessing.TypeVectorPolygon], optional=True
+                self.UNITS, "Mapping units (slope units, catchments)", [VECTOR_POLYGON], optional=True
             )
         )
         self.add(QgsProcessingParameterEnum(self.STAT, "Unit statistic", list(STATISTICS), defaultValue=0))
@@ -119,7 +119,7 @@ class EvaluateAlgorithm(LandslideAlgorithm):
         if bool(date_field) != bool(split_date):
             raise InvalidInputError("A temporal split needs both the date field and the split date.")
         geoms, feats = self.layer_geometries(parameters, context, self.INVENTORY, crs)
-        polygons = QgsWkbTypes.geometryType(layer.wkbType()) == QgsWkbTypes.PolygonGeometry
+        polygons = QgsWkbTypes.geometryType(layer.wkbType()) == POLYGON_GEOMETRY
         groups: dict[bool, list] = {False: [], True: []}
         kept = [(g, f) for g, f in zip(geoms, feats) if not field or str(f[field]).strip().lower() in PRESENT]
         if date_field:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
@@ -13,6 +12,7 @@ from qgis.core import (
 
 from ..core.sampling.absences import SamplingConfig, SplitMethod, Strategy, sample_absences, write_samples
 from .base import LandslideAlgorithm
+from .qgis_enums import DOUBLE, VECTOR_POINT
 
 STRATEGIES = [Strategy.BUFFER, Strategy.SLOPE, Strategy.CF]
 SPLITS = [SplitMethod.SPATIAL_BLOCKS, SplitMethod.RANDOM]
@@ -77,16 +77,12 @@ class SampleAbsencesAlgorithm(LandslideAlgorithm):
         self.add(
             QgsProcessingParameterRasterLayer(self.CF_ZONING, "CF zoning (strategy c, from lsm_cf_map)", optional=True)
         )
-        self.add(
-            QgsProcessingParameterNumber(
-                self.RATIO, "Absences per landslide", QgsProcessingParameterNumber.Double, d.ratio, minValue=0.1
-            )
-        )
+        self.add(QgsProcessingParameterNumber(self.RATIO, "Absences per landslide", DOUBLE, d.ratio, minValue=0.1))
         self.add(
             QgsProcessingParameterNumber(
                 self.BUFFER,
                 "Buffer distance (m, strategy a)",
-                QgsProcessingParameterNumber.Double,
+                DOUBLE,
                 d.buffer_m,
                 minValue=0,
             )
@@ -95,17 +91,13 @@ class SampleAbsencesAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterNumber(
                 self.SLOPE_MAX,
                 "Slope threshold (degrees, strategy b)",
-                QgsProcessingParameterNumber.Double,
+                DOUBLE,
                 d.slope_max_deg,
                 minValue=0,
             )
         )
         self.add(QgsProcessingParameterString(self.SLOPE_BAND, "Slope factor name (strategy b)", d.slope_band))
-        self.add(
-            QgsProcessingParameterNumber(
-                self.SPACING, "Minimum spacing (m)", QgsProcessingParameterNumber.Double, d.min_spacing_m, minValue=0
-            )
-        )
+        self.add(QgsProcessingParameterNumber(self.SPACING, "Minimum spacing (m)", DOUBLE, d.min_spacing_m, minValue=0))
         self.add(
             QgsProcessingParameterEnum(
                 self.SPLIT, "Train/test split", ["Spatial blocks", "Random (stratified)"], defaultValue=0
@@ -115,19 +107,15 @@ class SampleAbsencesAlgorithm(LandslideAlgorithm):
             QgsProcessingParameterNumber(
                 self.TEST_FRACTION,
                 "Test fraction",
-                QgsProcessingParameterNumber.Double,
+                DOUBLE,
                 d.test_fraction,
                 minValue=0.05,
                 maxValue=0.9,
             )
         )
-        self.add(
-            QgsProcessingParameterNumber(
-                self.BLOCK, "Spatial block size (m)", QgsProcessingParameterNumber.Double, d.block_size_m, minValue=1
-            )
-        )
+        self.add(QgsProcessingParameterNumber(self.BLOCK, "Spatial block size (m)", DOUBLE, d.block_size_m, minValue=1))
         self.add(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=d.seed))
-        self.add(QgsProcessingParameterVectorDestination(self.OUTPUT, "Samples", QgsProcessing.TypeVectorPoint))
+        self.add(QgsProcessingParameterVectorDestination(self.OUTPUT, "Samples", VECTOR_POINT))
 
     def execute_engine(self, parameters, context, progress, feedback):
         stack = self.parameterAsRasterLayer(parameters, self.STACK, context)

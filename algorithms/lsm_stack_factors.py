@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputFile,
     QgsProcessingParameterCrs,
     QgsProcessingParameterExtent,
@@ -19,6 +18,7 @@ from ..core.errors import InvalidInputError
 from ..core.progress import SubProgress
 from ..core.raster.stack import FactorSpec, monthly_specs, stack_factors
 from .base import LandslideAlgorithm
+from .qgis_enums import DOUBLE, RASTER
 
 
 def split_names(text: str) -> list[str]:
@@ -47,7 +47,7 @@ class StackFactorsAlgorithm(LandslideAlgorithm):
     )
 
     def initAlgorithm(self, config=None):
-        self.add(QgsProcessingParameterMultipleLayers(self.FACTORS, "Factor rasters", QgsProcessing.TypeRaster))
+        self.add(QgsProcessingParameterMultipleLayers(self.FACTORS, "Factor rasters", RASTER))
         self.add(
             QgsProcessingParameterString(
                 self.NAMES, "Factor names (comma-separated, default: layer names)", optional=True
@@ -56,11 +56,7 @@ class StackFactorsAlgorithm(LandslideAlgorithm):
         self.add(
             QgsProcessingParameterString(self.CATEGORICAL, "Categorical factors (comma-separated names)", optional=True)
         )
-        self.add(
-            QgsProcessingParameterNumber(
-                self.RESOLUTION, "Cell size (m)", QgsProcessingParameterNumber.Double, 30.0, minValue=0.01
-            )
-        )
+        self.add(QgsProcessingParameterNumber(self.RESOLUTION, "Cell size (m)", DOUBLE, 30.0, minValue=0.01))
         self.add(
             QgsProcessingParameterCrs(self.CRS, "Reference CRS (default: first factor's)", optional=True), advanced=True
         )
@@ -70,12 +66,12 @@ class StackFactorsAlgorithm(LandslideAlgorithm):
         )
         self.add(
             QgsProcessingParameterMultipleLayers(
-                self.RAIN, "Monthly rainfall rasters (Jan..Dec)", QgsProcessing.TypeRaster, optional=True
+                self.RAIN, "Monthly rainfall rasters (Jan..Dec)", RASTER, optional=True
             )
         )
         self.add(
             QgsProcessingParameterMultipleLayers(
-                self.TEMP, "Monthly temperature rasters (Jan..Dec)", QgsProcessing.TypeRaster, optional=True
+                self.TEMP, "Monthly temperature rasters (Jan..Dec)", RASTER, optional=True
             )
         )
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Factor stack"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputFile,
     QgsProcessingOutputHtml,
     QgsProcessingParameterEnum,
@@ -20,6 +19,7 @@ from ..core.susceptibility.models import ALL_MODELS, DISPLAY, DeepHP
 from ..core.susceptibility.train import TrainConfig
 from . import events
 from .base import LandslideAlgorithm
+from .qgis_enums import DOUBLE, VECTOR_POINT
 from .train_events import epoch_publisher, publish_results
 from .train_params import TrainOptionParams
 
@@ -80,9 +80,7 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
         d = TrainConfig()
         self.add(QgsProcessingParameterRasterLayer(self.STACK, "Factor stack"))
         self.add(
-            QgsProcessingParameterVectorLayer(
-                self.SAMPLES, "Samples (label 1/0, split train/test)", [QgsProcessing.TypeVectorPoint]
-            )
+            QgsProcessingParameterVectorLayer(self.SAMPLES, "Samples (label 1/0, split train/test)", [VECTOR_POINT])
         )
         self.add(QgsProcessingParameterRasterLayer(self.TEMPORAL, "Temporal (climate) stack", optional=True))
         self.add(
@@ -122,9 +120,7 @@ class TrainAlgorithm(TrainOptionParams, LandslideAlgorithm):
             advanced=True,
         )
         self.add(
-            QgsProcessingParameterNumber(
-                self.LR, "Learning rate", QgsProcessingParameterNumber.Double, DeepHP().lr, minValue=1e-6, maxValue=1.0
-            ),
+            QgsProcessingParameterNumber(self.LR, "Learning rate", DOUBLE, DeepHP().lr, minValue=1e-6, maxValue=1.0),
             advanced=True,
         )
         self.add(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingParameterFeatureSink,
@@ -24,6 +23,7 @@ from qgis.core import (
 )
 
 from ..core.outputs import OutputTransaction
+from .qgis_enums import FILE_SOURCE
 
 #: free bytes below which an unexplained failure while writing is reported as a full disk.
 _LOW_SPACE = 32 * 2**20
@@ -62,7 +62,7 @@ class OutputGuard:
             if isinstance(p, QgsProcessingParameterFile):
                 paths.append(self.parameterAsFile(parameters, p.name(), context))
             elif isinstance(p, QgsProcessingParameterMultipleLayers):
-                if p.layerType() == QgsProcessing.TypeFile:
+                if p.layerType() == FILE_SOURCE:
                     paths += self.parameterAsFileList(parameters, p.name(), context)
                 else:
                     paths += [lyr.source() for lyr in self.parameterAsLayerList(parameters, p.name(), context)]

@@ -10,6 +10,7 @@ from qgis.core import QgsProcessingParameterBoolean, QgsProcessingParameterNumbe
 
 from ..core.susceptibility.cross_validation import CVConfig
 from ..core.susceptibility.fitting import TrainConfig
+from .qgis_enums import DOUBLE
 
 
 class TrainOptionParams:
@@ -22,7 +23,7 @@ class TrainOptionParams:
     def add_cv_params(self) -> None:
         """Folds (shown), block size, buffer and mapping-unit field (advanced)."""
         c = CVConfig()
-        dbl = QgsProcessingParameterNumber.Double
+        dbl = DOUBLE
         self.add(
             QgsProcessingParameterNumber(
                 self.CV_FOLDS,

@@ -79,7 +79,6 @@ def _output(child, child_output: str, name: str, x: float, y: float) -> None:
 def susceptibility_model():
     """Stack -> CF map -> sample absences -> train and compare -> map with the best-CV model -> evaluate."""
     from qgis.core import (
-        QgsProcessing,
         QgsProcessingModelAlgorithm,
         QgsProcessingParameterEnum,
         QgsProcessingParameterMultipleLayers,
@@ -88,13 +87,15 @@ def susceptibility_model():
         QgsProcessingParameterVectorLayer,
     )
 
+    from landslide_ai.algorithms.qgis_enums import RASTER, VECTOR_POINT  # build() imported the plugin first
+
     m = QgsProcessingModelAlgorithm("susceptibility_workflow", GROUP, GROUP_ID)
     m.setName("susceptibility_workflow")
-    _param(m, QgsProcessingParameterMultipleLayers("factors", "Factor rasters", QgsProcessing.TypeRaster), 100, 60)
+    _param(m, QgsProcessingParameterMultipleLayers("factors", "Factor rasters", RASTER), 100, 60)
     _param(m, QgsProcessingParameterString("names", "Factor names (comma-separated, in order)"), 300, 60)
     _param(
         m,
-        QgsProcessingParameterVectorLayer("inventory", "Landslide inventory (points)", [QgsProcessing.TypeVectorPoint]),
+        QgsProcessingParameterVectorLayer("inventory", "Landslide inventory (points)", [VECTOR_POINT]),
         500,
         60,
     )

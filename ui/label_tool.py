@@ -11,9 +11,11 @@ full resolution on the canvas; one click per chip keeps labelling at the pace of
 
 from __future__ import annotations
 
-from qgis.core import QgsFeatureRequest, QgsField, QgsGeometry, QgsVectorLayer, QgsWkbTypes
+from qgis.core import QgsFeatureRequest, QgsField, QgsGeometry, QgsVectorLayer
 from qgis.gui import QgsMapTool
 from qgis.PyQt.QtCore import QMetaType, Qt, QVariant
+
+from ..algorithms.qgis_enums import POLYGON_GEOMETRY
 
 #: QVariant's type on QGIS 3 (QgsField takes it up to 3.36), QMetaType's on QGIS 4 / PyQt6
 _INT = getattr(QVariant, "Int", None) or QMetaType.Type.Int
@@ -60,7 +62,7 @@ class ChipLabelTool(QgsMapTool):
 
     def _layer(self) -> QgsVectorLayer | None:
         layer = self.iface.activeLayer() if self.iface is not None else self.canvas().currentLayer()
-        if isinstance(layer, QgsVectorLayer) and layer.geometryType() == QgsWkbTypes.PolygonGeometry:
+        if isinstance(layer, QgsVectorLayer) and layer.geometryType() == POLYGON_GEOMETRY:
             return layer
         return None
 
