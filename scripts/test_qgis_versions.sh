@@ -30,7 +30,7 @@ mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mkdir -p "$root/dev/shm"; mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
 trap 'umount "$root/src" "$root/proc" "$root/dev" 2>/dev/null || true' EXIT
 if [ "${LANDSLIDEAI_MINIMAL:-0}" = 1 ]; then
-  tests="test/minimal test/plugin test/core/test_dependencies.py test/core/test_engine_isolation.py test/core/test_tabular_io.py"
+  tests="test/minimal test/plugin test/core/test_dependencies.py test/core/test_engine_isolation.py test/core/test_tabular_io.py test/algorithms/test_qgis_enums.py test/core/test_import_graph.py"
 else
   tests=""
 fi

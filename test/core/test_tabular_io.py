@@ -127,6 +127,7 @@ def test_models_saved_by_qgis_3_22s_scikit_learn_load_anywhere(kind):
 
 def test_xgboost_lr_fast_path_equals_the_encoder():
     """The leaf-weight table gives the one-hot + logistic regression probabilities, saved and reloaded too."""
+    pytest.importorskip("xgboost")
     from landslide_ai.core.susceptibility.models import XGBoostLR
     from landslide_ai.core.susceptibility.tabular_io import load_tabular, save_tabular
 
