@@ -63,24 +63,34 @@ def generate(path: Path, size: int, bands: int = 3, block: int = 2048) -> None:
             ds.write(data, window=((r, r + h), (0, size)))
 
 
-def train(stack: Path, out: Path, kind: str) -> Path:
-    """A real, small model trained on labels derived from slope, saved with its card."""
+def train(stack: Path, out: Path, kind: str, patch: int | None = None, n: int = 600) -> Path:
+    """A real, small model trained on labels derived from slope, saved with its card.
+
+    ``patch``: the deep models' patch (default 8; 18 or more gives the unpadded, dense CNN). Models
+    with an LSTM read the factor sequence of the patch centre.
+    """
     from core.raster.stack import open_stack
-    from core.susceptibility.dataset import SampleSet, TemporalMode, band_stats, read_patches
+    from core.susceptibility.dataset import SampleSet, TemporalMode, band_stats, read_patches, series_for
+    from core.susceptibility.models import SERIES_MODELS
     from core.susceptibility.train import Prepared, TrainConfig, train_all
 
     info = open_stack(str(stack))
     rng = np.random.default_rng(0)
-    n = 600
     rows = rng.integers(info.grid.height // 10, info.grid.height, n)
     cols = rng.integers(0, info.grid.width, n)
     norm = band_stats(str(stack), block=4096)
-    patch = 8 if kind == "cnn" else 1
+    patch = (patch or 8) if kind in ("cnn", "lstm", "cnn_lstm", "cnn_lstm_am") else 1
     patches = read_patches(str(stack), rows, cols, max(patch, 2), norm)
-    labels = (patches[:, 1, patch // 2 if patch > 1 else 1, patch // 2 if patch > 1 else 1] > 0).astype(int)
-    data = SampleSet(patches, None, labels, rng.random(n) < 0.3, rng.integers(0, 20, n))
+    c = patch // 2 if patch > 1 else 1
+    labels = (patches[:, 1, c, c] > 0).astype(int)
+    mode = TemporalMode.FACTOR_SEQUENCE if kind in SERIES_MODELS else TemporalMode.NONE
+    series = series_for(mode, patches, None) if kind in SERIES_MODELS else None
+    data = SampleSet(patches, series, labels, rng.random(n) < 0.3, rng.integers(0, 20, n))
     prep = Prepared(data, info.names, norm, None, None, len(info.names), 1, info.grid.resolution[0], info.grid.crs_wkt)
-    cfg = TrainConfig(models=(kind,), patch_size=max(patch, 2), epochs=2, rf_trees=20, temporal_mode=TemporalMode.NONE)
+    cfg = TrainConfig(
+        models=(kind,), patch_size=max(patch, 2), epochs=2 if kind == "cnn" else 1, rf_trees=20, temporal_mode=mode,
+        shap_samples=0,
+    )  # fmt: skip
     train_all(prep, cfg, str(out))
     return out / f"{kind}.json"
 

@@ -22,36 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_lsm_predict import generate  # noqa: E402
+from bench_lsm_predict import generate, train  # noqa: E402
 from child import run_timed  # noqa: E402
-
-
-def train(stack: Path, out: Path, patch: int) -> Path:
-    """A real CNN-LSTM-AM (unpadded CNN, so the map is dense) trained briefly on slope-derived labels."""
-    from core.raster.stack import open_stack
-    from core.susceptibility.dataset import SampleSet, TemporalMode, band_stats, read_patches, series_for
-    from core.susceptibility.train import Prepared, TrainConfig, train_all
-
-    info = open_stack(str(stack))
-    rng = np.random.default_rng(0)
-    n = 400
-    rows = rng.integers(info.grid.height // 10, info.grid.height, n)
-    cols = rng.integers(0, info.grid.width, n)
-    norm = band_stats(str(stack), block=4096)
-    patches = read_patches(str(stack), rows, cols, patch, norm)
-    labels = (patches[:, 1, patch // 2, patch // 2] > 0).astype(int)
-    mode = TemporalMode.FACTOR_SEQUENCE
-    data = SampleSet(patches, series_for(mode, patches, None), labels, rng.random(n) < 0.3, rng.integers(0, 20, n))
-    prep = Prepared(data, info.names, norm, None, None, len(info.names), 1, info.grid.resolution[0], info.grid.crs_wkt)
-    cfg = TrainConfig(models=("cnn_lstm_am",), patch_size=patch, epochs=1, temporal_mode=mode, shap_samples=0)
-    train_all(prep, cfg, str(out))
-    return out / "cnn_lstm_am.json"
 
 
 def main() -> int:
@@ -64,7 +40,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="lsai_load_"))
     stack = work / "stack.tif"
     generate(stack, a.size)
-    card = train(stack, work / "model", a.patch)
+    card = train(stack, work / "model", "cnn_lstm_am", a.patch, n=400)
     cores = len(os.sched_getaffinity(0))
     call = f"predict_stack({str(card)!r}, {str(stack)!r}, {str(work / 'p.tif')!r}, backend={a.backend!r})"
     every_core = f"import core.runtime as rt; rt.free_cores = lambda *a, **k: {cores}"
