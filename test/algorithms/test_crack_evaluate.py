@@ -69,6 +69,7 @@ def _cli(*args) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_crack_evaluate_and_map_evaluate(run_alg, world, tmp_path):
     r = _cli("crack-evaluate", world["crack_card"], str(tmp_path / "c.html"), "--images", str(world["crack_images"]))
     assert r.returncode == 0, r.stderr[-2000:]

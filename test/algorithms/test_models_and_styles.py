@@ -73,6 +73,7 @@ def test_workflows_are_in_the_toolbox(qgis_app):
         assert all(c.algorithm() is not None for c in alg.childAlgorithms().values())
 
 
+@pytest.mark.slow
 def test_susceptibility_workflow_runs(run_alg, tiny_factors, tmp_path):
     paths, inv = tiny_factors
     res = run_alg(

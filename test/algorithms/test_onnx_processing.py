@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import onnxruntime as ort
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "resources" / "pretrained" / "crack_lite0.json"
@@ -28,6 +29,7 @@ def _export(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_cli_exports_and_refuses_to_overwrite_the_card(tmp_path):
     out = tmp_path / "c.onnx"
     r = _export(str(SHIPPED), str(out))

@@ -147,6 +147,7 @@ def test_mismatched_model_is_refused(run_alg, pipeline, tiny_factors, tmp_path):
     assert not (tmp_path / "s.tif").exists() and not (tmp_path / "z.tif").exists()
 
 
+@pytest.mark.slow
 def test_qgis_process_runs_lsm_predict_headless(pipeline, tmp_path):
     """The acceptance command: qgis_process.bin run_alg landslideai:lsm_predict, in its own profile."""
     import subprocess

@@ -32,6 +32,7 @@ def session(tmp_path_factory):
     return proc, state, log
 
 
+@pytest.mark.slow
 def test_plugin_loads_from_the_zip_with_provider_menu_and_dock(session):
     proc, state, _ = session
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -292,6 +292,7 @@ def test_cv_with_too_few_landslides_per_fold_is_refused(refused, world, tmp_path
 # -- staging of a killed run; CV determinism -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_staging_of_a_killed_run_is_cleaned_by_the_next(world, tmp_path):
     out = tmp_path / "models"
     cmd = [sys.executable, "-m", "core", "train", world["stack"], world["samples"], str(out), "--models", "cnn"]
@@ -330,6 +331,7 @@ def test_an_unknown_staging_folder_of_a_live_process_is_kept(tmp_path):
     assert mine.exists() and other_host.exists() and with_backup.exists()
 
 
+@pytest.mark.slow
 def test_cv_with_one_seed_is_bit_identical(world, tmp_path):
     for k in (1, 2):
         r = _cli(
