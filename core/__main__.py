@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--cf-zoning")
     a.add_argument("--where", default=None)
     a.add_argument("--split", choices=["spatial_blocks", "random"], default="spatial_blocks")
+    a.add_argument("--ratio", type=_positive, default=2.0, help="absences per landslide")
+    a.add_argument("--buffer-m", type=_positive, default=1000.0, help="strategy buffer: exclusion distance")
+    a.add_argument("--slope-max-deg", type=_positive, default=5.0, help="strategy slope: steepest absence cell")
+    a.add_argument("--min-spacing-m", type=_finite, default=60.0, help="minimum distance between samples")
+    a.add_argument("--block-size-m", type=_positive, default=1000.0, help="spatial block side of the split")
     a.add_argument("--seed", type=int, default=42)
     tr = sub.add_parser("train", help="train and compare models")
     tr.add_argument("stack")
@@ -56,13 +61,26 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--augment", action="store_true", help="rotations/mirrors of patches, directions rotated")
     tr.add_argument("--ensemble", type=int, default=1, help="members (seeds) per deep model")
     tr.add_argument("--no-one-hot", action="store_true", help="standardise categorical codes instead")
+    tr.add_argument(
+        "--no-centre-skip", action="store_true", help="the paper's CNN: no direct input of the target cell's factors"
+    )
+    tr.add_argument(
+        "--mapped-model",
+        default="best_cv",
+        help="the card printed last: best_cv (default), mean_top, or a model kind (e.g. cnn_lstm_am)",
+    )
     tr.add_argument("--seed", type=int, default=42)
     p = sub.add_parser("predict", help="susceptibility map and zoning from a saved model")
     p.add_argument("model_card")
     p.add_argument("stack")
     p.add_argument("output")
     p.add_argument("zoning")
-    p.add_argument("--method", choices=["quantile", "natural_breaks", "user"], default="quantile")
+    p.add_argument(
+        "--method",
+        choices=["card", "quantile", "natural_breaks", "user"],
+        default="card",
+        help="zone breaks: the card's training-area quantiles (default), this run's quantiles, Jenks, or --thresholds",
+    )
     p.add_argument("--thresholds", type=_numbers, default=None)
     p.add_argument("--temporal-stack")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
@@ -70,8 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backend",
         choices=["torch", "onnx", "auto"],
-        default="torch",
-        help="deep-model runtime (auto: ONNX if installed)",
+        default="auto",
+        help="deep-model runtime (auto, the default: ONNX Runtime if installed, else torch)",
     )
     p.add_argument("--dask", default=None, help="'local' (a local cluster) or a scheduler address tcp://host:8786")
     p.add_argument(
@@ -332,16 +350,27 @@ def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
 
         wkt = Grid.from_path(args.stack).crs_wkt
         pts = read_points(args.inventory, wkt, args.where)
-        scfg = SamplingConfig(strategy=Strategy(args.strategy), split=SplitMethod(args.split), seed=args.seed)
+        scfg = SamplingConfig(
+            strategy=Strategy(args.strategy),
+            split=SplitMethod(args.split),
+            ratio=args.ratio,
+            buffer_m=args.buffer_m,
+            slope_max_deg=args.slope_max_deg,
+            min_spacing_m=args.min_spacing_m,
+            block_size_m=args.block_size_m,
+            seed=args.seed,
+        )
         s = sample_absences(args.stack, pts, scfg, args.cf_zoning, progress=prog)
         write_samples(s, wkt, args.output, scfg.strategy.value)
         print(f"{args.output}: {int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences")
     elif args.cmd == "train":
         from .susceptibility.comparison import run_training
         from .susceptibility.dataset import TemporalMode
+        from .susceptibility.models import DeepHP
         from .susceptibility.train import TrainConfig
 
         cfg = TrainConfig(
+            hp=DeepHP(centre_skip=not args.no_centre_skip),
             models=tuple(args.models.split(",")),
             epochs=args.epochs,
             patch_size=args.patch_size,
@@ -365,10 +394,13 @@ def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
             prog,
             cv=cv,
             group_field=args.cv_group_field,
+            mapped=args.mapped_model,
         )
         if out.cv is not None:
             print(open(f"{args.out_dir}/cv_comparison.csv").read())
         print(open(out.table_csv).read())
+        print(out.mapping_note)
+        print(f"model card to map: {out.mapped_card}")
     elif args.cmd == "evaluate":
         import numpy as np
         import rasterio
@@ -380,6 +412,14 @@ def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
             wkt = ds.crs.to_wkt()
         pts = read_points(args.inventory, wkt, args.where)
         sets = [LandslideSet("all landslides", pts)]
+        from .susceptibility.provenance import fit_on_all_samples
+
+        if args.split_field and fit_on_all_samples(args.raster):  # as lsm_evaluate: 'test' rows trained it
+            print(
+                f"Warning: this map's model was refit on all samples after cross-validation, so the landslides with "
+                f"{args.split_field} = 'test' trained it too: they are not held out; the figures are success rates."
+            )
+            args.split_field = None
         if args.split_field:
             from .errors import InvalidInputError
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -70,3 +72,38 @@ def test_cli_crack_tile_writes_the_same_chips_as_the_algorithm_engine(tmp_path):
         "chip_r0001_c0000.png",
         "chip_r0001_c0001.png",
     ]
+
+
+@pytest.mark.slow
+def test_cli_susceptibility_chain_sample_train_predict_evaluate(tiny_factors, tmp_path):
+    """stack -> sample -> train (CV, refit, mapped by CV) -> predict (card zoning) -> evaluate, and a bad threshold."""
+    paths, inv = tiny_factors
+    stack = str(tmp_path / "s.tif")
+    assert _cli("stack", stack, *[f"{n}={p}" for n, p in paths.items()]).returncode == 0
+    samples = str(tmp_path / "samples.gpkg")
+    r = _cli("sample", stack, inv, samples, "--strategy", "buffer", "--buffer-m", "90", "--min-spacing-m", "30",
+             "--block-size-m", "450")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = _cli(
+        "train", stack, samples, str(tmp_path / "m"), "--models", "rf,glm", "--cv-folds", "3", "--cv-block-m", "450"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "prediction-rate AUC" in r.stdout and "Mapped model:" in r.stdout
+    card = r.stdout.strip().splitlines()[-1].removeprefix("model card to map: ")
+    assert Path(card).name in ("rf.json", "glm.json")
+    r = _cli("predict", card, stack, str(tmp_path / "p.tif"), str(tmp_path / "z.tif"))
+    assert r.returncode == 0, r.stderr
+    breaks = [float(v) for v in r.stdout.split("zone breaks:")[1].split(",")]
+    import json
+
+    assert breaks == pytest.approx(
+        json.loads(Path(card).read_text())["training"]["zoning"]["breaks"], abs=5e-5
+    )  # printed to 4 decimals
+    r = _cli("evaluate", str(tmp_path / "p.tif"), samples, str(tmp_path / "e.html"), "--where", "label = 1",
+             "--split-field", "split")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "not held out" in r.stdout and "held out (split = test)" not in r.stdout
+    r = _cli("predict", card, stack, str(tmp_path / "p2.tif"), str(tmp_path / "z2.tif"), "--method", "user",
+             "--thresholds", "0.2,x,0.6,0.8")  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "comma-separated numbers" in r.stderr
+    assert not (tmp_path / "p2.tif").exists()
