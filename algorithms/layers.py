@@ -12,13 +12,14 @@ from pathlib import Path
 
 from ..core.errors import InvalidInputError
 from ..core.sampling.points import Points
+from .mixin_base import AlgorithmMixin
 from .qgis_enums import VECTOR_POINT
 
 #: presence-field values that mean "a landslide" (compared lower-case, trimmed)
 PRESENT = frozenset({"1", "1.0", "true", "t", "yes", "y"})
 
 
-class LayerReading:
+class LayerReading(AlgorithmMixin):
     """Vector parameters as points, geometries or a readable file."""
 
     def add_inventory_params(self, label: str = "Landslide inventory (points)", optional: bool = False) -> None:

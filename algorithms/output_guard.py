@@ -23,6 +23,7 @@ from qgis.core import (
 )
 
 from ..core.outputs import OutputTransaction
+from .mixin_base import AlgorithmMixin
 from .qgis_enums import FILE_SOURCE
 
 #: free bytes below which an unexplained failure while writing is reported as a full disk.
@@ -46,7 +47,7 @@ def low_space_folder(tx: OutputTransaction) -> str | None:
     return None
 
 
-class OutputGuard:
+class OutputGuard(AlgorithmMixin):
     """Inputs, declared outputs, styles and layers to load of a run (mixed into LandslideAlgorithm)."""
 
     def planned_files(self, parameters, context) -> dict[str, list[str]]:
@@ -123,10 +124,10 @@ class OutputGuard:
         for path, name in self._loads:
             final = tx.final_path(path)
             context.addLayerToLoadOnCompletion(final, QgsProcessingContext.LayerDetails(name, context.project(), name))
-        for path, qml, name in self._styles:
+        for path, qml, label in self._styles:
             final, final_qml = tx.final_path(path), tx.final_path(qml)
             if context.willLoadLayerOnCompletion(final):
                 details = context.layerToLoadOnCompletionDetails(final)
-                if name:
-                    details.name = name
+                if label:
+                    details.name = label
                 details.setPostProcessor(QmlPostProcessor.create(final_qml))

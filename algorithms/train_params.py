@@ -10,10 +10,11 @@ from qgis.core import QgsProcessingParameterBoolean, QgsProcessingParameterNumbe
 
 from ..core.susceptibility.cross_validation import CVConfig
 from ..core.susceptibility.fitting import TrainConfig
+from .mixin_base import AlgorithmMixin
 from .qgis_enums import DOUBLE
 
 
-class TrainOptionParams:
+class TrainOptionParams(AlgorithmMixin):
     """Declares and reads the CV and deep-model option parameters (mixed into a LandslideAlgorithm)."""
 
     CV_FOLDS, CV_BLOCK, CV_BUFFER, CV_GROUPS = "CV_FOLDS", "CV_BLOCK_M", "CV_BUFFER_M", "CV_GROUP_FIELD"
