@@ -79,8 +79,8 @@ def _susceptibility_module(card_path: str | Path) -> tuple[torch.nn.Module, tupl
     """(torch module, example inputs, input names, dynamic axes, graph kind, card) of a susceptibility card."""
     import torch
 
+    from .susceptibility.loaded import load_model
     from .susceptibility.networks import dense_cnn_features, members_of
-    from .susceptibility.predict import load_model
 
     lm = load_model(str(card_path))
     if lm.net is None:
@@ -169,7 +169,7 @@ def _crack_module(
     import torch
 
     from .cracks.domain import pooled_features
-    from .cracks.predict import load_crack_model
+    from .cracks.loaded import load_crack_model
 
     lm = load_crack_model(str(card_path), torch.device("cpu"))
     model = _exportable_pools(lm.model.to(memory_format=torch.contiguous_format))

@@ -206,8 +206,8 @@ def chip_features(
 def load_pretrained(card_path: str, device: str = "auto") -> Any:
     """The card's :class:`~.predict.LoadedCrackModel`, refused unless it has a pretrained backbone to adapt."""
     from ..runtime import pick_device
+    from .loaded import load_crack_model
     from .models import PretrainedCrackNet
-    from .predict import load_crack_model
 
     m = load_crack_model(card_path, pick_device(device))
     if not isinstance(m.model, PretrainedCrackNet):

@@ -168,7 +168,7 @@ def score_images(
     from ..runtime import pick_device
     from .domain import distances, pooled_features
     from .images import open_rgb
-    from .predict import load_crack_model
+    from .loaded import load_crack_model
     from .preprocess import model_input
 
     progress = progress or NullProgress()

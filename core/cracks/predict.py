@@ -26,53 +26,19 @@ import numpy as np
 import rasterio
 import torch
 
-from ..errors import InvalidInputError, ModelLoadError
+from ..errors import InvalidInputError
 from ..model_card import CrackCard
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
-from ..runtime import autocast, load_weights, pick_device, resolve_backend
+from ..runtime import autocast, pick_device, resolve_backend
 from .chips import ChipSpec, check_orthomosaic, chip_windows, read_chip
 from .domain import distances, pooled_features
-from .models import build_model, target_layer
-from .preprocess import RECIPE, model_input, resize_uint8
+from .loaded import LoadedCrackModel, load_crack_model
+from .models import target_layer
+from .preprocess import model_input, resize_uint8
 
-#: the ready-to-use crack model (scripts/train_shipped_crack_model.py): the paper's CNN, 227 px, UAV75 + concrete
-
-
-@dataclass
-class LoadedCrackModel:
-    """A classifier and its card."""
-
-    card: CrackCard
-    model: torch.nn.Module
-    mean: torch.Tensor
-    std: torch.Tensor
-
-
-def load_crack_model(card_path: str, device: torch.device) -> LoadedCrackModel:
-    """Load a crack classifier from its card; refuses cards of other tasks."""
-    card = CrackCard.load(card_path)
-    try:
-        model = build_model(
-            card.architecture, len(card.classes), card.se_reduction, card.dropout, finetune_blocks=card.finetune_blocks
-        )
-    except (ValueError, KeyError, TypeError, InvalidInputError) as exc:
-        raise ModelLoadError(f"The model card {card_path} names an unusable architecture or classes: {exc}") from exc
-    w = card.weights_path(card_path)
-    load_weights(model, w, card.architecture)
-    resize = card.resize or RECIPE["resize"]  # cards before the recipe was recorded: the same
-    if resize != RECIPE["resize"]:
-        raise ModelLoadError(
-            f"The model card {card_path} was trained with the resize '{resize}', which this version does not "
-            f"reproduce ('{RECIPE['resize']}'): retrain the model with this version."
-        )
-    mean = torch.tensor(card.mean, dtype=torch.float32)[:, None, None]
-    std = torch.tensor(card.std, dtype=torch.float32)[:, None, None]
-    # channels-last: the bare forward runs 1.35x (ResNet50+SE) to 2.05x (CNN) faster on CPU (measured), same results
-    model = model.to(device).eval().to(memory_format=torch.channels_last)
-    return LoadedCrackModel(card, model, mean.to(device), std.to(device))
-
+__all__ = ["LoadedCrackModel", "gradcam_chips", "load_crack_model", "predict_orthomosaic", "skill_notes"]
 
 #: how many input pixels one cell of the Grad-CAM layer spans, per architecture
 _CAM_STRIDE = {"cnn": 8, "resnet50": 32, "resnet50_se": 32, "efficientnet_lite0": 32}

@@ -281,7 +281,7 @@ def _fit(
 
 def start_from_card(card_path: str, cfg: CrackTrainConfig) -> tuple[nn.Module, CrackTrainConfig]:
     """A crack card's network, to fine-tune further; the card decides architecture, input size and SE ratio."""
-    from .predict import load_crack_model
+    from .loaded import load_crack_model
 
     m = load_crack_model(card_path, torch.device("cpu"))
     cfg = replace(

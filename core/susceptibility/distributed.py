@@ -29,7 +29,8 @@ import numpy as np
 from rasterio.windows import Window
 
 if TYPE_CHECKING:
-    from .predict import LoadedModel, WindowJob
+    from .loaded import LoadedModel
+    from .scoring import WindowJob
 
 
 import os
@@ -51,7 +52,7 @@ CONNECT_TIMEOUT_S = 20.0
 
 def _worker_model(card_path: str) -> LoadedModel:
     """The loaded model of a card, once per worker thread (see the module docstring)."""
-    from .predict import load_model
+    from .loaded import load_model
 
     key = (card_path, os.path.getmtime(card_path))
     cache = getattr(_LOCAL, "models", None)
@@ -74,7 +75,7 @@ def window_task(
 ) -> tuple[Window, np.ndarray]:
     """Score one window on a worker (a plain function: it must pickle by reference)."""
     from ..runtime import pick_device
-    from .predict import score_window
+    from .scoring import score_window
 
     model = _worker_model(card_path)
     if model.net is not None:  # torch only for deep models: a worker without torch maps tree models
