@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -156,17 +157,14 @@ class ModelCard:
         ``SusceptibilityCard.load`` / ``CrackCard.load`` refuse the other task; ``ModelCard.load``
         returns whichever typed card the file holds.
         """
+        p, d = read_card_json(path)
+        return cls.from_dict(d, p, task)
+
+    @classmethod
+    def from_dict(cls: type[C], d: Any, path: str | Path, task: str | None = None) -> C:
+        """Schema-check a card already read (``read_card_json``); ``path`` names it in messages."""
         task = task or cls.TASK or None
-        p = Path(path)
-        if p.suffix != ".json":
-            p = p.with_suffix(".json")
-        if not p.exists():
-            raise ModelLoadError(f"No model card {p}. Models must be saved by Landslide AI with their .json card.")
-        try:
-            d = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-            raise ModelLoadError(f"The model card {p} is not readable JSON ({exc}): re-save it or retrain.") from exc
-        validate_card(d, str(p), task)
+        validate_card(d, str(path), task)
         typed = _CARD_CLASSES[d["task"]]
         card = typed(**{k: v for k, v in d.items() if k in _FIELDS})
         assert isinstance(card, cls)
@@ -406,13 +404,45 @@ def validate_card(d: Any, where: str, task: str | None = None) -> None:
             raise bad("inputs.input_px", "expected a size of at least 8 px")
 
 
+def read_card_json(path: str | Path) -> tuple[Path, Any]:
+    """(the card's path, its parsed JSON): one read, with the messages of a missing or unreadable card."""
+    p = Path(path)
+    if p.suffix != ".json":
+        p = p.with_suffix(".json")
+    if not p.exists():
+        raise ModelLoadError(f"No model card {p}. Models must be saved by Landslide AI with their .json card.")
+    try:
+        return p, json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ModelLoadError(f"The model card {p} is not readable JSON ({exc}): re-save it or retrain.") from exc
+
+
+#: SHA-256 of files already hashed in this process, keyed by what a rewrite changes (issue 22)
+_SHA_CACHE: dict[tuple[str, int, int, int, int], str] = {}
+
+
 def file_sha256(path: str | Path) -> str:
-    """SHA-256 (hex) of a file, read in 1 MiB blocks."""
+    """SHA-256 (hex) of a file, read in 1 MiB blocks; once per process while the file is unchanged.
+
+    Why the cache: one map run verified the same weights three or four times (the loader, the ONNX
+    cache key, the ONNX file's origin), each a full read; 0.3 s for a ResNet50. The key is the real
+    path, device, inode, size and modification time in ns, so a file written again (even of the
+    same size) is hashed again.
+    """
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    key = (real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    hit = _SHA_CACHE.get(key)
+    if hit is not None:
+        return hit
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(real, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
+    if len(_SHA_CACHE) > 256:
+        _SHA_CACHE.clear()
+    _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
 
 
 def _json_default(o: Any) -> Any:

@@ -75,14 +75,16 @@ def weights_sha256(card: ModelCard, card_path: str | Path) -> str:
     return card.weights_sha256 or file_sha256(path)
 
 
-def _susceptibility_module(card_path: str | Path) -> tuple[torch.nn.Module, tuple, list[str], dict, str, ModelCard]:
+def _susceptibility_module(
+    card_path: str | Path, loaded: Any = None
+) -> tuple[torch.nn.Module, tuple, list[str], dict, str, ModelCard]:
     """(torch module, example inputs, input names, dynamic axes, graph kind, card) of a susceptibility card."""
     import torch
 
     from .susceptibility.loaded import load_model
     from .susceptibility.networks import dense_cnn_features, members_of
 
-    lm = load_model(str(card_path))
+    lm = loaded if loaded is not None else load_model(str(card_path))
     if lm.net is None:
         raise ModelLoadError(
             f"{card_path} is a {lm.kind} model (scikit-learn/XGBoost): ONNX export is for the deep models."
@@ -218,19 +220,23 @@ def deepness_metadata(card: CrackCard) -> dict[str, object]:
     return meta
 
 
-def export_onnx(card_path: str | Path, out: str | Path, deepness: bool = False) -> str:
-    """Export the deep model of ``card_path`` to ``out`` (written atomically); returns the graph kind."""
+def export_onnx(card_path: str | Path, out: str | Path, deepness: bool = False, loaded: Any = None) -> str:
+    """Export the deep model of ``card_path`` to ``out`` (written atomically); returns the graph kind.
+
+    ``loaded``: the susceptibility model already loaded from that card (a ``LoadedModel``), so that
+    a map run that exports on the fly does not read the card and weights again.
+    """
     import torch
 
     onnx = _onnx()
-    card = ModelCard.load(card_path)
+    card = loaded.card if loaded is not None else ModelCard.load(card_path)
     if card.task == "crack":
         module, ex, names, axes, kind, card = _crack_module(card_path, deepness)
         outputs = ["output"] if deepness else ["probability", "features"]
     else:
         if deepness:
             raise ModelLoadError("The Deepness format is for crack classifiers (image tiles), not susceptibility.")
-        module, ex, names, axes, kind, card = _susceptibility_module(card_path)
+        module, ex, names, axes, kind, card = _susceptibility_module(card_path, loaded)
         outputs = ["probability"]
     with atomic_path(str(out)) as tmp, torch.no_grad():
         torch.onnx.export(
@@ -300,8 +306,8 @@ class onnx_backend:  # noqa: N801 - used like a function in a with statement
     export cached in the temporary folder under the card's and weights' content hash.
     """
 
-    def __init__(self, card_path: str | Path, card: ModelCard, device: str = "cpu") -> None:
-        self.card_path, self.card, self.device = Path(card_path), card, device
+    def __init__(self, card_path: str | Path, card: ModelCard, device: str = "cpu", loaded: Any = None) -> None:
+        self.card_path, self.card, self.device, self.loaded = Path(card_path), card, device, loaded
         self._tmp: tempfile.TemporaryDirectory | None = None
 
     def __enter__(self) -> OnnxModel:
@@ -324,11 +330,11 @@ class onnx_backend:  # noqa: N801 - used like a function in a with statement
                 pass  # damaged: export again
         try:
             cache.mkdir(parents=True, exist_ok=True)
-            export_onnx(self.card_path, path)
+            export_onnx(self.card_path, path, loaded=self.loaded)
         except OSError:  # no writable temporary folder: a private one, removed on exit
             self._tmp = tempfile.TemporaryDirectory(prefix="landslide_ai_onnx_")
             path = Path(self._tmp.name) / "model.onnx"
-            export_onnx(self.card_path, path)
+            export_onnx(self.card_path, path, loaded=self.loaded)
         return open_onnx(path, self.card, self.card_path, self.device)
 
     def __exit__(self, *exc: object) -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..model_card import read_card_json
+from .mean_card import MeanCard, mean_card_from_dict
+
 if TYPE_CHECKING:
     from .networks import SeedEnsemble, SusceptibilityNet
 
@@ -35,14 +38,14 @@ class LoadedModel:
     climate_norm: Normalisation | None
 
 
-def load_model(card_path: str) -> LoadedModel:
+def load_model(card_path: str, card: SusceptibilityCard | None = None) -> LoadedModel:
     """Load a model from its card (the weights file sits beside it, checked by ``weights_path``).
 
     Nothing here can run code from the files: torch weights are read with ``weights_only`` and the
     tabular models from the data-only format of :mod:`.tabular_io`; a ``.joblib`` (pickle) of an
     older version is refused with the one command that converts it safely.
     """
-    card = SusceptibilityCard.load(card_path)
+    card = card or SusceptibilityCard.load(card_path)  # a card already read is not read again
     w = card.weights_path(card_path)
     norm = Normalisation(**card.factor_normalisation)
     cn = card.climate_normalisation
@@ -84,3 +87,12 @@ def load_model(card_path: str) -> LoadedModel:
             f"{norm.n_channels}: the card and the file belong to different models. Use the card saved with the file."
         )
     return LoadedModel(card, card.architecture, None, tree, norm, climate_norm)
+
+
+def open_card(card_path: str) -> LoadedModel | MeanCard:
+    """The model a card file holds, read once: a loaded model, or a mean card (whose members load later)."""
+    path, doc = read_card_json(card_path)
+    mean = mean_card_from_dict(doc, path)
+    if mean is not None:
+        return mean
+    return load_model(str(path), SusceptibilityCard.from_dict(doc, path))

@@ -52,6 +52,11 @@ def read_mean_card(path: str | Path) -> MeanCard | None:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return mean_card_from_dict(doc, path)
+
+
+def mean_card_from_dict(doc: object, path: str | Path) -> MeanCard | None:
+    """The mean card held by a parsed card file, or None when it is another card."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         return None
     names = doc.get("members")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..onnx_models import OnnxModel
+    from .mean_card import MeanCard
 
 
 import html
@@ -22,7 +23,6 @@ import numpy as np
 import rasterio
 
 from ..errors import GridMismatchError, InvalidInputError, ModelLoadError
-from ..model_card import SusceptibilityCard
 from ..outputs import norm_path
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache, write_text_atomic
@@ -39,7 +39,7 @@ from ..raster.zoning import (
 from ..runtime import resolve_backend
 from ..sampling.points import Points
 from .dataset import TemporalMode, check_temporal_grid
-from .loaded import LoadedModel, load_model
+from .loaded import LoadedModel, load_model, open_card
 from .provenance import tag_fit
 from .scoring import ONNX_DENSE_BLOCK, WindowJob, score_window
 
@@ -160,8 +160,12 @@ def predict_stack(
     backend: str = "torch",
     dask: str | None = None,
     dask_workers: int = 2,
+    loaded: LoadedModel | MeanCard | None = None,
 ) -> None:
     """Write a float32 susceptibility (probability) GeoTIFF over the whole stack.
+
+    ``loaded``: the model ``card_path`` holds, when the caller has already read it
+    (:func:`.loaded.open_card`): the card and weights are then not read again.
 
     ``dense``: compute the CNN branch of unpadded-CNN models over each window at once (exact; 17x
     faster end to end for CNN-LSTM-AM at patch 30, bench/bench_dense_predict.py); False pushes every
@@ -171,10 +175,11 @@ def predict_stack(
     window is a Dask task (``distributed.py``), and the raster is the same as the local run's.
     """
     progress = progress or NullProgress()
-    from .mean_card import check_members_match, predict_mean, read_mean_card
+    from .mean_card import MeanCard, check_members_match, predict_mean
 
-    mean = read_mean_card(card_path)
-    if mean is not None:  # the mean of several saved models: each mapped as on its own, then averaged
+    loaded = loaded if loaded is not None else open_card(card_path)
+    if isinstance(loaded, MeanCard):  # the mean of several saved models: each mapped as on its own, then averaged
+        mean = loaded
         check_members_match(mean)
         tpath = as_stack(temporal_stack).path if temporal_stack is not None else None
         options = {"batch": batch, "device": device, "allow_shift": allow_shift, "dense": dense, "backend": backend,
@@ -182,7 +187,7 @@ def predict_stack(
         predict_mean(mean, predict_stack, as_stack(stack).path, out, tpath, progress, block, **options)
         return
     backend = resolve_backend(backend, needs_torch=dask is not None)
-    model = load_model(card_path)
+    model = loaded
     info = as_stack(stack)
     stack = info.path
     temporal_stack = as_stack(temporal_stack).path if temporal_stack is not None else None
@@ -209,7 +214,7 @@ def predict_stack(
     if backend == "onnx" and model.net is not None:
         from ..onnx_models import onnx_backend
 
-        with onnx_backend(card_path, model.card, device) as graph:
+        with onnx_backend(card_path, model.card, device, loaded=model) as graph:
             if graph.graph == "dense":  # one run scores a whole window: its activations bound the memory
                 job = replace(job, block=min(block, ONNX_DENSE_BLOCK))
             _predict_windows(model, job, progress, graph)
@@ -328,12 +333,14 @@ def predict_and_zone(
         raise InvalidInputError(
             "The probability map, the zoning and the zone table need three different paths, none of them the stack."
         )
-    from .mean_card import read_mean_card
+    from .mean_card import MeanCard
 
-    mean = read_mean_card(card_path)
-    training = mean.training if mean is not None else SusceptibilityCard.load(card_path).training
+    loaded = open_card(card_path)  # the one read of the card (and of the weights) in this run
+    training = loaded.training if isinstance(loaded, MeanCard) else loaded.card.training
     card_breaks = (training.get("zoning") or {}).get("breaks")
-    predict_stack(card_path, stack, prob_out, temporal_stack, progress=SubProgress(progress, 0, 0.85), **options)
+    predict_stack(
+        card_path, stack, prob_out, temporal_stack, progress=SubProgress(progress, 0, 0.85), loaded=loaded, **options
+    )
     try:
         tag_fit(prob_out, training)
         if ZoningMethod(method) is ZoningMethod.CARD:
