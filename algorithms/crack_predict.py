@@ -15,10 +15,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from ..core.cracks.chips import write_chip_layer
 from ..core.cracks.config import SHIPPED_CARD
-from ..core.model_card import CrackCard
-from ..core.raster.grid import Grid
 from ..core.runtime import BACKENDS
 from . import events
 from .base import LandslideAlgorithm
@@ -106,59 +103,40 @@ class CrackPredictAlgorithm(LandslideAlgorithm, ChipParams):
 
     def execute_engine(self, parameters, context, progress, feedback):
         # torch is needed to run, not to list the algorithm
-        from ..core.cracks.predict import gradcam_chips, gradcam_overlays, predict_orthomosaic, skill_notes
+        from ..core.cracks.predict import map_cracks
 
-        src = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
-        spec = self.chip_spec(self, parameters, context)
-        if spec.stride_px > spec.chip_px:
-            progress.log(
-                f"Warning: the stride ({spec.stride_px} px) is larger than the chip ({spec.chip_px} px): strips of "
-                f"{spec.stride_px - spec.chip_px} px between chips are not classified and stay nodata."
-            )
-        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         cam = self.parameterAsOutputLayer(parameters, self.GRADCAM, context) if self.WITH_GRADCAM else None
-        res = predict_orthomosaic(
+        images = []
+        if cam and parameters.get(self.IMAGES):
+            images = self.parameterAsFileList(parameters, self.IMAGES, context)
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        run = map_cracks(
             self.model_card(parameters, context),
-            src,
+            self.parameterAsRasterLayer(parameters, self.INPUT, context).source(),
             out,
-            spec,
+            self.parameterAsOutputLayer(parameters, self.CHIPS, context),
+            self.chip_spec(self, parameters, context),
             cam,
+            images,
+            self.parameterAsString(parameters, self.OVERLAYS, context) or None if images else None,
             progress=progress,
             mask_unfamiliar=self.parameterAsBool(parameters, self.MASK, context),
             precision=["fp32", "bf16"][self.parameterAsEnum(parameters, self.PRECISION, context)],
             backend="torch" if self.WITH_GRADCAM else BACKENDS[self.parameterAsEnum(parameters, self.BACKEND, context)],
         )
-        for note in skill_notes(CrackCard.load(self.model_card(parameters, context))):
-            progress.log(("Warning: model " if "chance" in note else "Model ") + note)
-        odd = sum(c.unfamiliar for c in res)
-        if odd:
-            what = "left out of the rasters" if self.parameterAsBool(parameters, self.MASK, context) else "kept"
-            progress.log(
-                f"Warning: {odd} of {len(res)} chips are unlike the images the model was trained on "
-                f"('unfamiliar' in the chip layer; {what}): its probabilities there are not meaningful."
-            )
-            if odd == len(res):
-                progress.log("Warning: every chip is unfamiliar: this model does not know this imagery.")
-        chips = self.parameterAsOutputLayer(parameters, self.CHIPS, context)
-        if not chips.lower().endswith(".gpkg"):
-            chips = chips.rsplit(".", 1)[0] + ".gpkg"
-        write_chip_layer(chips, Grid.from_path(src), res)
+        for note in run.notes:
+            progress.log(note)
         self.style(
             context,
             out,
             crack_probability_qml(self.parameterAsDouble(parameters, self.THRESHOLD, context)),
             "Crack probability",
         )
-        result = {self.OUTPUT: out, self.CHIPS: chips}
+        result = {self.OUTPUT: out, self.CHIPS: run.chip_layer}
         if cam:
             self.style(context, cam, gradcam_qml(), "Grad-CAM")
             result[self.GRADCAM] = cam
-            images = self.parameterAsFileList(parameters, self.IMAGES, context) if parameters.get(self.IMAGES) else []
-            if images:
-                folder = self.parameterAsString(parameters, self.OVERLAYS, context) or str(Path(cam).parent)
-                items = gradcam_chips(self.model_card(parameters, context), images)
-                pngs = gradcam_overlays(items, folder)
-                events.publish("gradcam", algorithm=self.NAME, items=items)
-                progress.log(f"{len(pngs)} Grad-CAM overlays in {folder}")
-                result[self.OVERLAYS] = folder
+            if run.gradcam_items:
+                events.publish("gradcam", algorithm=self.NAME, items=run.gradcam_items)
+                result[self.OVERLAYS] = str(Path(run.overlays[0]).parent) if run.overlays else ""
         return result

@@ -477,17 +477,16 @@ def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
         tiles = tile_orthomosaic(args.orthomosaic, spec, args.chips, args.images, prog)
         print(f"{len(tiles)} chips; {args.chips}" + (f", images in {args.images}" if args.images else ""))
     elif args.cmd == "crack-predict":
-        from .cracks.chips import ChipSpec, write_chip_layer
+        from .cracks.chips import ChipSpec
         from .cracks.config import SHIPPED_CARD
-        from .cracks.predict import predict_orthomosaic, skill_notes
-        from .model_card import CrackCard
-        from .raster.grid import Grid
+        from .cracks.predict import map_cracks
 
         spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
-        chips = predict_orthomosaic(
+        run = map_cracks(
             args.model_card or str(SHIPPED_CARD),
             args.orthomosaic,
             args.output,
+            args.chips,
             spec,
             args.gradcam,
             device=args.device,
@@ -496,11 +495,10 @@ def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
             precision=args.precision,
             backend=args.backend,
         )
-        write_chip_layer(args.chips, Grid.from_path(args.orthomosaic), chips)
-        for note in skill_notes(CrackCard.load(args.model_card or str(SHIPPED_CARD))):
-            print("model", note)
-        odd = sum(c.unfamiliar for c in chips)
-        print(f"{len(chips)} chips, {odd} unfamiliar; {args.output}, {args.chips}")
+        for note in run.notes:
+            print(note)
+        odd = sum(c.unfamiliar for c in run.chips)
+        print(f"{len(run.chips)} chips, {odd} unfamiliar; {args.output}, {run.chip_layer}")
     elif args.cmd == "crack-evaluate-scene":
         from .cracks.evaluate_scene import evaluate_scene
 

@@ -144,8 +144,11 @@ def predict_orthomosaic(
     mask_unfamiliar: bool = True,
     precision: str = "fp32",
     backend: str = "torch",
+    loaded: LoadedCrackModel | None = None,
 ) -> list[ChipResult]:
     """Classify every valid chip, stitch probabilities (and Grad-CAM) onto the orthomosaic's grid.
+
+    ``loaded``: the classifier already loaded from ``card_path`` (on ``device``), not read again.
 
     With a card that records its training domain, chips beyond the domain threshold are marked
     ``unfamiliar``; with ``mask_unfamiliar`` they are left out of the rasters (nodata where no
@@ -166,7 +169,7 @@ def predict_orthomosaic(
     grid = check_orthomosaic(ortho, spec)
     dev = pick_device(device)
     autocast(dev, precision)  # an unknown precision is refused before any work
-    m = load_crack_model(card_path, dev)
+    m = loaded if loaded is not None else load_crack_model(card_path, dev)
     if gradcam_out and (note := gradcam_resolution_note(m.card)):
         progress.log(f"Warning: {note}")
     with contextlib.ExitStack() as stack:
@@ -313,12 +316,14 @@ def _flush(
         d.write(v.astype(np.float32), 1, window=win)
 
 
-def gradcam_chips(card_path: str, images: list[str], device: str = "auto") -> list[dict]:
+def gradcam_chips(
+    card_path: str, images: list[str], device: str = "auto", loaded: LoadedCrackModel | None = None
+) -> list[dict]:
     """Chip, Grad-CAM heatmap (0..1) and crack probability of each image, at the model's input size."""
     from .images import open_rgb
 
     dev = pick_device(device)
-    m = load_crack_model(card_path, dev)
+    m = loaded if loaded is not None else load_crack_model(card_path, dev)
     size = m.card.input_px
     items = []
     for p in images:
@@ -357,3 +362,72 @@ def gradcam_overlays(items: list[dict], out_dir: str) -> list[str]:
         plt.close(fig)
         written.append(str(dest))
     return written
+
+
+@dataclass
+class CrackMap:
+    """What one crack-mapping run produced and must tell the user."""
+
+    chips: list[ChipResult]
+    chip_layer: str
+    notes: list[str]  # the model's held-out skill and the run's warnings, in order, each one sentence
+    overlays: list[str]
+    gradcam_items: list[dict]
+
+
+def map_cracks(
+    card_path: str,
+    ortho: str,
+    prob_out: str,
+    chip_layer: str,
+    spec: ChipSpec,
+    gradcam_out: str | None = None,
+    images: list[str] | None = None,
+    overlay_dir: str | None = None,
+    device: str = "auto",
+    progress: Progress | None = None,
+    mask_unfamiliar: bool = True,
+    precision: str = "fp32",
+    backend: str = "torch",
+) -> CrackMap:
+    """The crack_predict / crack_gradcam engine call: probability raster, chip layer, notes, Grad-CAM.
+
+    Why one call: the Processing adapter and the command line each repeated this sequence (and the
+    adapter loaded the card three times and the model twice); the classifier is loaded once here
+    and passed to every step.
+    """
+    from .chips import write_chip_layer
+
+    progress = progress or NullProgress()
+    dev = pick_device(device)
+    m = load_crack_model(card_path, dev)
+    notes = []
+    if spec.stride_px > spec.chip_px:
+        notes.append(
+            f"Warning: the stride ({spec.stride_px} px) is larger than the chip ({spec.chip_px} px): strips of "
+            f"{spec.stride_px - spec.chip_px} px between chips are not classified and stay nodata."
+        )
+    res = predict_orthomosaic(
+        card_path, ortho, prob_out, spec, gradcam_out, device=device, progress=progress,
+        mask_unfamiliar=mask_unfamiliar, precision=precision, backend=backend, loaded=m,
+    )  # fmt: skip
+    notes += [("Warning: model " if "chance" in n else "Model ") + n for n in skill_notes(m.card)]
+    odd = sum(c.unfamiliar for c in res)
+    if odd:
+        what = "left out of the rasters" if mask_unfamiliar else "kept"
+        notes.append(
+            f"Warning: {odd} of {len(res)} chips are unlike the images the model was trained on "
+            f"('unfamiliar' in the chip layer; {what}): its probabilities there are not meaningful."
+        )
+        if odd == len(res):
+            notes.append("Warning: every chip is unfamiliar: this model does not know this imagery.")
+    if not chip_layer.lower().endswith(".gpkg"):
+        chip_layer = chip_layer.rsplit(".", 1)[0] + ".gpkg"
+    write_chip_layer(chip_layer, Grid.from_path(ortho), res)
+    items: list[dict] = []
+    overlays: list[str] = []
+    if gradcam_out and images:
+        items = gradcam_chips(card_path, images, device, loaded=m)
+        overlays = gradcam_overlays(items, overlay_dir or str(Path(gradcam_out).parent))
+        notes.append(f"{len(overlays)} Grad-CAM overlays in {overlay_dir or Path(gradcam_out).parent}")
+    return CrackMap(res, chip_layer, notes, overlays, items)

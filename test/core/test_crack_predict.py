@@ -335,3 +335,42 @@ def test_gallery_shows_real_mistakes_and_masked_cracks_apart(crack_model, tmp_pa
     assert all(n.startswith(("false_positive", "false_negative", "masked_crack")) for n in names)
     assert ev.other.keys() == ev.metrics.keys()  # the raw figures stand beside the masked headline
     assert len(real) + len(hidden) == len(names)
+
+
+def test_map_cracks_is_one_call_that_reads_the_card_once(crack_model, tmp_path, monkeypatch):
+    """Probability raster, chip layer, notes and Grad-CAM overlays from one engine call (adapter and CLI).
+
+    A counting spy on file opens: the card is read once and the weights at most twice (checksum and
+    load), where the adapter used to load the card three times and the model twice (issue 22).
+    """
+    import builtins
+    import io
+
+    from landslide_ai.core.cracks.predict import map_cracks
+
+    o = ortho(tmp_path / "o.tif")
+    img = tmp_path / "chip.png"
+    from PIL import Image
+
+    Image.fromarray(np.full((48, 48, 3), 150, np.uint8)).save(img)
+    card = Path(crack_model).resolve()
+    weights = card.with_suffix(".pt")
+    counts = {card: 0, weights: 0}
+    real_open = builtins.open
+
+    def spy(f, *a, **k):
+        if isinstance(f, (str, Path)) and Path(f).resolve() in counts:
+            counts[Path(f).resolve()] += 1
+        return real_open(f, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", spy)
+    monkeypatch.setattr(io, "open", spy)
+    spec = ChipSpec(chip_px=48, stride_px=64, alpha_band=4, min_valid=0.3)
+    run = map_cracks(str(card), o, str(tmp_path / "p.tif"), str(tmp_path / "chips.shp"), spec,
+                     str(tmp_path / "g.tif"), [str(img)], str(tmp_path / "overlays"))  # fmt: skip
+    monkeypatch.undo()
+    assert counts[card] == 1 and 1 <= counts[weights] <= 2, counts
+    assert run.chip_layer.endswith("chips.gpkg") and Path(run.chip_layer).exists()  # GeoPackage whatever asked
+    assert any("stride (64 px) is larger than the chip" in n for n in run.notes)
+    assert len(run.overlays) == 1 and Path(run.overlays[0]).exists() and len(run.gradcam_items) == 1
+    assert (tmp_path / "p.tif").exists() and (tmp_path / "g.tif").exists()
