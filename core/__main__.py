@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from .errors import LandslideAIError
 from .outputs import OutputTransaction
@@ -314,283 +315,351 @@ def _use_staged(args: argparse.Namespace, staged: dict[str, str]) -> None:
             setattr(args, k, v)
 
 
-def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
-    """Run one command on (staged) outputs."""
-    if args.cmd == "derive-terrain":
-        from .terrain.derive import derive_terrain
+def _cmd_derive_terrain(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core derive-terrain``."""
+    from .terrain.derive import derive_terrain
 
-        for k, v in derive_terrain(args.dem, args.out_dir, prog).items():
-            print(f"{k}: {v}")
-    elif args.cmd == "stack":
-        from .raster.stack import FactorSpec, stack_factors
+    for k, v in derive_terrain(args.dem, args.out_dir, prog).items():
+        print(f"{k}: {v}")
 
-        specs = []
-        for f in args.factors:
-            name, _, rest = f.partition("=")
-            path, _, kind = rest.partition(":")
-            specs.append(FactorSpec(path, name, kind == "categorical"))
-        rep = stack_factors(specs, args.output, resolution_m=args.resolution, progress=prog).report
-        if rep:
-            print(f"{args.output}: {rep.valid_cells} valid of {rep.total_cells} cells")
-    elif args.cmd == "cf-map":
-        from .raster.grid import Grid
-        from .sampling.certainty_factor import cf_map
-        from .sampling.points import read_points
 
-        pts = read_points(args.inventory, Grid.from_path(args.stack).crs_wkt, args.where)
-        o = args.out_prefix
-        res = cf_map(
-            args.stack, pts, f"{o}_score.tif", f"{o}_zoning.tif", f"{o}_table.csv", f"{o}_table.html", progress=prog
-        )
-        print({k: round(v, 3) for k, v in res.weights.items()})
-    elif args.cmd == "sample":
-        from .raster.grid import Grid
-        from .sampling.absences import SamplingConfig, SplitMethod, Strategy, sample_absences, write_samples
-        from .sampling.points import read_points
+def _cmd_stack(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core stack``."""
+    from .raster.stack import FactorSpec, stack_factors
 
-        wkt = Grid.from_path(args.stack).crs_wkt
-        pts = read_points(args.inventory, wkt, args.where)
-        scfg = SamplingConfig(
-            strategy=Strategy(args.strategy),
-            split=SplitMethod(args.split),
-            ratio=args.ratio,
-            buffer_m=args.buffer_m,
-            slope_max_deg=args.slope_max_deg,
-            min_spacing_m=args.min_spacing_m,
-            block_size_m=args.block_size_m,
-            seed=args.seed,
-        )
-        s = sample_absences(args.stack, pts, scfg, args.cf_zoning, progress=prog)
-        write_samples(s, wkt, args.output, scfg.strategy.value)
-        print(f"{args.output}: {int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences")
-    elif args.cmd == "train":
-        from .susceptibility.comparison import run_training
-        from .susceptibility.dataset import TemporalMode
-        from .susceptibility.models import DeepHP
-        from .susceptibility.train import TrainConfig
+    specs = []
+    for f in args.factors:
+        name, _, rest = f.partition("=")
+        path, _, kind = rest.partition(":")
+        specs.append(FactorSpec(path, name, kind == "categorical"))
+    rep = stack_factors(specs, args.output, resolution_m=args.resolution, progress=prog).report
+    if rep:
+        print(f"{args.output}: {rep.valid_cells} valid of {rep.total_cells} cells")
 
-        cfg = TrainConfig(
-            hp=DeepHP(centre_skip=not args.no_centre_skip),
-            models=tuple(args.models.split(",")),
-            epochs=args.epochs,
-            patch_size=args.patch_size,
-            temporal_mode=TemporalMode(args.temporal_mode),
-            search_trials=args.search_trials,
-            class_weight=args.class_weight,
-            augment=args.augment,
-            ensemble=args.ensemble,
-            one_hot=not args.no_one_hot,
-            seed=args.seed,
-        )
-        from .susceptibility.cross_validation import CVConfig
 
-        cv = CVConfig(args.cv_folds, args.cv_block_m, args.cv_buffer_m) if args.cv_folds >= 2 else None
-        out = run_training(
-            args.stack,
-            args.samples,
-            args.out_dir,
-            cfg,
-            args.temporal_stack,
-            prog,
-            cv=cv,
-            group_field=args.cv_group_field,
-            mapped=args.mapped_model,
-        )
-        if out.cv is not None:
-            print(open(f"{args.out_dir}/cv_comparison.csv").read())
-        print(open(out.table_csv).read())
-        print(out.mapping_note)
-        print(f"model card to map: {out.mapped_card}")
-    elif args.cmd == "evaluate":
-        import numpy as np
-        import rasterio
+def _cmd_cf_map(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core cf-map``."""
+    from .raster.grid import Grid
+    from .sampling.certainty_factor import cf_map
+    from .sampling.points import read_points
 
-        from .sampling.points import read_points
-        from .susceptibility.map_evaluation import LandslideSet, evaluate_map
+    pts = read_points(args.inventory, Grid.from_path(args.stack).crs_wkt, args.where)
+    o = args.out_prefix
+    res = cf_map(
+        args.stack, pts, f"{o}_score.tif", f"{o}_zoning.tif", f"{o}_table.csv", f"{o}_table.html", progress=prog
+    )
+    print({k: round(v, 3) for k, v in res.weights.items()})
 
-        with rasterio.open(args.raster) as ds:
-            wkt = ds.crs.to_wkt()
-        pts = read_points(args.inventory, wkt, args.where)
-        sets = [LandslideSet("all landslides", pts)]
-        from .susceptibility.provenance import fit_on_all_samples
 
-        if args.split_field and fit_on_all_samples(args.raster):  # as lsm_evaluate: 'test' rows trained it
-            print(
-                f"Warning: this map's model was refit on all samples after cross-validation, so the landslides with "
-                f"{args.split_field} = 'test' trained it too: they are not held out; the figures are success rates."
-            )
-            args.split_field = None
-        if args.split_field:
-            from .errors import InvalidInputError
+def _cmd_sample(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core sample``."""
+    from .raster.grid import Grid
+    from .sampling.absences import SamplingConfig, SplitMethod, Strategy, sample_absences, write_samples
+    from .sampling.points import read_points
 
-            if args.split_field not in pts.attrs:
-                raise InvalidInputError(
-                    f"The inventory has no field '{args.split_field}'; its fields are {sorted(pts.attrs)}."
-                )
-            held = np.char.lower(np.char.strip(np.asarray(pts.attrs[args.split_field]).astype(str))) == "test"
-            if not held.any():
-                raise InvalidInputError(
-                    f"No landslide has {args.split_field} = 'test': nothing is held out. Give the field that marks "
-                    "held-out landslides with 'test', or leave --split-field out."
-                )
-            sets = [LandslideSet("held out (split = test)", pts.subset(held), held_out=True),
-                    LandslideSet("training (split != test)", pts.subset(~held))]  # fmt: skip
-        evaluation = evaluate_map(args.raster, sets, args.out_html, args.curves_csv, args.zones_csv, progress=prog)
-        for r in evaluation.sets:
-            c = r.curve
-            print(f"{c.name}: AUC {c.auc:.3f} (95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.note}")
-    elif args.cmd == "crack-train":
-        from .cracks.train import CrackTrainConfig, train_crack_model
+    wkt = Grid.from_path(args.stack).crs_wkt
+    pts = read_points(args.inventory, wkt, args.where)
+    scfg = SamplingConfig(
+        strategy=Strategy(args.strategy),
+        split=SplitMethod(args.split),
+        ratio=args.ratio,
+        buffer_m=args.buffer_m,
+        slope_max_deg=args.slope_max_deg,
+        min_spacing_m=args.min_spacing_m,
+        block_size_m=args.block_size_m,
+        seed=args.seed,
+    )
+    s = sample_absences(args.stack, pts, scfg, args.cf_zoning, progress=prog)
+    write_samples(s, wkt, args.output, scfg.strategy.value)
+    print(f"{args.output}: {int(s.label.sum())} landslides, {int((s.label == 0).sum())} absences")
 
-        ccfg = CrackTrainConfig(
-            arch=args.arch,
-            epochs=args.epochs,
-            pretrain_epochs=args.pretrain_epochs,
-            lr=args.lr,
-            input_px=args.input_px,
-            seed=args.seed,
-            device=args.device,
-            finetune_blocks=args.finetune_blocks,
-        )
-        card, m = train_crack_model(
-            args.target,
-            args.out_dir,
-            ccfg,
-            args.source,
-            prog,
-            init_card=args.init_card,
-            hard_negatives=args.hard_negatives,
-        )
-        print(card)
-        print({k: round(v, 3) for k, v in m.items() if isinstance(v, float)})
-    elif args.cmd == "aggregate-units":
-        from .raster.units import aggregate_units_file
 
-        breaks = aggregate_units_file(
-            args.raster, args.units, args.output, args.statistic, args.inventory, args.where, prog
-        )
-        print(f"{args.output}: unit zone breaks ({args.statistic}) " + ", ".join(f"{b:.4f}" for b in breaks))
-    elif args.cmd == "crack-tile":
-        from .cracks.chips import ChipSpec, tile_orthomosaic
+def _cmd_train(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core train``."""
+    from .susceptibility.comparison import run_training
+    from .susceptibility.dataset import TemporalMode
+    from .susceptibility.models import DeepHP
+    from .susceptibility.train import TrainConfig
 
-        spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
-        tiles = tile_orthomosaic(args.orthomosaic, spec, args.chips, args.images, prog)
-        print(f"{len(tiles)} chips; {args.chips}" + (f", images in {args.images}" if args.images else ""))
-    elif args.cmd == "crack-predict":
-        from .cracks.chips import ChipSpec
-        from .cracks.config import SHIPPED_CARD
-        from .cracks.predict import map_cracks
+    cfg = TrainConfig(
+        hp=DeepHP(centre_skip=not args.no_centre_skip),
+        models=tuple(args.models.split(",")),
+        epochs=args.epochs,
+        patch_size=args.patch_size,
+        temporal_mode=TemporalMode(args.temporal_mode),
+        search_trials=args.search_trials,
+        class_weight=args.class_weight,
+        augment=args.augment,
+        ensemble=args.ensemble,
+        one_hot=not args.no_one_hot,
+        seed=args.seed,
+    )
+    from .susceptibility.cross_validation import CVConfig
 
-        spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
-        run = map_cracks(
-            args.model_card or str(SHIPPED_CARD),
-            args.orthomosaic,
-            args.output,
-            args.chips,
-            spec,
-            args.gradcam,
-            device=args.device,
-            progress=prog,
-            mask_unfamiliar=not args.keep_unfamiliar,
-            precision=args.precision,
-            backend=args.backend,
-        )
-        for note in run.notes:
-            print(note)
-        odd = sum(c.unfamiliar for c in run.chips)
-        print(f"{len(run.chips)} chips, {odd} unfamiliar; {args.output}, {run.chip_layer}")
-    elif args.cmd == "crack-evaluate-scene":
-        from .cracks.evaluate_scene import evaluate_scene
+    cv = CVConfig(args.cv_folds, args.cv_block_m, args.cv_buffer_m) if args.cv_folds >= 2 else None
+    out = run_training(
+        args.stack,
+        args.samples,
+        args.out_dir,
+        cfg,
+        args.temporal_stack,
+        prog,
+        cv=cv,
+        group_field=args.cv_group_field,
+        mapped=args.mapped_model,
+    )
+    if out.cv is not None:
+        print(open(f"{args.out_dir}/cv_comparison.csv").read())
+    print(open(out.table_csv).read())
+    print(out.mapping_note)
+    print(f"model card to map: {out.mapped_card}")
 
-        sc = evaluate_scene(
-            args.chips, args.labels, args.out_html, args.min_crack_px, args.include_unfamiliar, out_csv=args.csv
-        )
-        print(f"{sc.n_chips} chips ({sc.n_ambiguous} ambiguous, {sc.n_unfamiliar} unfamiliar left out)")
-        for metric, value in sc.metrics.items():
-            print(f"{metric}: {value:.3f} (95 % CI {sc.intervals[metric][0]:.3f}-{sc.intervals[metric][1]:.3f})")
-    elif args.cmd == "crack-evaluate":
-        from .cracks.evaluate import evaluate_images, unfamiliar_notes
 
-        ev = evaluate_images(
-            args.model_card,
-            args.out_html,
-            args.images,
-            args.positives,
-            args.negatives,
-            args.csv,
-            args.gallery,
-            threshold=args.threshold,
-            device=args.device,
-            progress=prog,
-            mask_unfamiliar=args.mask_unfamiliar,
-        )
-        for note in unfamiliar_notes(ev.labels, ev.unfamiliar, args.mask_unfamiliar):
-            print(note)
-        if ev.masked_hits:
-            print(
-                f"warning: the unfamiliar mask turns {ev.masked_hits} crack image(s) the model called crack into misses"
-            )
-        print(("masked" if args.mask_unfamiliar else "raw") + " figures:")
-        for metric, value in ev.metrics.items():
-            print(f"{metric}: {value:.3f} (95 % CI {ev.intervals[metric][0]:.3f}-{ev.intervals[metric][1]:.3f})")
+def _cmd_evaluate(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core evaluate``."""
+    import numpy as np
+    import rasterio
+
+    from .sampling.points import read_points
+    from .susceptibility.map_evaluation import LandslideSet, evaluate_map
+
+    with rasterio.open(args.raster) as ds:
+        wkt = ds.crs.to_wkt()
+    pts = read_points(args.inventory, wkt, args.where)
+    sets = [LandslideSet("all landslides", pts)]
+    from .susceptibility.provenance import fit_on_all_samples
+
+    if args.split_field and fit_on_all_samples(args.raster):  # as lsm_evaluate: 'test' rows trained it
         print(
-            ("raw" if args.mask_unfamiliar else "masked")
-            + " figures: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in ev.other.items())
+            f"Warning: this map's model was refit on all samples after cross-validation, so the landslides with "
+            f"{args.split_field} = 'test' trained it too: they are not held out; the figures are success rates."
         )
-    elif args.cmd == "crack-adapt":
-        from .cracks.adapt import adapt_crack_model
-        from .cracks.config import SHIPPED_CARD
+        args.split_field = None
+    if args.split_field:
+        from .errors import InvalidInputError
 
-        ad = adapt_crack_model(
-            args.model or str(SHIPPED_CARD),
-            args.ortho,
-            args.chips,
-            args.label_field,
-            args.out_dir,
-            args.chips_out,
-            n_suggest=args.suggest,
-            alpha_band=args.alpha_band,
-            progress=prog,
-        )
-        acv = ad.cv
-        print(f"labels: {ad.n_labels['crack']} crack, {ad.n_labels['no_crack']} crack-free")
-        print(f"adapted, grouped CV ROC AUC: {acv['auc']:.3f} (95 % CI {acv['ci'][0]:.3f}-{acv['ci'][1]:.3f})")
-        print(f"base model on the same chips: {acv['base_auc_same_chips']:.3f}")
-        print(f"head fit: {ad.seconds_fit:.3f} s; features {'cached' if ad.cached else 'computed'}")
-        for note in ad.notes:
-            print("warning: " + note)
-        print(f"{ad.card}; {ad.chips_out} ({len(ad.suggestions)} chips suggested)")
-    elif args.cmd == "export-onnx":
-        from .onnx_models import export_onnx
+        if args.split_field not in pts.attrs:
+            raise InvalidInputError(
+                f"The inventory has no field '{args.split_field}'; its fields are {sorted(pts.attrs)}."
+            )
+        held = np.char.lower(np.char.strip(np.asarray(pts.attrs[args.split_field]).astype(str))) == "test"
+        if not held.any():
+            raise InvalidInputError(
+                f"No landslide has {args.split_field} = 'test': nothing is held out. Give the field that marks "
+                "held-out landslides with 'test', or leave --split-field out."
+            )
+        sets = [LandslideSet("held out (split = test)", pts.subset(held), held_out=True),
+                LandslideSet("training (split != test)", pts.subset(~held))]  # fmt: skip
+    evaluation = evaluate_map(args.raster, sets, args.out_html, args.curves_csv, args.zones_csv, progress=prog)
+    for r in evaluation.sets:
+        c = r.curve
+        print(f"{c.name}: AUC {c.auc:.3f} (95 % CI {c.auc_ci[0]:.3f}-{c.auc_ci[1]:.3f}), {c.note}")
 
-        kind = export_onnx(args.model_card, args.output, deepness=args.deepness)
-        print(f"{args.output}: '{kind}' graph, model card inside")
-    elif args.cmd == "predict":
-        from .susceptibility.predict import predict_and_zone
 
-        user = args.thresholds
-        b = predict_and_zone(
-            args.model_card,
-            args.stack,
-            args.output,
-            args.zoning,
-            args.method,
-            user,
-            args.temporal_stack,
-            device=args.device,
-            progress=prog,
-            allow_shift=args.allow_shift,
-            dense=not args.per_patch,
-            backend=args.backend,
-            dask=args.dask,
-        )
-        print("zone breaks:", ", ".join(f"{x:.4f}" for x in b))
-    elif args.cmd == "convert-model":
-        from .susceptibility.tabular_io import convert_joblib
+def _cmd_crack_train(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core crack-train``."""
+    from .cracks.train import CrackTrainConfig, train_crack_model
 
-        new = convert_joblib(args.model_card, args.out_dir)
-        print(f"{new}: the converted card (its model is data only); the old card and .joblib are unchanged")
+    ccfg = CrackTrainConfig(
+        arch=args.arch,
+        epochs=args.epochs,
+        pretrain_epochs=args.pretrain_epochs,
+        lr=args.lr,
+        input_px=args.input_px,
+        seed=args.seed,
+        device=args.device,
+        finetune_blocks=args.finetune_blocks,
+    )
+    card, m = train_crack_model(
+        args.target,
+        args.out_dir,
+        ccfg,
+        args.source,
+        prog,
+        init_card=args.init_card,
+        hard_negatives=args.hard_negatives,
+    )
+    print(card)
+    print({k: round(v, 3) for k, v in m.items() if isinstance(v, float)})
+
+
+def _cmd_aggregate_units(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core aggregate-units``."""
+    from .raster.units import aggregate_units_file
+
+    breaks = aggregate_units_file(
+        args.raster, args.units, args.output, args.statistic, args.inventory, args.where, prog
+    )
+    print(f"{args.output}: unit zone breaks ({args.statistic}) " + ", ".join(f"{b:.4f}" for b in breaks))
+
+
+def _cmd_crack_tile(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core crack-tile``."""
+    from .cracks.chips import ChipSpec, tile_orthomosaic
+
+    spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
+    tiles = tile_orthomosaic(args.orthomosaic, spec, args.chips, args.images, prog)
+    print(f"{len(tiles)} chips; {args.chips}" + (f", images in {args.images}" if args.images else ""))
+
+
+def _cmd_crack_predict(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core crack-predict``."""
+    from .cracks.chips import ChipSpec
+    from .cracks.config import SHIPPED_CARD
+    from .cracks.predict import map_cracks
+
+    spec = ChipSpec(chip_px=args.chip_px, stride_px=args.stride_px, alpha_band=args.alpha_band)
+    run = map_cracks(
+        args.model_card or str(SHIPPED_CARD),
+        args.orthomosaic,
+        args.output,
+        args.chips,
+        spec,
+        args.gradcam,
+        device=args.device,
+        progress=prog,
+        mask_unfamiliar=not args.keep_unfamiliar,
+        precision=args.precision,
+        backend=args.backend,
+    )
+    for note in run.notes:
+        print(note)
+    odd = sum(c.unfamiliar for c in run.chips)
+    print(f"{len(run.chips)} chips, {odd} unfamiliar; {args.output}, {run.chip_layer}")
+
+
+def _cmd_crack_evaluate_scene(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core crack-evaluate-scene``."""
+    from .cracks.evaluate_scene import evaluate_scene
+
+    sc = evaluate_scene(
+        args.chips, args.labels, args.out_html, args.min_crack_px, args.include_unfamiliar, out_csv=args.csv
+    )
+    print(f"{sc.n_chips} chips ({sc.n_ambiguous} ambiguous, {sc.n_unfamiliar} unfamiliar left out)")
+    for metric, value in sc.metrics.items():
+        print(f"{metric}: {value:.3f} (95 % CI {sc.intervals[metric][0]:.3f}-{sc.intervals[metric][1]:.3f})")
+
+
+def _cmd_crack_evaluate(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core crack-evaluate``."""
+    from .cracks.evaluate import evaluate_images, unfamiliar_notes
+
+    ev = evaluate_images(
+        args.model_card,
+        args.out_html,
+        args.images,
+        args.positives,
+        args.negatives,
+        args.csv,
+        args.gallery,
+        threshold=args.threshold,
+        device=args.device,
+        progress=prog,
+        mask_unfamiliar=args.mask_unfamiliar,
+    )
+    for note in unfamiliar_notes(ev.labels, ev.unfamiliar, args.mask_unfamiliar):
+        print(note)
+    if ev.masked_hits:
+        print(f"warning: the unfamiliar mask turns {ev.masked_hits} crack image(s) the model called crack into misses")
+    print(("masked" if args.mask_unfamiliar else "raw") + " figures:")
+    for metric, value in ev.metrics.items():
+        print(f"{metric}: {value:.3f} (95 % CI {ev.intervals[metric][0]:.3f}-{ev.intervals[metric][1]:.3f})")
+    print(
+        ("raw" if args.mask_unfamiliar else "masked")
+        + " figures: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in ev.other.items())
+    )
+
+
+def _cmd_crack_adapt(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core crack-adapt``."""
+    from .cracks.adapt import adapt_crack_model
+    from .cracks.config import SHIPPED_CARD
+
+    ad = adapt_crack_model(
+        args.model or str(SHIPPED_CARD),
+        args.ortho,
+        args.chips,
+        args.label_field,
+        args.out_dir,
+        args.chips_out,
+        n_suggest=args.suggest,
+        alpha_band=args.alpha_band,
+        progress=prog,
+    )
+    acv = ad.cv
+    print(f"labels: {ad.n_labels['crack']} crack, {ad.n_labels['no_crack']} crack-free")
+    print(f"adapted, grouped CV ROC AUC: {acv['auc']:.3f} (95 % CI {acv['ci'][0]:.3f}-{acv['ci'][1]:.3f})")
+    print(f"base model on the same chips: {acv['base_auc_same_chips']:.3f}")
+    print(f"head fit: {ad.seconds_fit:.3f} s; features {'cached' if ad.cached else 'computed'}")
+    for note in ad.notes:
+        print("warning: " + note)
+    print(f"{ad.card}; {ad.chips_out} ({len(ad.suggestions)} chips suggested)")
+
+
+def _cmd_export_onnx(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core export-onnx``."""
+    from .onnx_models import export_onnx
+
+    kind = export_onnx(args.model_card, args.output, deepness=args.deepness)
+    print(f"{args.output}: '{kind}' graph, model card inside")
+
+
+def _cmd_predict(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core predict``."""
+    from .susceptibility.predict import predict_and_zone
+
+    user = args.thresholds
+    b = predict_and_zone(
+        args.model_card,
+        args.stack,
+        args.output,
+        args.zoning,
+        args.method,
+        user,
+        args.temporal_stack,
+        device=args.device,
+        progress=prog,
+        allow_shift=args.allow_shift,
+        dense=not args.per_patch,
+        backend=args.backend,
+        dask=args.dask,
+    )
+    print("zone breaks:", ", ".join(f"{x:.4f}" for x in b))
+
+
+def _cmd_convert_model(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """``python -m core convert-model``."""
+    from .susceptibility.tabular_io import convert_joblib
+
+    new = convert_joblib(args.model_card, args.out_dir)
+    print(f"{new}: the converted card (its model is data only); the old card and .joblib are unchanged")
+
+
+#: one function per command (the parser's sub-commands), the engine calls Processing makes too
+COMMANDS: dict[str, Callable[[argparse.Namespace, ConsoleProgress], None]] = {
+    "derive-terrain": _cmd_derive_terrain,
+    "stack": _cmd_stack,
+    "cf-map": _cmd_cf_map,
+    "sample": _cmd_sample,
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "crack-train": _cmd_crack_train,
+    "aggregate-units": _cmd_aggregate_units,
+    "crack-tile": _cmd_crack_tile,
+    "crack-predict": _cmd_crack_predict,
+    "crack-evaluate-scene": _cmd_crack_evaluate_scene,
+    "crack-evaluate": _cmd_crack_evaluate,
+    "crack-adapt": _cmd_crack_adapt,
+    "export-onnx": _cmd_export_onnx,
+    "predict": _cmd_predict,
+    "convert-model": _cmd_convert_model,
+}
+
+
+def _run(args: argparse.Namespace, prog: ConsoleProgress) -> None:
+    """Run the command ``args.cmd`` (its function in :data:`COMMANDS`)."""
+    COMMANDS[args.cmd](args, prog)
 
 
 def main(argv: list[str] | None = None) -> int:

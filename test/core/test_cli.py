@@ -107,3 +107,15 @@ def test_cli_susceptibility_chain_sample_train_predict_evaluate(tiny_factors, tm
              "--thresholds", "0.2,x,0.6,0.8")  # fmt: skip
     assert r.returncode == 2 and "Traceback" not in r.stderr and "comma-separated numbers" in r.stderr
     assert not (tmp_path / "p2.tif").exists()
+
+
+def test_every_command_of_the_parser_has_one_function_and_no_function_is_orphaned():
+    """The CLI is a table: one function per sub-command (issue 22), the parser and the table agree."""
+    import argparse
+
+    from landslide_ai.core.__main__ import COMMANDS, _parser
+
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(COMMANDS)
+    r = _cli("--help")
+    assert r.returncode == 0 and all(c in r.stdout for c in COMMANDS)
