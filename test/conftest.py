@@ -183,3 +183,29 @@ def make_wheel(folder: Path, name: str, version: str, code: str = "", requires: 
         for path, text in files.items():
             z.writestr(path, text)
     return whl
+
+
+@pytest.fixture
+def count_opens(monkeypatch):
+    """A counting spy on file opens: ``counts = count_opens(path, ...)`` starts it; ``counts[path]`` grows.
+
+    Both ``open`` and ``io.open`` (what ``Path.read_text`` uses) are wrapped; ``monkeypatch.undo()``
+    or the end of the test stops it. Used to test that a run reads its card and weights once.
+    """
+    import builtins
+    import io
+
+    def start(*paths):
+        counts = {Path(p).resolve(): 0 for p in paths}
+        real = builtins.open
+
+        def spy(f, *a, **k):
+            if isinstance(f, (str, Path)) and Path(f).resolve() in counts:
+                counts[Path(f).resolve()] += 1
+            return real(f, *a, **k)
+
+        monkeypatch.setattr(builtins, "open", spy)
+        monkeypatch.setattr(io, "open", spy)
+        return counts
+
+    return start

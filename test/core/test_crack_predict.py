@@ -337,15 +337,12 @@ def test_gallery_shows_real_mistakes_and_masked_cracks_apart(crack_model, tmp_pa
     assert len(real) + len(hidden) == len(names)
 
 
-def test_map_cracks_is_one_call_that_reads_the_card_once(crack_model, tmp_path, monkeypatch):
+def test_map_cracks_is_one_call_that_reads_the_card_once(crack_model, tmp_path, count_opens, monkeypatch):
     """Probability raster, chip layer, notes and Grad-CAM overlays from one engine call (adapter and CLI).
 
     A counting spy on file opens: the card is read once and the weights at most twice (checksum and
     load), where the adapter used to load the card three times and the model twice (issue 22).
     """
-    import builtins
-    import io
-
     from landslide_ai.core.cracks.predict import map_cracks
 
     o = ortho(tmp_path / "o.tif")
@@ -355,16 +352,7 @@ def test_map_cracks_is_one_call_that_reads_the_card_once(crack_model, tmp_path, 
     Image.fromarray(np.full((48, 48, 3), 150, np.uint8)).save(img)
     card = Path(crack_model).resolve()
     weights = card.with_suffix(".pt")
-    counts = {card: 0, weights: 0}
-    real_open = builtins.open
-
-    def spy(f, *a, **k):
-        if isinstance(f, (str, Path)) and Path(f).resolve() in counts:
-            counts[Path(f).resolve()] += 1
-        return real_open(f, *a, **k)
-
-    monkeypatch.setattr(builtins, "open", spy)
-    monkeypatch.setattr(io, "open", spy)
+    counts = count_opens(card, weights)
     spec = ChipSpec(chip_px=48, stride_px=64, alpha_band=4, min_valid=0.3)
     run = map_cracks(str(card), o, str(tmp_path / "p.tif"), str(tmp_path / "chips.shp"), spec,
                      str(tmp_path / "g.tif"), [str(img)], str(tmp_path / "overlays"))  # fmt: skip

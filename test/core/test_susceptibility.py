@@ -434,30 +434,18 @@ def test_top_models_are_the_best_and_those_the_paired_interval_cannot_tell_from_
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
-def test_a_map_run_reads_its_card_once_and_its_weights_at_most_twice(trained, tmp_path, monkeypatch, backend):
+def test_a_map_run_reads_its_card_once_and_its_weights_at_most_twice(trained, tmp_path, count_opens, backend):
     """A counting spy on every file open: the card once, the weights once for the checksum and once to load.
 
     Why: one lsm_predict with the ONNX backend used to read the card and the weights three times each
     (issue 22); the loaded model now travels down and checksums are remembered while a file is unchanged.
     """
-    import builtins
     import shutil
 
     src = trained.dir / "models"
     for f in ("cnn_lstm_am.json", "cnn_lstm_am.pt"):
         shutil.copy(src / f, tmp_path / f)
     card, weights = (tmp_path / "cnn_lstm_am.json").resolve(), (tmp_path / "cnn_lstm_am.pt").resolve()
-    counts = {card: 0, weights: 0}
-    real_open = builtins.open
-
-    def spy(f, *a, **k):
-        if isinstance(f, (str, Path)) and Path(f).resolve() in counts:
-            counts[Path(f).resolve()] += 1
-        return real_open(f, *a, **k)
-
-    monkeypatch.setattr(builtins, "open", spy)
-    import io
-
-    monkeypatch.setattr(io, "open", spy)  # Path.read_text opens through io.open
+    counts = count_opens(card, weights)
     predict_and_zone(str(card), trained.stack, str(tmp_path / "p.tif"), str(tmp_path / "z.tif"), backend=backend)
     assert counts[card] == 1 and 1 <= counts[weights] <= 2, counts
