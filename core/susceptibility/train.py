@@ -196,6 +196,12 @@ def train_all(
     if cfg.search_trials > 0 and cfg.search_model in models:
         hp = search_hyperparameters(prep, cfg, SubProgress(progress, 0.0, 0.3))
         progress.log(f"Bayesian search best hyper-parameters: {hp.to_dict()}")
+        if cv is not None:
+            progress.log(
+                "Warning: the spatial CV above used the default hyper-parameters; the saved deep models use the "
+                "searched ones, which the CV did not evaluate (a nested search per fold would): read their CV "
+                "figures as those of the default settings."
+            )
     augment = make_augment(cfg, prep.features, prep.norm, prep.names)
     results = []
     start = 0.3 if cfg.search_trials > 0 else 0.0
@@ -241,8 +247,10 @@ def train_all(
             y_eval, p_eval = data.labels, mcv.oof
             m = mcv.pooled
             flags = list(mcv.flags)
+            searched = kind in DEEP_MODELS and hp != cfg.hp
             card_m = {
-                "cv": mcv.card_metrics(),
+                "cv": mcv.card_metrics()
+                | ({"hyperparameters": "the defaults; the saved model uses the searched ones"} if searched else {}),
                 "split": cv.split_note,
                 "fit": f"refit on all {data.labels.size} samples after the cross-validation; the CV figures "
                 "estimate the skill of this procedure",
