@@ -15,7 +15,6 @@ from qgis.core import (
 )
 
 from ..core.cracks.config import ARCHITECTURES, CrackTrainConfig
-from ..core.raster.io import write_text_atomic
 from . import events
 from .base import LandslideAlgorithm
 from .qgis_enums import DOUBLE, FOLDER
@@ -144,7 +143,8 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
         self.addOutput(QgsProcessingOutputHtml(self.METRICS, "Test metrics"))
 
     def execute_engine(self, parameters, context, progress, feedback):
-        from ..core.cracks.train import train_crack_model  # needs torch: imported when run, not at load
+        # needs torch: imported when run, not at load
+        from ..core.cracks.train import train_crack_model, write_metrics_page
 
         cfg = CrackTrainConfig(
             arch=ARCHITECTURES[self.parameterAsEnum(parameters, self.ARCH, context)],
@@ -165,16 +165,12 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
         out = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         source = self.parameterAsFile(parameters, self.SOURCE, context) or None
         events.publish("run_started", algorithm=self.NAME, title=f"Crack classifier {cfg.arch}")
-        stage = {"name": "pretrain" if source else "train", "seen": 0}
 
         def on_epoch(m: dict) -> None:
-            if source and m["epoch"] == 1 and stage["seen"]:
-                stage["name"] = "fine-tune"  # the second stage starts again at epoch 1
-            stage["seen"] += 1
             events.publish(
                 "epoch",
                 algorithm=self.NAME,
-                model=f"{cfg.arch} ({stage['name']})",
+                model=f"{cfg.arch} ({m['stage']})",
                 epoch=m["epoch"],
                 loss=m["loss"],
                 val_loss=m["val_loss"],
@@ -195,11 +191,7 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
         events.publish(
             "confusion", algorithm=self.NAME, model=Path(card).stem, matrix=m["confusion"], labels=["no crack", "crack"]
         )
-        rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in m.items())
-        html = str(Path(out) / (Path(card).stem + "_metrics.html"))
-        write_text_atomic(
-            html, f"<html><body><h2>{cfg.arch} test metrics</h2><table border='1'>{rows}</table></body></html>"
-        )
+        html = write_metrics_page(card, cfg.arch, m)
         progress.log(", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, float)))
         result = {self.OUTPUT_FOLDER: out, self.CARD: card, self.METRICS: html}
         stage1 = Path(card).with_name(Path(card).stem + "_stage1.json")

@@ -458,7 +458,7 @@ def _cmd_evaluate(args: argparse.Namespace, prog: ConsoleProgress) -> None:
 
 def _cmd_crack_train(args: argparse.Namespace, prog: ConsoleProgress) -> None:
     """``python -m core crack-train``."""
-    from .cracks.train import CrackTrainConfig, train_crack_model
+    from .cracks.train import CrackTrainConfig, train_crack_model, write_metrics_page
 
     ccfg = CrackTrainConfig(
         arch=args.arch,
@@ -480,6 +480,7 @@ def _cmd_crack_train(args: argparse.Namespace, prog: ConsoleProgress) -> None:
         hard_negatives=args.hard_negatives,
     )
     print(card)
+    print(write_metrics_page(card, ccfg.arch, m))  # the same metrics page as Processing writes
     print({k: round(v, 3) for k, v in m.items() if isinstance(v, float)})
 
 

@@ -21,6 +21,7 @@ from ..early_stopping import EarlyStopping
 from ..errors import InvalidInputError
 from ..model_card import CrackCard
 from ..progress import NullProgress, Progress, SubProgress, check
+from ..raster.io import write_text_atomic
 from ..runtime import pick_device, seed_everything
 from .config import CLASSES, PRETRAINED, CrackTrainConfig, normalisation_for
 from .domain import fit_domain, image_features
@@ -295,6 +296,27 @@ def start_from_card(card_path: str, cfg: CrackTrainConfig) -> tuple[nn.Module, C
     return m.model.train(), cfg
 
 
+def _staged(on_epoch: Callable[[dict], None] | None, stage: str) -> Callable[[dict], None] | None:
+    """``on_epoch`` with the training stage ("pretrain", "fine-tune" or "train") added to every epoch."""
+    if on_epoch is None:
+        return None
+    return lambda m: on_epoch({**m, "stage": stage})
+
+
+def write_metrics_page(card_path: str, arch: str, metrics: dict) -> str:
+    """The held-out test metrics of a trained card as an HTML table beside it; returns its path."""
+    import html as html_mod
+
+    rows = "".join(
+        f"<tr><td>{html_mod.escape(str(k))}</td><td>{html_mod.escape(str(v))}</td></tr>" for k, v in metrics.items()
+    )
+    page = str(Path(card_path).with_name(Path(card_path).stem + "_metrics.html"))
+    write_text_atomic(
+        page, f"<html><body><h2>{html_mod.escape(arch)} test metrics</h2><table border='1'>{rows}</table></body></html>"
+    )
+    return page
+
+
 def train_crack_model(
     target: str,
     out_dir: str,
@@ -337,7 +359,7 @@ def train_crack_model(
     if source:
         s1 = cfg.stage_one()
         src = load_image_set(source, s1)
-        model, h = _fit(model, src, s1, SubProgress(progress, 0, 0.5), on_epoch)
+        model, h = _fit(model, src, s1, SubProgress(progress, 0, 0.5), _staged(on_epoch, "pretrain"))
         m1 = _test_metrics(model, src, s1)
         stage1 = _save_card(model, out, f"{name}_stage1", s1, source, src, m1, [src], {"transfer": None, "history": h})
         stages["pretrain"] = {
@@ -357,7 +379,8 @@ def train_crack_model(
             "folder": str(hard_negatives),
             "images": int((np.array(tgt.groups) == HARD_NEGATIVES).sum()),
         }
-    model, hist = _fit(model, tgt, cfg, SubProgress(progress, 0.5 if source else 0, 1.0), on_epoch)
+    stage = "fine-tune" if (source or init_card) else "train"
+    model, hist = _fit(model, tgt, cfg, SubProgress(progress, 0.5 if source else 0, 1.0), _staged(on_epoch, stage))
     m = _test_metrics(model, tgt, cfg)
     domain_sets.append(tgt)
     card_path = _save_card(

@@ -119,3 +119,16 @@ def test_every_command_of_the_parser_has_one_function_and_no_function_is_orphane
     assert set(sub.choices) == set(COMMANDS)
     r = _cli("--help")
     assert r.returncode == 0 and all(c in r.stdout for c in COMMANDS)
+
+
+@pytest.mark.slow
+def test_cli_crack_train_writes_the_card_and_the_same_metrics_page_as_processing(tmp_path):
+    from test_crack_training import make_set
+
+    target = make_set(tmp_path / "imgs", n=12)
+    out = tmp_path / "m"
+    r = _cli("crack-train", target, str(out), "--arch", "cnn", "--epochs", "1", "--input-px", "48")
+    assert r.returncode == 0, r.stderr
+    card, page = (Path(x.strip()) for x in r.stdout.strip().splitlines()[-3:-1])
+    assert card.name == "cnn.json" and card.exists()
+    assert page.name == "cnn_metrics.html" and "cnn test metrics" in page.read_text()
