@@ -15,7 +15,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QMetaType, QVariant
 
-from ..core.raster.units import STATISTICS, UNIT_FIELDS, unit_rows, unit_statistics, unit_zones, units_with_points
+from ..core.raster.units import STATISTICS, UNIT_FIELDS, aggregate_units
 from .base import LandslideAlgorithm
 from .qgis_enums import VECTOR_POINT, VECTOR_POLYGON
 from .styling import unit_zones_qml
@@ -57,12 +57,8 @@ class AggregateUnitsAlgorithm(LandslideAlgorithm):
         units = self.parameterAsVectorLayer(parameters, self.UNITS, context)
         geoms, feats = self.layer_geometries(parameters, context, self.UNITS, raster.crs())
         stat = STATISTICS[self.parameterAsEnum(parameters, self.STAT, context)]
-        stats = unit_statistics(raster.source(), geoms, progress=progress)
-        zones, breaks = unit_zones(stats.statistic(stat))
-        hits = None
         pts = self.inventory_points(parameters, context, raster.crs()) if parameters.get(self.INVENTORY) else None
-        if pts is not None:
-            hits = units_with_points(geoms, pts.x, pts.y)
+        agg = aggregate_units(raster.source(), geoms, stat, (pts.x, pts.y) if pts is not None else None, progress)
         fields = QgsFields(units.fields())
         for name, kind in NEW_FIELDS:
             if fields.indexOf(name) < 0:
@@ -71,7 +67,7 @@ class AggregateUnitsAlgorithm(LandslideAlgorithm):
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
 
-        for f, values in zip(feats, unit_rows(stats, zones, hits)):
+        for f, values in zip(feats, agg.rows):
             out = QgsFeature(fields)
             out.setGeometry(f.geometry())
             attrs = dict(zip(units.fields().names(), f.attributes()))
@@ -79,9 +75,8 @@ class AggregateUnitsAlgorithm(LandslideAlgorithm):
             out.setAttributes([attrs.get(name) for name in fields.names()])
             sink.addFeature(out, QgsFeatureSink.FastInsert)
         del sink  # flush the file before it is styled and published
-        empty = int((stats.n_cells == 0).sum())
-        if empty:
-            progress.log(f"{empty} unit(s) hold no valid raster cell (zone 0, 'no data').")
-        progress.log(f"Unit zone breaks ({stat}): " + ", ".join(f"{b:.4f}" for b in breaks))
-        self.style(context, dest, unit_zones_qml(breaks, statistic=stat), "Units by susceptibility zone")
+        if agg.empty:
+            progress.log(f"{agg.empty} unit(s) hold no valid raster cell (zone 0, 'no data').")
+        progress.log(f"Unit zone breaks ({stat}): " + ", ".join(f"{b:.4f}" for b in agg.breaks))
+        self.style(context, dest, unit_zones_qml(agg.breaks, statistic=stat), "Units by susceptibility zone")
         return {self.OUTPUT: dest}

@@ -194,6 +194,36 @@ def unit_rows(stats: UnitStats, zones: np.ndarray, hits: np.ndarray | None) -> l
     ]
 
 
+@dataclass(frozen=True)
+class UnitAggregation:
+    """One aggregation run: the new fields' values per unit, the zone breaks and the empty units."""
+
+    rows: list[dict[str, float | int | None]]
+    breaks: list[float]
+    empty: int  # units without a valid raster cell (zone 0)
+
+
+def aggregate_units(
+    raster: str,
+    geoms: list,
+    statistic: str = "mean",
+    points: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: Progress | None = None,
+) -> UnitAggregation:
+    """The ``lsm_aggregate_units`` engine call: per unit its statistics, zone and landslide hits.
+
+    ``geoms``: the units as shapely polygons in the raster's CRS; ``points``: landslide x, y (same
+    CRS) or None. Processing writes the rows through a QGIS sink, the command line with OGR
+    (:func:`aggregate_units_file`); both call this.
+    """
+    if statistic not in STATISTICS:
+        raise InvalidInputError(f"Unknown statistic '{statistic}'; choose one of {', '.join(STATISTICS)}.")
+    stats = unit_statistics(raster, geoms, progress=progress)
+    zones, breaks = unit_zones(stats.statistic(statistic))
+    hits = units_with_points(geoms, points[0], points[1]) if points is not None else None
+    return UnitAggregation(unit_rows(stats, zones, hits), breaks, int((stats.n_cells == 0).sum()))
+
+
 def aggregate_units_file(
     raster: str,
     units: str,
@@ -244,13 +274,9 @@ def aggregate_units_file(
         attrs.append([f.GetField(i) for i in range(defn.GetFieldCount())])
     if not geoms:
         raise InvalidInputError(f"The mapping units {units} hold no polygon with a geometry.")
-    stats = unit_statistics(raster, geoms, progress=progress)
-    zones, breaks = unit_zones(stats.statistic(statistic))
-    hits = None
-    if inventory:
-        pts = read_points(inventory, grid.crs_wkt, where)
-        hits = units_with_points(geoms, pts.x, pts.y)
-    rows = unit_rows(stats, zones, hits)
+    pts = read_points(inventory, grid.crs_wkt, where) if inventory else None
+    agg = aggregate_units(raster, geoms, statistic, (pts.x, pts.y) if pts is not None else None, progress)
+    rows, breaks = agg.rows, agg.breaks
     with atomic_path(output) as tmp:
         out = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
         ol = out.CreateLayer("units", target, lyr.GetGeomType())
