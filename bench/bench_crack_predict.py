@@ -102,17 +102,22 @@ def main() -> int:
         print(f"generated {a.size}x{a.size} px orthomosaic in {time.time() - t:.0f} s")
     card = make_card(work / "model", a.arch)
 
-    def run_child(precision: str, backend: str = "torch") -> dict:
-        """crack_predict in a fresh process at ``precision`` with ``backend``; seconds, chips, peak RSS."""
+    def run_child(precision: str, backend: str = "torch", warm: bool = False) -> dict:
+        """crack_predict in a fresh process at ``precision`` with ``backend``; seconds, chips, peak RSS.
+
+        ``warm``: one untimed run first, so the timing leaves out loading the model and the
+        runtime's one-off planning of each new shape (what a small image is dominated by).
+        """
         prob = work / f"prob_{backend}_{precision}.tif"
-        return run_timed(
-            ["from core.cracks.chips import ChipSpec", "from core.cracks.predict import predict_orthomosaic"],
+        call = (
             f"res = predict_orthomosaic({str(card)!r}, {str(ortho)!r}, {str(prob)!r},"
-            f" ChipSpec(alpha_band=4), batch={a.batch}, precision={precision!r}, backend={backend!r})",
-            "'chips': len(res)",
+            f" ChipSpec(alpha_band=4), batch={a.batch}, precision={precision!r}, backend={backend!r})"
         )
+        imports = ["from core.cracks.chips import ChipSpec", "from core.cracks.predict import predict_orthomosaic"]
+        return run_timed(imports + ([call] if warm else []), call, "'chips': len(res)")
 
     res = run_child("fp32")
+    res_warm = run_child("fp32", warm=True)
     res_bf16 = run_child("bf16")
     from core.onnx_models import export_onnx
 
@@ -131,7 +136,8 @@ def main() -> int:
 
     # the model's own memory format (channels-last, as crack_predict runs it), one warm-up batch first:
     # oneDNN plans each new shape on its first call, which made the baseline swing 53-125 chips/s
-    x = torch.stack([_prep(m, c, 227) for c in chips]).contiguous(memory_format=torch.channels_last)
+    size = m.card.input_px  # what crack_predict feeds the network (224 for EfficientNet-Lite0)
+    x = torch.stack([_prep(m, c, size) for c in chips]).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         m.model(x[: a.batch])
     t = time.time()
@@ -144,6 +150,9 @@ def main() -> int:
     print(f"end-to-end crack_predict: {e2e:.1f} chips/s ({res['seconds']:.0f} s)")
     print(f"baseline bare model forward on the same kind of chips: {bare:.1f} chips/s")
     print(f"ratio end-to-end / bare: {e2e / bare:.2f}")
+    e2e_warm = res_warm["chips"] / res_warm["seconds"]
+    warm_text = f"{e2e_warm:.1f} chips/s, ratio {e2e_warm / bare:.2f}"
+    print(f"end-to-end, warm (model loaded and shapes planned once before): {warm_text}")
     e2e_bf16 = res_bf16["chips"] / res_bf16["seconds"]
     print(f"end-to-end crack_predict, bf16 autocast: {e2e_bf16:.1f} chips/s ({e2e_bf16 / e2e:.2f}x fp32)")
     e2e_onnx = res_onnx["chips"] / res_onnx["seconds"]
