@@ -529,6 +529,12 @@ def _cmd_crack_predict(args: argparse.Namespace, prog: ConsoleProgress) -> None:
     print(f"{len(run.chips)} chips, {odd} unfamiliar; {args.output}, {run.chip_layer}")
 
 
+def _print_metrics(metrics: dict, intervals: dict) -> None:
+    """One line per metric with its 95 % interval (the crack evaluations' figures)."""
+    for metric, value in metrics.items():
+        print(f"{metric}: {value:.3f} (95 % CI {intervals[metric][0]:.3f}-{intervals[metric][1]:.3f})")
+
+
 def _cmd_crack_evaluate_scene(args: argparse.Namespace, prog: ConsoleProgress) -> None:
     """``python -m core crack-evaluate-scene``."""
     from .cracks.evaluate_scene import evaluate_scene
@@ -537,8 +543,7 @@ def _cmd_crack_evaluate_scene(args: argparse.Namespace, prog: ConsoleProgress) -
         args.chips, args.labels, args.out_html, args.min_crack_px, args.include_unfamiliar, out_csv=args.csv
     )
     print(f"{sc.n_chips} chips ({sc.n_ambiguous} ambiguous, {sc.n_unfamiliar} unfamiliar left out)")
-    for metric, value in sc.metrics.items():
-        print(f"{metric}: {value:.3f} (95 % CI {sc.intervals[metric][0]:.3f}-{sc.intervals[metric][1]:.3f})")
+    _print_metrics(sc.metrics, sc.intervals)
 
 
 def _cmd_crack_evaluate(args: argparse.Namespace, prog: ConsoleProgress) -> None:
@@ -563,8 +568,7 @@ def _cmd_crack_evaluate(args: argparse.Namespace, prog: ConsoleProgress) -> None
     if ev.masked_hits:
         print(f"warning: the unfamiliar mask turns {ev.masked_hits} crack image(s) the model called crack into misses")
     print(("masked" if args.mask_unfamiliar else "raw") + " figures:")
-    for metric, value in ev.metrics.items():
-        print(f"{metric}: {value:.3f} (95 % CI {ev.intervals[metric][0]:.3f}-{ev.intervals[metric][1]:.3f})")
+    _print_metrics(ev.metrics, ev.intervals)
     print(
         ("raw" if args.mask_unfamiliar else "masked")
         + " figures: "

@@ -34,7 +34,7 @@ def main() -> None:
     a = ap.parse_args()
 
     from core.susceptibility.comparison import run_training
-    from core.susceptibility.cross_validation import CVConfig, as_rate
+    from core.susceptibility.cross_validation import CVConfig
     from core.susceptibility.fitting import TrainConfig
     from core.susceptibility.models import DeepHP
     from core.susceptibility.predict import predict_stack
@@ -49,7 +49,7 @@ def main() -> None:
         cfg = TrainConfig(models=("cnn_lstm_am",), epochs=a.epochs, shap_samples=0, hp=DeepHP(centre_skip=centre))
         res = run_training(a.stack, a.samples, str(out), cfg, cv=CVConfig(folds=5))
         m = res.cv.models[0]
-        rates.append(as_rate(m))
+        rates.append(m.rate)
         card = out / "cnn_lstm_am.json"
         predict_stack(str(card), a.stack, str(out / "map.tif"))
         tex = texture_correlation(str(out / "map.tif"), a.stack, "slope")

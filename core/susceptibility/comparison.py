@@ -29,7 +29,8 @@ def _strategy_of(samples: str, crs_wkt: str) -> str | None:
     return values.pop() if len(values) == 1 else None
 
 
-#: cells drawn over the stack for the zoning breaks each card stores (quantile error < 1 % of area)
+#: cells drawn over the stack for the zoning breaks each card stores (binomial standard error of a
+#: quintile break: sqrt(0.2 * 0.8 / 5000), 0.6 % of the area)
 ZONING_CELLS = 5000
 
 

@@ -73,18 +73,27 @@ class ModelCV:
     fold_metrics: list[dict[str, float]]
     pooled: dict[str, float]
     auc_ci: tuple[float, float]
-    rate_auc: float
-    rate_ci: tuple[float, float]
+    #: the pooled prediction rate with its block-bootstrap interval and draws (the draws are paired
+    #: across the models and factors of one CV: same blocks, same seed)
+    rate: BlockRate
     fold_rate_auc: list[float]
     flags: list[str] = field(default_factory=list)
-    #: the block-bootstrap replicates of ``rate_auc`` (paired across models and factors of one CV)
-    rate_draws: np.ndarray = field(default_factory=lambda: np.empty(0))
     #: best epoch of each fold's deep model (the refit on all samples trains for their median)
     best_epochs: list[int] = field(default_factory=list)
     #: out-of-fold probability of every sample (NaN: never held out)
     oof: np.ndarray = field(default_factory=lambda: np.empty(0))
     #: each sampled cell's probability from its fold's model (the cells of the prediction rate)
     cell_scores: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    @property
+    def rate_auc(self) -> float:
+        """The pooled prediction-rate AUC (the headline figure)."""
+        return self.rate.auc
+
+    @property
+    def rate_ci(self) -> tuple[float, float]:
+        """Its 95 % block-bootstrap interval."""
+        return self.rate.ci
 
     @property
     def refit_epochs(self) -> int | None:
@@ -138,14 +147,17 @@ class CVResult:
     split_note: str
     correlation_length_m: float | None
     block_m: float | None
-    #: each factor alone as the score, under the same folds: (name, prediction-rate AUC, 95 % CI)
-    factor_rates: list[tuple[str, float, tuple[float, float]]] = field(default_factory=list)
-    #: block-bootstrap replicates of each factor's rate, by name (paired with the models')
-    factor_draws: dict[str, np.ndarray] = field(default_factory=dict)
+    #: each factor alone as the score, under the same folds and blocks as the models, by name
+    factor_rate: dict[str, BlockRate] = field(default_factory=dict)
     #: caveats a user must read next to the figures (shrunk blocks, ...); they go to the log too
     caveats: list[str] = field(default_factory=list)
     #: the mean of the models not distinguishable from the best, judged like a model (None: < 2 such)
     ensemble: EnsembleCV | None = None
+
+    @property
+    def factor_rates(self) -> list[tuple[str, float, tuple[float, float]]]:
+        """(name, prediction-rate AUC, 95 % CI) of each factor alone."""
+        return [(n, r.auc, r.ci) for n, r in self.factor_rate.items()]
 
     def best_factor(self) -> tuple[str, float, tuple[float, float]] | None:
         """The single factor with the highest prediction-rate AUC (None: not computed)."""
@@ -461,11 +473,9 @@ def cross_validate(
                 fold_metrics,
                 pooled,
                 ci,
-                rate.auc,
-                rate.ci,
+                rate,
                 fold_rate,
                 flags,
-                rate.draws,
                 best_epochs,
                 oof,
                 cell_p,
@@ -476,28 +486,17 @@ def cross_validate(
             f"{rate.ci[1]:.3f}, blocks resampled); separability of the sampled absences (AUC, not skill) "
             f"{pooled['AUC']:.3f} ({ci[0]:.3f}-{ci[1]:.3f})"
         )
-    factor_rates, factor_draws = {}, {}
+    factor_rate = {}
     for j, name in enumerate(prep.features):
         scores = _factor_scores(d, cells, folds, cell_fold, j, cv.folds)
         if scores is not None:
-            fr = block_rate(*scores)
-            factor_rates[name], factor_draws[name] = (fr.auc, fr.ci), fr.draws
-    res = CVResult(
-        results,
-        folds,
-        grp,
-        "",
-        corr,
-        block,
-        [(n, a, c) for n, (a, c) in factor_rates.items()],
-        factor_draws,
-        caveats,
-    )
+            factor_rate[name] = block_rate(*scores)
+    res = CVResult(results, folds, grp, "", corr, block, factor_rate, caveats)
     best = res.best_factor()
     if best is not None:
         for m in results:
             if np.isfinite(m.rate_auc) and m.rate_auc <= best[1]:
-                lo, hi = paired_difference_ci(as_rate(m), _factor_rate(res, best[0]))
+                lo, hi = paired_difference_ci(m.rate, res.factor_rate[best[0]])
                 m.flags.append(
                     f"does not beat the best single factor ({best[0]} alone: prediction-rate AUC {best[1]:.3f}, "
                     f"{best[2][0]:.3f}-{best[2][1]:.3f}; difference {m.rate_auc - best[1]:+.3f}, "
@@ -524,13 +523,18 @@ def cross_validate(
     return res
 
 
+def _ranked(models: list[ModelCV]) -> list[ModelCV]:
+    """Models with a finite CV prediction rate, best first."""
+    return sorted((m for m in models if np.isfinite(m.rate_auc)), key=lambda m: -m.rate_auc)
+
+
 def top_models(models: list[ModelCV]) -> list[ModelCV]:
     """The best model by CV prediction rate and every model not distinguishable from it (paired interval)."""
-    ranked = [m for m in sorted(models, key=lambda m: -m.rate_auc) if np.isfinite(m.rate_auc)]
+    ranked = _ranked(models)
     if not ranked:
         return []
     best = ranked[0]
-    return [best] + [m for m in ranked[1:] if paired_difference_ci(as_rate(best), as_rate(m))[0] <= 0]
+    return [best] + [m for m in ranked[1:] if paired_difference_ci(best.rate, m.rate)[0] <= 0]
 
 
 def _ensemble(models: list[ModelCV], rate_of: Callable[[np.ndarray, np.ndarray], BlockRate]) -> EnsembleCV | None:
@@ -544,18 +548,8 @@ def _ensemble(models: list[ModelCV], rate_of: Callable[[np.ndarray, np.ndarray],
     if len(top) < 2:
         return None
     r = rate_of(np.mean([m.oof for m in top], axis=0), np.mean([m.cell_scores for m in top], axis=0))
-    lo, hi = paired_difference_ci(r, as_rate(top[0]))
+    lo, hi = paired_difference_ci(r, top[0].rate)
     return EnsembleCV([m.kind for m in top], r.auc, r.ci, r.auc - top[0].rate_auc, (lo, hi))
-
-
-def as_rate(m: ModelCV) -> BlockRate:
-    """A model's CV prediction rate with its block-bootstrap draws (for paired differences)."""
-    return BlockRate(m.rate_auc, m.rate_ci, m.rate_draws)
-
-
-def _factor_rate(res: CVResult, name: str) -> BlockRate:
-    auc, ci = next((a, c) for n, a, c in res.factor_rates if n == name)
-    return BlockRate(auc, ci, res.factor_draws.get(name, np.empty(0)))
 
 
 def ranking(res: CVResult) -> list[ModelCV]:
@@ -569,14 +563,14 @@ def leaders_sentence(res: CVResult) -> str:
     Why: on three held-out splits of a held-back area every interval overlapped, yet the tool
     mapped one model as if it were the best; the user must read whether the ranking is evidence.
     """
-    ranked = [m for m in ranking(res) if np.isfinite(m.rate_auc)]
+    ranked = _ranked(res.models)
     if not ranked:
         return "No model has a finite cross-validated prediction rate."
     top = ranked[0]
     if len(ranked) == 1:
         return f"{DISPLAY[top.kind]}: prediction-rate AUC {top.rate_auc:.3f} (only model compared)."
     second = ranked[1]
-    lo, hi = paired_difference_ci(as_rate(top), as_rate(second))
+    lo, hi = paired_difference_ci(top.rate, second.rate)
     diff = top.rate_auc - second.rate_auc
     if np.isfinite(lo) and lo > 0:
         verdict = "distinguishable: the paired 95 % interval of the difference excludes 0"

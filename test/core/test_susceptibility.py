@@ -421,13 +421,14 @@ def test_mean_of_top_models_is_cross_validated_and_mapped_when_chosen(trained_cv
 
 def test_top_models_are_the_best_and_those_the_paired_interval_cannot_tell_from_it():
     from landslide_ai.core.susceptibility.cross_validation import ModelCV, top_models
+    from landslide_ai.core.susceptibility.rates import BlockRate
 
     rng = np.random.default_rng(0)
     common = rng.normal(0, 0.03, 500)  # shared block draws: the pairing
 
     def model(kind, auc, noise):
         draws = auc + common + rng.normal(0, noise, 500)
-        return ModelCV(kind, [], {"AUC": 0.9}, (0.8, 0.95), auc, (auc - 0.06, auc + 0.06), [], [], draws)
+        return ModelCV(kind, [], {"AUC": 0.9}, (0.8, 0.95), BlockRate(auc, (auc - 0.06, auc + 0.06), draws), [], [])
 
     best, close, far = model("gam", 0.82, 0.01), model("rf", 0.815, 0.01), model("cnn", 0.70, 0.01)
     assert [m.kind for m in top_models([far, close, best])] == ["gam", "rf"]
