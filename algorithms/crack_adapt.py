@@ -99,8 +99,8 @@ class CrackAdaptAlgorithm(LandslideAlgorithm):
         cv = res.cv
         progress.log(
             f"Labels: {res.n_labels['crack']} crack, {res.n_labels['no_crack']} crack-free. Adapted model, "
-            f"{cv.get('folds', 0)}-fold CV grouped by area: ROC AUC {cv['auc']:.3f} (95 % CI {cv['ci'][0]:.3f}-"
-            f"{cv['ci'][1]:.3f}); base model on the same chips {cv['base_auc_same_chips']:.3f}. Head fitted in "
+            f"{cv.get('folds', 0)}-fold CV grouped by area: ROC AUC {cv['roc_auc']:.3f} (95 % CI {cv['ci'][0]:.3f}-"
+            f"{cv['ci'][1]:.3f}); base model on the same chips {cv['base_roc_auc_same_chips']:.3f}. Head fitted in "
             f"{res.seconds_fit:.2f} s ({'features from the cache' if res.cached else 'features computed and cached'})."
         )
         for note in res.notes:
@@ -113,8 +113,8 @@ class CrackAdaptAlgorithm(LandslideAlgorithm):
             self.OUTPUT_FOLDER: self.parameterAsString(parameters, self.OUTPUT_FOLDER, context),
             self.OUTPUT_CHIPS: chips_out,
             "MODEL_CARD": res.card,
-            "CV_AUC": cv["auc"],
-            "BASE_AUC": cv["base_auc_same_chips"],
+            "CV_AUC": cv["roc_auc"],
+            "BASE_AUC": cv["base_roc_auc_same_chips"],
         }
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context) if parameters.get(self.OUTPUT) else None
         if out:

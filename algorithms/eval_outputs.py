@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingOutputNumber
 
+from ..core.metrics import CRACK_EVALUATION
 from . import events
 
 #: the metrics of core.cracks.evaluate.classification_metrics, in report order
-METRICS = ("accuracy", "precision", "recall", "f1", "false_positive_rate", "roc_auc", "pr_auc")
+METRICS = CRACK_EVALUATION
 
 
 def add_metric_outputs(alg) -> None:
@@ -35,7 +36,7 @@ def publish_evaluation(algorithm: str, res) -> None:
         "roc",
         algorithm=algorithm,
         curves={
-            f"{r.curve.name} (rate)": {"fpr": r.curve.area_share, "tpr": r.curve.landslide_share, "auc": r.curve.auc}
+            f"{r.curve.name} (rate)": {"fpr": r.curve.area_share, "tpr": r.curve.landslide_share, "area": r.curve.auc}
             for r in res.sets
         },
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from ..core.susceptibility.evaluate import confusion
+from ..core.metrics import ROC_AUC, confusion
 from ..core.susceptibility.models import DISPLAY
 from . import events
 
@@ -63,7 +63,7 @@ def publish_results(algorithm: str, res) -> None:
                     "rate": m.rate_auc,
                     "rate_low": m.rate_ci[0],
                     "rate_high": m.rate_ci[1],
-                    "separability": m.pooled["AUC"],
+                    "separability": m.pooled[ROC_AUC],
                     "flags": "; ".join(m.flags),
                 }
                 for m in ranking(cv)
@@ -73,7 +73,7 @@ def publish_results(algorithm: str, res) -> None:
         "roc",
         algorithm=algorithm,
         title="ROC out of fold, on the sampled absences (not skill)" if cv is not None else "ROC on the test split",
-        curves={DISPLAY[r.kind]: {**r.roc, "auc": r.metrics["AUC"]} for r in res.results},
+        curves={DISPLAY[r.kind]: {**r.roc, "area": r.metrics[ROC_AUC]} for r in res.results},
     )
     for r in res.results:
         matrix = confusion(res.test_labels, r.test_prob)

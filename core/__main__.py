@@ -594,8 +594,8 @@ def _cmd_crack_adapt(args: argparse.Namespace, prog: ConsoleProgress) -> None:
     )
     acv = ad.cv
     print(f"labels: {ad.n_labels['crack']} crack, {ad.n_labels['no_crack']} crack-free")
-    print(f"adapted, grouped CV ROC AUC: {acv['auc']:.3f} (95 % CI {acv['ci'][0]:.3f}-{acv['ci'][1]:.3f})")
-    print(f"base model on the same chips: {acv['base_auc_same_chips']:.3f}")
+    print(f"adapted, grouped CV ROC AUC: {acv['roc_auc']:.3f} (95 % CI {acv['ci'][0]:.3f}-{acv['ci'][1]:.3f})")
+    print(f"base model on the same chips: {acv['base_roc_auc_same_chips']:.3f}")
     print(f"head fit: {ad.seconds_fit:.3f} s; features {'cached' if ad.cached else 'computed'}")
     for note in ad.notes:
         print("warning: " + note)

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from .errors import ModelLoadError
+from .metrics import canonical_keys
 from .raster.io import write_text_atomic
 
-CARD_VERSION = 1
+#: 2: one metric vocabulary (``core.metrics``); version-1 cards are renamed on load by :func:`migrate_card`
+CARD_VERSION = 2
 
 C = TypeVar("C", bound="ModelCard")
 
@@ -165,6 +167,7 @@ class ModelCard:
         """Schema-check a card already read (``read_card_json``); ``path`` names it in messages."""
         task = task or cls.TASK or None
         validate_card(d, str(path), task)
+        d = migrate_card(d, str(path))
         typed = _CARD_CLASSES[d["task"]]
         card = typed(**{k: v for k, v in d.items() if k in _FIELDS})
         assert isinstance(card, cls)
@@ -402,6 +405,35 @@ def validate_card(d: Any, where: str, task: str | None = None) -> None:
                 raise bad(f"normalisation.{k}", "expected 3 numbers (R, G, B)")
         if d["inputs"]["input_px"] < 8:
             raise bad("inputs.input_px", "expected a size of at least 8 px")
+
+
+#: version-1 card keys that are not metrics but spell one (the crack adaptation's base-model figure)
+_V1_RENAMES = {"base_auc_same_chips": "base_roc_auc_same_chips"}
+
+
+def migrate_card(d: dict[str, Any], where: str) -> dict[str, Any]:
+    """A card read from disk in today's schema: version-1 metric keys renamed, newer versions refused.
+
+    Why on read, not by rewriting files: shared and shipped cards are sealed by their weights'
+    checksum and may sit in read-only folders; renaming in memory keeps every reader on one
+    spelling (``roc_auc``, ``recall``, ...) without touching the user's files.
+    """
+    version = d.get("card_version", 1)
+    if version > CARD_VERSION:
+        raise ModelLoadError(
+            f"The model card {where} is of version {version}, newer than this Landslide AI reads ({CARD_VERSION}): "
+            "update the plugin."
+        )
+    if version == CARD_VERSION:
+        return d
+
+    def rename(v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        renamed = canonical_keys({_V1_RENAMES.get(str(k), str(k)): x for k, x in v.items()})
+        return {k: rename(x) for k, x in renamed.items()}
+
+    return {**d, "metrics": rename(d.get("metrics") or {}), "card_version": CARD_VERSION}
 
 
 def read_card_json(path: str | Path) -> tuple[Path, Any]:

@@ -275,7 +275,7 @@ def run_cracks(run, out: Path, a, project) -> None:
             )
             import json
 
-            split_auc = json.loads(Path(r["MODEL_CARD"]).read_text())["metrics"]["test"]["auc"]
+            split_auc = json.loads(Path(r["MODEL_CARD"]).read_text())["metrics"]["test"]["roc_auc"]
             name = Path(r["MODEL_CARD"]).stem
             e = run(
                 "crack_evaluate",

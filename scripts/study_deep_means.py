@@ -60,7 +60,7 @@ def main() -> None:
         m = res.models[0]
         row = {
             "variant": name,
-            "cv_auc": m.pooled["AUC"],
+            "cv_auc": m.pooled["roc_auc"],
             "cv_auc_ci": f"{m.auc_ci[0]:.3f}-{m.auc_ci[1]:.3f}",
             "prediction_rate_auc": m.rate_auc,
             "prediction_rate_ci": f"{m.rate_ci[0]:.3f}-{m.rate_ci[1]:.3f}",

@@ -6,6 +6,8 @@
 # The root is kept in .qgis_roots/<suite> and reused; the checkout is bind-mounted at /src. Inside,
 # a venv with --system-site-packages gets resources/requirements-user.txt's packages that install
 # from PyPI for that Python (no numpy pin: the distribution's numpy is kept by pip's resolver).
+# The package registry here may serve a snapshot whose Release file is past its Valid-Until date
+# (sid), so apt is told not to refuse it for age; packages are still checked against their signatures.
 # LANDSLIDEAI_MINIMAL=1 runs only the tiers that need no torch (QGIS, the engine's torch-free
 # chain, the installer), which is what a fresh QGIS user has before installing anything.
 set -euo pipefail
@@ -18,7 +20,7 @@ if [ ! -x "$root/usr/bin/qgis_process" ] && [ ! -x "$root/usr/bin/qgis_process.b
     mkdir -p "$root"
     debootstrap --variant=minbase "$suite" "$root" http://deb.debian.org/debian
   fi
-  chroot "$root" /bin/bash -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -q && \
+  chroot "$root" /bin/bash -c "export DEBIAN_FRONTEND=noninteractive; apt-get -o Acquire::Check-Valid-Until=false update -q && \
     apt-get install -y -q --no-install-recommends python3-qgis qgis-providers python3-gdal python3-rasterio \
       python3-shapely python3-sklearn python3-scipy python3-matplotlib python3-pyqtgraph python3-pil \
       python3-venv python3-pip python3-pytest ca-certificates"

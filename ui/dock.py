@@ -235,7 +235,7 @@ class LandslideAIDock(QgsDockWidget):
                 c["fpr"],
                 c["tpr"],
                 pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2),
-                name=f"{model} (AUC {c['auc']:.3f})",
+                name=f"{model} (AUC {c['area']:.3f})",
             )
         self.status.setText("Training finished: ROC, confusion matrices and SHAP importance updated.")
 

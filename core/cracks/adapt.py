@@ -35,6 +35,7 @@ import numpy as np
 from scipy.special import expit
 
 from ..errors import InvalidInputError, ModelLoadError
+from ..metrics import ROC_AUC
 from ..progress import NullProgress, Progress, SubProgress, check
 
 CRACK_VALUES = {"1", "crack", "yes", "y", "true", "t", "c"}
@@ -367,7 +368,7 @@ def _fit_path(
         if best is None or loss < best[0] - 1e-12:
             best = (loss, strength)
     chosen = best[1] if best else fallback
-    cv: dict[str, Any] = {"auc": float("nan"), "ci": [float("nan")] * 2, "folds": 0}
+    cv: dict[str, Any] = {ROC_AUC: float("nan"), "ci": [float("nan")] * 2, "folds": 0}
     if best:
         cv = _auc_with_interval(y, oof[chosen], groups, seed) | {"folds": k}
     w, b, _ = fit(x, y, chosen, None)
@@ -389,7 +390,7 @@ def _auc_with_interval(y: np.ndarray, p: np.ndarray, groups: np.ndarray, seed: i
         if np.unique(y[idx]).size == 2:
             boots.append(roc_auc_score(y[idx], p[idx]))
     ci = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))] if boots else [float("nan")] * 2
-    return {"auc": auc, "ci": ci, "oof": p}
+    return {ROC_AUC: auc, "ci": ci, "oof": p}
 
 
 def adapt_crack_model(
@@ -440,7 +441,7 @@ def adapt_crack_model(
     from sklearn.metrics import roc_auc_score
 
     base_auc = float(roc_auc_score(yl, p_base[lab]))
-    cv_out = {k: v for k, v in cv.items() if k != "oof"} | {"lambda": c, "base_auc_same_chips": base_auc}
+    cv_out = {k: v for k, v in cv.items() if k != "oof"} | {"lambda": c, "base_roc_auc_same_chips": base_auc}
     # the new card: the base card's network with the adapted head
     set_logistic_head(m.model, w, b)
     base = m.card
@@ -478,7 +479,7 @@ def adapt_crack_model(
     sugg = suggest_chips(x, p_new, unl, n_suggest, seed)
     _write_adapted_layer(chips_layer, chips_out, chips, label_field, p_base, p_new, sugg)
     notes = []
-    if np.isfinite(cv["auc"]) and cv["ci"][0] <= 0.5 <= cv["ci"][1]:
+    if np.isfinite(cv[ROC_AUC]) and cv["ci"][0] <= 0.5 <= cv["ci"][1]:
         notes.append("The adapted model is NOT distinguishable from chance on these labels (interval contains 0.5).")
     progress.report(1.0, f"adapted on {n_pos + n_neg} labels")
     return AdaptResult(

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..metrics import CRACK_EVALUATION, binary_metrics, confusion
 from ..progress import NullProgress, Progress, check
 from ..raster.io import write_csv_atomic, write_text_atomic
 
@@ -74,23 +75,8 @@ def labelled_images(
 
 
 def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
-    """Accuracy, precision, recall, F1, false-positive rate at ``threshold``; ROC and PR AUC (NaN for one class)."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    (tn, fp), (fn, tp) = confusion(y, p, threshold)
-    nan = float("nan")
-    prec = tp / (tp + fp) if tp + fp else nan
-    rec = tp / (tp + fn) if tp + fn else nan
-    both = len(np.unique(y)) == 2
-    return {
-        "accuracy": (tp + tn) / max(y.size, 1),
-        "precision": prec,
-        "recall": rec,
-        "f1": 2 * prec * rec / (prec + rec) if np.isfinite(prec) and np.isfinite(rec) and prec + rec else nan,
-        "false_positive_rate": fp / (fp + tn) if fp + tn else nan,
-        "roc_auc": float(roc_auc_score(y, p)) if both else nan,
-        "pr_auc": float(average_precision_score(y, p)) if both else nan,
-    }
+    """The crack evaluation's metrics at ``threshold`` (``core.metrics.CRACK_EVALUATION``; NaN where undefined)."""
+    return binary_metrics(y, p, threshold, CRACK_EVALUATION)
 
 
 def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -101,12 +87,6 @@ def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[float, floa
     centre = (q + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(q * (1 - q) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
-
-
-def confusion(y: np.ndarray, p: np.ndarray, threshold: float) -> list[list[int]]:
-    """``[[TN, FP], [FN, TP]]`` at ``threshold`` (rows: truth no crack / crack; columns: predicted)."""
-    yhat = p >= threshold
-    return [[int(((y == t) & (yhat == q)).sum()) for q in (False, True)] for t in (0, 1)]
 
 
 def _proportion_counts(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, tuple[int, int]]:

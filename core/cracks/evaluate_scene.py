@@ -22,8 +22,9 @@ from osgeo import ogr
 from rasterio.windows import from_bounds
 
 from ..errors import InvalidInputError
+from ..metrics import confusion
 from ..raster.io import write_csv_atomic, write_text_atomic
-from .evaluate import bootstrap_intervals, classification_metrics, confusion, report_html
+from .evaluate import bootstrap_intervals, classification_metrics, report_html
 
 #: a chip with at least this many crack pixels is a crack chip (the rule of scripts/derive_uav75_chips.py)
 MIN_CRACK_PX = 150

@@ -27,6 +27,7 @@ import rasterio
 import torch
 
 from ..errors import InvalidInputError
+from ..metrics import ROC_AUC
 from ..model_card import CrackCard
 from ..progress import NullProgress, Progress, check
 from ..raster.grid import Grid
@@ -72,7 +73,7 @@ def skill_notes(card: CrackCard) -> list[str]:
     notes = []
     held = card.metrics.get("held_out") or {}
     for name, figs in held.items():
-        auc = figs.get("roc_auc") if isinstance(figs, dict) else None
+        auc = figs.get(ROC_AUC) if isinstance(figs, dict) else None
         if not isinstance(auc, dict):
             continue
         lo, hi = auc["ci95"]
@@ -86,9 +87,9 @@ def skill_notes(card: CrackCard) -> list[str]:
             line += ": NOT distinguishable from chance; do not read this map as crack detection"
         notes.append(line)
     test = card.metrics.get("test") or {}
-    if not held and isinstance(test.get("auc"), float):
-        notes.append(f"training-split test AUC {test['auc']:.2f} (no held-out evaluation in the card)")
-        if test["auc"] < 0.6:
+    if not held and isinstance(test.get(ROC_AUC), float):
+        notes.append(f"training-split test AUC {test[ROC_AUC]:.2f} (no held-out evaluation in the card)")
+        if test[ROC_AUC] < 0.6:
             notes.append("the training-split test AUC is near chance")
     return notes
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..early_stopping import EarlyStopping
 from ..errors import InvalidInputError
+from ..metrics import CRACK_TRAINING, binary_metrics, confusion
 from ..model_card import CrackCard
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.io import write_text_atomic
@@ -64,18 +65,8 @@ def evaluate(
 
 
 def crack_metrics(y: np.ndarray, p: np.ndarray) -> dict:
-    """Accuracy, recall, precision, F1, AUC and the confusion matrix at 0.5."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
-
-    yhat = (p >= 0.5).astype(int)
-    return {
-        "accuracy": float(accuracy_score(y, yhat)),
-        "recall": float(recall_score(y, yhat, zero_division=0)),
-        "precision": float(precision_score(y, yhat, zero_division=0)),
-        "f1": float(f1_score(y, yhat, zero_division=0)),
-        "auc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan"),
-        "confusion": confusion_matrix(y, yhat, labels=[0, 1]).tolist(),
-    }
+    """The test split's metrics at 0.5 (``core.metrics.CRACK_TRAINING``) and its confusion matrix."""
+    return binary_metrics(y, p, 0.5, CRACK_TRAINING) | {"confusion": confusion(y, p, 0.5)}
 
 
 def split_loader(

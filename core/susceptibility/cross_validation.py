@@ -35,6 +35,7 @@ import numpy as np
 import rasterio
 
 from ..errors import InvalidInputError
+from ..metrics import ROC_AUC, label
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.io import valid_mask
 from ..runtime import pick_device
@@ -102,11 +103,11 @@ class ModelCV:
 
     def card_metrics(self) -> dict:
         """The CV figures a saved model's card carries (the estimate of the model refit on all samples)."""
-        mean, sd = self.mean_sd("AUC")
+        mean, sd = self.mean_sd(ROC_AUC)
         return {
             "prediction_rate_auc": self.rate_auc,
             "prediction_rate_ci": list(self.rate_ci),
-            "separability_auc": self.pooled["AUC"],
+            "separability_auc": self.pooled[ROC_AUC],
             "separability_ci": list(self.auc_ci),
             "separability_folds_mean": mean,
             "separability_folds_sd": sd,
@@ -484,7 +485,7 @@ def cross_validate(
         progress.log(
             f"{DISPLAY[kind]} spatial CV: prediction-rate AUC {rate.auc:.3f} (95 % CI {rate.ci[0]:.3f}-"
             f"{rate.ci[1]:.3f}, blocks resampled); separability of the sampled absences (AUC, not skill) "
-            f"{pooled['AUC']:.3f} ({ci[0]:.3f}-{ci[1]:.3f})"
+            f"{pooled[ROC_AUC]:.3f} ({ci[0]:.3f}-{ci[1]:.3f})"
         )
     factor_rate = {}
     for j, name in enumerate(prep.features):
@@ -691,10 +692,10 @@ def cv_rows(res: CVResult) -> tuple[list[str], list[list[str]]]:
     head = ["model", "prediction-rate AUC", "prediction-rate 95% CI", "reading", SEPARABILITY,
             "separability 95% CI", "prediction-rate AUC folds sd", "separability folds mean",
             "separability folds sd"]  # fmt: skip
-    head += [f"{m} on sampled absences (pooled)" for m in METRICS if m != "AUC"] + ["warnings"]
+    head += [f"{label(k)} on sampled absences (pooled)" for k in METRICS if k != ROC_AUC] + ["warnings"]
     rows = []
     for m in ranking(res):
-        mean, sd = m.mean_sd("AUC")
+        mean, sd = m.mean_sd(ROC_AUC)
         fr = np.asarray(m.fold_rate_auc, float)
         fr = fr[np.isfinite(fr)]
         rows.append(
@@ -703,12 +704,12 @@ def cv_rows(res: CVResult) -> tuple[list[str], list[list[str]]]:
                 f"{m.rate_auc:.4f}",
                 f"{m.rate_ci[0]:.3f}-{m.rate_ci[1]:.3f}",
                 auc_reading(m.rate_auc, m.rate_ci),
-                f"{m.pooled['AUC']:.4f}",
+                f"{m.pooled[ROC_AUC]:.4f}",
                 f"{m.auc_ci[0]:.3f}-{m.auc_ci[1]:.3f}",
                 f"{fr.std(ddof=1):.4f}" if fr.size > 1 else "",
                 f"{mean:.4f}",
                 f"{sd:.4f}",
-                *[f"{m.pooled[k]:.4f}" for k in METRICS if k != "AUC"],
+                *[f"{m.pooled[k]:.4f}" for k in METRICS if k != ROC_AUC],
                 "; ".join(m.flags),
             ]  # fmt: skip
         )
@@ -734,7 +735,7 @@ def cv_rows(res: CVResult) -> tuple[list[str], list[list[str]]]:
 
 def fold_rows(res: CVResult) -> tuple[list[str], list[list[str]]]:
     """Per model and fold: every metric, the prediction-rate AUC and the sizes."""
-    head = ["model", "fold", "prediction-rate AUC", *[f"{k} on sampled absences" for k in METRICS], "n_train",
+    head = ["model", "fold", "prediction-rate AUC", *[f"{label(k)} on sampled absences" for k in METRICS], "n_train",
             "n_test"]  # fmt: skip
     rows = []
     for m in res.models:

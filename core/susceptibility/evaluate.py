@@ -1,36 +1,19 @@
-"""Evaluation metrics of the paper: AUC, ACC, PRC, POD (recall), Kappa, MSE, and ROC curves."""
+"""Evaluation of the paper: its metrics (AUC, ACC, PRC, POD, Kappa, MSE), ROC curves, fair-play checks."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    cohen_kappa_score,
-    mean_squared_error,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.metrics import roc_auc_score, roc_curve
 
-METRICS = ("AUC", "ACC", "PRC", "POD", "Kappa", "MSE")
+from ..metrics import SUSCEPTIBILITY, binary_metrics
+
+#: the paper's metrics, in the one key vocabulary of ``core.metrics`` (its labels are for display)
+METRICS = SUSCEPTIBILITY
 
 
 def metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
-    """All metrics of predicted probabilities ``p`` against labels ``y``.
-
-    MSE is the Brier score (squared error of the probability), which is what a Keras model's
-    ``mse`` metric reports for a sigmoid output, as in the paper.
-    """
-    yhat = (p >= threshold).astype(int)
-    return {
-        "AUC": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan"),
-        "ACC": float(accuracy_score(y, yhat)),
-        "PRC": float(precision_score(y, yhat, zero_division=0)),
-        "POD": float(recall_score(y, yhat, zero_division=0)),
-        "Kappa": float(cohen_kappa_score(y, yhat)),
-        "MSE": float(mean_squared_error(y, p)),
-    }
+    """The paper's metrics of predicted probabilities ``p`` against labels ``y`` (see ``core.metrics``)."""
+    return binary_metrics(y, p, threshold, METRICS)
 
 
 def degenerate_flags(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> list[str]:
@@ -118,10 +101,3 @@ def roc(y: np.ndarray, p: np.ndarray) -> dict[str, list[float]]:
     """ROC curve points (FPR, TPR)."""
     fpr, tpr, _ = roc_curve(y, p)
     return {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
-
-
-def confusion(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> list[list[int]]:
-    """2 x 2 confusion matrix ``[[TN, FP], [FN, TP]]`` (rows: truth absence/landslide) at ``threshold``."""
-    truth = np.asarray(y).astype(int)
-    pred = (np.asarray(p) >= threshold).astype(int)
-    return [[int(((truth == t) & (pred == q)).sum()) for q in (0, 1)] for t in (0, 1)]

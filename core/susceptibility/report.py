@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics import ROC_AUC, label
 from ..raster.io import atomic_path, write_csv_atomic, write_text_atomic
 from .evaluate import METRICS
 from .models import DISPLAY
@@ -48,7 +49,7 @@ def comparison_table(
     The CSV holds the single-split rows (one per model); the CV tables are ``cv_comparison.csv``
     and ``cv_folds.csv``.
     """
-    head = ["model"] + list(METRICS) + ["warnings"]
+    head = ["model"] + [label(k) for k in METRICS] + ["warnings"]
     rows = [
         [DISPLAY[r.kind]] + [f"{r.metrics[m]:.4f}" for m in METRICS] + ["; ".join(getattr(r, "flags", []))]
         for r in results
@@ -121,7 +122,7 @@ def roc_figure(results: list[ModelResult], path: Path, title: str = "ROC, test s
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 5))
     for r in results:
-        ax.plot(r.roc["fpr"], r.roc["tpr"], label=f"{DISPLAY[r.kind]} (AUC {r.metrics['AUC']:.3f})")
+        ax.plot(r.roc["fpr"], r.roc["tpr"], label=f"{DISPLAY[r.kind]} (AUC {r.metrics[ROC_AUC]:.3f})")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
     ax.legend(fontsize=8, loc="lower right")

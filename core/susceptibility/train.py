@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..metrics import ROC_AUC
 from ..model_card import SusceptibilityCard
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..runtime import pick_device
@@ -273,7 +274,7 @@ def train_all(
         if mcv is not None:
             sub.report(1.0, f"{DISPLAY[kind]}: refit on all samples")
         else:
-            sub.report(1.0, f"{DISPLAY[kind]}: test AUC {m['AUC']:.3f}")
+            sub.report(1.0, f"{DISPLAY[kind]}: test AUC {m[ROC_AUC]:.3f}")
             progress.log(f"{DISPLAY[kind]} (single split): " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
             for f in flags:
                 progress.log(f"Warning: {DISPLAY[kind]} {f}.")

@@ -84,8 +84,9 @@ def test_adapt_fits_reports_suggests_and_caches(site, tmp_path):
         cache_dir=str(cache),
     )
     assert res.n_labels["crack"] + res.n_labels["no_crack"] == 24 and not res.cached
-    assert res.cv["folds"] >= 2 and np.isfinite(res.cv["auc"]) and res.cv["ci"][0] <= res.cv["auc"] <= res.cv["ci"][1]
-    assert 0 <= res.cv["base_auc_same_chips"] <= 1
+    auc = res.cv["roc_auc"]
+    assert res.cv["folds"] >= 2 and np.isfinite(auc) and res.cv["ci"][0] <= auc <= res.cv["ci"][1]
+    assert 0 <= res.cv["base_roc_auc_same_chips"] <= 1
     # the adapted model separates the synthetic lines on the chips nobody labelled
     unl = []
     ds = ogr.Open(res.chips_out)

@@ -62,7 +62,7 @@ def test_head_fitted_card_is_small_and_names_its_backbone(lite_card):
     weights = open(card.replace(".json", ".pt"), "rb").read()
     assert len(weights) < 64_000  # the head only, not the 17 MB backbone
     assert d["training"]["history"]["head_c"] > 0
-    assert m["auc"] > 0.9  # the synthetic dark line is trivially separable for ImageNet features
+    assert m["roc_auc"] > 0.9  # the synthetic dark line is trivially separable for ImageNet features
 
 
 def test_card_loads_back_to_the_same_probabilities(lite_card, tmp_path):

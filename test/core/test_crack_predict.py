@@ -169,7 +169,7 @@ def test_skill_notes_say_chance_in_words(crack_model):
     assert "scene" in notes[0] and "NOT distinguishable from chance" in notes[0]
     assert "photos" in notes[1] and "chance" not in notes[1]
     card.metrics.pop("held_out")
-    card.metrics["test"]["auc"] = 0.52
+    card.metrics["test"]["roc_auc"] = 0.52
     assert any("near chance" in n for n in skill_notes(card))
 
 

@@ -39,7 +39,7 @@ def test_two_stage_transfer_learning_writes_card(tmp_path):
     card = ModelCard.load(card_path)
     assert card.task == "crack" and card.classes == ["no_crack", "crack"]
     assert card.training["transfer"]["pretrain"]["images"] == 40
-    assert set(m) >= {"accuracy", "recall", "precision", "f1", "auc", "confusion"}
+    assert set(m) >= {"accuracy", "recall", "precision", "f1", "roc_auc", "confusion"}
     assert np.sum(m["confusion"]) == 4  # 10 % of 40 target images
 
 
@@ -62,7 +62,7 @@ def test_stages_have_their_own_settings_and_stage_one_is_kept(tmp_path):
     stage1 = tmp_path / "m" / pre["card"]
     s1 = ModelCard.load(stage1, task="crack")
     assert len(s1.training["history"]["loss"]) == 3 and s1.hyperparameters["lr"] == 5e-4
-    assert "auc" in s1.metrics["test"] and "concrete" in s1.metrics["split"]
+    assert "roc_auc" in s1.metrics["test"] and "concrete" in s1.metrics["split"]
     # fine-tune the stage-one card: the request says resnet50 and 64 px, the card says cnn and 48 px
     cfg2 = CrackTrainConfig(arch="resnet50", input_px=64, epochs=1, batch_size=8, lr=1e-4)
     card2, _ = train_crack_model(tgt, str(tmp_path / "m2"), cfg2, init_card=str(stage1))

@@ -11,6 +11,7 @@ import torch
 from rasterio.crs import CRS
 
 from landslide_ai.core.errors import GridMismatchError, InvalidInputError
+from landslide_ai.core.metrics import SUSCEPTIBILITY as METRICS
 from landslide_ai.core.raster.stack import FactorSpec, stack_factors
 from landslide_ai.core.sampling.absences import SamplingConfig, Strategy, sample_absences, write_samples
 from landslide_ai.core.sampling.points import read_points
@@ -80,12 +81,12 @@ def test_training_writes_all_models_with_cards_and_reports(trained):
     kinds = [r.kind for r in out.results]
     assert kinds == ["cnn", "lstm", "cnn_lstm", "cnn_lstm_am", "rf", "xgb_lr", "glm", "gam"]
     for r in out.results:
-        assert 0.0 <= r.metrics["AUC"] <= 1.0 and set(r.metrics) == {"AUC", "ACC", "PRC", "POD", "Kappa", "MSE"}
+        assert 0.0 <= r.metrics["roc_auc"] <= 1.0 and set(r.metrics) == set(METRICS)
         card = json.loads((d / "models" / f"{r.kind}.json").read_text())
         assert card["inputs"]["factors"] == ["elev", "slope", "twi"]
         assert (d / "models" / card["weights_file"]).exists()
     # the slope-driven inventory is learnable: the forest separates it on the spatial test blocks
-    assert out.results[4].metrics["AUC"] > 0.8
+    assert out.results[4].metrics["roc_auc"] > 0.8
     assert {k for k, _ in epochs} == {"cnn", "lstm", "cnn_lstm", "cnn_lstm_am"}
     csv = (d / "models" / "comparison.csv").read_text().splitlines()
     assert csv[0] == "model,AUC,ACC,PRC,POD,Kappa,MSE,warnings" and len(csv) == 9
@@ -189,13 +190,13 @@ def test_spatial_cv_folds_blocks_and_prediction_rate(tiny_factors, tmp_path):
     for m in res.models:
         assert len(m.fold_metrics) == 3 and len(m.fold_rate_auc) == 3
         lo, hi = m.auc_ci
-        assert lo <= m.pooled["AUC"] <= hi
+        assert lo <= m.pooled["roc_auc"] <= hi
         assert 0 <= m.rate_auc <= 1 and m.rate_ci[0] <= m.rate_auc <= m.rate_ci[1]
     # no block is split between folds
     for g in np.unique(res.groups):
         assert np.unique(res.folds[res.groups == g]).size == 1
     rf = next(m for m in res.models if m.kind == "rf")
-    assert rf.pooled["AUC"] > 0.8  # the slope-driven inventory is learnable across blocks
+    assert rf.pooled["roc_auc"] > 0.8  # the slope-driven inventory is learnable across blocks
     # every factor alone is judged under the same folds; the slope-driven inventory's best factor is slope,
     # and a model that does not beat it says so in its flags
     names = [f[0] for f in res.factor_rates]
@@ -238,7 +239,7 @@ def test_class_weight_shifts_deep_predictions_towards_landslides():
 
 
 def test_confusion_matrix_rows_are_truth_columns_prediction():
-    from landslide_ai.core.susceptibility.evaluate import confusion
+    from landslide_ai.core.metrics import confusion
 
     y = np.array([0, 0, 0, 1, 1])
     p = np.array([0.1, 0.7, 0.2, 0.9, 0.4])
@@ -428,7 +429,7 @@ def test_top_models_are_the_best_and_those_the_paired_interval_cannot_tell_from_
 
     def model(kind, auc, noise):
         draws = auc + common + rng.normal(0, noise, 500)
-        return ModelCV(kind, [], {"AUC": 0.9}, (0.8, 0.95), BlockRate(auc, (auc - 0.06, auc + 0.06), draws), [], [])
+        return ModelCV(kind, [], {"roc_auc": 0.9}, (0.8, 0.95), BlockRate(auc, (auc - 0.06, auc + 0.06), draws), [], [])
 
     best, close, far = model("gam", 0.82, 0.01), model("rf", 0.815, 0.01), model("cnn", 0.70, 0.01)
     assert [m.kind for m in top_models([far, close, best])] == ["gam", "rf"]
