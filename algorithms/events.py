@@ -14,7 +14,8 @@ Event kinds and payloads (all keys always present):
   ``metric`` (validation AUC for susceptibility, validation accuracy for cracks), ``metric_name``.
 - ``skill``: ``algorithm``, ``note`` (which model is mapped and whether the leaders differ), ``rows``:
   [{"model", "rate", "rate_low", "rate_high", "separability", "flags"}], best CV prediction rate first.
-- ``roc``: ``algorithm``, ``title``, ``curves``: {model: {"fpr": [...], "tpr": [...], "area": float}} (area under the drawn curve).
+- ``roc``: ``algorithm``, ``title``, ``curves``: {model: {"fpr": [...], "tpr": [...], "area": float}}
+  (``area``: under the drawn curve).
 - ``confusion``: ``algorithm``, ``model``, ``matrix`` (2x2 nested list, rows = truth), ``labels``.
 - ``importance``: ``algorithm``, ``model``, ``values``: {factor: mean |SHAP|}.
 - ``zones``: ``algorithm``, ``zones`` (names), ``area_share``, ``landslide_share`` (fractions).

@@ -56,7 +56,7 @@ def main() -> None:
     for name in a.variants.split(","):
         cfg = replace(base, **VARIANTS[name])
         t0 = time.perf_counter()
-        res = cross_validate(prep, a.stack, cfg, CVConfig(folds=a.folds))
+        res = cross_validate(prep, cfg, CVConfig(folds=a.folds))
         m = res.models[0]
         row = {
             "variant": name,

@@ -169,9 +169,7 @@ def run_training(
                     f"{sorted(prep.attrs)}."
                 )
             groups = prep.attrs[group_field]
-        cv_res = cross_validate(
-            prep, stack, cfg, cv, temporal_stack, groups, progress=SubProgress(progress, 0.1, 0.7), on_epoch=on_epoch
-        )
+        cv_res = cross_validate(prep, cfg, cv, groups, progress=SubProgress(progress, 0.1, 0.7), on_epoch=on_epoch)
         head, rows = cv_rows(cv_res)
         write_csv_atomic(out / "cv_comparison.csv", head, rows)
         head, rows = fold_rows(cv_res)
@@ -179,7 +177,7 @@ def run_training(
         start = 0.7
     if mapped not in (BEST_BY_CV, MEAN_OF_TOP) and mapped not in cfg.models:
         raise InvalidInputError(f"The model to map, {DISPLAY.get(mapped, mapped)}, is not among the models trained.")
-    area = area_cells(prep, stack, temporal_stack, cfg, ZONING_CELLS)
+    area = area_cells(prep, cfg, ZONING_CELLS)
     results = train_all(prep, cfg, out_dir, SubProgress(progress, start, 0.85), on_epoch, cv_res, area)
     del area
     if cv_res is not None:

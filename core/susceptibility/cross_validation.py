@@ -28,16 +28,20 @@ if TYPE_CHECKING:
     from .prepared import Prepared
 
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import rasterio
+from rasterio.io import DatasetReader
 
 from ..errors import InvalidInputError
 from ..metrics import ROC_AUC, label
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.io import valid_mask
+from ..raster.stack import Stack, StackLike, as_stack
 from ..runtime import pick_device
 from ..sampling.absences import block_keys
 from .dataset import SampleSet, read_patches, read_series, series_for
@@ -171,19 +175,22 @@ class CVResult:
 PRACTICAL_RANGE_CORRELATION = 0.05
 
 
-def correlation_length_m(stack: str, max_side: int = 512, threshold: float = PRACTICAL_RANGE_CORRELATION) -> float:
+def correlation_length_m(
+    stack: StackLike | DatasetReader, max_side: int = 512, threshold: float = PRACTICAL_RANGE_CORRELATION
+) -> float:
     """Median over factors of the lag at which a factor's autocorrelation falls below ``threshold`` (m).
 
     Estimated on a decimated read (bounded memory) along rows and columns: the practical range of
     the empirical correlogram. A factor still correlated at half the study area (elevation, often)
     counts with that half-width; the median keeps one such factor from making a single block.
     """
-    with rasterio.open(stack) as ds:
+    with _opened(stack) as ds:
         f = max(1, int(np.ceil(max(ds.width, ds.height) / max_side)))
         shape = (ds.count, max(2, ds.height // f), max(2, ds.width // f))
         data = ds.read(out_shape=shape, resampling=rasterio.enums.Resampling.nearest).astype(np.float64)
         ok = np.all(valid_mask(data, ds.nodata), axis=0)
         cell = abs(ds.transform.a) * ds.width / shape[2]
+        name = ds.name
     lengths = []
     for band in data:
         z = np.where(ok, band, np.nan)
@@ -202,7 +209,7 @@ def correlation_length_m(stack: str, max_side: int = 512, threshold: float = PRA
                 break
         lengths.append(length * cell)
     if not lengths:
-        raise InvalidInputError(f"Cannot estimate a correlation length: every factor of {stack} is constant.")
+        raise InvalidInputError(f"Cannot estimate a correlation length: every factor of {name} is constant.")
     return float(np.median(lengths))
 
 
@@ -253,20 +260,28 @@ def make_folds(
     return folds, grp
 
 
+class BlockChoice(NamedTuple):
+    """The CV block side and why: the sentence for the report and whether folds lost independence."""
+
+    side_m: float
+    range_m: float | None  # the factors' correlation range (None: the side was given)
+    note: str
+    #: the blocks are smaller than the range (or the patch footprint): folds are less independent
+    shrunk: bool = False
+
+
 def choose_block(
-    stack: str, x: np.ndarray, y: np.ndarray, k: int, given_m: float, min_block_m: float = 0.0
-) -> tuple[float, float | None, str]:
+    stack: StackLike | DatasetReader, x: np.ndarray, y: np.ndarray, k: int, given_m: float, min_block_m: float = 0.0
+) -> BlockChoice:
     """Block side: the given one, else the larger of the factors' correlation range and ``min_block_m``.
 
     ``min_block_m`` is the patch footprint of the deep models: samples closer than one patch share
     input cells, so smaller blocks would leak. Shrunk only when fewer than ``2k`` blocks would hold
     samples, and then the note says that folds are less independent than they should be.
 
-    Returns:
-        (block side, correlation range, a sentence for the report).
     """
     if given_m > 0:
-        return given_m, None, f"{given_m:g} m blocks (given)"
+        return BlockChoice(given_m, None, f"{given_m:g} m blocks (given)")
     rng = correlation_length_m(stack)
     target = max(rng, min_block_m)
     why = "the factors' correlation range" if rng >= min_block_m else "one patch footprint (larger than the range)"
@@ -282,7 +297,31 @@ def choose_block(
             f"{block:.0f} m blocks, shrunk from {target:.0f} m ({why}; correlation range {rng:.0f} m) because fewer "
             f"than {2 * k} blocks held samples: folds are less independent than they should be"
         )
-    return float(block), rng, note
+    return BlockChoice(float(block), rng, note, block < target)
+
+
+def _folds_of(
+    prep: Prepared, cfg: TrainConfig, cv: CVConfig, groups: np.ndarray | None, choice: BlockChoice
+) -> tuple[np.ndarray, np.ndarray, BlockChoice]:
+    """Folds and groups of the samples, shrinking data-sized blocks until both classes reach every fold."""
+    block = choice.side_m
+    while True:
+        try:
+            folds, grp = make_folds(prep.x, prep.y, prep.data.labels, cv.folds, block or 1.0, cfg.seed, groups)
+            return folds, grp, choice
+        except InvalidInputError:
+            # blocks from the data can be too coarse for both classes to reach every fold
+            # (absences drawn in a few zones): shrink them, and say so
+            if groups is not None or cv.block_m > 0 or choice.range_m is None or block < 2 * prep.grid_resolution:
+                raise
+            block *= 0.8
+            choice = BlockChoice(
+                block,
+                choice.range_m,
+                f"{block:.0f} m blocks (shrunk so that every fold holds landslides and absences; correlation "
+                f"range {choice.range_m:.0f} m: folds are less independent than they should be)",
+                True,
+            )
 
 
 def _buffer_exclusion(x: np.ndarray, y: np.ndarray, test: np.ndarray, buffer_m: float) -> np.ndarray:
@@ -323,13 +362,13 @@ def _rate_scores(cell_scores: np.ndarray, ls_scores: np.ndarray) -> np.ndarray:
     return (lo + 0.5 * (hi - lo)) / max(s.size, 1)
 
 
-def _rate_cells(stack: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _rate_cells(stack: StackLike | DatasetReader, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and cols of up to ``n`` valid cells drawn uniformly (windowed, bounded memory)."""
     from ..raster.grid import Grid
 
     rng = np.random.default_rng(seed)
     rows, cols = [], []
-    with rasterio.open(stack) as ds:
+    with _opened(stack) as ds:
         grid = Grid.from_dataset(ds)
         frac = min(1.0, 1.5 * n / max(1, ds.width * ds.height))
         for win in grid.windows(1024):
@@ -347,17 +386,20 @@ def _rate_cells(stack: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def cross_validate(
     prep: Prepared,
-    stack: str,
     cfg: TrainConfig,
     cv: CVConfig,
-    temporal_stack: str | None = None,
     groups: np.ndarray | None = None,
     hp: DeepHP | None = None,
     progress: Progress | None = None,
     on_epoch: Callable | None = None,
 ) -> CVResult:
-    """Spatial k-fold CV of ``cfg.models`` on ``prep`` (see the module docstring)."""
+    """Spatial k-fold CV of ``cfg.models`` on ``prep`` (see the module docstring).
+
+    The stack travels in ``prep`` and is opened once here for the block size, the prediction-rate
+    cells and their patches (it used to be a path opened five times, once for a transform).
+    """
     progress = progress or NullProgress()
+    stack = _stack_of(prep)
     hp = hp or cfg.hp
     d = prep.data
     if cv.folds < 2:
@@ -371,34 +413,22 @@ def cross_validate(
         )
     deep = any(m in DEEP_MODELS for m in cfg.models)
     footprint = cfg.patch_size * prep.grid_resolution if deep else 0.0
-    if groups is None:
-        block, corr, how = choose_block(stack, prep.x, prep.y, cv.folds, cv.block_m, footprint)
-    else:
-        block, corr, how = None, None, "user mapping units (group field)"
-    while True:
-        try:
-            folds, grp = make_folds(prep.x, prep.y, d.labels, cv.folds, block or 1.0, cfg.seed, groups)
-            break
-        except InvalidInputError:
-            # blocks from the data can be too coarse for both classes to reach every fold
-            # (absences drawn in a few zones): shrink them, and say so
-            if groups is not None or cv.block_m > 0 or block is None or block < 2 * prep.grid_resolution:
-                raise
-            block *= 0.8
-            how = (
-                f"{block:.0f} m blocks (shrunk so that every fold holds landslides and absences; correlation "
-                f"range {corr:.0f} m: folds are less independent than they should be)"
-            )
-    caveats = []
-    if "less independent" in how:
-        caveats.append(f"Spatial CV: {how}.")
-    # cells for the prediction rate, with the fold and block they fall in
-    rr, cc = _rate_cells(stack, cv.rate_cells, cfg.seed)
-    cx, cy = _cell_xy(stack, rr, cc)
-    cell_fold, cell_grp = _cell_folds(cx, cy, prep, folds, grp, block, groups is not None)
-    has = cell_fold >= 0
-    rr, cc, cell_fold, cell_grp = rr[has], cc[has], cell_fold[has], cell_grp[has]
-    cells = _cells_set(prep, stack, temporal_stack, rr, cc, cfg)
+    with rasterio.open(stack.path) as ds:
+        if groups is None:
+            choice = choose_block(ds, prep.x, prep.y, cv.folds, cv.block_m, footprint)
+        else:
+            choice = BlockChoice(0.0, None, "user mapping units (group field)")
+        folds, grp, choice = _folds_of(prep, cfg, cv, groups, choice)
+        # cells for the prediction rate, with the fold and block they fall in
+        rr, cc = _rate_cells(ds, cv.rate_cells, cfg.seed)
+        cx, cy = stack.grid.xy(rr, cc)
+        block = None if groups is not None else choice.side_m
+        cell_fold, cell_grp = _cell_folds(cx, cy, prep, folds, grp, block, groups is not None)
+        has = cell_fold >= 0
+        rr, cc, cell_fold, cell_grp = rr[has], cc[has], cell_fold[has], cell_grp[has]
+        cells = _cells_set(prep, rr, cc, cfg, ds)
+    how, corr = choice.note, choice.range_m
+    caveats = [f"Spatial CV: {how}."] if choice.shrunk else []
     device = pick_device(cfg.device)
     kinds = [m for m in cfg.models if not (m in SERIES_MODELS and d.series is None)]
     is_ls = d.labels == 1
@@ -620,12 +650,6 @@ def _fold_epochs(on_epoch: EpochCallback | None, fold: int) -> EpochCallback | N
     return lambda kind, m: on_epoch(kind, {**m, "fold": fold + 1})
 
 
-def _cell_xy(stack: str, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with rasterio.open(stack) as ds:
-        xs, ys = rasterio.transform.xy(ds.transform, rows, cols)
-    return np.asarray(xs, float), np.asarray(ys, float)
-
-
 def _cell_folds(
     cx: np.ndarray,
     cy: np.ndarray,
@@ -652,24 +676,39 @@ def _cell_folds(
     )
 
 
-def area_cells(prep: Prepared, stack: str, temporal_stack: str | None, cfg: TrainConfig, n: int = 10_000) -> SampleSet:
+def area_cells(prep: Prepared, cfg: TrainConfig, n: int = 10_000) -> SampleSet:
     """Model inputs for up to ``n`` valid cells drawn uniformly over the stack (bounded memory).
 
     Used for the zoning breaks a card carries: quantiles of a model's scores over these cells are
     quantiles over the training area, so every later tile and run zones with the same thresholds.
     """
-    rows, cols = _rate_cells(stack, n, cfg.seed + 1)
-    return _cells_set(prep, stack, temporal_stack, rows, cols, cfg)
+    with rasterio.open(_stack_of(prep).path) as ds:
+        rows, cols = _rate_cells(ds, n, cfg.seed + 1)
+        return _cells_set(prep, rows, cols, cfg, ds)
 
 
-def _cells_set(
-    prep: Prepared, stack: str, temporal_stack: str | None, rows: np.ndarray, cols: np.ndarray, cfg: TrainConfig
-) -> SampleSet:
-    """Model inputs for arbitrary cells, normalised like the samples."""
-    patches = read_patches(stack, rows, cols, cfg.patch_size, prep.norm)
+def _stack_of(prep: Prepared) -> Stack:
+    if prep.stack is None:
+        raise ValueError("These samples were not read by prepare(): no stack travels with them.")
+    return prep.stack
+
+
+@contextlib.contextmanager
+def _opened(stack: StackLike | DatasetReader) -> Iterator[DatasetReader]:
+    """The dataset itself, or the stack opened for the ``with`` block (callers holding it open pass it)."""
+    if isinstance(stack, DatasetReader):
+        yield stack
+        return
+    with rasterio.open(as_stack(stack).path) as ds:
+        yield ds
+
+
+def _cells_set(prep: Prepared, rows: np.ndarray, cols: np.ndarray, cfg: TrainConfig, ds: DatasetReader) -> SampleSet:
+    """Model inputs for arbitrary cells, normalised like the samples (``ds``: the open factor stack)."""
+    patches = read_patches(_stack_of(prep), rows, cols, cfg.patch_size, prep.norm, ds)
     climate = None
-    if prep.climate_norm is not None and temporal_stack:
-        climate = read_series(temporal_stack, rows, cols, prep.n_steps, prep.n_vars, prep.climate_norm)
+    if prep.climate_norm is not None and prep.temporal is not None:
+        climate = read_series(prep.temporal, rows, cols, prep.n_steps, prep.n_vars, prep.climate_norm)
     series = series_for(cfg.temporal_mode, patches, climate)
     z = np.zeros(rows.size, bool)
     return SampleSet(patches, series, z.astype(int), z, z.astype(int))

@@ -7,6 +7,7 @@ inside a patch become 0 after standardisation, i.e. the factor's mean.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from enum import Enum
 
@@ -122,16 +123,27 @@ def band_stats(stack: StackLike, block: int = 1024, one_hot: bool = True) -> Nor
     return Normalisation([float(v) for v in mean], [float(v) for v in std], cats)
 
 
-def read_patches(stack: StackLike, rows: np.ndarray, cols: np.ndarray, patch: int, norm: Normalisation) -> np.ndarray:
-    """Model-input (N, C', patch, patch) patches centred on cells (centre index ``patch // 2``)."""
+def read_patches(
+    stack: StackLike,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    patch: int,
+    norm: Normalisation,
+    ds: rasterio.io.DatasetReader | None = None,
+) -> np.ndarray:
+    """Model-input (N, C', patch, patch) patches centred on cells (centre index ``patch // 2``).
+
+    ``ds``: the stack already open (a caller reading it several times opens it once).
+    """
     half = patch // 2
     out = np.zeros((rows.size, norm.n_channels, patch, patch), np.float32)
     info = as_stack(stack)
     path = info.path
-    with rasterio.open(path) as ds:
+    with contextlib.ExitStack() as opened:
+        src = ds if ds is not None else opened.enter_context(rasterio.open(path))
         for i, (r, c) in enumerate(zip(rows, cols)):
             win = Window(int(c) - half, int(r) - half, patch, patch)
-            data, ok = read_block(ds, win, info.nodata, f"The stack {path}")
+            data, ok = read_block(src, win, info.nodata, f"The stack {path}")
             out[i] = norm.apply(data, ok)
     return out
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress
-from ..raster.stack import StackLike, as_stack, temporal_layout, temporal_variables
+from ..raster.stack import Stack, StackLike, as_stack, temporal_layout, temporal_variables
 from ..sampling.absences import SamplingConfig, SplitMethod, split_samples
 from ..sampling.points import read_points
 from .dataset import (
@@ -85,6 +85,11 @@ class Prepared:
     y: np.ndarray = field(default_factory=lambda: np.empty(0))
     attrs: dict = field(default_factory=dict)  # the samples' other fields (e.g. a mapping-unit id)
     climate_vars: list[str] | None = None  # the temporal stack's variables (e.g. rain, temp)
+    #: the factor stack the samples were read from (opened once by :func:`prepare`; CV and the zoning
+    #: cells read it again through this value instead of re-opening a path)
+    stack: Stack | None = None
+    #: the temporal (climate) stack of temporal mode ``climate``, else None
+    temporal: Stack | None = None
 
     @property
     def features(self) -> list[str]:
@@ -158,6 +163,7 @@ def prepare(
     progress.report(0.3, f"reading {rows.size} patches of {cfg.patch_size}x{cfg.patch_size}")
     patches = read_patches(info, rows, cols, cfg.patch_size, norm)
     climate = climate_norm = climate_names = climate_vars = None
+    tinfo: Stack | None = None
     n_steps, n_vars = norm.n_channels, 1
     if cfg.temporal_mode is TemporalMode.CLIMATE:
         if not temporal_stack:
@@ -187,4 +193,6 @@ def prepare(
         y,
         attrs,
         climate_vars,
+        info,
+        tinfo,
     )

@@ -164,8 +164,9 @@ def test_stack_with_undeclared_nan_is_refused(trained, tmp_path):
     assert not dest.exists() and not list(tmp_path.glob(".p.*"))
 
 
-def test_spatial_cv_folds_blocks_and_prediction_rate(tiny_factors, tmp_path):
-    """Folds keep whole blocks, every model gets k fold results, intervals contain the estimate."""
+def test_spatial_cv_folds_blocks_and_prediction_rate(tiny_factors, tmp_path, monkeypatch):
+    """Folds keep whole blocks, every model gets k fold results, intervals contain the estimate;
+    the CV opens the stack once (it travels in ``prep``)."""
     from landslide_ai.core.susceptibility.cross_validation import CVConfig, correlation_length_m, cross_validate
     from landslide_ai.core.susceptibility.train import TrainConfig, prepare
 
@@ -185,7 +186,12 @@ def test_spatial_cv_folds_blocks_and_prediction_rate(tiny_factors, tmp_path):
     write_samples(s, wkt, samples, "buffer")
     cfg = TrainConfig(models=("cnn", "rf"), patch_size=8, epochs=2, shap_samples=0)
     prep = prepare(stack, samples, cfg)
-    res = cross_validate(prep, stack, cfg, CVConfig(folds=3, block_m=300.0, rate_cells=2000, n_boot=200))
+    opened = []
+    real_open = rasterio.open
+    monkeypatch.setattr(rasterio, "open", lambda f, *a, **k: opened.append(str(f)) or real_open(f, *a, **k))
+    res = cross_validate(prep, cfg, CVConfig(folds=3, block_m=300.0, rate_cells=2000, n_boot=200))
+    monkeypatch.setattr(rasterio, "open", real_open)
+    assert opened == [stack]
     assert {m.kind for m in res.models} == {"cnn", "rf"}
     for m in res.models:
         assert len(m.fold_metrics) == 3 and len(m.fold_rate_auc) == 3
@@ -212,8 +218,9 @@ def test_spatial_cv_folds_blocks_and_prediction_rate(tiny_factors, tmp_path):
     # automatic blocks are never smaller than one patch footprint unless the report says they shrank
     from landslide_ai.core.susceptibility.cross_validation import choose_block
 
-    block, rng, note = choose_block(stack, prep.x, prep.y, 3, 0.0, 8 * 30.0)
-    assert rng == length and (block >= max(length, 240.0) or "shrunk" in note)
+    choice = choose_block(stack, prep.x, prep.y, 3, 0.0, 8 * 30.0)
+    assert choice.range_m == length and (choice.side_m >= max(length, 240.0) or choice.shrunk)
+    assert choice.shrunk == ("shrunk" in choice.note)
 
 
 def test_class_weight_shifts_deep_predictions_towards_landslides():
