@@ -130,7 +130,7 @@ class LandslideAlgorithm(OutputGuard, LayerReading, QgsProcessingAlgorithm):
         for m in mods:
             s = status(m)
             need = "needed" if m in self.REQUIRES else f"for {s.dependency.purpose}"
-            state = f"installed ({s.installed})" if s.ok else f"<b>missing</b>: {s.problem}"
+            state = f"installed ({s.shown})" if s.ok else f"<b>missing</b>: {s.problem}"
             items.append(f"<li>{s.dependency.distribution} ({need}): {state}</li>")
         return "<h3>Python packages</h3><ul>" + "".join(items) + "</ul>"
 

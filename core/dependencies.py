@@ -94,9 +94,21 @@ class Status:
     installed: str | None  # version string, or None when the module cannot be found
 
     @property
+    def version_known(self) -> bool:
+        """False for a placeholder version ('0+unknown', '0'), as Debian sid's shapely 2.1 reports."""
+        return self.installed is not None and not _PLACEHOLDER.match(self.installed.strip())
+
+    @property
     def ok(self) -> bool:
-        """Importable and at least the minimum version."""
-        return self.installed is not None and _version_tuple(self.installed) >= _version_tuple(self.dependency.minimum)
+        """Importable and at least the minimum version (a placeholder version is trusted: see below).
+
+        Why trust it: a package built without its release metadata reports '0+unknown' while being
+        a current release (QGIS 3.44 on Debian sid: shapely 2.1 says '0+unknown'); refusing it made
+        every algorithm that needs shapely unusable although it works. Importability is checked.
+        """
+        if self.installed is None:
+            return False
+        return not self.version_known or _version_tuple(self.installed) >= _version_tuple(self.dependency.minimum)
 
     @property
     def problem(self) -> str:
@@ -107,6 +119,17 @@ class Status:
         if not self.ok:
             return f"{d.distribution} {self.installed} is older than {d.minimum} ({d.install})"
         return ""
+
+    @property
+    def shown(self) -> str:
+        """The version as a user should read it ('-' when absent, 'version not reported' for a placeholder)."""
+        if self.installed is None:
+            return "-"
+        return self.installed if self.version_known else f"{self.installed} (version not reported)"
+
+
+#: what packages built without their release metadata report instead of a version
+_PLACEHOLDER = re.compile(r"^0(\.0)*(\+.*)?$|^$")
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:

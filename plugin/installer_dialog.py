@@ -161,7 +161,7 @@ class InstallerDialog(QDialog):
         for d in DEPENDENCIES.values():
             if d.installer:
                 s = status(d.module)
-                rows.append(f"{d.distribution}: {s.installed if s.ok else 'missing'}")
+                rows.append(f"{d.distribution}: {s.shown if s.ok else 'missing'}")
         return "Now: " + "; ".join(rows)
 
     def options(self) -> ins.InstallOptions:

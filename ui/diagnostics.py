@@ -71,7 +71,7 @@ def report(packages: str = "") -> str:
         d = s.dependency
         state = "ok" if s.ok else "PROBLEM: " + s.problem
         bad += not s.ok
-        lines.append(f"{d.distribution:<14}{(s.installed or '-'):<16}{d.minimum:<10}{state}  [{d.purpose}]")
+        lines.append(f"{d.distribution:<14}{s.shown:<16}{d.minimum:<10}{state}  [{d.purpose}]")
     lines += ["", "All dependencies satisfied." if not bad else f"{bad} dependency problem(s); see above."]
     return "\n".join(lines)
 

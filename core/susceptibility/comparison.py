@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -76,8 +77,20 @@ def _write_mean(card: str, results: list, e: EnsembleCV) -> None:
     write_mean_card(card, [Path(r.card_path).name for r in members], metrics, zoning, int(members[0].test_prob.size))
 
 
-def choose_mapped(results: list, cv: CVResult | None, mapped: str = BEST_BY_CV) -> tuple[str, str]:
-    """(card path, reason) of the model to map.
+class MappedChoice(NamedTuple):
+    """The model to map: its card, the sentence that says why, and the ensemble when it is a mean.
+
+    A mean's card does not exist yet when it is chosen: the caller writes it (:func:`_write_mean`),
+    so that choosing has no side effect on the output folder.
+    """
+
+    card: str
+    note: str
+    ensemble: EnsembleCV | None = None
+
+
+def choose_mapped(results: list, cv: CVResult | None, mapped: str = BEST_BY_CV) -> MappedChoice:
+    """The model to map (card path and reason; a mean's card is written by the caller).
 
     ``mapped``: a model kind (the user's choice, e.g. the paper's ``cnn_lstm_am``) or ``best_cv``:
     the model with the best cross-validated prediction rate, with a sentence saying whether it is
@@ -90,17 +103,20 @@ def choose_mapped(results: list, cv: CVResult | None, mapped: str = BEST_BY_CV) 
 
     by_kind = {r.kind: r.card_path for r in results}
     if not by_kind:
-        return "", "No model was trained."
+        return MappedChoice("", "No model was trained.")
     if mapped == MEAN_OF_TOP:
         e = cv.ensemble if cv is not None else None
         if e is not None and all(k in by_kind for k in e.kinds):
             card = str(Path(by_kind[e.kinds[0]]).parent / "mean_top.json")
-            _write_mean(card, results, e)
             verdict = "better than" if e.gain_ci[0] > 0 else "not distinguishable from"
-            return card, (
-                f"Mapped model: the {e.name} (chosen by the user), CV prediction rate {e.rate_auc:.3f} "
-                f"({e.rate_ci[0]:.3f}-{e.rate_ci[1]:.3f}), {verdict} the best single model "
-                f"({e.gain:+.3f}, paired 95 % CI {e.gain_ci[0]:+.3f} to {e.gain_ci[1]:+.3f})."
+            return MappedChoice(
+                card,
+                (
+                    f"Mapped model: the {e.name} (chosen by the user), CV prediction rate {e.rate_auc:.3f} "
+                    f"({e.rate_ci[0]:.3f}-{e.rate_ci[1]:.3f}), {verdict} the best single model "
+                    f"({e.gain:+.3f}, paired 95 % CI {e.gain_ci[0]:+.3f} to {e.gain_ci[1]:+.3f})."
+                ),
+                e,
             )
         mapped = BEST_BY_CV
         lead = "No mean was mapped: fewer than two models are indistinguishable from the best (or no CV ran). "
@@ -115,18 +131,20 @@ def choose_mapped(results: list, cv: CVResult | None, mapped: str = BEST_BY_CV) 
         note = f"Mapped model: {DISPLAY[mapped]} (chosen by the user)."
         if cv is not None:
             note += " " + leaders_sentence(cv)
-        return by_kind[mapped], note
+        return MappedChoice(by_kind[mapped], note)
     if cv is not None:
         best = next((m for m in ranking(cv) if m.kind in by_kind and np.isfinite(m.rate_auc)), None)
         if best is not None:
-            return by_kind[best.kind], (
+            return MappedChoice(
+                by_kind[best.kind],
                 f"{lead}Mapped model: {DISPLAY[best.kind]}, the best cross-validated prediction rate. "
-                + leaders_sentence(cv)
+                + leaders_sentence(cv),
             )
     kind = "cnn_lstm_am" if "cnn_lstm_am" in by_kind else results[0].kind
-    return by_kind[kind], (
+    return MappedChoice(
+        by_kind[kind],
         f"{lead}Mapped model: {DISPLAY[kind]} (no cross-validation ran, so there is no evidence to choose by; "
-        "the paper's model when trained)."
+        "the paper's model when trained).",
     )
 
 
@@ -191,7 +209,10 @@ def run_training(
             f"Test split: {int(d.is_test.sum())} held-out samples ({int(d.labels[d.is_test].sum())} landslides) "
             f"from the sample layer's 'split' field; temporal mode: {cfg.temporal_mode.value}; seed {cfg.seed}."
         )
-    mapped_card, mapping_note = choose_mapped(results, cv_res, mapped)
+    choice = choose_mapped(results, cv_res, mapped)
+    if choice.ensemble is not None:
+        _write_mean(choice.card, results, choice.ensemble)
+    mapped_card, mapping_note = choice.card, choice.note
     progress.log(mapping_note)
     separability = single_factor_auc(d.centre, d.labels, prep.features)
     warnings = fair_play_warnings(separability, _strategy_of(samples, prep.crs_wkt))

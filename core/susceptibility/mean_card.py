@@ -18,6 +18,7 @@ import numpy as np
 import rasterio
 
 from ..errors import InvalidInputError, ModelLoadError
+from ..model_card import SusceptibilityCard
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, write_text_atomic
@@ -27,11 +28,13 @@ FORMAT = "landslide_ai.mean_of_models.v1"
 
 @dataclass(frozen=True)
 class MeanCard:
-    """Member card paths (resolved in the card's folder), the CV figures and the training info."""
+    """Member card paths (resolved in the card's folder), their cards (read once), the CV figures and training."""
 
     members: list[Path]
     metrics: dict
     training: dict
+    #: each member's card, read and schema-checked when the mean card is read (never read again)
+    cards: list[SusceptibilityCard]
 
 
 def write_mean_card(path: str | Path, members: list[str], metrics: dict, zoning: dict | None, n_train: int) -> None:
@@ -73,12 +76,14 @@ def mean_card_from_dict(doc: object, path: str | Path) -> MeanCard | None:
                 f"{path}: member card '{n}' is missing beside it (or is a link); copy the folder whole."
             )
         members.append(m)
-    return MeanCard(members, dict(doc.get("metrics") or {}), dict(doc.get("training") or {}))
+    cards = [SusceptibilityCard.load(m) for m in members]
+    return MeanCard(members, dict(doc.get("metrics") or {}), dict(doc.get("training") or {}), cards)
 
 
 def predict_mean(
     card: MeanCard,
     predict_one: Callable[..., None],
+    load_one: Callable[[str, SusceptibilityCard], object],
     stack: str,
     out: str,
     temporal_stack: str | None,
@@ -88,8 +93,9 @@ def predict_mean(
 ) -> None:
     """Each member's probability map into a staging folder beside ``out``, then their mean, window by window.
 
-    ``predict_one``: ``predict_stack`` (passed in, so that this module does not import the predictor
-    that reads it).
+    ``predict_one``: ``predict_stack``, and ``load_one``: ``load_model`` (passed in, so that this
+    module does not import the predictor and the loader that read it). Each member is loaded from
+    the card already read, just before it is mapped (one member's weights in memory at a time).
     """
     progress = progress or NullProgress()
     dest = Path(out)
@@ -101,7 +107,8 @@ def predict_mean(
         for i, m in enumerate(card.members):
             part = stage / f"{i}.tif"
             sub = SubProgress(progress, 0.9 * i / n, 0.9 * (i + 1) / n)
-            predict_one(str(m), stack, str(part), temporal_stack, block=block, progress=sub, **options)
+            loaded = load_one(str(m), card.cards[i])
+            predict_one(str(m), stack, str(part), temporal_stack, block=block, progress=sub, loaded=loaded, **options)
             parts.append(part)
         srcs = [rasterio.open(p) for p in parts]
         try:
@@ -125,8 +132,6 @@ def predict_mean(
 
 def check_members_match(card: MeanCard) -> None:
     """Refuse a mean card whose members disagree on the factors they read."""
-    from ..model_card import SusceptibilityCard
-
-    factors = {tuple(SusceptibilityCard.load(m).factors) for m in card.members}
+    factors = {tuple(c.factors) for c in card.cards}
     if len(factors) != 1:
         raise InvalidInputError("The member models of this mean card read different factors; retrain them together.")

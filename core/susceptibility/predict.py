@@ -184,7 +184,7 @@ def predict_stack(
         tpath = as_stack(temporal_stack).path if temporal_stack is not None else None
         options = {"batch": batch, "device": device, "allow_shift": allow_shift, "dense": dense, "backend": backend,
                    "dask": dask, "dask_workers": dask_workers}  # fmt: skip
-        predict_mean(mean, predict_stack, as_stack(stack).path, out, tpath, progress, block, **options)
+        predict_mean(mean, predict_stack, load_model, as_stack(stack).path, out, tpath, progress, block, **options)
         return
     backend = resolve_backend(backend, needs_torch=dask is not None)
     model = loaded

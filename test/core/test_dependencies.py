@@ -26,3 +26,15 @@ def test_local_version_suffixes_compare_by_their_numbers():
     assert deps._version_tuple("2.15.0+cu132") == (2, 15, 0)
     assert deps._version_tuple("1.3.5") > deps._version_tuple("1.3")
     assert deps._version_tuple("0.13rc1") == (0, 13)
+
+
+def test_a_placeholder_version_is_trusted_and_said_so():
+    """Debian sid's shapely 2.1 (QGIS 3.44) reports '0+unknown': importable, so usable, and the dialog says why."""
+    d = deps.DEPENDENCIES["shapely"]
+    for v in ("0+unknown", "0", "0.0.0", ""):
+        s = deps.Status(d, v)
+        assert s.ok and not s.version_known and s.problem == "" and "version not reported" in s.shown
+    real = deps.Status(d, "1.7.1")
+    assert real.version_known and not real.ok and real.shown == "1.7.1"
+    assert deps.Status(d, "0.9").version_known  # a real 0.x release is compared, not trusted
+    assert deps.Status(d, None).shown == "-"

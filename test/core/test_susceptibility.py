@@ -291,11 +291,11 @@ def test_mapped_model_choice_by_user_and_without_cv(trained_cv, trained):
     from landslide_ai.core.susceptibility.comparison import choose_mapped
 
     _, _, out = trained_cv
-    card, note = choose_mapped(out.results, out.cv, "glm")
+    card, note, _ = choose_mapped(out.results, out.cv, "glm")
     assert Path(card).name == "glm.json" and "chosen by the user" in note
     with pytest.raises(InvalidInputError, match="was not trained"):
         choose_mapped(out.results, out.cv, "cnn_lstm_am")
-    card, note = choose_mapped(trained.out.results, None)  # no CV: no evidence, the paper's model
+    card, note, _ = choose_mapped(trained.out.results, None)  # no CV: no evidence, the paper's model
     assert Path(card).name == "cnn_lstm_am.json" and "no cross-validation" in note
 
 
@@ -382,7 +382,7 @@ def test_a_deep_card_saved_before_the_centre_skip_still_loads(trained, tmp_path)
     assert lm.net.cnn.centre is None
 
 
-def test_mean_card_maps_the_mean_of_its_members_and_refuses_paths(trained_cv, tmp_path):
+def test_mean_card_maps_the_mean_of_its_members_and_refuses_paths(trained_cv, tmp_path, count_opens, monkeypatch):
     from landslide_ai.core.errors import ModelLoadError
     from landslide_ai.core.susceptibility.mean_card import read_mean_card, write_mean_card
 
@@ -397,7 +397,10 @@ def test_mean_card_maps_the_mean_of_its_members_and_refuses_paths(trained_cv, tm
         predict_stack(str(models / f"{name}.json"), stack, str(tmp_path / f"{name}.tif"))
         with rasterio.open(tmp_path / f"{name}.tif") as ds:
             maps[name] = ds.read(1)
+    counts = count_opens(card, models / "rf.json", models / "glm.json")
     breaks = predict_and_zone(str(card), stack, str(tmp_path / "mean.tif"), str(tmp_path / "z.tif"))
+    monkeypatch.undo()
+    assert set(counts.values()) == {1}, counts  # the mean card and each member's card read once
     assert breaks == [0.1, 0.2, 0.3, 0.4]  # the mean card's own breaks
     with rasterio.open(tmp_path / "mean.tif") as ds:
         mean, nodata = ds.read(1), ds.nodata
@@ -418,9 +421,11 @@ def test_mean_of_top_models_is_cross_validated_and_mapped_when_chosen(trained_cv
 
     _, _, out = trained_cv
     top = top_models(out.cv.models)
-    card, note = choose_mapped(out.results, out.cv, MEAN_OF_TOP)
+    card, note, chosen = choose_mapped(out.results, out.cv, MEAN_OF_TOP)
     if len(top) >= 2:
         e = out.cv.ensemble
+        # choosing is free of side effects: the mean card is written by run_training, not here
+        assert chosen is e and not Path(card).exists()
         assert e is not None and e.kinds == [m.kind for m in top] and e.rate_ci[0] <= e.rate_auc <= e.rate_ci[1]
         assert Path(card).name == "mean_top.json" and "Mapped model: the mean of" in note
     else:  # one clear leader: nothing to average, and the note says why
