@@ -157,9 +157,7 @@ def tiny_samples(tiny_factors, tmp_path_factory):
     return stack, samples, pts
 
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "core"))  # shared fixtures-helpers of the core tier
 sys.path.insert(0, str(Path(__file__).resolve().parent / "reliability"))
-sys.path.insert(0, str(Path(__file__).resolve().parent / "algorithms"))
 pytest_plugins = ["rel_fixtures"]  # the reliability tier's fixtures (world, sandbox, refused, run_fb)
 
 
@@ -209,3 +207,30 @@ def count_opens(monkeypatch):
         return counts
 
     return start
+
+
+@pytest.fixture(scope="module")
+def crack_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("crackmodel")
+    from helpers import make_set
+
+    from landslide_ai.core.cracks.train import CrackTrainConfig, train_crack_model
+
+    tgt = make_set(d / "imgs", n=12)
+    card, _ = train_crack_model(tgt, str(d / "m"), CrackTrainConfig(arch="cnn", input_px=48, epochs=2, batch_size=8))
+    return card
+
+
+@pytest.fixture(scope="module")
+def lsm_models(tiny_samples, tmp_path_factory):
+    """CNN-LSTM-AM at patch 18 (dense graph, a 2-member ensemble), CNN at patch 8 (patch graph), LSTM, RF."""
+    from landslide_ai.core.susceptibility.train import TrainConfig, prepare, train_all
+
+    stack, samples, _ = tiny_samples
+    d = tmp_path_factory.mktemp("onnx_lsm")
+    cards = {}
+    for patch, models, ens in ((18, ("cnn_lstm_am",), 2), (8, ("cnn", "lstm", "rf"), 1)):
+        cfg = TrainConfig(models=models, patch_size=patch, epochs=2, batch_size=16, rf_trees=10, ensemble=ens)
+        for r in train_all(prepare(stack, samples, cfg), cfg, str(d / f"m{patch}")):
+            cards[r.kind] = r.card_path
+    return stack, cards, d

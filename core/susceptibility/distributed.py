@@ -147,6 +147,7 @@ def predict_windows_dask(
             threads = 1
         args = (str(card_path), job.stack, job.temporal_stack, job.info.nodata)
         with atomic_path(job.out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
+            dst.update_tags(**job.tags)
             running: set = set()
             while pending or running:
                 while pending and len(running) < 2 * n_workers:

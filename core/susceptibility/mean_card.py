@@ -89,6 +89,7 @@ def predict_mean(
     temporal_stack: str | None,
     progress: Progress | None = None,
     block: int = 256,
+    tags: dict[str, str] | None = None,
     **options: object,
 ) -> None:
     """Each member's probability map into a staging folder beside ``out``, then their mean, window by window.
@@ -115,6 +116,7 @@ def predict_mean(
             grid = Grid.from_dataset(srcs[0])
             prof = grid.profile(1, "float32", FLOAT_NODATA)
             with atomic_path(out) as tmp, rasterio.open(tmp, "w", **prof) as dst:
+                dst.update_tags(**(tags or {}))
                 for win in grid.windows(block):
                     check(progress)
                     a = np.stack([s.read(1, window=win) for s in srcs])

@@ -40,7 +40,7 @@ from ..runtime import resolve_backend
 from ..sampling.points import Points
 from .dataset import TemporalMode, check_temporal_grid
 from .loaded import LoadedModel, load_model, open_card
-from .provenance import tag_fit
+from .provenance import fit_tags
 from .scoring import ONNX_DENSE_BLOCK, WindowJob, score_window
 
 __all__ = ["LoadedModel", "WindowJob", "load_model", "predict_and_zone", "predict_stack", "score_window"]
@@ -161,8 +161,11 @@ def predict_stack(
     dask: str | None = None,
     dask_workers: int = 2,
     loaded: LoadedModel | MeanCard | None = None,
+    tags: dict[str, str] | None = None,
 ) -> None:
     """Write a float32 susceptibility (probability) GeoTIFF over the whole stack.
+
+    ``tags``: metadata the raster carries (provenance), written with it, before its atomic rename.
 
     ``loaded``: the model ``card_path`` holds, when the caller has already read it
     (:func:`.loaded.open_card`): the card and weights are then not read again.
@@ -184,7 +187,9 @@ def predict_stack(
         tpath = as_stack(temporal_stack).path if temporal_stack is not None else None
         options = {"batch": batch, "device": device, "allow_shift": allow_shift, "dense": dense, "backend": backend,
                    "dask": dask, "dask_workers": dask_workers}  # fmt: skip
-        predict_mean(mean, predict_stack, load_model, as_stack(stack).path, out, tpath, progress, block, **options)
+        predict_mean(
+            mean, predict_stack, load_model, as_stack(stack).path, out, tpath, progress, block, tags or {}, **options
+        )
         return
     backend = resolve_backend(backend, needs_torch=dask is not None)
     model = loaded
@@ -202,7 +207,7 @@ def predict_stack(
         if not temporal_stack:
             raise ModelLoadError("This model's LSTM branch reads monthly climate: give the temporal stack too.")
         check_temporal_grid(info.grid, temporal_stack)
-    job = WindowJob(info, mode, out, temporal_stack, block, batch, device, dense)
+    job = WindowJob(info, mode, out, temporal_stack, block, batch, device, dense, dict(tags or {}))
     if dask:
         if backend != "torch":
             raise InvalidInputError("Prediction on Dask runs the torch backend; choose one of Dask or ONNX.")
@@ -245,6 +250,7 @@ def _predict_windows(model: LoadedModel, job: WindowJob, progress: Progress, gra
             atomic_path(job.out) as tmp,
             rasterio.open(tmp, "w", **prof) as dst,
         ):
+            dst.update_tags(**job.tags)
             n = grid.n_windows(job.block)
             for k, win in enumerate(grid.windows(job.block)):
                 check(progress)
@@ -338,11 +344,18 @@ def predict_and_zone(
     loaded = open_card(card_path)  # the one read of the card (and of the weights) in this run
     training = loaded.training if isinstance(loaded, MeanCard) else loaded.card.training
     card_breaks = (training.get("zoning") or {}).get("breaks")
+    tags = fit_tags(training)
     predict_stack(
-        card_path, stack, prob_out, temporal_stack, progress=SubProgress(progress, 0, 0.85), loaded=loaded, **options
+        card_path,
+        stack,
+        prob_out,
+        temporal_stack,
+        progress=SubProgress(progress, 0, 0.85),
+        loaded=loaded,
+        tags=tags,
+        **options,
     )
     try:
-        tag_fit(prob_out, training)
         if ZoningMethod(method) is ZoningMethod.CARD:
             if card_breaks:
                 breaks = [float(b) for b in card_breaks]

@@ -12,19 +12,19 @@ import rasterio
 FIT_TAG = "LANDSLIDEAI_FIT_ON"
 
 
-def tag_fit(path: str, training: dict) -> None:
-    """Record in the raster which samples fitted its model (``training``: the card's; ``all samples`` after CV).
+def fit_tags(training: dict) -> dict[str, str]:
+    """The raster tag recording which samples fitted its model (``training``: the card's; ``all samples`` after CV).
 
     Why: ``lsm_evaluate`` reads it; landslides marked 'test' in the sample layer are not held out
     from a model refit on all samples, and a rate on them is a success rate, not a prediction rate.
+    The writers put it in the raster before its atomic rename (it used to be added afterwards, by
+    reopening the finished map for update).
     """
-    fit_on = str(training.get("fit_on", "training rows of the split"))
-    with rasterio.open(path, "r+") as ds:
-        ds.update_tags(**{FIT_TAG: fit_on})
+    return {FIT_TAG: str(training.get("fit_on", "training rows of the split"))}
 
 
 def fit_on_all_samples(path: str) -> bool:
-    """True when the raster says its model was refit on all samples (see :func:`tag_fit`)."""
+    """True when the raster says its model was refit on all samples (see :func:`fit_tags`)."""
     try:
         with rasterio.open(path) as ds:
             return ds.tags().get(FIT_TAG) == "all samples"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .networks import SusceptibilityNet
 
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -44,6 +44,8 @@ class WindowJob:
     batch: int
     device: str
     dense: bool
+    #: metadata tags the finished raster carries (written before its atomic rename, never after)
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def stack(self) -> str:

@@ -5,8 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from test_crack_predict import ortho
-from test_crack_training import make_set
+from helpers import make_set, ortho
 
 from conftest import write_raster
 from landslide_ai.algorithms.pipeline import crack_map_params

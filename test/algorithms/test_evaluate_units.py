@@ -7,32 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from osgeo import ogr, osr
+from helpers import write_polygons
+from osgeo import ogr
 
 from conftest import write_raster
-
-
-def write_polygons(path: Path, wkt_crs: str, polygons: list, fields: dict | None = None) -> str:
-    """Polygons (shapely) to a GeoPackage with optional fields (int, float or str)."""
-    drv = ogr.GetDriverByName("GPKG")
-    ds = drv.CreateDataSource(str(path))
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(wkt_crs)
-    lyr = ds.CreateLayer("polygons", srs, ogr.wkbPolygon)
-    fields = fields or {}
-    for name, values in fields.items():
-        kind = ogr.OFTInteger if isinstance(values[0], int | np.integer) else ogr.OFTReal
-        kind = ogr.OFTString if isinstance(values[0], str) else kind
-        lyr.CreateField(ogr.FieldDefn(name, kind))
-    for i, g in enumerate(polygons):
-        f = ogr.Feature(lyr.GetLayerDefn())
-        f.SetGeometry(ogr.CreateGeometryFromWkb(g.wkb))
-        for name, values in fields.items():
-            v = values[i]
-            f.SetField(name, v.item() if hasattr(v, "item") else v)
-        lyr.CreateFeature(f)
-    ds = None
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from test_crack_predict import ortho
-from test_crack_training import make_set
+from helpers import make_set, ortho
 
 from conftest import ROOT, write_raster
 

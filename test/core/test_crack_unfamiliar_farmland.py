@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_crack_training import make_set
+from helpers import make_set
 
 from landslide_ai.core.cracks.chips import ChipSpec
 from landslide_ai.core.cracks.predict import predict_orthomosaic

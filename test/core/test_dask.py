@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 import rasterio
-from test_onnx import lsm_models  # noqa: F401 - the fixture is used by name
 
 from landslide_ai.core.errors import InvalidInputError
 from landslide_ai.core.susceptibility.predict import predict_stack
 
 
 @pytest.mark.parametrize("kind", ["cnn_lstm_am", "rf"])
-def test_local_cluster_map_is_bit_identical_to_the_local_run(lsm_models, kind, tmp_path):  # noqa: F811
+def test_local_cluster_map_is_bit_identical_to_the_local_run(lsm_models, kind, tmp_path):
     stack, cards, _ = lsm_models
     maps = []
     for dask in (None, "local"):
@@ -23,7 +22,7 @@ def test_local_cluster_map_is_bit_identical_to_the_local_run(lsm_models, kind, t
     assert np.array_equal(maps[0], maps[1])
 
 
-def test_unreachable_scheduler_is_a_clear_error_and_writes_nothing(lsm_models, tmp_path, monkeypatch):  # noqa: F811
+def test_unreachable_scheduler_is_a_clear_error_and_writes_nothing(lsm_models, tmp_path, monkeypatch):
     from landslide_ai.core.susceptibility import distributed
 
     monkeypatch.setattr(distributed, "CONNECT_TIMEOUT_S", 2.0)

@@ -8,8 +8,8 @@ import onnxruntime as ort
 import pytest
 import rasterio
 import torch
+from helpers import ortho
 from rasterio.crs import CRS
-from test_crack_predict import crack_model, ortho  # noqa: F401 - the fixture is used by name
 
 from landslide_ai.core.cracks.chips import ChipSpec
 from landslide_ai.core.cracks.predict import load_crack_model, predict_orthomosaic
@@ -17,22 +17,8 @@ from landslide_ai.core.errors import InvalidInputError, ModelLoadError
 from landslide_ai.core.model_card import ModelCard
 from landslide_ai.core.onnx_models import CARD_KEY, GRAPH_KEY, export_onnx, open_onnx
 from landslide_ai.core.susceptibility.predict import predict_stack
-from landslide_ai.core.susceptibility.train import TrainConfig, prepare, train_all
 
 WKT = CRS.from_epsg(32717).to_wkt()
-
-
-@pytest.fixture(scope="module")
-def lsm_models(tiny_samples, tmp_path_factory):
-    """CNN-LSTM-AM at patch 18 (dense graph, a 2-member ensemble), CNN at patch 8 (patch graph), LSTM, RF."""
-    stack, samples, _ = tiny_samples
-    d = tmp_path_factory.mktemp("onnx_lsm")
-    cards = {}
-    for patch, models, ens in ((18, ("cnn_lstm_am",), 2), (8, ("cnn", "lstm", "rf"), 1)):
-        cfg = TrainConfig(models=models, patch_size=patch, epochs=2, batch_size=16, rf_trees=10, ensemble=ens)
-        for r in train_all(prepare(stack, samples, cfg), cfg, str(d / f"m{patch}")):
-            cards[r.kind] = r.card_path
-    return stack, cards, d
 
 
 @pytest.mark.parametrize(("kind", "graph"), [("cnn_lstm_am", "dense"), ("cnn", "patch"), ("lstm", "patch")])
@@ -84,7 +70,7 @@ def test_tree_models_and_unknown_backends_are_refused(lsm_models, tmp_path):
         predict_stack(cards["cnn"], stack, str(tmp_path / "x.tif"), backend="tf")
 
 
-def test_crack_onnx_classifies_like_torch_and_maps_the_same(crack_model, tmp_path):  # noqa: F811
+def test_crack_onnx_classifies_like_torch_and_maps_the_same(crack_model, tmp_path):
     export_onnx(crack_model, tmp_path / "c.onnx")
     m = load_crack_model(crack_model, torch.device("cpu"))
     sess = open_onnx(tmp_path / "c.onnx", m.card, crack_model)
@@ -114,7 +100,7 @@ def test_crack_onnx_classifies_like_torch_and_maps_the_same(crack_model, tmp_pat
     assert not (tmp_path / "g.tif").exists()
 
 
-def test_deepness_export_reads_as_a_deepness_segmentor(crack_model, tmp_path):  # noqa: F811
+def test_deepness_export_reads_as_a_deepness_segmentor(crack_model, tmp_path):
     """What Deepness does with the file: metadata keys read as JSON, uint8 tile / 255, its
     standardisation, NCHW, one 4-D square output of class probabilities for the tile."""
     export_onnx(crack_model, tmp_path / "d.onnx", deepness=True)

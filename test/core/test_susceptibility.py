@@ -463,3 +463,5 @@ def test_a_map_run_reads_its_card_once_and_its_weights_at_most_twice(trained, tm
     counts = count_opens(card, weights)
     predict_and_zone(str(card), trained.stack, str(tmp_path / "p.tif"), str(tmp_path / "z.tif"), backend=backend)
     assert counts[card] == 1 and 1 <= counts[weights] <= 2, counts
+    with rasterio.open(tmp_path / "p.tif") as ds:  # provenance written with the raster, not added afterwards
+        assert ds.tags()["LANDSLIDEAI_FIT_ON"] == "training rows of the split"

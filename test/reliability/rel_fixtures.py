@@ -100,8 +100,7 @@ def refused(run_fb):
 @pytest.fixture(scope="session")
 def world(run_alg, tiny_factors, tmp_path_factory):
     """A small real pipeline: stack, CF zoning, samples, an RF and a CNN model, a crack model, an orthomosaic."""
-    from test_crack_predict import ortho
-    from test_crack_training import make_set
+    from helpers import make_set, ortho
 
     paths, inv = tiny_factors
     d = tmp_path_factory.mktemp("world")

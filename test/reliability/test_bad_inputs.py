@@ -425,7 +425,7 @@ def test_alpha_band_out_of_range(refused, world, tmp_path):
 
 
 def _image_set_with(tmp_path: Path, bad_name: str, bad_writer) -> Path:
-    from test_crack_training import make_set
+    from helpers import make_set
 
     root = Path(make_set(tmp_path / "imgs", n=12))
     bad_writer(root / "crack" / bad_name)

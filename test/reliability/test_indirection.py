@@ -88,8 +88,8 @@ def test_symlink_output_onto_a_factor_is_refused(refused, sandbox):
 
 
 def _units(tmp_path: Path, world: dict) -> str:
+    from helpers import write_polygons
     from shapely.geometry import box
-    from test_evaluate_units import write_polygons
 
     with rasterio.open(world["stack"]) as ds:
         b, wkt = ds.bounds, ds.crs.to_wkt()

@@ -590,8 +590,8 @@ def test_real_disk_full_leaves_nothing(refused, world, tiny_disk):
 
 def test_unit_output_onto_the_unit_layer(refused, world, tmp_path):
     """Feature-sink outputs are guarded and staged like the others."""
+    from helpers import write_polygons
     from shapely.geometry import box
-    from test_evaluate_units import write_polygons
 
     with rasterio.open(world["stack"]) as ds:
         b, wkt = ds.bounds, ds.crs.to_wkt()

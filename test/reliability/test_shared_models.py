@@ -235,7 +235,7 @@ def test_a_tabular_file_for_other_factors_is_refused(refused, world, tmp_path):
 
 
 def test_training_image_linked_out_of_its_folder_is_refused(refused, world, tmp_path):
-    from test_crack_training import make_set
+    from helpers import make_set
 
     root = Path(make_set(tmp_path / "set", n=6))
     secret = tmp_path / "private" / "secret.png"
@@ -258,7 +258,7 @@ def test_one_folder_as_crack_and_crack_free_images_is_refused(refused, world, tm
 
 
 def test_a_copied_image_in_both_classes_is_refused(refused, world, tmp_path):
-    from test_crack_training import make_set
+    from helpers import make_set
 
     root = Path(make_set(tmp_path / "set", n=6))
     shutil.copy(root / "crack" / "0.png", root / "no_crack" / "copy.png")
