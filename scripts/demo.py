@@ -42,9 +42,9 @@ def main() -> int:
     link.symlink_to(ROOT, target_is_directory=True)
     sys.path.insert(0, str(link.parent))
     sys.path.insert(0, "/usr/share/qgis/python/plugins")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from processing_chain import start_headless
     from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
-
-    from landslide_ai.algorithms.pipeline import start_headless
 
     app = start_headless()
     import processing
@@ -250,9 +250,8 @@ def run_cracks(run, out: Path, a, project) -> None:
     held-out test photos; the shipped default (EfficientNet-Lite0) and the paper's
     ResNet50+SE mapped over the held-out test scene and scored against its pixel labels; the shipped
     model over the (crack-free) maize orthomosaic to show the unfamiliar-chip mask."""
+    from processing_chain import crack_map_params
     from qgis.core import QgsRasterLayer, QgsVectorLayer
-
-    from landslide_ai.algorithms.pipeline import crack_map_params
 
     data = ROOT / "sample_data"
     metrics = ("ROC_AUC", "PR_AUC", "ACCURACY", "RECALL", "PRECISION", "F1")

@@ -35,7 +35,7 @@ def prepare(
     strategy (c)) and the derived ``terrain_layers``; everything is written under ``out``.
     ``terrain_factors``: which derived factors to stack after the elevation.
     """
-    from landslide_ai.algorithms.pipeline import susceptibility_samples
+    from processing_chain import susceptibility_samples
 
     terrain = out / "terrain"
     derived = run("lsm_derive_terrain", {"DEM": dem, "OUTPUT_FOLDER": str(terrain)})

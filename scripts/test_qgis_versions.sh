@@ -26,21 +26,29 @@ if [ ! -x "$root/usr/bin/qgis_process" ] && [ ! -x "$root/usr/bin/qgis_process.b
       python3-venv python3-pip python3-pytest ca-certificates"
   touch "$root/.qgis-installed"
 fi
-mkdir -p "$root/src" "$root/proc"
+mkdir -p "$root/src" "$root/proc" "$root/wheels"
 mountpoint -q "$root/src" || mount --bind "$here" "$root/src"
+# LANDSLIDEAI_WHEELS: a folder of wheels for the root's Python (pip download --python-version 3.13 ...
+# -r resources/requirements-user.txt pytest), installed with --no-index: for machines whose pip reaches
+# PyPI only through a proxy the root does not trust (Python 3.13 verifies certificates strictly)
+pip_src="-r resources/requirements-user.txt pytest"
+if [ -n "${LANDSLIDEAI_WHEELS:-}" ]; then
+  mountpoint -q "$root/wheels" || mount --bind "$LANDSLIDEAI_WHEELS" "$root/wheels"
+  pip_src="--no-index --find-links /wheels $pip_src"
+fi
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mkdir -p "$root/dev/shm"; mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
-trap 'umount "$root/src" "$root/proc" "$root/dev" 2>/dev/null || true' EXIT
+trap 'umount "$root/src" "$root/proc" "$root/dev" "$root/wheels" 2>/dev/null || true' EXIT
 if [ "${LANDSLIDEAI_MINIMAL:-0}" = 1 ]; then
   tests="test/minimal test/plugin test/core/test_dependencies.py test/core/test_engine_isolation.py test/core/test_tabular_io.py test/algorithms/test_qgis_enums.py test/core/test_import_graph.py"
 else
   tests=""
 fi
-chroot "$root" /bin/bash -c "set -e; cd /src; export QT_QPA_PLATFORM=offscreen HOME=/root
+chroot "$root" /bin/bash -c "set -e; cd /src; export QT_QPA_PLATFORM=offscreen HOME=/root; unset PIP_FIND_LINKS PIP_CERT
   python3 -c 'from qgis.core import Qgis; import numpy, sys; from osgeo import gdal; print(\"[versions] QGIS\", Qgis.QGIS_VERSION, \"Python\", sys.version.split()[0], \"numpy\", numpy.__version__, \"GDAL\", gdal.__version__)'
   if [ '${LANDSLIDEAI_MINIMAL:-0}' != 1 ]; then
     [ -x /opt/venv/bin/python ] || python3 -m venv --system-site-packages /opt/venv
-    /opt/venv/bin/python -m pip install -q -r resources/requirements-user.txt pytest
+    /opt/venv/bin/python -m pip install -q $pip_src
     py=/opt/venv/bin/python
   else
     py=python3

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _LINKDIR = Path(tempfile.mkdtemp(prefix="lsai_pkg_"))
 (_LINKDIR / "landslide_ai").symlink_to(ROOT, target_is_directory=True)
 sys.path.insert(0, str(_LINKDIR))
+sys.path.insert(0, str(ROOT / "scripts"))  # processing_chain: the Processing steps chained as scripts chain them
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SAMPLE = ROOT / "sample_data" / "ecuador_rbsf"
@@ -31,9 +32,8 @@ SAMPLE = ROOT / "sample_data" / "ecuador_rbsf"
 def qgis_app():
     """One QGIS application (GUI-enabled, offscreen: the dock tests need widgets) with Processing."""
     sys.path.insert(0, "/usr/share/qgis/python/plugins")
+    from processing_chain import start_headless
     from qgis.core import QgsApplication
-
-    from landslide_ai.algorithms.pipeline import start_headless
 
     app = start_headless(gui=True)
     yield app

@@ -29,6 +29,7 @@ from qgis.PyQt.QtCore import QTimer
 from qgis.utils import active_plugins, iface, plugins
 
 sys.path.insert(0, str(Path(os.environ.get("LANDSLIDEAI_REPO", ".")) / "scripts" / "desktop"))
+sys.path.insert(0, str(Path(os.environ.get("LANDSLIDEAI_REPO", ".")) / "scripts"))  # processing_chain
 from desktop_common import quit_like_a_user, show_provider_in_toolbox
 
 OUT = Path(os.environ["LANDSLIDEAI_OUT"])
@@ -250,7 +251,7 @@ def cracks() -> None:
     )["MODEL_CARD"]
     ortho = str(DATA / "drone_orthomosaic" / "fotomap_small_2cm_epsg32633.tif")
     images = sorted(str(p) for p in (chips / "crack").glob("*.jpg"))[:4]
-    from landslide_ai.algorithms.pipeline import crack_map_params
+    from processing_chain import crack_map_params
 
     params = crack_map_params(card, ortho, OUTD, alpha_band=4, gradcam=True, IMAGES=images)
     g = run("crack_gradcam", params | {"OVERLAY_FOLDER": str(OUTD / "overlays")})
@@ -289,7 +290,7 @@ def label_start() -> None:
     import numpy as np
     import rasterio
 
-    from landslide_ai.algorithms.pipeline import crack_map_params  # noqa: F401 - the plugin is importable
+    import landslide_ai.algorithms.provider  # noqa: F401 - the plugin is importable
 
     show_provider_in_toolbox()
     scene = DATA / "uav75_scene"

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from processing_chain import crack_map_params
 
 from conftest import ROOT
-from landslide_ai.algorithms.pipeline import crack_map_params
 
 
 def test_crack_evaluate_labelled_folder(run_alg, world, tmp_path):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import rasterio
 from helpers import make_set, ortho
+from processing_chain import crack_map_params
 
 from conftest import write_raster
-from landslide_ai.algorithms.pipeline import crack_map_params
 
 
 @pytest.fixture(scope="module")

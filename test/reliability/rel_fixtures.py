@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from processing_chain import susceptibility_samples
 
 from conftest import train_params, write_raster
-from landslide_ai.algorithms.pipeline import susceptibility_samples
 
 FACTOR_NAMES = "elev,slope,twi"
 

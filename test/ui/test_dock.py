@@ -5,8 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import make_set, ortho
-
-from landslide_ai.algorithms.pipeline import crack_map_params
+from processing_chain import crack_map_params
 
 
 @pytest.fixture(scope="module")

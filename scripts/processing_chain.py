@@ -4,8 +4,9 @@ Why a module: the stack -> certainty factors -> samples steps and the crack-map 
 spelled out in the demo, the desktop session, two test tiers and the reliability fixtures; a
 renamed parameter was fixed in some and not in others. Each caller passes its own ``run``
 (``processing.run`` with its own feedback, a timer, a recorder) and gets the same parameters.
-This is not an algorithm: the shipped Model Designer workflows (``resources/workflows``) remain
-what a user runs; these helpers are for code that drives Processing.
+This is not an algorithm, so it is not shipped in the plugin (it used to sit in ``algorithms/``):
+the shipped Model Designer workflows (``resources/workflows``) remain what a user runs; these
+helpers are for code that drives Processing (scripts, the desktop session, the tests).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def start_headless(gui: bool = False) -> Any:
     from processing.core.Processing import Processing
 
     Processing.initialize()
-    from .provider import LandslideAIProvider
+    from landslide_ai.algorithms.provider import LandslideAIProvider
 
     global _PROVIDER
     _PROVIDER = LandslideAIProvider()  # the registry does not keep the Python object alive
