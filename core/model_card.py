@@ -11,11 +11,14 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass, field
+from collections.abc import Hashable
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from types import UnionType
+from typing import Any, ClassVar, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 from .errors import ModelLoadError
 from .metrics import canonical_keys
@@ -105,6 +108,106 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class SusceptibilityInputs:
+    """A susceptibility card's ``inputs``: what the model reads (the one spelling of writer, reader, validator).
+
+    Fields without a default are required in every card; the others were added later and have the
+    value older cards imply.
+    """
+
+    factors: list[str]  # the stack's factor names, in band order
+    n_vars: int  # variables per time step of the LSTM input
+    patch_size: int  # patch side in cells (1 for the tabular models)
+    features: list[str] | None = None  # model features after one-hot encoding (None: the factors)
+    temporal_mode: str = "none"  # climate, factor_sequence or none
+    climate_bands: list[str] | None = None  # the temporal stack's bands (temporal mode climate)
+    n_steps: int | None = None  # time steps of the LSTM input (None: not recorded)
+    resolution_m: float | None = None  # cell size of the training stack (None: not recorded)
+
+
+@dataclass(frozen=True)
+class CrackInputs:
+    """A crack card's ``inputs`` (see :class:`SusceptibilityInputs`)."""
+
+    input_px: int  # side of the square network input
+    bands: str = "RGB uint8"
+    se_reduction: int = 16  # squeeze-and-excitation reduction (resnet50_se)
+    domain: dict[str, Any] | None = None  # training-domain statistics of the pooled features
+    backbone: dict[str, Any] | None = None  # pretrained backbone: name, weights SHA-256, package
+
+
+@dataclass(frozen=True)
+class CrackNormalisation:
+    """A crack card's ``normalisation``: the preprocessing recipe every image goes through."""
+
+    mean: list[float]  # per channel (R, G, B) on the 0-1 scale
+    std: list[float]
+    scale: str = "1/255"
+    resize: str | None = None  # the resize recipe (None: cards from before it was recorded)
+
+
+P = TypeVar("P")
+
+
+def payload(cls: type[P], d: Any, where: str, section: str) -> P:
+    """``d`` read as the payload dataclass ``cls``; a missing or mistyped field is a :class:`ModelLoadError`.
+
+    Unknown keys are left out (a newer card's additions), never guessed at.
+    """
+    if not isinstance(d, dict):
+        raise ModelLoadError(f"The model card {where} has a bad '{section}': expected an object.")
+    hints = _hints(cast(Hashable, cls))
+    values = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        key = f"{section}.{f.name}"
+        if f.name not in d or d[f.name] is None:
+            if f.default is MISSING:
+                raise ModelLoadError(
+                    f"The model card {where} has a bad '{key}': the key is missing. Use the card saved with the model."
+                )
+            continue
+        if not _is_a(d[f.name], hints[f.name]):
+            raise ModelLoadError(
+                f"The model card {where} has a bad '{key}': expected {_type_name(hints[f.name])}, found "
+                f"{type(d[f.name]).__name__}. Use the card saved with the model."
+            )
+        values[f.name] = d[f.name]
+    return cls(**values)
+
+
+@cache
+def _hints(cls: Any) -> dict[str, Any]:
+    """The resolved field types of a payload dataclass (its annotations are strings under PEP 563)."""
+    return get_type_hints(cls)
+
+
+def _is_a(v: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a payload field's type (bool is never a number; an int is a float)."""
+    origin = get_origin(hint)
+    if origin in (Union, UnionType):
+        return any(_is_a(v, h) for h in get_args(hint) if h is not type(None))
+    if origin is list:
+        (item,) = get_args(hint)
+        return isinstance(v, list) and all(_is_a(x, item) for x in v)
+    if origin is dict or hint is dict:
+        return isinstance(v, dict)
+    if isinstance(v, bool):
+        return hint is bool
+    if hint is float:
+        return isinstance(v, int | float)
+    return isinstance(v, hint)
+
+
+def _type_name(hint: Any) -> str:
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if get_origin(hint) in (Union, UnionType) and len(args) == 1:
+        return _type_name(args[0])
+    if get_origin(hint) is list:
+        return f"a list of {_type_name(get_args(hint)[0])}"
+    return getattr(hint, "__name__", str(hint))
+
+
 @dataclass
 class ModelCard:
     """Everything needed to apply a model correctly and to know where its numbers came from."""
@@ -133,9 +236,19 @@ class ModelCard:
             raise ModelLoadError(f"A {type(self).__name__} holds '{self.TASK}' models, not '{self.task}'.")
 
     @classmethod
-    def create(cls: type[C], **fields: Any) -> C:
-        """A new card of this subclass's task (the one writer: trainers call this, then :meth:`save`)."""
-        return cls(task=cls.TASK, **fields)
+    def create(cls: type[C], **values: Any) -> C:
+        """A new card of this subclass's task (the one writer: trainers call this, then :meth:`save`).
+
+        ``inputs`` (and a crack card's ``normalisation``) are given as their payload dataclasses
+        (:class:`SusceptibilityInputs`, :class:`CrackInputs`, :class:`CrackNormalisation`), so the
+        writer spells every key as the reader and the validator do; a plain dict is checked against them.
+        """
+        for k, v in values.items():
+            if is_dataclass(v) and not isinstance(v, type):
+                values[k] = asdict(v)
+        card = cls(task=cls.TASK, **values)
+        validate_card(json.loads(card.to_json()), f"being written ({cls.TASK})", cls.TASK or None)
+        return card
 
     def to_json(self, indent: int | None = 2) -> str:
         """The card as JSON text (what :meth:`save` writes and ONNX exports embed)."""
@@ -213,35 +326,39 @@ class SusceptibilityCard(ModelCard):
         return ModelKind(self.architecture)
 
     @property
+    def typed_inputs(self) -> SusceptibilityInputs:
+        """The ``inputs`` as their payload dataclass (checked on load and on create)."""
+        return payload(SusceptibilityInputs, self.inputs, "in memory", "inputs")
+
+    @property
     def factors(self) -> list[str]:
         """The stack's factor names, in band order, the model was trained on."""
-        return list(self.inputs["factors"])
+        return list(self.typed_inputs.factors)
 
     @property
     def patch_size(self) -> int:
         """Patch side in cells (1 for the tabular models)."""
-        return int(self.inputs.get("patch_size") or 0)
+        return self.typed_inputs.patch_size
 
     @property
     def n_vars(self) -> int:
         """Variables per time step of the LSTM input."""
-        return int(self.inputs["n_vars"])
+        return self.typed_inputs.n_vars
 
     @property
     def n_steps(self) -> int | None:
         """Time steps of the LSTM input (None: cards from before it was recorded)."""
-        v = self.inputs.get("n_steps")
-        return int(v) if v else None
+        return self.typed_inputs.n_steps or None
 
     @property
     def temporal_mode(self) -> str:
         """``climate``, ``factor_sequence`` or ``none``."""
-        return str(self.inputs.get("temporal_mode", "none"))
+        return self.typed_inputs.temporal_mode
 
     @property
     def resolution_m(self) -> float | None:
         """Cell size of the training stack (None: not recorded)."""
-        v = self.inputs.get("resolution_m")
+        v = self.typed_inputs.resolution_m
         return float(v) if v else None
 
     @property
@@ -273,38 +390,46 @@ class CrackCard(ModelCard):
         return CrackArch(self.architecture)
 
     @property
+    def typed_inputs(self) -> CrackInputs:
+        """The ``inputs`` as their payload dataclass (checked on load and on create)."""
+        return payload(CrackInputs, self.inputs, "in memory", "inputs")
+
+    @property
+    def typed_normalisation(self) -> CrackNormalisation:
+        """The ``normalisation`` as its payload dataclass."""
+        return payload(CrackNormalisation, self.normalisation, "in memory", "normalisation")
+
+    @property
     def input_px(self) -> int:
         """Side of the square network input in px."""
-        return int(self.inputs["input_px"])
+        return self.typed_inputs.input_px
 
     @property
     def mean(self) -> tuple[float, float, float]:
         """Per-channel mean of the normalisation (R, G, B, on the 0-1 scale)."""
-        r, g, b = (float(v) for v in self.normalisation["mean"])
+        r, g, b = (float(v) for v in self.typed_normalisation.mean)
         return r, g, b
 
     @property
     def std(self) -> tuple[float, float, float]:
         """Per-channel standard deviation of the normalisation."""
-        r, g, b = (float(v) for v in self.normalisation["std"])
+        r, g, b = (float(v) for v in self.typed_normalisation.std)
         return r, g, b
 
     @property
     def resize(self) -> str | None:
         """The resize recipe (None: cards from before it was recorded)."""
-        v = self.normalisation.get("resize")
-        return str(v) if v else None
+        return self.typed_normalisation.resize or None
 
     @property
     def domain(self) -> dict[str, Any] | None:
         """Training-domain statistics of the pooled features (None: no domain check possible)."""
-        d = self.inputs.get("domain")
-        return d if isinstance(d, dict) else None
+        return self.typed_inputs.domain
 
     @property
     def se_reduction(self) -> int:
         """Squeeze-and-excitation reduction ratio (used by ``resnet50_se``)."""
-        return int(self.hyperparameters.get("se_reduction", self.inputs.get("se_reduction", 16)))
+        return int(self.hyperparameters.get("se_reduction", self.typed_inputs.se_reduction))
 
     @property
     def dropout(self) -> float:
@@ -336,19 +461,10 @@ _FIELDS = {
 }
 _REQUIRED = ("task", "architecture", "weights_file", "inputs", "normalisation", "classes")
 
-#: per task: (section, key) -> expected type(s); checked on load so a bad card fails with its key named
-_TASK_KEYS: dict[str, dict[tuple[str, str], tuple[type, ...]]] = {
-    "susceptibility": {
-        ("inputs", "factors"): (list,),
-        ("inputs", "patch_size"): (int,),
-        ("inputs", "n_vars"): (int,),
-        ("normalisation", "factors"): (dict,),
-    },
-    "crack": {
-        ("inputs", "input_px"): (int,),
-        ("normalisation", "mean"): (list,),
-        ("normalisation", "std"): (list,),
-    },
+#: per task: the payload dataclass of each typed section (the validator reads the same spelling as the writer)
+_PAYLOADS: dict[str, dict[str, type]] = {
+    "susceptibility": {"inputs": SusceptibilityInputs},
+    "crack": {"inputs": CrackInputs, "normalisation": CrackNormalisation},
 }
 
 
@@ -370,20 +486,18 @@ def validate_card(d: Any, where: str, task: str | None = None) -> None:
     for k, t in _FIELDS.items():
         if k in d and d[k] is not None and not (isinstance(d[k], t) and not isinstance(d[k], bool)):
             raise bad(k, f"expected {t.__name__}, found {type(d[k]).__name__}")
-    if d["task"] not in _TASK_KEYS:
-        raise bad("task", f"'{d['task']}' is not one of {sorted(_TASK_KEYS)}")
+    if d["task"] not in _PAYLOADS:
+        raise bad("task", f"'{d['task']}' is not one of {sorted(_PAYLOADS)}")
     if task and d["task"] != task:
         want = "crack classifier" if task == "crack" else f"{task} model"
         raise ModelLoadError(f"{where} is a '{d['task']}' model, not a {want}: choose a {want}'s card.")
     w = d["weights_file"]
     if not w or Path(w).name != w:
         raise bad("weights_file", "it must be a file name beside the card, without folders")
-    for (section, key), types in _TASK_KEYS[d["task"]].items():
-        v = d[section].get(key)
-        if v is None:
-            raise bad(f"{section}.{key}", "the key is missing")
-        if not isinstance(v, types) or isinstance(v, bool):
-            raise bad(f"{section}.{key}", f"expected {types[0].__name__}, found {type(v).__name__}")
+    for section, cls in _PAYLOADS[d["task"]].items():
+        payload(cls, d[section], where, section)
+    if d["task"] == "susceptibility" and not isinstance(d["normalisation"].get("factors"), dict):
+        raise bad("normalisation.factors", "expected an object (mean, std per factor)")
     kinds = [k.value for k in (ModelKind if d["task"] == "susceptibility" else CrackArch)]
     if d["architecture"] not in kinds:
         raise bad("architecture", f"'{d['architecture']}' is not one of {kinds}")

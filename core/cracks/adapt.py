@@ -27,7 +27,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -449,13 +449,13 @@ def adapt_crack_model(
     out.mkdir(parents=True, exist_ok=True)
     name = f"{Path(card_path).stem}_adapted"
     torch.save(saved_state(m.model), out / f"{name}.pt")
-    inputs = dict(base.inputs)
-    inputs["domain"] = fit_domain(dom)  # the site's own chips are now the familiar imagery
+    # the site's own chips are now the familiar imagery
+    inputs = replace(base.typed_inputs, domain=fit_domain(dom))
     card = CrackCard.create(
         architecture=base.architecture,
         weights_file=f"{name}.pt",
         inputs=inputs,
-        normalisation=dict(base.normalisation),
+        normalisation=base.typed_normalisation,
         classes=list(base.classes),
         metrics={
             "adapt_cv": cv_out,

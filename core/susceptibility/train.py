@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..metrics import ROC_AUC
-from ..model_card import SusceptibilityCard
+from ..model_card import SusceptibilityCard, SusceptibilityInputs
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..runtime import pick_device
 from .dataset import SampleSet
@@ -74,16 +74,16 @@ def _card(
     return SusceptibilityCard.create(
         architecture=kind,
         weights_file=weights,
-        inputs={
-            "factors": prep.names,
-            "features": prep.features,
-            "patch_size": cfg.patch_size if kind in DEEP_MODELS else 1,
-            "temporal_mode": cfg.temporal_mode.value if kind in SERIES_MODELS else "none",
-            "climate_bands": prep.climate_names,
-            "n_steps": prep.n_steps,
-            "n_vars": prep.n_vars,
-            "resolution_m": prep.grid_resolution,
-        },
+        inputs=SusceptibilityInputs(
+            factors=prep.names,
+            features=prep.features,
+            patch_size=cfg.patch_size if kind in DEEP_MODELS else 1,
+            temporal_mode=cfg.temporal_mode.value if kind in SERIES_MODELS else "none",
+            climate_bands=prep.climate_names,
+            n_steps=prep.n_steps,
+            n_vars=prep.n_vars,
+            resolution_m=prep.grid_resolution,
+        ),
         normalisation={
             "factors": asdict(prep.norm),
             "climate": asdict(prep.climate_norm) if prep.climate_norm else None,

@@ -92,3 +92,51 @@ def test_model_tuples_are_views_of_the_enum():
     assert SERIES_MODELS == ("lstm", "cnn_lstm", "cnn_lstm_am")
     assert DISPLAY["xgb_lr"] == ModelKind.XGB_LR.display == "XGBoost-LR"
     assert ModelKind("cnn") == "cnn"  # a StrEnum: cards keep plain strings
+
+
+def test_card_payloads_are_one_spelling_for_writer_reader_and_validator(tmp_path):
+    """inputs / crack normalisation are dataclasses: a typo is refused when the card is written, a bad
+    value names its key when it is read, and a key a newer card adds is left out, not guessed at."""
+    import json
+
+    from landslide_ai.core.model_card import CrackCard, CrackInputs, CrackNormalisation, SusceptibilityInputs
+
+    good = SusceptibilityInputs(factors=["a", "b"], n_vars=1, patch_size=8, n_steps=2, resolution_m=30.0)
+    norm = {"factors": {"mean": [0.0, 0.0], "std": [1.0, 1.0]}}
+    card = SusceptibilityCard.create(
+        architecture="cnn", weights_file="m.pt", inputs=good, normalisation=norm, classes=["absence", "landslide"]
+    )
+    assert card.typed_inputs == good and card.patch_size == 8 and card.n_steps == 2 and card.resolution_m == 30.0
+    with pytest.raises(ModelLoadError, match="'inputs.patch_size': the key is missing"):
+        SusceptibilityCard.create(
+            architecture="cnn",
+            weights_file="m.pt",
+            inputs={"factors": ["a"], "n_vars": 1, "patchsize": 8},  # the typo a dict lets through
+            normalisation=norm,
+            classes=["absence", "landslide"],
+        )
+    d = json.loads(card.to_json())
+    d["inputs"]["n_vars"] = "1"
+    (tmp_path / "c.json").write_text(json.dumps(d))
+    with pytest.raises(ModelLoadError, match=r"'inputs.n_vars': expected int, found str"):
+        SusceptibilityCard.load(tmp_path / "c.json")
+    d["inputs"]["n_vars"], d["inputs"]["factors"] = 1, ["a", 2]
+    (tmp_path / "c.json").write_text(json.dumps(d))
+    with pytest.raises(ModelLoadError, match="'inputs.factors': expected a list of str"):
+        SusceptibilityCard.load(tmp_path / "c.json")
+    d["inputs"]["factors"], d["inputs"]["added_later"] = ["a", "b"], {"x": 1}
+    (tmp_path / "c.json").write_text(json.dumps(d))
+    assert SusceptibilityCard.load(tmp_path / "c.json").typed_inputs == good
+    crack = CrackCard.create(
+        architecture="cnn",
+        weights_file="c.pt",
+        inputs=CrackInputs(input_px=48),
+        normalisation=CrackNormalisation(mean=[0.5, 0.5, 0.5], std=[0.2, 0.2, 0.2], resize="bilinear"),
+        classes=["no_crack", "crack"],
+    )
+    assert crack.input_px == 48 and crack.std == (0.2, 0.2, 0.2) and crack.resize == "bilinear"
+    d = json.loads(crack.to_json())
+    d["normalisation"]["mean"] = [0.5, True, 0.5]  # a bool is not a number
+    (tmp_path / "k.json").write_text(json.dumps(d))
+    with pytest.raises(ModelLoadError, match="'normalisation.mean': expected a list of float"):
+        CrackCard.load(tmp_path / "k.json")
