@@ -153,7 +153,7 @@ def score_images(
 
     progress = progress or NullProgress()
     dev = pick_device(device)
-    m = load_crack_model(card_path, dev)
+    m = load_crack_model(card_path, dev, inference=True)
     size, mean, std, domain = m.card.input_px, m.card.mean, m.card.std, m.card.domain
     out = np.empty(len(paths), np.float64)
     dist = np.full(len(paths), np.nan)

@@ -170,7 +170,7 @@ def predict_orthomosaic(
     grid = check_orthomosaic(ortho, spec)
     dev = pick_device(device)
     autocast(dev, precision)  # an unknown precision is refused before any work
-    m = loaded if loaded is not None else load_crack_model(card_path, dev)
+    m = loaded if loaded is not None else load_crack_model(card_path, dev, inference=True)
     if gradcam_out and (note := gradcam_resolution_note(m.card)):
         progress.log(f"Warning: {note}")
     with contextlib.ExitStack() as stack:
@@ -324,7 +324,7 @@ def gradcam_chips(
     from .images import open_rgb
 
     dev = pick_device(device)
-    m = loaded if loaded is not None else load_crack_model(card_path, dev)
+    m = loaded if loaded is not None else load_crack_model(card_path, dev, inference=True)
     size = m.card.input_px
     items = []
     for p in images:
@@ -401,7 +401,7 @@ def map_cracks(
 
     progress = progress or NullProgress()
     dev = pick_device(device)
-    m = load_crack_model(card_path, dev)
+    m = load_crack_model(card_path, dev, inference=True)
     notes = []
     if spec.stride_px > spec.chip_px:
         notes.append(

@@ -68,3 +68,53 @@ def test_single_band_and_16_bit_images_are_refused(tmp_path):
             ds.write(np.ones((count, 8, 8), dtype=dtype))
         with pytest.raises(InvalidInputError, match=msg):
             list(iter_chips(str(p), ChipSpec(chip_px=8, stride_px=8)))
+
+
+@pytest.mark.parametrize("arch", ["efficientnet_lite0", "resnet50_se"])
+def test_batch_norms_fold_into_their_convolutions_with_the_same_output(arch):
+    """Inference copies lose their batch norms (activations kept) and give the same logits; the
+    Grad-CAM layer keeps its norm; the model itself is not changed."""
+    from torch import nn
+
+    from landslide_ai.core.cracks.models import fold_batch_norms, target_layer
+
+    torch.manual_seed(0)
+    m = build_model(arch, 2).eval()
+    for mod in m.modules():  # statistics far from (0, 1), so a wrong fold cannot pass
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    n_bn = sum(isinstance(k, nn.BatchNorm2d) for k in m.modules())
+    folded, n = fold_batch_norms(m, torch.randn(2, 3, 64, 64), target_layer(m))
+    left = sum(isinstance(k, nn.BatchNorm2d) for k in folded.modules())
+    assert n > 10 and left == n_bn - n and sum(isinstance(k, nn.BatchNorm2d) for k in m.modules()) == n_bn
+    if arch == "efficientnet_lite0":
+        assert left == 1  # the norm after conv_head, the Grad-CAM layer
+        assert sum(isinstance(k, nn.ReLU6) for k in folded.modules()) == sum(
+            isinstance(k, nn.ReLU6) for k in m.modules()
+        )
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), m(x), rtol=1e-4, atol=1e-4)
+
+
+def test_a_norm_declared_after_but_applied_before_its_convolution_is_not_folded():
+    """Children in definition order that are not in forward order: the output check returns the original."""
+    from torch import nn
+
+    from landslide_ai.core.cracks.models import fold_batch_norms
+
+    class NormFirst(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 3)
+            self.bn = nn.BatchNorm2d(3)
+
+        def forward(self, x):
+            return self.conv(self.bn(x)).mean(dim=(2, 3))
+
+    m = NormFirst().eval()
+    m.bn.running_mean.fill_(0.7)
+    m.bn.running_var.fill_(3.0)
+    out, n = fold_batch_norms(m, torch.randn(2, 3, 16, 16))
+    assert out is m and n == 0
