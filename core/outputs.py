@@ -176,12 +176,23 @@ def describe_os_error(exc: BaseException, fallback_path: str = "") -> str:
     path = getattr(exc, "filename", None) or fallback_path
     code = getattr(exc, "errno", None)
     text = str(exc)
-    read = _READ_FAILURE.search(text)
-    if read or any(k in text for k in ("IReadBlock failed", "TIFFRead", "TIFFFetch", "not recognized as a supported")):
+    # rasterio 1.4 (QGIS 3.40+ distributions) raises "Read failed. See previous exception for details."
+    # with GDAL's own message as the cause: read the whole chain
+    chain: list[str] = []
+    e: BaseException | None = exc
+    while e is not None and len(chain) < 5:
+        chain.append(str(e))
+        e = e.__cause__ or e.__context__
+    whole = "\n".join(chain)
+    read = _READ_FAILURE.search(whole)
+    signs = ("IReadBlock failed", "TIFFRead", "TIFFFetch", "not recognized as a supported", "Read failed")
+    if read or any(k in whole for k in signs):
         name = read.group(1) if read else (path or "an input file")
+        # GDAL's own message (the cause) says more than rasterio's "Read failed"
+        detail = next((c for c in reversed(chain) if _READ_FAILURE.search(c) or "TIFF" in c), text)
         return (
             f"Cannot read the input '{name}': the file is damaged or truncated (an interrupted copy or download?) "
-            f"({text.strip().splitlines()[-1][:200]}). Re-create or copy it again, then rerun."
+            f"({detail.strip().splitlines()[-1][:200]}). Re-create or copy it again, then rerun."
         )
     if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or "Free disk space" in text:
         return (

@@ -8,7 +8,8 @@
 # from PyPI for that Python (no numpy pin: the distribution's numpy is kept by pip's resolver).
 # The package registry here may serve a snapshot whose Release file is past its Valid-Until date
 # (sid), so apt is told not to refuse it for age; packages are still checked against their signatures.
-# LANDSLIDEAI_MINIMAL=1 runs only the tiers that need no torch (QGIS, the engine's torch-free
+# PROJ_DATA: Debian's pyproj finds its data from sys.prefix, which in the venv is /opt/venv (QGIS's own
+# Python, where users run, has /usr). LANDSLIDEAI_MINIMAL=1 runs only the tiers that need no torch (QGIS, the engine's torch-free
 # chain, the installer), which is what a fresh QGIS user has before installing anything.
 set -euo pipefail
 suite="${1:-trixie}"; shift || true
@@ -44,7 +45,7 @@ if [ "${LANDSLIDEAI_MINIMAL:-0}" = 1 ]; then
 else
   tests=""
 fi
-chroot "$root" /bin/bash -c "set -e; cd /src; export QT_QPA_PLATFORM=offscreen HOME=/root; unset PIP_FIND_LINKS PIP_CERT
+chroot "$root" /bin/bash -c "set -e; cd /src; export QT_QPA_PLATFORM=offscreen HOME=/root PROJ_DATA=/usr/share/proj; unset PIP_FIND_LINKS PIP_CERT
   python3 -c 'from qgis.core import Qgis; import numpy, sys; from osgeo import gdal; print(\"[versions] QGIS\", Qgis.QGIS_VERSION, \"Python\", sys.version.split()[0], \"numpy\", numpy.__version__, \"GDAL\", gdal.__version__)'
   if [ '${LANDSLIDEAI_MINIMAL:-0}' != 1 ]; then
     [ -x /opt/venv/bin/python ] || python3 -m venv --system-site-packages /opt/venv

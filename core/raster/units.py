@@ -12,7 +12,7 @@ exact to 1/``bins`` of the raster's range.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shapely.strtree import STRtree
@@ -50,21 +50,28 @@ class UnitStats:
 STATISTICS = ("mean", "max", "p50", "p90")
 
 
-def strtree(geoms: list) -> STRtree:
-    """A shapely STRtree (its 1.8 -> 2.0 deprecation notice silenced: both query by geometry here)."""
-    import warnings
+class GeomIndex:
+    """A spatial index of polygons whose query gives their positions, under shapely 1.8 and 2.x alike.
 
-    from shapely.strtree import STRtree
+    Why: shapely 1.8's ``STRtree.query`` returns the geometries, 2.x returns their integer indices
+    (QGIS 3.40+ on Debian and OSGeo4W ship shapely 2): code that took the answer for geometries
+    failed there ('numpy.int64' object has no attribute 'covers'). Callers get positions, always.
+    """
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return STRtree(geoms)
+    def __init__(self, geoms: list) -> None:
+        import warnings
 
+        from shapely.strtree import STRtree
 
-def _tree(geoms: list) -> tuple[STRtree, dict[int, int]]:
-    tree = strtree(geoms)
-    index = {id(g): i for i, g in enumerate(geoms)}
-    return tree, index
+        self.geoms = list(geoms)
+        self._pos = {id(g): i for i, g in enumerate(self.geoms)}
+        with warnings.catch_warnings():  # 1.8's notice that 2.0 changes query's answer (handled here)
+            warnings.simplefilter("ignore")
+            self.tree: STRtree = STRtree(self.geoms)
+
+    def query(self, geom: Any) -> list[int]:
+        """Positions (in ``geoms``) of the polygons whose envelope meets ``geom``'s."""
+        return [int(h) if isinstance(h, int | np.integer) else self._pos[id(h)] for h in self.tree.query(geom)]
 
 
 @bounded_gdal_cache
@@ -76,7 +83,7 @@ def unit_statistics(
     if not geoms:
         raise InvalidInputError("The mapping-unit layer has no polygon.")
     n = len(geoms)
-    tree, index = _tree(geoms)
+    tree = GeomIndex(geoms)
     with rasterio.open(raster) as ds:
         grid = Grid.from_dataset(ds)
         nod = ds.nodata
@@ -97,7 +104,7 @@ def unit_statistics(
             cand = tree.query(box(*window_bounds(win, ds.transform)))
             if len(cand) == 0:
                 continue
-            ids = [(g, index[id(g)] + 1) for g in cand]
+            ids = [(geoms[i], i + 1) for i in cand]
             lab = features.rasterize(
                 ids,
                 out_shape=(int(win.height), int(win.width)),
@@ -135,13 +142,13 @@ def units_with_points(geoms: list, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Number of points inside each polygon (a point on a shared border counts for one unit)."""
     from shapely.geometry import Point
 
-    tree, index = _tree(geoms)
+    tree = GeomIndex(geoms)
     hits = np.zeros(len(geoms), np.int64)
     for px, py in zip(x, y):
         p = Point(float(px), float(py))
-        for g in tree.query(p):
-            if g.covers(p):
-                hits[index[id(g)]] += 1
+        for i in tree.query(p):
+            if geoms[i].covers(p):
+                hits[i] += 1
                 break
     return hits
 

@@ -27,7 +27,7 @@ from ..errors import InvalidInputError
 from ..progress import NullProgress, Progress, SubProgress, check
 from ..raster.grid import Grid
 from ..raster.io import atomic_path, bounded_gdal_cache, valid_mask, write_csv_atomic, write_text_atomic
-from ..raster.units import UnitStats, strtree, unit_statistics, units_with_points
+from ..raster.units import GeomIndex, UnitStats, unit_statistics, units_with_points
 from ..sampling.points import Points
 from .rates import (
     RateCurve,
@@ -188,8 +188,10 @@ def _inside_any(polygons: list, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Whether each point lies in any of ``polygons``."""
     from shapely.geometry import Point
 
-    tree = strtree(polygons)
-    return np.array([any(g.covers(Point(px, py)) for g in tree.query(Point(px, py))) for px, py in zip(x, y)], bool)
+    tree = GeomIndex(polygons)
+    return np.array(
+        [any(polygons[i].covers(Point(px, py)) for i in tree.query(Point(px, py))) for px, py in zip(x, y)], bool
+    )
 
 
 def _overlaps(win: Window, ds: DatasetReader) -> bool:
@@ -205,7 +207,7 @@ def area_mask(raster: str, polygons: list, inside: bool = True) -> Callable[[Win
     """A window -> mask function: cells whose centre is inside (or outside) ``polygons``."""
     from shapely.geometry import box
 
-    tree = strtree(polygons)
+    tree = GeomIndex(polygons)
     with rasterio.open(raster) as ds:
         transform = ds.transform
 
@@ -216,7 +218,7 @@ def area_mask(raster: str, polygons: list, inside: bool = True) -> Callable[[Win
             m = np.zeros(shape, bool)
         else:
             m = features.rasterize(
-                [(g, 1) for g in cand], out_shape=shape, transform=window_transform(win, transform)
+                [(polygons[i], 1) for i in cand], out_shape=shape, transform=window_transform(win, transform)
             ).astype(bool)
         return m if inside else ~m
 

@@ -13,6 +13,11 @@ from conftest import ROOT, write_raster
 
 
 def test_shipped_resources_equal_what_their_sources_build(qgis_app, tmp_path):
+    from qgis.core import Qgis
+
+    if Qgis.QGIS_VERSION_INT // 100 != 322:
+        # built with the oldest supported QGIS, which every later one reads; later writers spell XML otherwise
+        pytest.skip(f"resources are built with QGIS 3.22; this is {Qgis.QGIS_VERSION}")
     sys.path.insert(0, str(ROOT / "scripts"))
     import build_resources
 

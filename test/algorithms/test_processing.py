@@ -152,6 +152,8 @@ def test_qgis_process_runs_lsm_predict_headless(pipeline, tmp_path):
     """The acceptance command: qgis_process.bin run_alg landslideai:lsm_predict, in its own profile."""
     import subprocess
 
+    if not Path("/usr/bin/qgis_process.bin").exists():
+        pytest.skip("no /usr/bin/qgis_process.bin (the QGIS application package is not installed here)")
     d, stack, cf = pipeline.dir, pipeline.stack, pipeline.cf
     root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in __import__("os").environ.items() if k != "QGIS_CUSTOM_CONFIG_PATH"}

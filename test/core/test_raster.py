@@ -118,3 +118,30 @@ def test_a_factor_resampled_from_another_cell_size_is_said_with_its_native_size(
     stack_factors([FactorSpec(a, "a"), FactorSpec(b, "b")], str(tmp_path / "s.tif"), resolution_m=30.0, progress=log)
     notes = [m for m in log.lines if m.startswith("Note: factor")]
     assert len(notes) == 1 and "'b'" in notes[0] and "native 20 m" in notes[0] and "30 m" in notes[0]
+
+
+@pytest.mark.parametrize("answer", ["geometries (shapely 1.8)", "indices (shapely 2)"])
+def test_polygon_index_gives_positions_whatever_shapely_answers(monkeypatch, answer):
+    """Shapely 2's STRtree.query returns indices, 1.8's geometries (QGIS 3.40's shapely 2 made lsm_evaluate and
+    lsm_aggregate_units fail); both answers become positions, and the point counts per unit agree."""
+    import shapely.strtree
+    from shapely.geometry import box
+
+    from landslide_ai.core.raster import units
+
+    geoms = [box(0, 0, 10, 10), box(10, 0, 20, 10), box(50, 50, 60, 60)]
+    real = shapely.strtree.STRtree
+
+    class Tree:
+        def __init__(self, g):
+            self.g, self.t = list(g), real(g)
+
+        def query(self, geom):
+            hits = [i for i, g in enumerate(self.g) if g.envelope.intersects(geom.envelope)]
+            return np.asarray(hits, np.int64) if "indices" in answer else [self.g[i] for i in hits]
+
+    monkeypatch.setattr(shapely.strtree, "STRtree", Tree)
+    idx = units.GeomIndex(geoms)
+    assert sorted(idx.query(box(9, 1, 11, 2))) == [0, 1] and idx.query(box(30, 30, 31, 31)) == []
+    x, y = np.array([5.0, 15.0, 15.5, 55.0, 100.0]), np.array([5.0, 5.0, 6.0, 55.0, 100.0])
+    assert units.units_with_points(geoms, x, y).tolist() == [1, 2, 1]

@@ -602,3 +602,21 @@ def test_unit_output_onto_the_unit_layer(refused, world, tmp_path):
         "would overwrite the input",
         tmp_path,
     )
+
+
+def test_a_read_failure_reported_through_its_cause_is_called_unreadable():
+    """rasterio 1.4 (QGIS 3.40+) says only "Read failed" and chains GDAL's message as the cause: still a damaged
+    input, named from GDAL's message, never "Could not write ''"."""
+    from landslide_ai.core.outputs import describe_os_error
+
+    try:
+        try:
+            raise OSError(
+                "/data/in/stack.tif, band 1: IReadBlock failed at X offset 0, Y offset 0: TIFFReadEncodedTile()"
+            )
+        except OSError as gdal:
+            raise RuntimeError("Read failed. See previous exception for details.") from gdal
+    except RuntimeError as exc:
+        msg = describe_os_error(exc)
+    assert msg.startswith("Cannot read the input '/data/in/stack.tif': the file is damaged or truncated"), msg
+    assert "TIFFReadEncodedTile" in msg and "Could not write" not in msg
