@@ -14,7 +14,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from ..core.cracks.config import ARCHITECTURES, CrackTrainConfig
+from ..core.cracks.config import ARCHITECTURES, LOSSES, CrackTrainConfig
 from . import events
 from .base import LandslideAlgorithm
 from .qgis_enums import DOUBLE, FOLDER
@@ -153,7 +153,7 @@ class CrackTrainAlgorithm(LandslideAlgorithm):
             lr=self.parameterAsDouble(parameters, self.LR, context),
             input_px=self.parameterAsInt(parameters, self.INPUT_PX, context),
             se_reduction=self.parameterAsInt(parameters, self.SE_R, context),
-            loss=["weighted_ce", "focal", "ce"][self.parameterAsEnum(parameters, self.LOSS, context)],
+            loss=LOSSES[self.parameterAsEnum(parameters, self.LOSS, context)],
             positive_fraction=self.parameterAsDouble(parameters, self.POS_FRACTION, context),
             imagenet_weights=self.parameterAsFile(parameters, self.WEIGHTS, context) or None,
             seed=self.parameterAsInt(parameters, self.SEED, context),

@@ -9,6 +9,7 @@ to install. :mod:`.models`, :mod:`.train` and :mod:`.predict` re-use these names
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 
 #: the paper's three classifiers (its CNN, ResNet50, ResNet50 with SE blocks in layer4), then the
@@ -32,6 +33,17 @@ CLASSES = ("no_crack", "crack")
 SHIPPED_CARD = Path(__file__).resolve().parents[2] / "resources" / "pretrained" / "crack_lite0.json"
 
 
+class CrackLoss(StrEnum):
+    """The training losses (a ``StrEnum``: the card's plain string compares equal)."""
+
+    WEIGHTED_CE = "weighted_ce"  # cross-entropy weighted by inverse class frequency (the default)
+    FOCAL = "focal"  # focal loss (gamma ``focal_gamma``), class-weighted
+    CE = "ce"  # plain cross-entropy
+
+
+LOSSES = tuple(v.value for v in CrackLoss)
+
+
 @dataclass(frozen=True)
 class CrackTrainConfig:
     """Training settings (units in names; defaults follow the paper where it gives them)."""
@@ -45,7 +57,7 @@ class CrackTrainConfig:
     patience: int = 8
     se_reduction: int = 16
     dropout: float = 0.5
-    loss: str = "weighted_ce"  # or "focal", "ce"
+    loss: CrackLoss = CrackLoss.WEIGHTED_CE
     focal_gamma: float = 2.0
     positive_fraction: float = 1.0  # imbalance experiment: keep this share of the crack images
     split: tuple[float, float, float] = (0.7, 0.2, 0.1)
@@ -77,7 +89,7 @@ class CrackTrainConfig:
             (self.batch_size >= 2, f"the batch size must be at least 2 (batch norm), not {self.batch_size}"),
             (self.lr > 0 and self.lr == self.lr, f"the learning rate must be a positive number, not {self.lr}"),
             (self.patience >= 1, f"patience must be at least 1 epoch, not {self.patience}"),
-            (self.loss in ("weighted_ce", "focal", "ce"), f"unknown loss '{self.loss}': use weighted_ce, focal or ce"),
+            (self.loss in LOSSES, f"unknown loss '{self.loss}': use {', '.join(LOSSES)}"),
             (0 < self.positive_fraction <= 1, "the positive fraction must be in (0, 1]"),
             (self.arch in ARCHITECTURES, f"unknown architecture '{self.arch}': choose from {', '.join(ARCHITECTURES)}"),
             (0 <= self.finetune_blocks <= 7, f"finetune_blocks must be 0-7, not {self.finetune_blocks}"),
@@ -86,6 +98,7 @@ class CrackTrainConfig:
         for ok, why in checks:
             if not ok:
                 raise InvalidInputError(f"Crack training: {why}.")
+        object.__setattr__(self, "loss", CrackLoss(self.loss))  # a plain string from a script becomes the enum
 
     def stage_one(self) -> CrackTrainConfig:
         """The settings of the pretraining stage."""

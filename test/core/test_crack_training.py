@@ -127,3 +127,12 @@ def test_chips_of_one_photo_stay_in_one_split():
         counts = [int((s[labels == c] == k).sum()) for k in ("train", "val", "test")]
         assert counts == [28, 8, 4]
     assert photo_id("/x/chip_r0003_c0001.png") == "x/chip" and photo_id("/x/a.png") == "x/a"
+
+
+def test_the_loss_is_an_enum_and_a_typo_is_refused():
+    """A typo used to train plain cross-entropy silently; now it is refused, and strings become the enum."""
+    from landslide_ai.core.cracks.config import CrackLoss
+
+    assert CrackTrainConfig(loss="focal").loss is CrackLoss.FOCAL
+    with pytest.raises(InvalidInputError, match="unknown loss 'focall': use weighted_ce, focal, ce"):
+        CrackTrainConfig(loss="focall")

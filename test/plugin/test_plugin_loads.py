@@ -29,6 +29,21 @@ def test_metadata_is_valid_for_the_plugin_repository():
     assert (ROOT / g["icon"]).exists()
 
 
+def test_the_version_is_one_version_everywhere():
+    """metadata.txt (what the plugin repository shows), core.__version__ (cards, logs), the CHANGELOG's top
+    entry and metadata's changelog line name the same release."""
+    import re
+
+    from landslide_ai.core import __version__
+
+    cp = configparser.ConfigParser()
+    cp.read(ROOT / "metadata.txt")
+    top = re.search(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(encoding="utf-8"), re.M)
+    assert top is not None
+    assert cp["general"]["version"] == __version__ == top.group(1)
+    assert cp["general"]["changelog"].startswith(f"{__version__}:")
+
+
 _KEEP: list = []
 
 
