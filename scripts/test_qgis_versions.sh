@@ -29,7 +29,7 @@ if [ ! -x "$root/usr/bin/qgis_process" ] && [ ! -x "$root/usr/bin/qgis_process.b
 fi
 mkdir -p "$root/src" "$root/proc" "$root/wheels"
 mountpoint -q "$root/src" || mount --bind "$here" "$root/src"
-# LANDSLIDEAI_WHEELS: a folder of wheels for the root's Python (pip download --python-version 3.13 ...
+# LANDSLIDEAI_WHEELS: a folder of wheels for the root's Python (pip download --python-version 3.13 ... setuptools
 # -r resources/requirements-user.txt pytest), installed with --no-index: for machines whose pip reaches
 # PyPI only through a proxy the root does not trust (Python 3.13 verifies certificates strictly)
 pip_src="-r resources/requirements-user.txt pytest"

@@ -399,8 +399,13 @@ def read_legacy_joblib(path: str | Path) -> Any:
         f.seek(0)
         if head[:1] != b"\x80":
             raise ModelLoadError(f"{p} is not an uncompressed joblib pickle of Landslide AI <= 0.2.")
+        import inspect
+
+        # joblib >= 1.5 (QGIS 3.44 on Debian sid) takes ensure_native_byte_order; its load() passes True
+        # when nothing is memory-mapped, as here
+        native = "ensure_native_byte_order" in inspect.signature(NumpyUnpickler.__init__).parameters
         try:
-            return _Restricted(str(p), f).load()
+            return _Restricted(str(p), f, **({"ensure_native_byte_order": True} if native else {})).load()
         except ModelLoadError:
             raise
         except Exception as exc:

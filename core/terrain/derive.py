@@ -11,7 +11,10 @@ The DEM must be in a projected CRS with metre units: slope from degrees of longi
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -148,6 +151,28 @@ def plan_curvature(dem: str, out: str, block: int = 512, progress: Progress | No
                 progress.report((k + 1) / n, "plan curvature")
 
 
+@contextlib.contextmanager
+def _numpy_in1d_for_pysheds() -> Iterator[None]:
+    """``numpy.in1d`` while pysheds accumulates flow, on a numpy that removed it (2.4+).
+
+    Why: pysheds 0.5 (the newest) calls ``np.in1d``, which numpy 2.4 removed, so the wetness index
+    failed on QGIS 3.44 (Debian sid). ``in1d(a, b)`` is ``isin(ravel(a), b)`` by numpy's own
+    definition; the name is put back only for the call and only where numpy lacks it.
+    """
+    if hasattr(np, "in1d"):
+        yield
+        return
+
+    def in1d(ar1: Any, ar2: Any, assume_unique: bool = False, invert: bool = False, **kw: Any) -> np.ndarray:
+        return np.isin(np.ravel(ar1), ar2, assume_unique=assume_unique, invert=invert, **kw)
+
+    np.__dict__["in1d"] = in1d  # (setattr spelled so that type checkers of either numpy accept it)
+    try:
+        yield
+    finally:
+        del np.__dict__["in1d"]
+
+
 def twi(dem: str, out: str, progress: Progress | None = None) -> None:
     """Topographic wetness index ln(a / tan(beta)) with pysheds D8 flow accumulation.
 
@@ -171,7 +196,8 @@ def twi(dem: str, out: str, progress: Progress | None = None) -> None:
     check(progress)
     progress.report(0.4, "flow direction and accumulation")
     fdir = sg.flowdir(inflated)
-    acc = np.asarray(sg.accumulation(fdir), dtype=np.float64)
+    with _numpy_in1d_for_pysheds():
+        acc = np.asarray(sg.accumulation(fdir), dtype=np.float64)
     check(progress)
     with rasterio.open(dem) as src:
         z = src.read(1).astype(np.float64)

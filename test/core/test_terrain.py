@@ -90,3 +90,15 @@ def test_twi_is_highest_along_the_valley_axis(tmp_path):
     axis, flank = twi[20, 10:30], twi[8, 10:30]
     assert np.all(axis > flank + 1.0)  # ln(a / tan b): many more upslope cells on the axis
     assert np.all(np.diff(twi[20, 5:35]) >= -1e-6)  # accumulation grows downstream (eastwards)
+
+
+def test_twi_runs_on_a_numpy_without_in1d(tmp_path, monkeypatch):
+    """numpy 2.4 removed ``np.in1d``, which pysheds 0.5 calls (QGIS 3.44 on Debian sid): TWI is the same
+    with the name put back for the call only, and the name is gone again afterwards."""
+    x, y = _xy()
+    want = _derive(tmp_path, 1000 + 0.2 * np.abs(y) - 0.05 * x, "with")["twi"]
+    if hasattr(np, "in1d"):
+        monkeypatch.delattr(np, "in1d")
+    got = _derive(tmp_path, 1000 + 0.2 * np.abs(y) - 0.05 * x, "without")["twi"]
+    np.testing.assert_array_equal(got, want)
+    assert not hasattr(np, "in1d")
