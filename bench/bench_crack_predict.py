@@ -139,21 +139,19 @@ def main() -> int:
     # oneDNN plans each new shape on its first call, which made the baseline swing 53-125 chips/s
     size = m.card.input_px  # what crack_predict feeds the network (224 for EfficientNet-Lite0)
     x = torch.stack([_prep(m, c, size) for c in chips]).contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
-        m.model(x[: a.batch])
-    t = time.time()
-    with torch.no_grad():
-        for i in range(0, x.shape[0], a.batch):
-            m.model(x[i : i + a.batch])
-    bare = x.shape[0] / (time.time() - t)
+
+    def chips_per_s(net: torch.nn.Module) -> float:
+        """Bare forward over ``x`` in batches, after one untimed batch."""
+        with torch.no_grad():
+            net(x[: a.batch])
+            t = time.time()
+            for i in range(0, x.shape[0], a.batch):
+                net(x[i : i + a.batch])
+        return x.shape[0] / (time.time() - t)
+
+    bare = chips_per_s(m.model)
     # the same forward with batch norms folded into the convolutions, as crack_predict now loads it
-    folded = load_crack_model(str(card), torch.device("cpu"), inference=True).model
-    with torch.no_grad():
-        folded(x[: a.batch])
-        t = time.time()
-        for i in range(0, x.shape[0], a.batch):
-            folded(x[i : i + a.batch])
-    bare_folded = x.shape[0] / (time.time() - t)
+    bare_folded = chips_per_s(load_crack_model(str(card), torch.device("cpu"), inference=True).model)
     e2e = res["chips"] / res["seconds"]
     print(f"{a.arch}, {a.size}x{a.size} px, {res['chips']} chips of 227 px (stride 227), batch {a.batch}")
     print(f"end-to-end crack_predict: {e2e:.1f} chips/s ({res['seconds']:.0f} s)")

@@ -32,8 +32,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT.parent))
-PKG = ROOT.name
+sys.path.insert(0, str(ROOT))  # the engine as the package ``core``, as the benchmarks import it
 
 CHIP = re.compile(r"^(?P<photo>.+?)_r\d+_c\d+$")
 
@@ -47,13 +46,10 @@ def photo(path: str) -> str:
 
 def feature_maps(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(maps (N, C, 7, 7), labels, photo ids) of the chips under ``folder``/crack and /no_crack."""
-    import importlib
-
     import torch
 
-    backbones = importlib.import_module(f"{PKG}.core.cracks.backbones")
-    images = importlib.import_module(f"{PKG}.core.cracks.images")
-    train = importlib.import_module(f"{PKG}.core.cracks.train")
+    from core.cracks import backbones, images, train
+
     paths, labels = [], []
     for cls, lab in (("crack", 1), ("no_crack", 0)):
         files = sorted(str(p) for p in (folder / cls).glob("*.jpg"))
@@ -78,16 +74,15 @@ def grouped_val(groups: np.ndarray, seed: int, share: float = 0.2) -> np.ndarray
 
 def logistic_head(xtr: np.ndarray, ytr: np.ndarray, gtr: np.ndarray, xte: np.ndarray, seed: int) -> np.ndarray:
     """The shipped recipe: L2 logistic regression on pooled features, C chosen on grouped validation."""
-    import importlib
-
     from scipy.special import expit
     from sklearn.metrics import log_loss
 
-    models = importlib.import_module(f"{PKG}.core.cracks.models")
-    grid = importlib.import_module(f"{PKG}.core.cracks.train").HEAD_C_GRID
+    from core.cracks import models
+    from core.cracks.train import HEAD_C_GRID
+
     val = grouped_val(gtr, seed)
     best = min(
-        grid,
+        HEAD_C_GRID,
         key=lambda c: log_loss(
             ytr[val], expit(xtr[val] @ (f := models.fit_logistic(xtr[~val], ytr[~val], c))[0] + f[1]), labels=[0, 1]
         ),
@@ -100,12 +95,11 @@ def neural_head(
     mtr: np.ndarray, ytr: np.ndarray, gtr: np.ndarray, mte: np.ndarray, se: bool, seed: int, epochs: int = 300
 ) -> np.ndarray:
     """SE (or nothing) -> pooling -> dropout -> linear, Adam with early stopping on grouped validation."""
-    import importlib
-
     import torch
     from torch import nn
 
-    models = importlib.import_module(f"{PKG}.core.cracks.models")
+    from core.cracks import models
+
     torch.manual_seed(seed)
     c = mtr.shape[1]
     mu = mtr.mean(axis=(0, 2, 3), keepdims=True)
