@@ -43,9 +43,9 @@ def main() -> int:
         card, _ = train_crack_model(str(source), str(work / "m"), cfg, name=f"{loss}_{share}")
         net = load_crack_model(card, torch.device("cpu")).model
         data = load_image_set(str(source), cfg)  # the training run's split (seeded)
-        train, val = _split_features(net, data, cfg, "train"), _split_features(net, data, cfg, "val")
+        (train, _), (val, _) = _split_features(net, data, cfg, "train"), _split_features(net, data, cfg, "val")
         loader = torch.utils.data.DataLoader(ImageDataset(paths, y, training_transforms(112, False)), batch_size=32)
-        feats = image_features(net, loader)
+        feats, _ = image_features(net, loader)
         for name, dom in (("training images", fit_domain(train)), ("training + validation", fit_domain(train, val))):
             flagged = int((distances(feats, dom) > dom["threshold"]).sum())
             print(f"{loss}, {share:.0%} of crack images kept, threshold from {name}: {flagged} of {len(paths)} flagged")

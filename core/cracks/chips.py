@@ -162,6 +162,7 @@ def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = Tru
         if probability:
             lyr.CreateField(ogr.FieldDefn("probability", ogr.OFTReal))
             lyr.CreateField(ogr.FieldDefn("domain_distance", ogr.OFTReal))
+            lyr.CreateField(ogr.FieldDefn("image_distance", ogr.OFTReal))
             lyr.CreateField(ogr.FieldDefn("unfamiliar", ogr.OFTInteger))
         ds.StartTransaction()
         for c in chips:
@@ -180,6 +181,8 @@ def write_chip_layer(path: str, grid: Grid, chips: list, probability: bool = Tru
                 f.SetField("probability", float(c.probability))
                 if np.isfinite(c.domain_distance):
                     f.SetField("domain_distance", float(c.domain_distance))
+                if np.isfinite(c.image_distance):
+                    f.SetField("image_distance", float(c.image_distance))
                 f.SetField("unfamiliar", int(c.unfamiliar))
             f.SetGeometry(poly)
             lyr.CreateFeature(f)

@@ -136,17 +136,18 @@ def bootstrap_intervals(
 
 def score_images(
     card_path: str, paths: list[str], batch: int = 32, device: str = "auto", progress: Progress | None = None
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Crack probability and training-domain distance of each image, and the card's distance threshold.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crack probability, training-domain distance and the unfamiliar flag of each image.
 
-    Each whole image is resized to the model's input, as in training. The distance is the one
-    ``crack_predict`` uses to mark chips unfamiliar (``cracks.domain``); NaN and an infinite
-    threshold when the card records no domain.
+    Each whole image is resized to the model's input, as in training. Distance and flag are the
+    ones ``crack_predict`` uses to mark chips unfamiliar (``cracks.domain``: the features, and the
+    image statistics where the card records them); NaN distances and no flag when the card records
+    no domain.
     """
     import torch
 
     from ..runtime import pick_device
-    from .domain import distances, pooled_features
+    from .domain import distances, image_distances, image_statistics, pooled_features, unfamiliar
     from .images import open_rgb
     from .loaded import load_crack_model
     from .preprocess import model_input
@@ -157,6 +158,7 @@ def score_images(
     size, mean, std, domain = m.card.input_px, m.card.mean, m.card.std, m.card.domain
     out = np.empty(len(paths), np.float64)
     dist = np.full(len(paths), np.nan)
+    odd = np.zeros(len(paths), bool)
     with pooled_features(m.model) as feats:
         for i in range(0, len(paths), batch):
             check(progress)
@@ -167,9 +169,11 @@ def score_images(
             with torch.no_grad():
                 out[i : i + len(part)] = torch.softmax(m.model(x), 1)[:, 1].cpu().numpy()
             if domain:
-                dist[i : i + len(part)] = distances(feats[0].numpy(), domain)
+                d = distances(feats[0].numpy(), domain)
+                dist[i : i + len(part)] = d
+                odd[i : i + len(part)] = unfamiliar(d, image_distances(image_statistics(x), domain), domain)
             progress.report(min(1.0, (i + len(part)) / len(paths)), f"scored {i + len(part)}/{len(paths)} images")
-    return out, dist, float(domain["threshold"]) if domain else float("inf")
+    return out, dist, odd
 
 
 def evaluate_images(
@@ -204,8 +208,7 @@ def evaluate_images(
 
     progress = progress or NullProgress()
     paths, y = labelled_images(folder, positives, negatives)
-    raw, dist, limit = score_images(card_path, paths, device=device, progress=progress)
-    odd = dist > limit
+    raw, dist, odd = score_images(card_path, paths, device=device, progress=progress)
     masked = np.where(odd, 0.0, raw)
     p = masked if mask_unfamiliar else raw
     met = classification_metrics(y, p, threshold)

@@ -34,7 +34,7 @@ from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
 from ..runtime import autocast, pick_device, resolve_backend
 from .chips import ChipSpec, check_orthomosaic, chip_windows, read_chip
-from .domain import distances, pooled_features
+from .domain import distances, image_distances, image_statistics, pooled_features, unfamiliar
 from .loaded import LoadedCrackModel, load_crack_model
 from .models import target_layer
 from .preprocess import model_input, resize_uint8
@@ -129,7 +129,8 @@ class ChipResult:
     valid_fraction: float
     probability: float
     domain_distance: float = float("nan")  # RMS standardised feature distance from the training domain
-    unfamiliar: bool = False  # beyond the card's domain threshold: not a crack/no-crack question it learned
+    unfamiliar: bool = False  # beyond a domain threshold of the card: not a crack/no-crack question it learned
+    image_distance: float = float("nan")  # the same for the chip's colour and contrast (cards that record it)
 
 
 @bounded_gdal_cache
@@ -256,9 +257,11 @@ def _classify_chips(
                     x = _prep(m, np.stack([c[3] for c in part]), input_px)
                     p, feats = _classify(m, graph, x, dev, precision)
                     dist = distances(feats, domain) if domain else np.full(len(part), np.nan)
+                    idist = image_distances(image_statistics(x), domain) if domain else np.full(len(part), np.nan)
+                    flags = unfamiliar(dist, idist, domain) if domain else np.zeros(len(part), bool)
                     cams = _gradcam(m, x, chip) if gradcam_out else None
                     for j, (rr, cc, win, _, frac) in enumerate(part):
-                        odd = domain is not None and bool(dist[j] > domain["threshold"])
+                        odd = bool(flags[j])
                         results.append(
                             ChipResult(
                                 rr,
@@ -268,6 +271,7 @@ def _classify_chips(
                                 float(p[j]),
                                 float(dist[j]),
                                 odd,
+                                float(idist[j]),
                             )
                         )
                         if odd and mask_unfamiliar:

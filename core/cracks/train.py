@@ -202,10 +202,12 @@ def fit_head(
     return model, hist
 
 
-def _split_features(model: nn.Module, data: ImageSet, cfg: CrackTrainConfig, split: str) -> np.ndarray:
-    """Pooled last-stage features of one split's images (no augmentation)."""
+def _split_features(
+    model: nn.Module, data: ImageSet, cfg: CrackTrainConfig, split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled last-stage features and input statistics of one split's images (no augmentation)."""
     if not (data.split == split).any():
-        return np.empty((0, 0))
+        return np.empty((0, 0)), np.empty((0, 0))
     return image_features(model, split_loader(data, split, cfg))
 
 
@@ -226,9 +228,16 @@ def _save_card(
     training: dict,
 ) -> str:
     """Weights + card (domain statistics from the training images of ``domain_sets``)."""
-    train = np.concatenate([f for f in (_split_features(model, s, cfg, "train") for s in domain_sets) if f.size])
-    val = [f for f in (_split_features(model, s, cfg, "val") for s in domain_sets) if f.size]
-    domain = fit_domain(train, np.concatenate(val) if val else None)
+    train = [f for f in (_split_features(model, s, cfg, "train") for s in domain_sets) if f[0].size]
+    val = [f for f in (_split_features(model, s, cfg, "val") for s in domain_sets) if f[0].size]
+    # the image-statistics check is for networks without ImageNet features (see cracks.domain)
+    scratch = cfg.arch not in PRETRAINED and not cfg.imagenet_weights
+    domain = fit_domain(
+        np.concatenate([f for f, _ in train]),
+        np.concatenate([f for f, _ in val]) if val else None,
+        images=np.concatenate([i for _, i in train]) if scratch else None,
+        image_calibration=np.concatenate([i for _, i in val]) if val and scratch else None,
+    )
     out.mkdir(parents=True, exist_ok=True)
     torch.save(saved_state(model), out / f"{name}.pt")
     backbone = None

@@ -226,6 +226,62 @@ def test_domain_threshold_is_calibrated_on_images_the_network_was_not_fitted_on(
     assert np.all(distances(far, calibrated) > calibrated["threshold"])
 
 
+def test_image_statistics_flag_colour_the_features_miss_and_cards_without_them_keep_the_feature_check():
+    """The second check: in-domain features with unseen colour are unfamiliar; no ``image`` entry, no check."""
+    from landslide_ai.core.cracks.domain import distances, fit_domain, image_distances, image_statistics, unfamiliar
+
+    rng = np.random.default_rng(1)
+    gray = rng.uniform(0.55, 0.65, (60, 1, 1, 1)) * np.ones((60, 3, 8, 8)) + rng.normal(0, 0.05, (60, 3, 8, 8))
+    green = gray.copy()
+    green[:, 1] += 0.3  # the same textures, greener
+    # the model's per-channel normalisation does not change the distance (stats may be taken on its input)
+    m, s = np.array([0.5, 0.4, 0.3])[:, None, None], np.array([0.2, 0.25, 0.3])[:, None, None]
+    dom_raw = fit_domain(rng.normal(0, 1, (60, 4)), images=image_statistics(gray))
+    dom_norm = fit_domain(rng.normal(0, 1, (60, 4)), images=image_statistics((gray - m) / s))
+    np.testing.assert_allclose(
+        image_distances(image_statistics(green), dom_raw),
+        image_distances(image_statistics((green - m) / s), dom_norm),
+        rtol=1e-3,  # float32 statistics, card values rounded to 6 decimals
+    )
+    feats = rng.normal(0, 1, (60, 4))  # features the feature check finds familiar
+    dist = distances(feats, dom_raw)
+    assert not (dist > dom_raw["threshold"]).any()
+    odd = unfamiliar(dist, image_distances(image_statistics(green), dom_raw), dom_raw)
+    assert odd.all()
+    assert not unfamiliar(dist, image_distances(image_statistics(gray), dom_raw), dom_raw).any()
+    old = {k: v for k, v in dom_raw.items() if k != "image"}  # a card written before the check
+    assert np.isnan(image_distances(image_statistics(green), old)).all()
+    assert not unfamiliar(dist, image_distances(image_statistics(green), old), old).any()
+
+
+def test_evaluation_flags_images_by_colour_for_a_network_trained_from_scratch(crack_model, tmp_path):
+    """crack_evaluate marks green images unfamiliar through the image check alone (feature check switched off)."""
+    import json
+
+    from PIL import Image
+
+    from landslide_ai.core.cracks.evaluate import score_images
+
+    card = json.loads(Path(crack_model).read_text())
+    assert "image" in card["inputs"]["domain"]  # the CNN is trained from scratch: it records the check
+    card["inputs"]["domain"]["threshold"] = 1e12  # no image is beyond the feature threshold
+    lax = Path(crack_model).with_name("lax.json")
+    lax.write_text(json.dumps(card))
+    rng = np.random.default_rng(2)
+    paths = []
+    for i in range(6):
+        img = rng.integers(120, 200, (48, 48, 3), dtype=np.uint8)
+        img[..., 0] //= 3  # the gray texture of the training images, green
+        img[..., 2] //= 3
+        paths.append(str(tmp_path / f"g{i}.png"))
+        Image.fromarray(img).save(paths[-1])
+    gray = sorted(str(p) for p in (Path(crack_model).parents[1] / "imgs").rglob("*.png"))
+    _, _, odd_green = score_images(str(lax), paths)
+    _, _, odd_gray = score_images(str(lax), gray)
+    assert odd_green.all()
+    assert odd_gray.mean() <= 0.1
+
+
 def test_intervals_of_proportions_never_claim_certainty_from_few_images():
     """0 false positives among 20 crack-free images: the bootstrap alone says 0-0; Wilson says 0-0.16."""
     from landslide_ai.core.cracks.evaluate import bootstrap_intervals, wilson_interval
