@@ -27,6 +27,11 @@ if [ ! -x "$root/usr/bin/qgis_process" ] && [ ! -x "$root/usr/bin/qgis_process.b
       python3-venv python3-pip python3-pytest ca-certificates"
   touch "$root/.qgis-installed"
 fi
+# LANDSLIDEAI_PREPARE_ONLY=1: stop once the root is built (CI tells a machine that cannot build one from a failing test)
+if [ "${LANDSLIDEAI_PREPARE_ONLY:-0}" = 1 ]; then
+  echo "[roots] $suite root ready in $root"
+  exit 0
+fi
 mkdir -p "$root/src" "$root/proc" "$root/wheels"
 mountpoint -q "$root/src" || mount --bind "$here" "$root/src"
 # LANDSLIDEAI_WHEELS: a folder of wheels for the root's Python (pip download --python-version 3.13 ... setuptools
