@@ -24,8 +24,9 @@ concrete cracks, 1 of 200 crack-free concrete photos and 17 of 20 farmland chips
 farmland apart (the shipped ``crack_lite0`` flags 12 of 20, and its head calls 1 crack), while the
 image statistics of its two-source training set (drone chips and concrete) flagged 20 of 200
 held-out concrete cracks (recall 0.97 -> 0.85 masked): one Gaussian over two kinds of imagery is
-too coarse. A chip is unfamiliar when either distance passes its threshold; cards without an
-``image`` entry (pretrained backbones, cards written before this check) use the features alone.
+too coarse, so two-stage training (source and target sets) keeps the feature check alone too. A
+chip is unfamiliar when either distance passes its threshold; cards without an ``image`` entry
+(pretrained backbones, two-stage training, cards written before this check) use the features alone.
 The statistics are taken on the normalised input: the standardised distance does not change under a
 per-channel scale and shift, so they equal those of the raw RGB.
 """

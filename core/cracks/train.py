@@ -230,8 +230,9 @@ def _save_card(
     """Weights + card (domain statistics from the training images of ``domain_sets``)."""
     train = [f for f in (_split_features(model, s, cfg, "train") for s in domain_sets) if f[0].size]
     val = [f for f in (_split_features(model, s, cfg, "val") for s in domain_sets) if f[0].size]
-    # the image-statistics check is for networks without ImageNet features (see cracks.domain)
-    scratch = cfg.arch not in PRETRAINED and not cfg.imagenet_weights
+    # the image-statistics check is for networks without ImageNet features trained on one kind of
+    # imagery: one Gaussian over two-stage training's two sets is too coarse (see cracks.domain)
+    scratch = cfg.arch not in PRETRAINED and not cfg.imagenet_weights and len(domain_sets) == 1
     domain = fit_domain(
         np.concatenate([f for f, _ in train]),
         np.concatenate([f for f, _ in val]) if val else None,

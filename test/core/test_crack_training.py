@@ -27,6 +27,8 @@ def test_two_stage_transfer_learning_writes_card(tmp_path):
     assert card.training["transfer"]["pretrain"]["images"] == 40
     assert set(m) >= {"accuracy", "recall", "precision", "f1", "roc_auc", "confusion"}
     assert np.sum(m["confusion"]) == 4  # 10 % of 40 target images
+    # two kinds of imagery: the feature check alone (one Gaussian of image statistics is too coarse)
+    assert "image" not in card.domain and card.domain["n_images"] > 0
 
 
 def test_stages_have_their_own_settings_and_stage_one_is_kept(tmp_path):
