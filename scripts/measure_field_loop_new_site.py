@@ -95,8 +95,8 @@ def main() -> int:
     card, _ = train_crack_model(
         str(ROOT / "sample_data" / "uav75_chips"), str(work / "base"), CrackTrainConfig(), name="lite0_uav75_only"
     )
-    top = np.flatnonzero(np.arange(truth.size) < truth.size // 2)
-    test = np.flatnonzero(np.arange(truth.size) >= truth.size // 2)
+    half = truth.size // 2
+    top, test = np.arange(half), np.arange(half, truth.size)  # chip order is row-major: top rows, bottom rows
     wins = [(int(c.window.col_off), int(c.window.row_off), PX, PX) for c in chips]
     _, _, p_base, _ = chip_features(card, ortho, wins, alpha_band=0, cache_dir=str(work / "cache"))
 
@@ -126,7 +126,7 @@ def main() -> int:
                         card, ortho, layer, "label", str(work / "a"), str(work / "s.gpkg"), n_suggest=truth.size,
                         alpha_band=0, cache_dir=str(work / "cache"), seed=seed,
                     )  # fmt: skip
-                    chosen += [i for i in res.suggestions if i in set(top) and i not in chosen][: n - len(chosen)]
+                    chosen += [i for i in res.suggestions if i < half and i not in chosen][: n - len(chosen)]
                 _write_labels(layer, {i: truth[i] for i in chosen})
                 res = adapt_crack_model(
                     card, ortho, layer, "label", str(work / "a"), str(work / "o.gpkg"),

@@ -143,6 +143,20 @@ def unfamiliar(dist: np.ndarray, image_dist: np.ndarray, domain: dict) -> np.nda
     return odd
 
 
+def check_batch(
+    features: np.ndarray, x: torch.Tensor, domain: dict | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature distance, image distance and unfamiliar flag of one batch: the one check mapping and evaluation use.
+
+    ``features``: the batch's pooled features; ``x``: its network input. Without a domain: NaN, NaN, no flag.
+    """
+    n = len(features)
+    if not domain:
+        return np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
+    dist, idist = distances(features, domain), image_distances(image_statistics(x), domain)
+    return dist, idist, unfamiliar(dist, idist, domain)
+
+
 def image_features(model: nn.Module, batches: Iterable) -> tuple[np.ndarray, np.ndarray]:
     """Pooled features and :func:`image_statistics` of every batch (input tensors or (input, label) pairs)."""
     model.eval()

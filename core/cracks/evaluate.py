@@ -147,7 +147,7 @@ def score_images(
     import torch
 
     from ..runtime import pick_device
-    from .domain import distances, image_distances, image_statistics, pooled_features, unfamiliar
+    from .domain import check_batch, pooled_features
     from .images import open_rgb
     from .loaded import load_crack_model
     from .preprocess import model_input
@@ -168,10 +168,7 @@ def score_images(
             )
             with torch.no_grad():
                 out[i : i + len(part)] = torch.softmax(m.model(x), 1)[:, 1].cpu().numpy()
-            if domain:
-                d = distances(feats[0].numpy(), domain)
-                dist[i : i + len(part)] = d
-                odd[i : i + len(part)] = unfamiliar(d, image_distances(image_statistics(x), domain), domain)
+            dist[i : i + len(part)], _, odd[i : i + len(part)] = check_batch(feats[0].numpy(), x, domain)
             progress.report(min(1.0, (i + len(part)) / len(paths)), f"scored {i + len(part)}/{len(paths)} images")
     return out, dist, odd
 

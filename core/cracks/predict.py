@@ -34,7 +34,7 @@ from ..raster.grid import Grid
 from ..raster.io import FLOAT_NODATA, atomic_path, bounded_gdal_cache
 from ..runtime import autocast, pick_device, resolve_backend
 from .chips import ChipSpec, check_orthomosaic, chip_windows, read_chip
-from .domain import distances, image_distances, image_statistics, pooled_features, unfamiliar
+from .domain import check_batch, pooled_features
 from .loaded import LoadedCrackModel, load_crack_model
 from .models import target_layer
 from .preprocess import model_input, resize_uint8
@@ -256,9 +256,7 @@ def _classify_chips(
                     part = chips[i : i + batch]
                     x = _prep(m, np.stack([c[3] for c in part]), input_px)
                     p, feats = _classify(m, graph, x, dev, precision)
-                    dist = distances(feats, domain) if domain else np.full(len(part), np.nan)
-                    idist = image_distances(image_statistics(x), domain) if domain else np.full(len(part), np.nan)
-                    flags = unfamiliar(dist, idist, domain) if domain else np.zeros(len(part), bool)
+                    dist, idist, flags = check_batch(feats, x, domain)
                     cams = _gradcam(m, x, chip) if gradcam_out else None
                     for j, (rr, cc, win, _, frac) in enumerate(part):
                         odd = bool(flags[j])
